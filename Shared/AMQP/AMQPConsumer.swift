@@ -1,0 +1,25 @@
+/// The deliveries of one subscription, as an async sequence that survives reconnects.
+///
+/// After a reconnect the subscription is re-established by itself; unacknowledged deliveries of the old
+/// connection come again, flagged `redelivered`. The sequence ends when the consumer is cancelled or the
+/// connection closed, and throws when the broker refuses the subscription (e.g. the queue does not exist).
+public struct AMQPConsumer: AsyncSequence, Sendable {
+    public typealias Element = AMQPDelivery
+
+    let id: Int
+    let stream: AsyncThrowingStream<AMQPDelivery, any Error>
+    let mailbox: ConnectionMailbox
+
+    /// The queue this consumer reads.
+    public let queue: String
+
+    public func makeAsyncIterator() -> AsyncThrowingStream<AMQPDelivery, any Error>.AsyncIterator {
+        stream.makeAsyncIterator()
+    }
+
+    /// Stops taking deliveries; the sequence ends, and unacknowledged deliveries stay with this consumer until
+    /// acked or until the connection closes.
+    public func cancel() {
+        _ = mailbox.submit(.cancel(consumer: id))
+    }
+}
