@@ -1,0 +1,349 @@
+import CLibPQ
+import Foundation
+import Logging
+
+/// Owns one `PGconn` and is the only code that calls libpq for it.
+///
+/// Every method blocks and must run on the connection's ``ConnectionWorker`` thread.
+///
+/// `@unchecked Sendable` is sound because of thread confinement: instances are created by ``PostgresConnection`` and
+/// only ever touched inside jobs submitted to that connection's single ``ConnectionWorker``. The worker runs its jobs
+/// one at a time on one thread, and its mutex-protected queue orders each job after the previous one, so no two
+/// threads ever access the mutable state (`connection`, `preparedStatements`) concurrently. The type is `Sendable`
+/// only so that job closures may capture it.
+final class LibPQSession: @unchecked Sendable {
+    /// Where we connect, for messages: `user@host:port/dbname`, never the password.
+    private(set) var target: String
+    private let logger: Logger
+    private var connection: OpaquePointer?
+    /// Prepared statements known to exist on the server for this session: name → SQL.
+    private var preparedStatements: [String: String] = [:]
+
+    init(logger: Logger) {
+        self.logger = logger
+        self.target = "postgres"
+    }
+
+    deinit {
+        finish()
+    }
+
+    // MARK: Connecting
+
+    /// Connects with libpq's `PQconnectdbParams`, expanding `conninfo` (key=value or URI) as the `dbname` keyword.
+    func connect(conninfo: String, connectTimeout: Duration) throws {
+        let parsed = try ParsedConninfo(conninfo)
+        target = parsed.target
+        let seconds = max(
+            1, Int(connectTimeout.components.seconds) + (connectTimeout.components.attoseconds > 0 ? 1 : 0))
+        // Later keywords override the expanded conninfo; `fallback_application_name` yields to the caller's.
+        let parameters: [(String, String)] = [
+            ("dbname", conninfo),
+            ("connect_timeout", String(seconds)),
+            ("client_encoding", "UTF8"),
+            ("fallback_application_name", "stockwire"),
+        ]
+        let conn = withCStringArrays(parameters.map(\.0), parameters.map(\.1)) { keywords, values in
+            PQconnectdbParams(keywords, values, 1)
+        }
+        guard let conn else {
+            throw PostgresError(code: .connectionFailed, message: "connect to \(target): out of memory")
+        }
+        connection = conn
+        if let described = Self.describe(conn) { target = described }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = parsed.redact(Self.errorText(PQerrorMessage(conn)))
+            finish()
+            throw PostgresError(code: .connectionFailed, message: "connect to \(target) failed: \(message)")
+        }
+        installNoticeReceiver(conn)
+        try configureSession()
+        logger.debug("postgres connected", metadata: ["target": "\(target)", "pid": "\(PQbackendPID(conn))"])
+    }
+
+    /// Re-establishes a broken connection with the original parameters (`PQreset`); prepared statements are gone.
+    func reset() throws {
+        guard let conn = connection else {
+            throw PostgresError(code: .connectionClosed, message: "\(target): connection is closed")
+        }
+        preparedStatements.removeAll()
+        PQreset(conn)
+        guard PQstatus(conn) == CONNECTION_OK else {
+            throw PostgresError(
+                code: .connectionFailed,
+                message: "reconnect to \(target) failed: \(Self.errorText(PQerrorMessage(conn)))")
+        }
+        try configureSession()
+        logger.notice("postgres reconnected", metadata: ["target": "\(target)", "pid": "\(PQbackendPID(conn))"])
+    }
+
+    /// Closes the connection; later calls throw ``PostgresError/Code/connectionClosed``.
+    func finish() {
+        if let conn = connection {
+            PQfinish(conn)
+            connection = nil
+            preparedStatements.removeAll()
+        }
+    }
+
+    /// Whether libpq considers the connection usable.
+    var isConnected: Bool {
+        guard let conn = connection else { return false }
+        return PQstatus(conn) == CONNECTION_OK
+    }
+
+    /// Whether the session is inside a transaction block (open or failed).
+    func isInTransaction() throws -> Bool {
+        let conn = try liveConnection()
+        let status = PQtransactionStatus(conn)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
+    // MARK: Statements
+
+    /// Runs one statement with text-format parameters (`PQexecParams`).
+    func query(_ sql: String, parameters: [String?]) throws -> PostgresQueryResult {
+        let conn = try liveConnection()
+        try Self.validate(parameters, statement: sql)
+        let result = withCStrings(parameters) { values in
+            PQexecParams(conn, sql, Int32(values.count), nil, values, nil, nil, 0)
+        }
+        return try consume(result, statement: sql)
+    }
+
+    /// Runs a script of one or more statements without parameters (`PQexec`); returns the last statement's result.
+    func execute(_ sql: String) throws -> PostgresQueryResult {
+        let conn = try liveConnection()
+        return try consume(PQexec(conn, sql), statement: sql)
+    }
+
+    /// Runs a named prepared statement, preparing it on first use in this session.
+    func query(prepared name: String, sql: String, parameters: [String?]) throws -> PostgresQueryResult {
+        let conn = try liveConnection()
+        try Self.validate(parameters, statement: sql)
+        if let known = preparedStatements[name] {
+            guard known == sql else {
+                throw PostgresError(
+                    code: .preparedStatementConflict,
+                    message: "prepared statement \"\(name)\" already holds different SQL on this connection",
+                    statement: sql)
+            }
+        } else {
+            try prepare(conn, name: name, sql: sql)
+        }
+        do {
+            return try executePrepared(conn, name: name, sql: sql, parameters: parameters)
+        } catch let error as PostgresError where error.sqlState == "26000" && PQtransactionStatus(conn) == PQTRANS_IDLE
+        {
+            // Someone ran DEALLOCATE or DISCARD ALL behind our back: prepare again and retry once.
+            preparedStatements[name] = nil
+            try prepare(conn, name: name, sql: sql)
+            return try executePrepared(conn, name: name, sql: sql, parameters: parameters)
+        }
+    }
+
+    private func prepare(_ conn: OpaquePointer, name: String, sql: String) throws {
+        _ = try consume(PQprepare(conn, name, sql, 0, nil), statement: sql)
+        preparedStatements[name] = sql
+    }
+
+    private func executePrepared(
+        _ conn: OpaquePointer, name: String, sql: String, parameters: [String?]
+    ) throws -> PostgresQueryResult {
+        let result = withCStrings(parameters) { values in
+            PQexecPrepared(conn, name, Int32(values.count), values, nil, nil, 0)
+        }
+        return try consume(result, statement: sql)
+    }
+
+    // MARK: Results and errors
+
+    private func liveConnection() throws -> OpaquePointer {
+        guard let conn = connection else {
+            throw PostgresError(code: .connectionClosed, message: "\(target): connection is closed")
+        }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            throw PostgresError(
+                code: .connectionLost, message: "\(target): connection is broken; call reset() to reconnect")
+        }
+        return conn
+    }
+
+    /// Converts a `PGresult` into Swift values or an error, and always frees it.
+    private func consume(_ result: OpaquePointer?, statement: String) throws -> PostgresQueryResult {
+        guard let result else {
+            throw makeError(result: nil, statement: statement)
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
+            return Self.materialize(result)
+        default:
+            throw makeError(result: result, statement: statement)
+        }
+    }
+
+    private static func materialize(_ result: OpaquePointer) -> PostgresQueryResult {
+        let columnCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        let names = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        let columns = PostgresColumns(names: names)
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<Int32(rowCount) {
+            var values: [String?] = []
+            values.reserveCapacity(columnCount)
+            for column in 0..<Int32(columnCount) {
+                if PQgetisnull(result, row, column) == 1 {
+                    values.append(nil)
+                } else {
+                    values.append(String(cString: PQgetvalue(result, row, column)))
+                }
+            }
+            rows.append(PostgresRow(columns: columns, values: values))
+        }
+        let commandTag = String(cString: PQcmdStatus(result))
+        let affected = Int(String(cString: PQcmdTuples(result)))
+        return PostgresQueryResult(columns: columns, rows: rows, commandTag: commandTag, affectedRows: affected)
+    }
+
+    private func makeError(result: OpaquePointer?, statement: String) -> PostgresError {
+        let lost = connection.map { PQstatus($0) == CONNECTION_BAD } ?? true
+        func field(_ code: Character) -> String? {
+            guard let result, let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+            return String(cString: value)
+        }
+        let primary =
+            field("M")
+            ?? result.map { Self.errorText(PQresultErrorMessage($0)) }
+            ?? connection.map { Self.errorText(PQerrorMessage($0)) } ?? "unknown error"
+        var message = primary.isEmpty ? "unknown error" : primary
+        if lost {
+            message = "\(target): connection lost: \(message)"
+            logger.warning("postgres connection lost", metadata: ["target": "\(target)"])
+        }
+        return PostgresError(
+            code: lost ? .connectionLost : .queryFailed,
+            sqlState: field("C"),
+            message: message,
+            detail: field("D"),
+            constraintName: field("n"),
+            statement: statement)
+    }
+
+    /// libpq messages end in newlines and sometimes contain tab-indented continuation lines; make them one line.
+    private static func errorText(_ pointer: UnsafePointer<CChar>?) -> String {
+        guard let pointer else { return "" }
+        return String(cString: pointer)
+            .split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+            .joined(separator: " ")
+    }
+
+    private static func validate(_ parameters: [String?], statement: String) throws {
+        for (index, value) in parameters.enumerated() where value?.utf8.contains(0) == true {
+            throw PostgresError(
+                code: .invalidArgument,
+                message: "parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold",
+                statement: statement)
+        }
+    }
+
+    private static func describe(_ conn: OpaquePointer) -> String? {
+        func text(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
+            pointer.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        guard let db = text(PQdb(conn)) else { return nil }
+        let user = text(PQuser(conn)).map { "\($0)@" } ?? ""
+        let host = text(PQhost(conn)) ?? "localhost"
+        let port = text(PQport(conn)).map { ":\($0)" } ?? ""
+        return "\(user)\(host)\(port)/\(db)"
+    }
+
+    // MARK: Session setup
+
+    /// Session settings the decoders rely on: ISO timestamps.
+    private func configureSession() throws {
+        _ = try execute("SET DateStyle TO ISO")
+    }
+
+    private func installNoticeReceiver(_ conn: OpaquePointer) {
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        PQsetNoticeReceiver(
+            conn,
+            { context, result in
+                guard let context, let result else { return }
+                let session = Unmanaged<LibPQSession>.fromOpaque(context).takeUnretainedValue()
+                session.logger.debug(
+                    "postgres notice",
+                    metadata: [
+                        "target": "\(session.target)",
+                        "notice": "\(LibPQSession.errorText(PQresultErrorMessage(result)))",
+                    ])
+            },
+            context)
+    }
+}
+
+// MARK: - Conninfo parsing
+
+/// The parts of a conninfo string we may show, plus the password so messages can be scrubbed of it.
+private struct ParsedConninfo {
+    var target: String
+    var password: String?
+
+    init(_ conninfo: String) throws {
+        var errorPointer: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &errorPointer) else {
+            var detail = ""
+            if let errorPointer {
+                // libpq quotes the offending token, which may be the password; only show it when there is none.
+                if !conninfo.contains("password"), !conninfo.contains("@") {
+                    detail = ": " + String(cString: errorPointer).trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+                PQfreemem(errorPointer)
+            }
+            throw PostgresError(code: .connectionFailed, message: "malformed PostgreSQL connection string\(detail)")
+        }
+        defer { PQconninfoFree(options) }
+        var values: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { values[String(cString: keyword)] = String(cString: value) }
+            option += 1
+        }
+        let env = ProcessInfo.processInfo.environment
+        let user = values["user"] ?? env["PGUSER"]
+        let host = values["host"] ?? values["hostaddr"] ?? env["PGHOST"] ?? "localhost"
+        let port = values["port"] ?? env["PGPORT"]
+        let db = values["dbname"] ?? env["PGDATABASE"] ?? user ?? "?"
+        target = "\(user.map { "\($0)@" } ?? "")\(host)\(port.map { ":\($0)" } ?? "")/\(db)"
+        password = values["password"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func redact(_ message: String) -> String {
+        guard let password else { return message }
+        return message.replacingOccurrences(of: password, with: "********")
+    }
+}
+
+// MARK: - C string helpers
+
+/// Calls `body` with NUL-terminated copies of `strings` (nil stays nil), freed afterwards.
+private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let owned = strings.map { $0.map { strdup($0)! } }
+    defer { owned.forEach { free($0) } }
+    return body(owned.map { $0.map { UnsafePointer($0) } })
+}
+
+/// Calls `body` with two NULL-terminated arrays of C strings, as `PQconnectdbParams` wants.
+private func withCStringArrays<R>(
+    _ first: [String], _ second: [String], _ body: ([UnsafePointer<CChar>?], [UnsafePointer<CChar>?]) -> R
+) -> R {
+    withCStrings(first.map { $0 }) { keys in
+        withCStrings(second.map { $0 }) { values in
+            body(keys + [nil], values + [nil])
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Logging
+
+/// One PostgreSQL session over libpq, safe to share between tasks.
+///
+/// Each connection owns a dedicated thread on which every blocking libpq call runs, so the Swift cooperative pool is
+/// never blocked. Operations from different tasks are serialised: a simple query holds the connection for one round
+/// trip, a ``transaction(isolation:caller:_:)`` for its whole body, so other tasks' statements never land inside it.
+///
+/// ```swift
+/// let db = try await PostgresConnection.connect("host=db user=stockwire dbname=stockwire", logger: logger)
+/// let rows = try await db.query("SELECT sku, on_hand FROM stock WHERE shop = $1", [shop])
+/// ```
+public final class PostgresConnection: Sendable {
+    /// Where this connection points, `user@host:port/dbname` (never the password), for logs and messages.
+    public let target: String
+
+    let logger: Logger
+    let gate = ConnectionGate()
+    private let worker: ConnectionWorker
+    private let session: LibPQSession
+
+    private init(target: String, logger: Logger, worker: ConnectionWorker, session: LibPQSession) {
+        self.target = target
+        self.logger = logger
+        self.worker = worker
+        self.session = session
+    }
+
+    deinit {
+        // The job keeps the session alive until the worker thread has closed it; then the thread ends.
+        let session = self.session
+        worker.submit { session.finish() }
+        worker.stop()
+    }
+
+    // MARK: Lifecycle
+
+    /// Opens a connection.
+    ///
+    /// - Parameters:
+    ///   - conninfo: A libpq connection string, `key=value …` or `postgresql://user:password@host:port/db?…`.
+    ///   - connectTimeout: Maximum wait for the connection, per host (libpq `connect_timeout`, whole seconds,
+    ///     at least 2). Overrides a `connect_timeout` in `conninfo`.
+    ///   - logger: Receives connection events and server notices; never passwords or parameter values.
+    /// - Throws: ``PostgresError`` with code ``PostgresError/Code/connectionFailed``, naming user, host and database.
+    public static func connect(
+        _ conninfo: String,
+        connectTimeout: Duration = .seconds(10),
+        logger: Logger = Logger(label: "stockwire.postgres")
+    ) async throws -> PostgresConnection {
+        let worker = ConnectionWorker(name: "stockwire-postgres")
+        let session = LibPQSession(logger: logger)
+        do {
+            try await worker.run { try session.connect(conninfo: conninfo, connectTimeout: connectTimeout) }
+        } catch {
+            worker.stop()
+            throw error
+        }
+        let target = try await worker.run { session.target }
+        return PostgresConnection(target: target, logger: logger, worker: worker, session: session)
+    }
+
+    /// Closes the connection and ends its thread; later calls throw ``PostgresError/Code/connectionClosed``.
+    public func close() async {
+        _ = try? await gate.withLease {
+            try await worker.run { [session] in session.finish() }
+        }
+        worker.stop()
+    }
+
+    /// Re-establishes a lost connection with the original parameters (libpq `PQreset`).
+    ///
+    /// Session state is gone afterwards: `SET`s, temporary tables, prepared statements (they are re-prepared
+    /// automatically on next use).
+    public func reset() async throws {
+        try await withSession { session in try session.reset() }
+    }
+
+    /// Whether the connection is currently usable (libpq status `CONNECTION_OK`); cheap, no round trip.
+    public var isConnected: Bool {
+        get async {
+            (try? await worker.run { [session] in session.isConnected }) ?? false
+        }
+    }
+
+    // MARK: Statements
+
+    /// Runs one statement with `$1, $2, …` parameters sent separately from the SQL (never interpolated).
+    ///
+    /// Pass `nil` for SQL `NULL`; arrays become array literals (cast them: `$1::bigint[]`).
+    @discardableResult
+    public func query(
+        _ sql: String, _ parameters: [(any PostgresEncodable)?] = []
+    ) async throws -> PostgresQueryResult {
+        let texts = Self.texts(parameters)
+        return try await withSession { session in try session.query(sql, parameters: texts) }
+    }
+
+    /// Runs a script of one or more `;`-separated statements without parameters; returns the last one's result.
+    ///
+    /// Outside a transaction the script runs as one implicit transaction unless it contains its own
+    /// `BEGIN`/`COMMIT`.
+    @discardableResult
+    public func execute(_ sql: String) async throws -> PostgresQueryResult {
+        try await withSession { session in try session.execute(sql) }
+    }
+
+    /// Runs a prepared statement, preparing it on this connection the first time its name is used.
+    @discardableResult
+    public func query(
+        _ statement: PostgresStatement, _ parameters: [(any PostgresEncodable)?] = []
+    ) async throws -> PostgresQueryResult {
+        let texts = Self.texts(parameters)
+        return try await withSession { session in
+            try session.query(prepared: statement.name, sql: statement.sql, parameters: texts)
+        }
+    }
+
+    // MARK: Internals
+
+    /// Runs `body` on the connection's thread while holding the connection (or inside the caller's lease).
+    func withSession<T: Sendable>(_ body: @escaping @Sendable (LibPQSession) throws -> T) async throws -> T {
+        try await gate.withLease(isolation: nil) {
+            try await worker.run { [session] in try body(session) }
+        }
+    }
+
+    /// Runs `body` on the connection's thread, assuming the caller already holds the lease.
+    func withLeasedSession<T: Sendable>(_ body: @escaping @Sendable (LibPQSession) throws -> T) async throws -> T {
+        try await worker.run { [session] in try body(session) }
+    }
+
+    static func texts(_ parameters: [(any PostgresEncodable)?]) -> [String?] {
+        parameters.map { $0?.postgresText }
+    }
+}

@@ -1,0 +1,49 @@
+/// The handle a transaction body uses to run statements inside that transaction.
+///
+/// It is only valid during the body; using it afterwards throws ``PostgresError/Code/transactionClosed``.
+public struct PostgresTransaction: Sendable {
+    /// The connection the transaction runs on.
+    public let connection: PostgresConnection
+    /// The isolation level the transaction began with.
+    public let isolation: PostgresIsolationLevel
+    /// Which attempt this is, starting at 1; greater than 1 only inside a retrying transaction.
+    public let attempt: Int
+
+    let scope: TransactionScope
+
+    /// Runs one statement with `$1, $2, …` parameters inside the transaction.
+    @discardableResult
+    public func query(
+        _ sql: String, _ parameters: [(any PostgresEncodable)?] = []
+    ) async throws -> PostgresQueryResult {
+        let texts = PostgresConnection.texts(parameters)
+        return try await run { session in try session.query(sql, parameters: texts) }
+    }
+
+    /// Runs a prepared statement inside the transaction.
+    @discardableResult
+    public func query(
+        _ statement: PostgresStatement, _ parameters: [(any PostgresEncodable)?] = []
+    ) async throws -> PostgresQueryResult {
+        let texts = PostgresConnection.texts(parameters)
+        return try await run { session in
+            try session.query(prepared: statement.name, sql: statement.sql, parameters: texts)
+        }
+    }
+
+    /// Runs a parameterless script of one or more statements inside the transaction.
+    @discardableResult
+    public func execute(_ sql: String) async throws -> PostgresQueryResult {
+        try await run { session in try session.execute(sql) }
+    }
+
+    private func run<T: Sendable>(_ body: @escaping @Sendable (LibPQSession) throws -> T) async throws -> T {
+        guard scope.isActive else {
+            throw PostgresError(
+                code: .transactionClosed, message: "transaction on \(connection.target) has already ended")
+        }
+        // The transaction holds the connection's lease for its whole body, so go straight to the session even if
+        // this handle was passed to a task that does not inherit the lease.
+        return try await connection.withLeasedSession(body)
+    }
+}
