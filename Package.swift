@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "AMQP", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")], path: "Shared/AMQP"),
         .target(name: "Postgres", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")], path: "Shared/Postgres"),
         .target(name: "Signing", dependencies: ["COpenSSL"], path: "Shared/Signing"),
-        .target(name: "Contracts", path: "Shared/Contracts"),
+        .target(name: "Contracts", dependencies: ["AMQP"], path: "Shared/Contracts"),
         .target(
             name: "ServiceKit",
             dependencies: [

@@ -1,0 +1,113 @@
+import AMQP
+import Foundation
+
+/// An event accepted by ingest, as it travels on `stockwire.events`.
+///
+/// The body is the sender's raw bytes, unchanged (a Shopify webhook's JSON exactly as signed, or a warehouse
+/// movement's JSON); everything else travels in AMQP headers, so nothing is re-encoded on the way.
+public struct EventEnvelope: Sendable, Equatable {
+    /// Version of this contract; consumers refuse versions they do not know.
+    public static let schemaVersion = 1
+    /// The AMQP `type` property of event messages.
+    public static let messageType = "stockwire.event"
+
+    /// Where an event came from.
+    public enum Source: String, Sendable {
+        case shopify, warehouse
+    }
+
+    /// Origin of the event.
+    public var source: Source
+    /// Shop domain (`name.myshopify.com`) for Shopify events; nil for warehouse movements.
+    public var shop: String?
+    /// Shopify topic (`orders/create`) or movement kind (`receipt`).
+    public var topic: String
+    /// Shopify's delivery id (`X-Shopify-Webhook-Id`), or the movement id.
+    public var deliveryId: String
+    /// Shopify's event id (`X-Shopify-Event-Id`), the same for all deliveries of one action.
+    public var eventId: String?
+    /// When Shopify says it triggered the event (`X-Shopify-Triggered-At`), as sent.
+    public var triggeredAt: String?
+    /// API version of the payload (`X-Shopify-API-Version`).
+    public var apiVersion: String?
+    /// When ingest received it (milliseconds since 1970).
+    public var receivedAtMillis: Int64
+    /// The raw body.
+    public var body: [UInt8]
+
+    /// Creates an envelope.
+    public init(
+        source: Source, shop: String?, topic: String, deliveryId: String, eventId: String? = nil,
+        triggeredAt: String? = nil, apiVersion: String? = nil, receivedAtMillis: Int64, body: [UInt8]
+    ) {
+        self.source = source
+        self.shop = shop
+        self.topic = topic
+        self.deliveryId = deliveryId
+        self.eventId = eventId
+        self.triggeredAt = triggeredAt
+        self.apiVersion = apiVersion
+        self.receivedAtMillis = receivedAtMillis
+        self.body = body
+    }
+
+    /// The idempotency key: `<shop>/<webhook id>` or `warehouse/<movement id>`.
+    public var messageId: String {
+        switch source {
+        case .shopify: return "\(shop ?? "unknown")/\(deliveryId)"
+        case .warehouse: return "warehouse/\(deliveryId)"
+        }
+    }
+
+    /// `shopify.orders.create` or `warehouse.receipt`.
+    public var routingKey: String {
+        "\(source.rawValue).\(topic.replacingOccurrences(of: "/", with: "."))"
+    }
+
+    /// The message to publish on ``StockwireTopology/eventsExchange``: persistent and mandatory.
+    public func message() -> AMQPMessage {
+        var headers: [String: AMQPValue] = [
+            "x-schema-version": .int64(Int64(Self.schemaVersion)), "source": .string(source.rawValue),
+            "topic": .string(topic), "delivery-id": .string(deliveryId), "received-at-ms": .int64(receivedAtMillis),
+        ]
+        if let shop { headers["shop"] = .string(shop) }
+        if let eventId { headers["event-id"] = .string(eventId) }
+        if let triggeredAt { headers["triggered-at"] = .string(triggeredAt) }
+        if let apiVersion { headers["api-version"] = .string(apiVersion) }
+        let properties = AMQPProperties(
+            contentType: "application/json", messageId: messageId, timestamp: UInt64(receivedAtMillis / 1000),
+            type: Self.messageType, headers: headers)
+        return AMQPMessage(
+            exchange: StockwireTopology.eventsExchange, routingKey: routingKey, body: body, properties: properties)
+    }
+
+    /// Reads an envelope back from a delivered message; throws a ``ContractError`` naming what is missing.
+    public init(body: [UInt8], properties: AMQPProperties) throws {
+        let h = properties.headers
+        guard let version = h["x-schema-version"]?.intValue else {
+            throw ContractError("event has no x-schema-version header")
+        }
+        guard version == Int64(Self.schemaVersion) else {
+            throw ContractError("event schema version \(version) is not supported (this build reads \(Self.schemaVersion))")
+        }
+        guard let sourceName = h["source"]?.stringValue, let source = Source(rawValue: sourceName) else {
+            throw ContractError("event header 'source' missing or not shopify/warehouse")
+        }
+        guard let topic = h["topic"]?.stringValue, !topic.isEmpty else { throw ContractError("event header 'topic' missing") }
+        guard let deliveryId = h["delivery-id"]?.stringValue else { throw ContractError("event header 'delivery-id' missing") }
+        guard let received = h["received-at-ms"]?.intValue else { throw ContractError("event header 'received-at-ms' missing") }
+        self.init(
+            source: source, shop: h["shop"]?.stringValue, topic: topic, deliveryId: deliveryId,
+            eventId: h["event-id"]?.stringValue, triggeredAt: h["triggered-at"]?.stringValue,
+            apiVersion: h["api-version"]?.stringValue, receivedAtMillis: received, body: body)
+    }
+}
+
+/// A message that does not follow its contract; the text names the field and the rule.
+public struct ContractError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong.
+    public let message: String
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,67 @@
+import AMQP
+
+/// The broker topology every service declares at start (idempotently), named once here.
+public enum StockwireTopology {
+    /// Topic exchange every accepted event is published to (`shopify.<topic>`, `warehouse.<kind>`).
+    public static let eventsExchange = "stockwire.events"
+    /// The calculator's work queue, bound `#`.
+    public static let calculatorQueue = "calculator.events"
+    /// The stream every event also lands in: the broker-level replay source.
+    public static let eventsLog = "stockwire.events.log"
+    /// Exchange of per-SKU availability messages.
+    public static let availabilityExchange = "stockwire.availability"
+    /// Dead-letter exchange; each consumer's dead letters go to `dead.<consumer queue>`.
+    public static let deadExchange = "stockwire.dead"
+    /// Deliveries after which a message that keeps failing is dead-lettered.
+    public static let deliveryLimit = 5
+
+    /// The queue one exporter instance group consumes for `shop`.
+    public static func exporterQueue(shop: String) -> String { "exporter.\(shop)" }
+
+    /// The dead-letter queue of a consumer queue.
+    public static func deadLetterQueue(of queue: String) -> String { "dead.\(queue)" }
+
+    /// What ingest needs: the events exchange with the calculator's queue and the event log bound to it, so that
+    /// a mandatory publish is only confirmed once a durable queue holds the event.
+    public static func ingest(logMaxAge: String = "7D", logMaxBytes: Int64 = 20_000_000_000) -> [AMQPTopology] {
+        [.exchange(name: eventsExchange, kind: .topic)] + deadLetters(for: calculatorQueue) + [
+            .quorumQueue(
+                calculatorQueue, deadLetterExchange: deadExchange, deadLetterRoutingKey: calculatorQueue,
+                deliveryLimit: deliveryLimit),
+            .binding(queue: calculatorQueue, exchange: eventsExchange, routingKey: "#"),
+            .stream(eventsLog, maxAge: logMaxAge, maxLengthBytes: logMaxBytes),
+            .binding(queue: eventsLog, exchange: eventsExchange, routingKey: "#"),
+        ]
+    }
+
+    /// What the calculator needs: its input (as ingest declares it) and the availability exchange.
+    public static func calculator() -> [AMQPTopology] {
+        ingest() + [.exchange(name: availabilityExchange, kind: .topic)]
+    }
+
+    /// What an exporter needs for its shops: one single-active-consumer quorum queue per shop.
+    public static func exporter(shops: [String]) -> [AMQPTopology] {
+        var items: [AMQPTopology] = [.exchange(name: availabilityExchange, kind: .topic)]
+        for shop in shops {
+            let queue = exporterQueue(shop: shop)
+            items += deadLetters(for: queue)
+            items += [
+                .quorumQueue(
+                    queue, deadLetterExchange: deadExchange, deadLetterRoutingKey: queue, deliveryLimit: deliveryLimit,
+                    singleActiveConsumer: true),
+                .binding(queue: queue, exchange: availabilityExchange, routingKey: "#"),
+            ]
+        }
+        return items
+    }
+
+    /// The dead-letter exchange and the queue that keeps `queue`'s dead letters until an operator acts.
+    public static func deadLetters(for queue: String) -> [AMQPTopology] {
+        let dead = deadLetterQueue(of: queue)
+        return [
+            .exchange(name: deadExchange, kind: .direct),
+            .quorumQueue(dead),
+            .binding(queue: dead, exchange: deadExchange, routingKey: queue),
+        ]
+    }
+}

@@ -1,0 +1,35 @@
+import AMQP
+import Foundation
+
+/// Broker settings every service shares, resolved from flags, then environment, then defaults.
+public struct BrokerSettings: Sendable {
+    /// The broker URL (`STOCKWIRE_AMQP_URL`, default `amqp://guest:guest@127.0.0.1:5672/`).
+    public var url: String
+    /// A file whose content replaces the URL's password (`STOCKWIRE_AMQP_PASSWORD_FILE`).
+    public var passwordFile: String?
+
+    /// Resolves settings: an explicit value wins over the environment, which wins over the default.
+    public init(url: String?, passwordFile: String?) {
+        self.url = url ?? Environment.string("STOCKWIRE_AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672/"
+        self.passwordFile = passwordFile ?? Environment.string("STOCKWIRE_AMQP_PASSWORD_FILE")
+    }
+
+    /// The connection configuration; errors name the setting.
+    public func configuration(connectionName: String) throws -> AMQPConfiguration {
+        var config: AMQPConfiguration
+        do {
+            config = try AMQPConfiguration(url: url, connectionName: connectionName)
+        } catch let error as AMQPError {
+            throw ConfigurationError("STOCKWIRE_AMQP_URL / --amqp-url: \(error.message)")
+        }
+        if let passwordFile { config.password = try Environment.secret(file: passwordFile, purpose: "broker password") }
+        return config
+    }
+
+    /// The help text for the broker options, shared by every executable.
+    public static let urlHelp =
+        "RabbitMQ URL amqp://user:password@host:port/vhost (env STOCKWIRE_AMQP_URL; default amqp://guest:guest@127.0.0.1:5672/)."
+    /// Help for the password file option.
+    public static let passwordFileHelp =
+        "File holding the broker password, overriding the URL's (env STOCKWIRE_AMQP_PASSWORD_FILE)."
+}
