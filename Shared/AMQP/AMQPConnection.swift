@@ -1,3 +1,4 @@
+import CRabbitMQ
 import Foundation
 import Logging
 
@@ -31,9 +32,10 @@ public final class AMQPConnection: Sendable {
         let logger = logger
         let mailbox = mailbox
         let thread = Thread {
+            // Linux takes the name from inside the thread, at most 15 bytes.
+            stockwire_set_thread_name(String("amqp-\(configuration.connectionName)".prefix(15)))
             ConnectionWorker(configuration: configuration, topology: topology, mailbox: mailbox, logger: logger).run()
         }
-        thread.name = "amqp-\(configuration.connectionName)"
         thread.start()
     }
 

@@ -30,6 +30,8 @@ public struct ConfirmTracker<Token> {
     }
 
     private var entries: [UInt64: Entry] = [:]
+    /// Awaited entries that carry a deadline: when zero, expiry checks cost nothing.
+    private var withDeadline = 0
     private var returnedIds: [String: Int] = [:]
     private var lowestUnresolved: UInt64 = 1
     /// The tag the next publish will get.
@@ -51,6 +53,7 @@ public struct ConfirmTracker<Token> {
         let tag = nextTag
         nextTag += 1
         entries[tag] = Entry(token: token, messageId: messageId, deadline: deadline)
+        if deadline != nil { withDeadline += 1 }
         return tag
     }
 
@@ -73,9 +76,11 @@ public struct ConfirmTracker<Token> {
     /// Reports every publish whose deadline is at or before `now` as timed out; their tags stay known.
     public mutating func expire(now: ContinuousClock.Instant) -> [(Token, Outcome)] {
         var out: [(Token, Outcome)] = []
+        guard withDeadline > 0 else { return out }
         for (tag, entry) in entries {
             guard let token = entry.token, let deadline = entry.deadline, deadline <= now else { continue }
             entries[tag]?.token = nil
+            withDeadline -= 1
             out.append((token, .timedOut))
         }
         return out
@@ -83,7 +88,8 @@ public struct ConfirmTracker<Token> {
 
     /// The earliest deadline of a publish still awaited, to know how long the I/O loop may sleep.
     public var earliestDeadline: ContinuousClock.Instant? {
-        entries.values.lazy.filter { $0.token != nil }.compactMap(\.deadline).min()
+        guard withDeadline > 0 else { return nil }
+        return entries.values.lazy.filter { $0.token != nil }.compactMap(\.deadline).min()
     }
 
     /// The channel or connection is gone: every awaited publish is lost, and tags start again at 1.
@@ -120,6 +126,9 @@ public struct ConfirmTracker<Token> {
             result = .unroutable
             returnedIds[id] = count > 1 ? count - 1 : nil
         }
-        if let token = entry.token { out.append((token, result)) }
+        if let token = entry.token {
+            if entry.deadline != nil { withDeadline -= 1 }
+            out.append((token, result))
+        }
     }
 }

@@ -81,17 +81,21 @@ final class ConnectionWorker {
     func run() {
         var delay = configuration.reconnectDelay
         while shutdown == nil {
+            var connected = false
             do {
                 try connect()
+                connected = true
                 delay = configuration.reconnectDelay
                 try serve()
             } catch {
                 let reason = (error as? AMQPError)?.message ?? "\(error)"
                 if shutdown == nil {
                     logger.warning(
-                        "AMQP connection lost, reconnecting",
-                        metadata: ["broker": "\(configuration.redactedURL)", "reason": "\(reason)",
-                                   "retry_in": "\(delay)"])
+                        connected ? "AMQP connection lost, reconnecting" : "AMQP connection failed, retrying",
+                        metadata: [
+                            "broker": "\(configuration.redactedURL)", "reason": "\(reason)",
+                            "retry_in": "\(delay)",
+                        ])
                 }
                 teardown(reason: reason)
             }
@@ -550,7 +554,8 @@ final class ConnectionWorker {
         case MethodID.basicCancel:
             // The broker cancelled a consumer (queue deleted, or a quorum leader moved): subscribe again.
             guard let id = consumerByChannel.removeValue(forKey: channel) else { return }
-            logger.warning("broker cancelled a consumer, subscribing again", metadata: ["queue": "\(consumers[id]?.spec.queue ?? "?")"])
+            logger.warning(
+                "broker cancelled a consumer, subscribing again", metadata: ["queue": "\(consumers[id]?.spec.queue ?? "?")"])
             amqp_channel_close(conn, channel, AMQP_REPLY_SUCCESS)
             try check(amqp_get_rpc_reply(conn), channel: channel, what: "close cancelled consumer channel")
             try subscribe(id)
@@ -612,7 +617,9 @@ final class ConnectionWorker {
         }
     }
 
-    private func resolve(_ outcomes: [(CheckedContinuation<Void, any Error>, ConfirmTracker<CheckedContinuation<Void, any Error>>.Outcome)]) {
+    private func resolve(
+        _ outcomes: [(CheckedContinuation<Void, any Error>, ConfirmTracker<CheckedContinuation<Void, any Error>>.Outcome)]
+    ) {
         for (c, outcome) in outcomes {
             switch outcome {
             case .confirmed: c.resume()

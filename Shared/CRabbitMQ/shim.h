@@ -6,6 +6,7 @@
 #include <amqp_tcp_socket.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 /// amqp_login_with_properties is a C variadic, which Swift cannot call: fix the PLAIN mechanism here.
 static inline amqp_rpc_reply_t stockwire_amqp_login_plain(amqp_connection_state_t state, const char *vhost,
@@ -41,5 +42,8 @@ static inline int stockwire_wake_pipe(int fds[2]) {
     }
     return 0;
 }
+
+/// Names the calling thread (Linux keeps 15 bytes), so `top -H` and perf show which connection it serves.
+static inline void stockwire_set_thread_name(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 #endif

@@ -26,6 +26,11 @@ public struct BrokerSettings: Sendable {
         return config
     }
 
+    /// The broker address without credentials, for logs.
+    public var redactedURL: String {
+        (try? AMQPConfiguration(url: url).redactedURL) ?? "(invalid broker URL)"
+    }
+
     /// The help text for the broker options, shared by every executable.
     public static let urlHelp =
         "RabbitMQ URL amqp://user:password@host:port/vhost (env STOCKWIRE_AMQP_URL; default amqp://guest:guest@127.0.0.1:5672/)."

@@ -92,10 +92,11 @@ import Testing
         defer { _ = try? TestBroker.rabbitmqctl("set_vm_memory_high_watermark", "0.4") }
         // The broker tells a connection it is blocked when it next publishes.
         _ = try? await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [0]), timeout: .seconds(2))
-        #expect(try await eventually(timeout: .seconds(10)) {
-            if case .blocked = conn.status { return true }
-            return false
-        })
+        #expect(
+            try await eventually(timeout: .seconds(10)) {
+                if case .blocked = conn.status { return true }
+                return false
+            })
         let start = ContinuousClock.now
         do {
             try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [1]))

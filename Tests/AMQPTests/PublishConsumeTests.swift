@@ -7,7 +7,11 @@ import Testing
     @Test func tenThousandConfirmedMessagesAreConsumedExactlyOnce() async throws {
         let queue = TestBroker.unique("bulk")
         let conn = try await TestBroker.connect(topology: [.quorumQueue(queue)])
-        defer { Task { try? await conn.deleteQueue(queue); await conn.close() } }
+        defer {
+            Task {
+                try? await conn.deleteQueue(queue); await conn.close()
+            }
+        }
 
         let total = 10_000
         let body = [UInt8](repeating: 0x61, count: 1024)
@@ -45,7 +49,11 @@ import Testing
     @Test func unroutableMandatoryPublishIsReported() async throws {
         let exchange = TestBroker.unique("nowhere")
         let conn = try await TestBroker.connect(topology: [.exchange(name: exchange, kind: .topic)])
-        defer { Task { try? await conn.deleteExchange(exchange); await conn.close() } }
+        defer {
+            Task {
+                try? await conn.deleteExchange(exchange); await conn.close()
+            }
+        }
         await #expect(throws: AMQPError.self) {
             try await conn.publish(
                 AMQPMessage(exchange: exchange, routingKey: "no.queue", body: [1], properties: .init(messageId: "x")))
@@ -67,7 +75,11 @@ import Testing
     @Test func publishToMissingExchangeFailsAndChannelRecovers() async throws {
         let queue = TestBroker.unique("recover")
         let conn = try await TestBroker.connect(topology: [.quorumQueue(queue)])
-        defer { Task { try? await conn.deleteQueue(queue); await conn.close() } }
+        defer {
+            Task {
+                try? await conn.deleteQueue(queue); await conn.close()
+            }
+        }
         do {
             try await conn.publish(AMQPMessage(exchange: "no-such-exchange-\(UUID())", routingKey: "x", body: [1]))
             Issue.record("publish to a missing exchange was confirmed")
@@ -82,7 +94,11 @@ import Testing
     @Test func declaringAnExistingQueueWithOtherArgumentsIsAClearError() async throws {
         let queue = TestBroker.unique("mismatch")
         let conn = try await TestBroker.connect(topology: [.quorumQueue(queue)])
-        defer { Task { try? await conn.deleteQueue(queue); await conn.close() } }
+        defer {
+            Task {
+                try? await conn.deleteQueue(queue); await conn.close()
+            }
+        }
         do {
             try await conn.declare([.queue(name: queue, arguments: ["x-queue-type": "classic"])])
             Issue.record("a conflicting declare succeeded")
@@ -178,7 +194,11 @@ import Testing
     @Test func consumerPrefetchBoundsUnackedDeliveries() async throws {
         let queue = TestBroker.unique("prefetch")
         let conn = try await TestBroker.connect(topology: [.quorumQueue(queue)])
-        defer { Task { try? await conn.deleteQueue(queue); await conn.close() } }
+        defer {
+            Task {
+                try? await conn.deleteQueue(queue); await conn.close()
+            }
+        }
         for i in 0..<50 {
             try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [UInt8(i)]))
         }
@@ -199,7 +219,11 @@ import Testing
         // "unknown", never "lost".
         let queue = TestBroker.unique("deadline")
         let conn = try await TestBroker.connect(topology: [.quorumQueue(queue)])
-        defer { Task { try? await conn.deleteQueue(queue); await conn.close() } }
+        defer {
+            Task {
+                try? await conn.deleteQueue(queue); await conn.close()
+            }
+        }
         do {
             try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [1]), timeout: .zero)
             Issue.record("a zero deadline was met")

@@ -19,8 +19,10 @@ import Testing
     }
 
     @Test func unknownSchemaVersionIsRefusedWithAClearMessage() {
-        var props = EventEnvelope(source: .warehouse, shop: nil, topic: "receipt", deliveryId: "m1", receivedAtMillis: 1, body: [])
-            .message().properties
+        var props = EventEnvelope(
+            source: .warehouse, shop: nil, topic: "receipt", deliveryId: "m1", receivedAtMillis: 1, body: []
+        )
+        .message().properties
         props.headers["x-schema-version"] = .int64(99)
         #expect(throws: ContractError("event schema version 99 is not supported (this build reads 1)")) {
             try EventEnvelope(body: [], properties: props)
@@ -44,13 +46,15 @@ import Testing
         let r = try parse(#"{"movement_id":"r-1","sku":"TSHIRT-M","kind":"receipt","quantity":12,"warehouse":"main"}"#)
         #expect(r == [StockMovement(movementId: "r-1", sku: "TSHIRT-M", kind: .receipt, quantity: 12, warehouse: "main")])
         let s = try parse(
-            #"{"movement_id":"s-1","sku":"A","kind":"shipment","quantity":1,"shop":"a.myshopify.com","order_id":9007199254740993,"line_item_id":5}"#)
+            #"{"movement_id":"s-1","sku":"A","kind":"shipment","quantity":1,"shop":"a.myshopify.com","order_id":9007199254740993,"line_item_id":5}"#
+        )
         #expect(s.first?.orderId == 9_007_199_254_740_993)
     }
 
     @Test func arrayFormCarriesAWholeStocktake() throws {
         let m = try parse(
-            #"[{"movement_id":"t-1","sku":"A","kind":"stocktake","quantity":0},{"movement_id":"t-2","sku":"B","kind":"stocktake","quantity":7}]"#)
+            #"[{"movement_id":"t-1","sku":"A","kind":"stocktake","quantity":0},{"movement_id":"t-2","sku":"B","kind":"stocktake","quantity":7}]"#
+        )
         #expect(m.map(\.quantity) == [0, 7])
     }
 
@@ -62,14 +66,27 @@ import Testing
         #expect(error(#"{"movement_id":"x","sku":"A","kind":"receipt","quantity":1.5}"#) == "quantity: must be a whole number")
         #expect(error(#"{"movement_id":"x","sku":"A","kind":"receipt","quantity":"3"}"#) == "quantity: must be an integer")
         #expect(error(#"{"movement_id":"x","sku":"A","kind":"receipt","quantity":true}"#) == "quantity: must be an integer")
-        #expect(error(#"{"movement_id":"x","sku":"A","kind":"receipt","quantity":0}"#) == "quantity: must be greater than 0 for a receipt")
-        #expect(error(#"{"movement_id":"x","sku":"A","kind":"correction","quantity":0}"#) == "quantity: must not be 0 for a correction (it is a delta)")
-        #expect(error(#"{"movement_id":"x","sku":"A","kind":"stocktake","quantity":-1}"#) == "quantity: must be 0 or more for a stocktake (the counted units)")
+        #expect(
+            error(#"{"movement_id":"x","sku":"A","kind":"receipt","quantity":0}"#)
+                == "quantity: must be greater than 0 for a receipt")
+        #expect(
+            error(#"{"movement_id":"x","sku":"A","kind":"correction","quantity":0}"#)
+                == "quantity: must not be 0 for a correction (it is a delta)")
+        #expect(
+            error(#"{"movement_id":"x","sku":"A","kind":"stocktake","quantity":-1}"#)
+                == "quantity: must be 0 or more for a stocktake (the counted units)")
         #expect(error(#"{"movement_id":"x","sku":"A","kind":"shipment","quantity":1}"#) == "shop: is required")
-        #expect(error(#"{"movement_id":"x","sku":"A","kind":"receipt","quantity":1,"qty":2}"#)?.hasPrefix("qty: unknown field") == true)
-        #expect(error(#"[{"movement_id":"x","sku":"A","kind":"receipt","quantity":1},{"movement_id":"x","sku":"B","kind":"receipt","quantity":1}]"#) == "[1].movement_id: 'x' appears twice in this request")
+        #expect(
+            error(#"{"movement_id":"x","sku":"A","kind":"receipt","quantity":1,"qty":2}"#)?.hasPrefix("qty: unknown field")
+                == true)
+        #expect(
+            error(
+                #"[{"movement_id":"x","sku":"A","kind":"receipt","quantity":1},{"movement_id":"x","sku":"B","kind":"receipt","quantity":1}]"#
+            ) == "[1].movement_id: 'x' appears twice in this request")
         #expect(error("[]") == "the array of movements is empty")
-        #expect(error(#"{"movement_id":"x","sku":"A","kind":"receipt","quantity":1,"order_id":3}"#) == "shop: shop, order_id and line_item_id belong to shipments only")
+        #expect(
+            error(#"{"movement_id":"x","sku":"A","kind":"receipt","quantity":1,"order_id":3}"#)
+                == "shop: shop, order_id and line_item_id belong to shipments only")
     }
 
     @Test func correctionsMayBeNegative() throws {
@@ -77,7 +94,8 @@ import Testing
     }
 
     @Test func publishedJSONParsesBackToTheSameMovement() throws {
-        let m = StockMovement(movementId: "s", sku: "A", kind: .shipment, quantity: 2, shop: "a.myshopify.com", orderId: 1, lineItemId: 2)
+        let m = StockMovement(
+            movementId: "s", sku: "A", kind: .shipment, quantity: 2, shop: "a.myshopify.com", orderId: 1, lineItemId: 2)
         #expect(try StockMovement.parse(m.json()) == [m])
     }
 }
