@@ -1,0 +1,98 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// CPU time consumed so far by this process, the broker, and the whole machine (Linux /proc).
+///
+/// The difference of two samples tells what a cell cost and what bounded it: on a 2-core machine where client and
+/// broker share the cores, a machine near 100 % busy means the figures are a CPU limit, not a broker one.
+struct CPUSample {
+    /// CPU seconds (user + system) of this process, all threads.
+    var process: Double
+    /// CPU seconds of every `beam.smp` process (the RabbitMQ node), nil when none is visible.
+    var broker: Double?
+    /// Busy and total CPU seconds of the machine, all cores.
+    var machineBusy: Double?
+    var machineTotal: Double?
+
+    private static let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    /// Takes a sample now.
+    static func now() -> CPUSample {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let process =
+            Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+            + Double(usage.ru_stime.tv_usec) / 1e6
+        let machine = machineTimes()
+        return CPUSample(
+            process: process, broker: brokerTime(), machineBusy: machine?.busy,
+            machineTotal: machine?.total)
+    }
+
+    /// CPU use between `earlier` and this sample, over `wall` seconds.
+    func usage(since earlier: CPUSample, wall: Double) -> CPUUsage {
+        func percent(_ a: Double?, _ b: Double?) -> Double? {
+            guard let a, let b, wall > 0 else { return nil }
+            return (a - b) / wall * 100
+        }
+        var machine: Double?
+        if let busy = machineBusy, let total = machineTotal, let busy0 = earlier.machineBusy,
+            let total0 = earlier.machineTotal, total > total0
+        {
+            machine = (busy - busy0) / (total - total0) * 100
+        }
+        return CPUUsage(
+            clientPercent: percent(process, earlier.process),
+            brokerPercent: percent(broker, earlier.broker), machineBusyPercent: machine)
+    }
+
+    private static func machineTimes() -> (busy: Double, total: Double)? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = text.split(separator: "\n").first, line.hasPrefix("cpu ")
+        else { return nil }
+        let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard fields.count >= 5 else { return nil }
+        // user nice system idle iowait irq softirq steal (guest time is already inside user).
+        let total = fields.prefix(8).reduce(0, +)
+        let idle = fields[3] + fields[4]
+        return ((total - idle) / ticks, total / ticks)
+    }
+
+    /// utime + stime of a /proc/…/stat line, in seconds (fields 14 and 15, counted after the parenthesised name).
+    private static func statTime(_ path: String) -> Double? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / ticks
+    }
+
+    private static func comm(_ path: String) -> String? {
+        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func brokerTime() -> Double? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        let times = entries.compactMap { pid -> Double? in
+            guard pid.allSatisfy(\.isNumber), comm("/proc/\(pid)/comm")?.hasPrefix("beam.smp") == true else {
+                return nil
+            }
+            return statTime("/proc/\(pid)/stat")
+        }
+        return times.isEmpty ? nil : times.reduce(0, +)
+    }
+}
+
+/// CPU use during a cell: percent of one core for the processes, percent of all cores for the machine.
+struct CPUUsage: Sendable, Codable, Equatable {
+    /// This benchmark process (client), percent of one core.
+    var clientPercent: Double?
+    /// The RabbitMQ node (`beam.smp`), percent of one core.
+    var brokerPercent: Double?
+    /// The whole machine, percent of all cores (includes other users' work).
+    var machineBusyPercent: Double?
+}
