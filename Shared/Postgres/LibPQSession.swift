@@ -38,6 +38,9 @@ final class LibPQSession: @unchecked Sendable {
             1, Int(connectTimeout.components.seconds) + (connectTimeout.components.attoseconds > 0 ? 1 : 0))
         // Later keywords override the expanded conninfo; `fallback_application_name` yields to the caller's.
         let parameters: [(String, String)] = [
+            // GSSAPI encryption is off unless the conninfo asks for it: probing it loads Kerberos, whose mutex
+            // assertions abort a multi-threaded process (seen here: "k5_mutex_unlock: Received error 22").
+            ("gssencmode", "disable"),
             ("dbname", conninfo),
             ("connect_timeout", String(seconds)),
             ("client_encoding", "UTF8"),
