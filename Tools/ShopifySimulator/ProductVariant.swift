@@ -1,0 +1,42 @@
+/// A product variant with its inventory item, as the control API creates it.
+public struct ProductVariant: Sendable, Codable, Equatable {
+    /// Product id (one product per variant in the simulator).
+    public var productId: Int64
+    /// Variant id; GraphQL `gid://shopify/ProductVariant/<id>`.
+    public var variantId: Int64
+    /// Inventory item id; GraphQL `gid://shopify/InventoryItem/<id>`.
+    public var inventoryItemId: Int64
+    /// The SKU (Shopify does not enforce uniqueness; neither does the simulator).
+    public var sku: String
+    /// The location the item is stocked at.
+    public var locationId: Int64
+    /// The product's title.
+    public var title: String
+
+    /// The GraphQL id of the variant.
+    public var variantGID: String { "gid://shopify/ProductVariant/\(variantId)" }
+    /// The GraphQL id of the inventory item.
+    public var inventoryItemGID: String { "gid://shopify/InventoryItem/\(inventoryItemId)" }
+}
+
+/// One inventory level: an item's `available` at a location.
+public struct InventoryLevel: Sendable, Codable, Equatable {
+    public var inventoryItemId: Int64
+    public var variantId: Int64
+    public var sku: String
+    public var locationId: Int64
+    public var available: Int
+    /// When the level last changed (shop time zone, seconds).
+    public var updatedAt: String
+}
+
+/// A shop as the control API lists it (no secrets).
+public struct ShopSummary: Sendable, Codable, Equatable {
+    public var domain: String
+    public var adminBaseURL: String
+    public var locationId: Int64
+    public var locationName: String
+    public var plan: RateLimitPlan
+    public var variants: Int
+    public var orders: Int
+}

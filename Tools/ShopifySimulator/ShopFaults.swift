@@ -1,0 +1,71 @@
+/// Faults injected into one shop's Admin API, settable at run time (`PUT /_control/shops/<domain>/faults`).
+///
+/// A PUT replaces the whole set: fields left out go back to their defaults (no fault).
+public struct ShopFaults: Sendable, Codable, Equatable {
+    /// Milliseconds added before every Admin API answer. Default 0.
+    public var latencyMs: Int
+    /// Share of Admin API requests (0…1) answered 502 or 503 with nothing applied. Default 0.
+    public var errorRate: Double
+    /// While true, Admin API requests are held unanswered (up to the configured maximum, then 503). Default false.
+    public var hang: Bool
+    /// While true, every Admin API request is answered 401 as for a revoked token. Default false.
+    public var tokenRevoked: Bool
+    /// While true, the cost bucket is held empty, so every request is throttled. Default false.
+    public var throttled: Bool
+    /// When true, throttled requests get HTTP 429 with `Retry-After` instead of HTTP 200 `THROTTLED`. Default false.
+    public var throttle429: Bool
+
+    /// No faults, or the given ones.
+    public init(
+        latencyMs: Int = 0, errorRate: Double = 0, hang: Bool = false, tokenRevoked: Bool = false,
+        throttled: Bool = false, throttle429: Bool = false
+    ) {
+        self.latencyMs = latencyMs
+        self.errorRate = errorRate
+        self.hang = hang
+        self.tokenRevoked = tokenRevoked
+        self.throttled = throttled
+        self.throttle429 = throttle429
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        latencyMs = try c.decodeIfPresent(Int.self, forKey: .latencyMs) ?? 0
+        errorRate = try c.decodeIfPresent(Double.self, forKey: .errorRate) ?? 0
+        hang = try c.decodeIfPresent(Bool.self, forKey: .hang) ?? false
+        tokenRevoked = try c.decodeIfPresent(Bool.self, forKey: .tokenRevoked) ?? false
+        throttled = try c.decodeIfPresent(Bool.self, forKey: .throttled) ?? false
+        throttle429 = try c.decodeIfPresent(Bool.self, forKey: .throttle429) ?? false
+    }
+}
+
+/// Faults injected into webhook delivery, for all shops (`PUT /_control/webhooks/faults`).
+///
+/// A PUT replaces the whole set: fields left out go back to their defaults (no fault).
+public struct WebhookFaults: Sendable, Codable, Equatable {
+    /// Share of webhooks (0…1) delivered a second time: new `X-Shopify-Webhook-Id`, same `X-Shopify-Event-Id`.
+    public var duplicateRate: Double
+    /// Each delivery waits a random 0…`reorderWindowMs` before its first attempt, so deliveries within the
+    /// window arrive shuffled. Default 0.
+    public var reorderWindowMs: Int
+    /// Milliseconds every delivery waits before its first attempt. Default 0.
+    public var delayMs: Int
+    /// Share of webhooks (0…1) never delivered at all (Shopify does lose some). Default 0.
+    public var dropRate: Double
+
+    /// No faults, or the given ones.
+    public init(duplicateRate: Double = 0, reorderWindowMs: Int = 0, delayMs: Int = 0, dropRate: Double = 0) {
+        self.duplicateRate = duplicateRate
+        self.reorderWindowMs = reorderWindowMs
+        self.delayMs = delayMs
+        self.dropRate = dropRate
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        duplicateRate = try c.decodeIfPresent(Double.self, forKey: .duplicateRate) ?? 0
+        reorderWindowMs = try c.decodeIfPresent(Int.self, forKey: .reorderWindowMs) ?? 0
+        delayMs = try c.decodeIfPresent(Int.self, forKey: .delayMs) ?? 0
+        dropRate = try c.decodeIfPresent(Double.self, forKey: .dropRate) ?? 0
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+
+extension ShopState {
+    /// Valid `reason` values of `inventorySetQuantities`.
+    static let inventoryReasons: Set<String> = [
+        "correction", "cycle_count_available", "damaged", "movement_canceled", "movement_created", "movement_received",
+        "movement_updated", "other", "promotion", "quality_control", "received", "reservation_created",
+        "reservation_deleted", "reservation_updated", "restock", "safety_stock", "shrinkage",
+    ]
+
+    /// The result of one executed `inventorySetQuantities`.
+    struct SetQuantitiesResult: Sendable {
+        /// `data.inventorySetQuantities`.
+        var payload: JSONValue
+        var webhooks: [OutgoingWebhook]
+        /// `applied`, `stale`, or the first userError code.
+        var outcome: String
+    }
+
+    /// Runs `inventorySetQuantities` atomically: every check passes and every quantity is set, or nothing changes.
+    mutating func setQuantities(_ input: SetQuantitiesInput, now: Date) -> SetQuantitiesResult {
+        var errors: [(code: String, field: [String], message: String)] = []
+        if input.name != "available" {
+            errors.append(
+                ("INVALID_NAME", ["input", "name"], "The quantity name must be 'available' (the simulator tracks only 'available')."))
+        }
+        if !Self.inventoryReasons.contains(input.reason) {
+            errors.append(("INVALID_REASON", ["input", "reason"], "The specified reason is invalid."))
+        }
+        if let uri = input.referenceDocumentUri, !Self.isValidURI(uri) {
+            errors.append(("INVALID_REFERENCE_DOCUMENT", ["input", "referenceDocumentUri"], "The specified reference document is invalid."))
+        }
+        var seen: Set<LevelKey> = []
+        var targets: [(LevelKey, SetQuantitiesInput.Quantity)] = []
+        for (i, q) in input.quantities.enumerated() {
+            let path = ["input", "quantities", String(i)]
+            let item = GlobalID(q.inventoryItemId)
+            let location = GlobalID(q.locationId)
+            guard let item, item.type == "InventoryItem", variant(forItem: item.id) != nil else {
+                errors.append(("INVALID_INVENTORY_ITEM", path + ["inventoryItemId"], "The specified inventory item could not be found."))
+                continue
+            }
+            guard let location, location.type == "Location", locations.contains(where: { $0.id == location.id }) else {
+                errors.append(("INVALID_LOCATION", path + ["locationId"], "The specified location could not be found."))
+                continue
+            }
+            let key = LevelKey(item: item.id, location: location.id)
+            guard seen.insert(key).inserted else {
+                errors.append(
+                    ("NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR", path,
+                     "The combination of inventoryItemId and locationId must be unique."))
+                continue
+            }
+            guard levels[key] != nil else {
+                errors.append(("ITEM_NOT_STOCKED_AT_LOCATION", path + ["locationId"], "The specified inventory item is not stocked at the location."))
+                continue
+            }
+            if q.quantity > 1_000_000_000 {
+                errors.append(("INVALID_QUANTITY_TOO_HIGH", path + ["quantity"], "The total quantity can't be higher than 1,000,000,000."))
+                continue
+            }
+            if q.quantity < -1_000_000_000 {
+                errors.append(("INVALID_QUANTITY_TOO_LOW", path + ["quantity"], "The total quantity can't be lower than -1,000,000,000."))
+                continue
+            }
+            targets.append((key, q))
+        }
+        if errors.isEmpty {
+            for (i, (key, q)) in targets.enumerated() {
+                if let expected = q.changeFromQuantity, levels[key]!.available != expected {
+                    errors.append(
+                        ("CHANGE_FROM_QUANTITY_STALE", ["input", "quantities", String(i), "changeFromQuantity"],
+                         "The changeFromQuantity value does not match persisted value."))
+                }
+            }
+        }
+        if !errors.isEmpty {
+            let userErrors: [JSONValue] = errors.map {
+                ["code": .string($0.code), "field": .array($0.field.map { .string($0) }), "message": .string($0.message)]
+            }
+            let outcome = errors.first!.code == "CHANGE_FROM_QUANTITY_STALE" ? "stale" : errors.first!.code
+            return SetQuantitiesResult(
+                payload: ["inventoryAdjustmentGroup": .null, "userErrors": .array(userErrors)], webhooks: [], outcome: outcome)
+        }
+        var changes: [JSONValue] = []
+        var webhooks: [OutgoingWebhook] = []
+        for (key, q) in targets {
+            let before = levels[key]!.available
+            if let hook = setLevel(key, to: q.quantity, now: now) { webhooks.append(hook) }
+            changes.append([
+                "name": "available",
+                "delta": .int(Int64(q.quantity - before)),
+                "quantityAfterChange": .int(Int64(q.quantity)),
+                "item": ["id": .string("gid://shopify/InventoryItem/\(key.item)")],
+                "location": ["id": .string("gid://shopify/Location/\(key.location)")],
+            ])
+        }
+        let group: JSONValue = [
+            "createdAt": .string(Timestamp.precise(now)),
+            "reason": .string(input.reason),
+            "referenceDocumentUri": .nullable(input.referenceDocumentUri),
+            "changes": .array(changes),
+        ]
+        return SetQuantitiesResult(
+            payload: ["inventoryAdjustmentGroup": group, "userErrors": []], webhooks: webhooks, outcome: "applied")
+    }
+
+    static func isValidURI(_ uri: String) -> Bool {
+        guard let colon = uri.firstIndex(of: ":"), colon != uri.startIndex else { return false }
+        let scheme = uri[..<colon]
+        return scheme.allSatisfy { $0.isLetter || $0.isNumber || "+-.".contains($0) } && uri.index(after: colon) != uri.endIndex
+    }
+
+    // MARK: - Queries
+
+    /// `data.productVariants` and the number of nodes returned.
+    func productVariantsQuery(first: Int, sku: String?) -> (JSONValue, Int) {
+        let matches = variants.filter { sku == nil || $0.sku.lowercased() == sku!.lowercased() }.prefix(first)
+        let nodes: [JSONValue] = matches.map {
+            [
+                "id": .string($0.variantGID), "sku": .string($0.sku), "title": .string($0.title),
+                "inventoryItem": ["id": .string($0.inventoryItemGID)],
+            ]
+        }
+        return (["productVariants": ["nodes": .array(nodes), "pageInfo": ["hasNextPage": .bool(false)]]], nodes.count)
+    }
+
+    /// `data.locations` and the number of nodes returned.
+    func locationsQuery(first: Int) -> (JSONValue, Int) {
+        let nodes: [JSONValue] = locations.prefix(first).map {
+            ["id": .string("gid://shopify/Location/\($0.id)"), "name": .string($0.name), "isActive": true]
+        }
+        return (["locations": ["nodes": .array(nodes), "pageInfo": ["hasNextPage": .bool(false)]]], nodes.count)
+    }
+
+    /// `data.nodes` for inventory item ids; other or unknown ids are `null`. Errors for unsupported names.
+    func inventoryItemNodesQuery(ids: [String], locationID: String?, names: [String]) throws(GraphQLError) -> JSONValue {
+        if let bad = names.first(where: { $0 != "available" }) {
+            throw GraphQLError(
+                message: "The simulator tracks only the 'available' quantity (asked for '\(bad)')", code: "BAD_REQUEST")
+        }
+        var location: Int64? = nil
+        if let locationID {
+            guard let gid = GlobalID(locationID), gid.type == "Location" else {
+                throw GraphQLError(message: "Invalid global id '\(locationID)'", code: "argumentLiteralsIncompatible")
+            }
+            location = gid.id
+        }
+        let nodes: [JSONValue] = ids.map { id in
+            guard let gid = GlobalID(id), gid.type == "InventoryItem", variant(forItem: gid.id) != nil else { return .null }
+            var node: [String: JSONValue] = ["id": .string(id)]
+            if let location {
+                if let level = levels[LevelKey(item: gid.id, location: location)] {
+                    node["inventoryLevel"] = [
+                        "quantities": .array(names.map { ["name": .string($0), "quantity": .int(Int64(level.available))] })
+                    ]
+                } else {
+                    node["inventoryLevel"] = .null
+                }
+            }
+            return .object(node)
+        }
+        return ["nodes": .array(nodes)]
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+
+/// One simulated shop as a pure value: catalogue, inventory levels, orders and idempotency records.
+///
+/// Every change returns the webhooks it fires; delivery, time and logging live outside (in ``Simulator``).
+struct ShopState: Sendable {
+    struct Location: Sendable, Equatable {
+        var id: Int64
+        var name: String
+    }
+
+    struct LevelKey: Hashable, Sendable {
+        var item: Int64
+        var location: Int64
+    }
+
+    struct Level: Sendable {
+        var available: Int
+        var updatedAt: Date
+    }
+
+    var configuration: ShopConfiguration
+    var locations: [Location]
+    /// Variants in creation order.
+    var variants: [ProductVariant] = []
+    var variantIndexByItem: [Int64: Int] = [:]
+    var levels: [LevelKey: Level] = [:]
+    var orders: [Order] = []
+    var orderIndex: [Int64: Int] = [:]
+    var nextOrderNumber = 1001
+    var idempotency = IdempotencyTable()
+
+    init(configuration: ShopConfiguration) {
+        self.configuration = configuration
+        self.locations = [Location(id: configuration.locationID, name: configuration.locationName)]
+    }
+
+    var domain: String { configuration.domain }
+    var defaultLocation: Int64 { locations[0].id }
+
+    func rest(_ date: Date) -> String { Timestamp.rest(date, utcOffsetMinutes: configuration.utcOffsetMinutes) }
+
+    // MARK: - Catalogue
+
+    mutating func createVariant(
+        sku: String, available: Int, locationID: Int64?, title: String?, ids: inout IDSequences, now: Date
+    ) throws -> ProductVariant {
+        let location = locationID ?? defaultLocation
+        guard locations.contains(where: { $0.id == location }) else {
+            throw SimulatorError(.invalidRequest, "shop \(domain) has no location \(location); known: \(locations.map(\.id))")
+        }
+        let variant = ProductVariant(
+            productId: IDSequences.take(&ids.product), variantId: IDSequences.take(&ids.variant),
+            inventoryItemId: IDSequences.take(&ids.inventoryItem), sku: sku, locationId: location,
+            title: title ?? "Product \(sku)")
+        variantIndexByItem[variant.inventoryItemId] = variants.count
+        variants.append(variant)
+        levels[LevelKey(item: variant.inventoryItemId, location: location)] = Level(available: available, updatedAt: now)
+        return variant
+    }
+
+    /// The `products/create` webhook Shopify sends for a new product (one variant here).
+    func productCreatedWebhook(_ variant: ProductVariant) -> OutgoingWebhook {
+        let body: JSONValue = [
+            "id": .int(variant.productId),
+            "title": .string(variant.title),
+            "admin_graphql_api_id": .string("gid://shopify/Product/\(variant.productId)"),
+            "variants": .array([
+                [
+                    "id": .int(variant.variantId), "product_id": .int(variant.productId), "sku": .string(variant.sku),
+                    "inventory_item_id": .int(variant.inventoryItemId),
+                    "admin_graphql_api_id": .string(variant.variantGID),
+                ]
+            ]),
+        ]
+        return OutgoingWebhook(topic: "products/create", body: body.bytes)
+    }
+
+    mutating func addLocation(name: String, id: Int64) -> Location {
+        let location = Location(id: id, name: name)
+        locations.append(location)
+        return location
+    }
+
+    func variant(forItem item: Int64) -> ProductVariant? { variantIndexByItem[item].map { variants[$0] } }
+
+    func variants(withSKU sku: String) -> [ProductVariant] { variants.filter { $0.sku == sku } }
+
+    /// The location an item is sold from: the first of the shop's locations that stocks it.
+    func sellingLocation(of item: Int64) -> Int64? {
+        locations.first { levels[LevelKey(item: item, location: $0.id)] != nil }?.id
+    }
+
+    func levelSnapshots() -> [InventoryLevel] {
+        var result: [InventoryLevel] = []
+        for variant in variants {
+            for location in locations {
+                if let level = levels[LevelKey(item: variant.inventoryItemId, location: location.id)] {
+                    result.append(
+                        InventoryLevel(
+                            inventoryItemId: variant.inventoryItemId, variantId: variant.variantId, sku: variant.sku,
+                            locationId: location.id, available: level.available, updatedAt: rest(level.updatedAt)))
+                }
+            }
+        }
+        return result
+    }
+
+    /// `available` per SKU; when several items share a SKU, the first-created one's value.
+    func levelsBySKU() -> [String: Int] {
+        var result: [String: Int] = [:]
+        for snapshot in levelSnapshots() where result[snapshot.sku] == nil {
+            result[snapshot.sku] = snapshot.available
+        }
+        return result
+    }
+
+    // MARK: - Level changes
+
+    /// Sets a level and returns its `inventory_levels/update` webhook (nil when the value did not change).
+    mutating func setLevel(_ key: LevelKey, to available: Int, now: Date) -> OutgoingWebhook? {
+        let before = levels[key]?.available
+        levels[key] = Level(available: available, updatedAt: now)
+        guard before != available else { return nil }
+        return levelWebhook(key)
+    }
+
+    func levelWebhook(_ key: LevelKey) -> OutgoingWebhook? {
+        guard let level = levels[key] else { return nil }
+        let body: JSONValue = [
+            "inventory_item_id": .int(key.item),
+            "location_id": .int(key.location),
+            "available": .int(Int64(level.available)),
+            "updated_at": .string(rest(level.updatedAt)),
+            "admin_graphql_api_id": .string("gid://shopify/InventoryLevel/\(key.location)?inventory_item_id=\(key.item)"),
+        ]
+        return OutgoingWebhook(topic: "inventory_levels/update", body: body.bytes)
+    }
+
+    /// A merchant edit in the admin: sets `available` of an item outright.
+    mutating func setAvailable(item: Int64, available: Int, now: Date) throws -> [OutgoingWebhook] {
+        guard variant(forItem: item) != nil, let location = sellingLocation(of: item) else {
+            throw SimulatorError(.unknownInventoryItem, "shop \(domain) has no inventory item \(item)")
+        }
+        return [setLevel(LevelKey(item: item, location: location), to: available, now: now)].compactMap { $0 }
+    }
+}
+
+/// Idempotency keys of `inventorySetQuantities`, per shop: in flight, answered (replayed on reuse), or failed.
+struct IdempotencyTable: Sendable {
+    enum Entry: Sendable {
+        case inFlight(fingerprint: JSONValue)
+        case answered(fingerprint: JSONValue, response: JSONValue)
+        case failed(fingerprint: JSONValue)
+    }
+
+    enum Admission: Sendable, Equatable {
+        /// New key (now in flight): execute.
+        case execute
+        /// Same key and input answered before: send this response again.
+        case replay(JSONValue)
+        /// A userError code: `IDEMPOTENCY_CONCURRENT_REQUEST`, `IDEMPOTENCY_KEY_PARAMETER_MISMATCH`,
+        /// `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`.
+        case reject(code: String, message: String)
+    }
+
+    /// Keys kept; the oldest are forgotten past this (Shopify keeps them for a limited time too).
+    static let capacity = 100_000
+
+    private(set) var entries: [String: Entry] = [:]
+    private var order: [String] = []
+
+    mutating func admit(key: String, fingerprint: JSONValue) -> Admission {
+        switch entries[key] {
+        case nil:
+            entries[key] = .inFlight(fingerprint: fingerprint)
+            order.append(key)
+            if order.count > Self.capacity {
+                let excess = order.count - Self.capacity / 2
+                for old in order.prefix(excess) { entries[old] = nil }
+                order.removeFirst(excess)
+            }
+            return .execute
+        case .inFlight(let previous)?:
+            if previous != fingerprint { return Self.mismatch }
+            return .reject(code: "IDEMPOTENCY_CONCURRENT_REQUEST", message: "This request is currently in progress, please try again.")
+        case .answered(let previous, let response)?:
+            if previous != fingerprint { return Self.mismatch }
+            return .replay(response)
+        case .failed(let previous)?:
+            if previous != fingerprint { return Self.mismatch }
+            return .reject(
+                code: "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
+                message: "A previous request with this idempotency key failed. Retry with a new idempotency key.")
+        }
+    }
+
+    private static let mismatch = Admission.reject(
+        code: "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+        message: "The same idempotency key cannot be used with different operation parameters.")
+
+    /// The in-flight request was answered with `response`.
+    mutating func answer(key: String, response: JSONValue) {
+        guard case .inFlight(let fingerprint)? = entries[key] else { return }
+        entries[key] = .answered(fingerprint: fingerprint, response: response)
+    }
+
+    /// The in-flight request ended without running (5xx, throttled): the key may be used again.
+    mutating func release(key: String) {
+        guard case .inFlight? = entries[key] else { return }
+        entries[key] = nil
+        order.removeAll { $0 == key }
+    }
+
+    /// The in-flight request was abandoned (held past the hang limit): later uses of the key fail.
+    mutating func fail(key: String) {
+        guard case .inFlight(let fingerprint)? = entries[key] else { return }
+        entries[key] = .failed(fingerprint: fingerprint)
+    }
+}
