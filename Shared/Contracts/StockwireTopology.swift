@@ -40,7 +40,9 @@ public enum StockwireTopology {
     }
 
     /// What an exporter needs for its shops: one single-active-consumer quorum queue per shop.
-    public static func exporter(shops: [String]) -> [AMQPTopology] {
+    ///
+    /// `availabilityExchange` is only ever changed by tests, to keep their traffic apart.
+    public static func exporter(shops: [String], availabilityExchange: String = availabilityExchange) -> [AMQPTopology] {
         var items: [AMQPTopology] = [.exchange(name: availabilityExchange, kind: .topic)]
         for shop in shops {
             let queue = exporterQueue(shop: shop)

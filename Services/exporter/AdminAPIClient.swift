@@ -1,0 +1,210 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import ServiceKit
+
+/// The few Admin GraphQL calls the exporter makes to one shop.
+///
+/// Every answer is sorted into what the caller must do: use the data, wait (throttled), retry later (transient),
+/// pause the shop (token refused), or give up on this request (a GraphQL error).
+struct AdminAPIClient: Sendable {
+    /// Shopify's report on the cost bucket, sent with every GraphQL answer.
+    struct ThrottleStatus: Sendable, Equatable {
+        var maximumAvailable: Double
+        var currentlyAvailable: Double
+        var restoreRate: Double
+    }
+
+    /// Why a call produced no data.
+    enum Failure: Error, Equatable {
+        /// 401: the token was refused (revoked or rotated).
+        case unauthorized
+        /// THROTTLED or 429; `retryAfter` when Shopify named it.
+        case throttled(retryAfter: Duration?, status: ThrottleStatus?)
+        /// 5xx, a timeout or a dropped connection: retry the same request later.
+        case transient(String)
+        /// The request itself was refused (`errors` array other than THROTTLED): retrying it will not help.
+        case rejected(String)
+    }
+
+    /// A user error of a mutation.
+    struct UserError: Sendable, Equatable {
+        var code: String?
+        var field: [String]
+        var message: String
+
+        /// The index into `quantities` the error is about, when its field path names one.
+        var quantityIndex: Int? {
+            guard let i = field.firstIndex(of: "quantities"), i + 1 < field.count else { return nil }
+            return Int(field[i + 1])
+        }
+    }
+
+    /// One quantity of an `inventorySetQuantities` call.
+    struct Quantity: Sendable, Equatable {
+        var inventoryItemId: String
+        var locationId: String
+        var quantity: Int64
+        var changeFromQuantity: Int64?
+    }
+
+    /// A product variant found by SKU.
+    struct Variant: Sendable, Equatable {
+        var id: String
+        var sku: String
+        var inventoryItemId: String
+    }
+
+    let shop: ShopSettings
+    let http: HTTPClient
+    let timeout: Duration
+
+    // MARK: - Calls
+
+    static let setQuantitiesMutation = """
+        mutation StockwireSetQuantities($input: InventorySetQuantitiesInput!, $key: String!) { \
+        inventorySetQuantities(input: $input) @idempotent(key: $key) { \
+        inventoryAdjustmentGroup { reason referenceDocumentUri changes { name delta quantityAfterChange \
+        item { id } location { id } } } userErrors { code field message } } }
+        """
+
+    /// Sets available quantities (compare-and-set through `changeFromQuantity`); returns the user errors (empty
+    /// when applied) and the throttle status.
+    func setQuantities(
+        _ quantities: [Quantity], reason: String, referenceDocumentUri: String, idempotencyKey: String
+    ) async throws -> ([UserError], ThrottleStatus?) {
+        let input: [String: Any] = [
+            "name": "available", "reason": reason, "referenceDocumentUri": referenceDocumentUri,
+            "quantities": quantities.map { q -> [String: Any] in
+                [
+                    "inventoryItemId": q.inventoryItemId, "locationId": q.locationId, "quantity": q.quantity,
+                    "changeFromQuantity": q.changeFromQuantity.map { $0 as Any } ?? NSNull(),
+                ]
+            },
+        ]
+        let (data, status) = try await call(
+            Self.setQuantitiesMutation, variables: ["input": input, "key": idempotencyKey])
+        guard let result = (data["inventorySetQuantities"] as? [String: Any]) else {
+            throw Failure.rejected("inventorySetQuantities returned no result")
+        }
+        let errors = (result["userErrors"] as? [[String: Any]] ?? []).map { e in
+            UserError(
+                code: e["code"] as? String, field: (e["field"] as? [Any] ?? []).map { "\($0)" },
+                message: e["message"] as? String ?? "")
+        }
+        return (errors, status)
+    }
+
+    /// The variants whose SKU is exactly `sku` (Shopify's search may match more loosely).
+    func variants(sku: String) async throws -> ([Variant], ThrottleStatus?) {
+        let query = """
+            query StockwireVariants($first: Int!, $query: String!) { productVariants(first: $first, query: $query) \
+            { nodes { id sku inventoryItem { id } } } }
+            """
+        let escaped = sku.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        let (data, status) = try await call(query, variables: ["first": 10, "query": "sku:\"\(escaped)\""])
+        let nodes = ((data["productVariants"] as? [String: Any])?["nodes"] as? [[String: Any]]) ?? []
+        let variants = nodes.compactMap { n -> Variant? in
+            guard let id = n["id"] as? String, let s = n["sku"] as? String, s == sku,
+                let item = (n["inventoryItem"] as? [String: Any])?["id"] as? String
+            else { return nil }
+            return Variant(id: id, sku: s, inventoryItemId: item)
+        }
+        return (variants, status)
+    }
+
+    /// The shop's locations (id, name).
+    func locations() async throws -> [(id: String, name: String)] {
+        let (data, _) = try await call(
+            "query StockwireLocations($first: Int!) { locations(first: $first) { nodes { id name } } }",
+            variables: ["first": 50])
+        let nodes = ((data["locations"] as? [String: Any])?["nodes"] as? [[String: Any]]) ?? []
+        return nodes.compactMap { n in
+            guard let id = n["id"] as? String else { return nil }
+            return (id, n["name"] as? String ?? "")
+        }
+    }
+
+    /// The available level of each item at `locationId` (items not stocked there are absent).
+    func levels(items: [String], locationId: String) async throws -> ([String: Int64], ThrottleStatus?) {
+        let query = """
+            query StockwireLevels($ids: [ID!]!, $locationId: ID!) { nodes(ids: $ids) { ... on InventoryItem { id \
+            inventoryLevel(locationId: $locationId) { quantities(names: ["available"]) { name quantity } } } } }
+            """
+        let (data, status) = try await call(query, variables: ["ids": items, "locationId": locationId])
+        var out: [String: Int64] = [:]
+        for node in data["nodes"] as? [Any] ?? [] {
+            guard let n = node as? [String: Any], let id = n["id"] as? String,
+                let level = n["inventoryLevel"] as? [String: Any],
+                let quantities = level["quantities"] as? [[String: Any]],
+                let available = quantities.first(where: { $0["name"] as? String == "available" }),
+                let q = (available["quantity"] as? NSNumber)?.int64Value
+            else { continue }
+            out[id] = q
+        }
+        return (out, status)
+    }
+
+    // MARK: - Transport
+
+    private func call(_ query: String, variables: [String: Any]) async throws -> ([String: Any], ThrottleStatus?) {
+        let token: String
+        do {
+            token = try Environment.secret(file: shop.tokenFile, purpose: "shop \(shop.domain) Admin API token")
+        } catch {
+            throw Failure.unauthorized
+        }
+        var request = HTTPClientRequest(url: shop.graphQLURL)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "X-Shopify-Access-Token", value: token)
+        request.headers.add(name: "User-Agent", value: "Stockwire/1")
+        let body = try JSONSerialization.data(withJSONObject: ["query": query, "variables": variables])
+        request.body = .bytes(ByteBuffer(bytes: body))
+
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            let (s, a) = timeout.components
+            response = try await http.execute(
+                request, timeout: .nanoseconds(s * 1_000_000_000 + a / 1_000_000_000))
+            bytes = try await response.body.collect(upTo: 16 << 20)
+        } catch {
+            throw Failure.transient("\(shop.domain): \(error)")
+        }
+        switch response.status.code {
+        case 200: break
+        case 401, 403: throw Failure.unauthorized
+        case 429:
+            let retry = response.headers.first(name: "Retry-After").flatMap(Double.init).map {
+                Duration.milliseconds(Int64($0 * 1000))
+            }
+            throw Failure.throttled(retryAfter: retry, status: nil)
+        case 500...599: throw Failure.transient("\(shop.domain): HTTP \(response.status.code)")
+        default: throw Failure.rejected("\(shop.domain): HTTP \(response.status.code)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any] else {
+            throw Failure.transient("\(shop.domain): answer is not JSON")
+        }
+        let status = Self.throttleStatus(object)
+        if let errors = object["errors"] as? [[String: Any]], !errors.isEmpty {
+            let codes = errors.compactMap { ($0["extensions"] as? [String: Any])?["code"] as? String }
+            if codes.contains("THROTTLED") { throw Failure.throttled(retryAfter: nil, status: status) }
+            let messages = errors.compactMap { $0["message"] as? String }.joined(separator: "; ")
+            throw Failure.rejected("\(shop.domain): \(messages)")
+        }
+        if let errors = object["errors"] as? String { throw Failure.rejected("\(shop.domain): \(errors)") }
+        return (object["data"] as? [String: Any] ?? [:], status)
+    }
+
+    static func throttleStatus(_ object: [String: Any]) -> ThrottleStatus? {
+        guard let cost = (object["extensions"] as? [String: Any])?["cost"] as? [String: Any],
+            let t = cost["throttleStatus"] as? [String: Any],
+            let maximum = (t["maximumAvailable"] as? NSNumber)?.doubleValue,
+            let current = (t["currentlyAvailable"] as? NSNumber)?.doubleValue,
+            let rate = (t["restoreRate"] as? NSNumber)?.doubleValue
+        else { return nil }
+        return ThrottleStatus(maximumAvailable: maximum, currentlyAvailable: current, restoreRate: rate)
+    }
+}

@@ -1,0 +1,83 @@
+import Contracts
+
+/// Collapses a shop's backlog of availability messages to one pending write per SKU, newest version wins.
+///
+/// Every delivery that reaches the coalescer is accounted for: it either waits in the pending write of its SKU
+/// (and is acknowledged when that write, or a newer one, is done), or it is older than what the shop already has
+/// and can be acknowledged at once. `Token` is whatever the caller acknowledges with.
+struct Coalescer<Token> {
+    /// One SKU's pending write and the deliveries it settles.
+    struct Pending {
+        /// The newest message seen for the SKU.
+        var message: AvailabilityMessage
+        /// Deliveries settled once this write is done.
+        var tokens: [Token]
+    }
+
+    /// What became of an added message.
+    enum Outcome: Equatable {
+        /// It is the newest for its SKU and waits to be written.
+        case queued
+        /// A newer version already waits; it is folded into that write.
+        case coalesced
+        /// The shop already has this version or a newer one: acknowledge it now.
+        case obsolete
+    }
+
+    private var pending: [String: Pending] = [:]
+    private var order: [String] = []
+    private var written: [String: Int64] = [:]
+
+    /// SKUs waiting to be written.
+    var count: Int { pending.count }
+
+    /// Deliveries held (waiting for a write).
+    var heldDeliveries: Int { pending.values.reduce(0) { $0 + $1.tokens.count } }
+
+    /// The newest version written to the shop for `sku`, if any.
+    func writtenVersion(_ sku: String) -> Int64? { written[sku] }
+
+    /// Adds a delivered message.
+    mutating func add(_ message: AvailabilityMessage, token: Token) -> Outcome {
+        if let done = written[message.sku], message.version <= done { return .obsolete }
+        if var existing = pending[message.sku] {
+            existing.tokens.append(token)
+            if message.version > existing.message.version { existing.message = message }
+            pending[message.sku] = existing
+            return .coalesced
+        }
+        pending[message.sku] = Pending(message: message, tokens: [token])
+        order.append(message.sku)
+        return .queued
+    }
+
+    /// Takes up to `limit` pending SKUs, oldest first.
+    mutating func take(limit: Int) -> [Pending] {
+        let skus = order.prefix(limit)
+        order.removeFirst(skus.count)
+        return skus.compactMap { pending.removeValue(forKey: $0) }
+    }
+
+    /// Puts a batch back (its write did not happen), ahead of newer work, merging with anything that arrived since.
+    mutating func putBack(_ batch: [Pending]) {
+        var front: [String] = []
+        for item in batch {
+            let sku = item.message.sku
+            if var newer = pending[sku] {
+                newer.tokens = item.tokens + newer.tokens
+                if item.message.version > newer.message.version { newer.message = item.message }
+                pending[sku] = newer
+                order.removeAll { $0 == sku }
+            } else {
+                pending[sku] = item
+            }
+            front.append(sku)
+        }
+        order = front + order
+    }
+
+    /// Records that `version` of `sku` is now in the shop.
+    mutating func markWritten(sku: String, version: Int64) {
+        written[sku] = max(written[sku] ?? .min, version)
+    }
+}

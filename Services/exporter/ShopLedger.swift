@@ -1,0 +1,87 @@
+/// What the exporter knows about one shop's inventory levels, and the rule that keeps it from giving back a unit
+/// the shop sold but Stockwire has not seen yet.
+///
+/// ## The race
+/// Shopify lowers a shop's `available` the moment a customer checks out, before the `orders/create` webhook
+/// reaches Stockwire. A blind write of the (not yet updated) truth would hand that unit back, and it could be sold
+/// twice.
+///
+/// ## The algorithm
+/// For every inventory item the ledger keeps `believed` (the level we think the shop holds) and `unseen` (units
+/// the shop lost that the truth does not reflect yet).
+/// 1. Every write is a compare-and-set: `quantity = max(0, target − unseen)` with
+///    `changeFromQuantity = believed`. On success, `believed = quantity`.
+/// 2. When an availability message says the change came from this shop's own order of `q` units (`origin_shop`),
+///    that sale is now in the truth: first it cancels discovered-but-unexplained loss (`unseen −= min(unseen, q)`);
+///    the rest (`fresh`) is a sale Shopify already subtracted that we had not noticed, so `believed −= fresh`.
+/// 3. When Shopify answers `CHANGE_FROM_QUANTITY_STALE`, we read the actual level `A`. If `A < believed`, the shop
+///    lost `believed − A` units we have not seen (a sale whose webhook is still on its way, or an edit in the
+///    admin): `unseen += believed − A`. If `A > believed`, units came back outside Stockwire (a restock it will
+///    hear of); the truth decides, nothing is added. Either way `believed = A`, and the write is retried.
+/// 4. Unexplained loss expires after ``unseenTTL`` (an admin edit never comes back as an order); reconciliation
+///    covers what is left.
+///
+/// The ledger errs on the safe side: a wrong `believed` costs one stale answer and one read, and a loss that is
+/// counted twice under-reports a shop for a while (stranded stock), never over-reports it (oversold stock).
+struct ShopLedger {
+    /// An item's state.
+    struct Item: Equatable {
+        /// The level we believe the shop holds; nil until a write or a read told us.
+        var believed: Int64?
+        /// Units lost in the shop that the truth does not show yet.
+        var unseen: Int64 = 0
+        /// When `unseen` last grew.
+        var unseenSince: ContinuousClock.Instant?
+    }
+
+    /// How long unexplained loss is kept back.
+    let unseenTTL: Duration
+    private(set) var items: [String: Item] = [:]
+
+    /// Creates an empty ledger.
+    init(unseenTTL: Duration = .seconds(900)) { self.unseenTTL = unseenTTL }
+
+    /// The state of an item.
+    func item(_ id: String) -> Item { items[id] ?? Item() }
+
+    /// The quantity to write for `target`, and the `changeFromQuantity` to send with it (nil when unknown: read first).
+    mutating func plan(item id: String, target: Int64, now: ContinuousClock.Instant) -> (quantity: Int64, changeFrom: Int64?) {
+        var state = item(id)
+        if let since = state.unseenSince, now - since > unseenTTL {
+            state.unseen = 0
+            state.unseenSince = nil
+            items[id] = state
+        }
+        return (max(0, target - state.unseen), state.believed)
+    }
+
+    /// A write was applied: the shop now holds `quantity`.
+    mutating func wrote(item id: String, quantity: Int64) {
+        items[id, default: Item()].believed = quantity
+    }
+
+    /// The shop's own order of `quantity` units is now part of the truth (step 2).
+    mutating func ownSale(item id: String, quantity: Int64) {
+        var state = item(id)
+        let explained = min(state.unseen, quantity)
+        state.unseen -= explained
+        if state.unseen == 0 { state.unseenSince = nil }
+        let fresh = quantity - explained
+        if fresh > 0, let believed = state.believed { state.believed = believed - fresh }
+        items[id] = state
+    }
+
+    /// The actual level was read (after a stale answer, or before the first write) (step 3).
+    mutating func observed(item id: String, actual: Int64, now: ContinuousClock.Instant) {
+        var state = item(id)
+        if let believed = state.believed, actual < believed {
+            state.unseen += believed - actual
+            state.unseenSince = now
+        }
+        state.believed = actual
+        items[id] = state
+    }
+
+    /// An `inventory_levels/update` equal to what we wrote is our own echo.
+    func isEcho(item id: String, available: Int64) -> Bool { items[id]?.believed == available }
+}

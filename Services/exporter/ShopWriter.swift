@@ -1,0 +1,436 @@
+import AMQP
+import Contracts
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Writes one shop: consumes `exporter.<shop>`, coalesces per SKU, and pushes compare-and-set writes to the
+/// shop's Admin API within its rate limit.
+///
+/// Backpressure: the consumer's prefetch bounds what is held in memory; while the shop is slow, throttled,
+/// failing or paused, the rest of the backlog stays in the broker. Each shop has its own writer, so one stalled
+/// shop never delays another.
+actor ShopWriter {
+    /// Tuning of a writer.
+    struct Tuning: Sendable {
+        /// Unacknowledged deliveries held at most (the broker keeps the rest).
+        var prefetch: UInt16 = 2_000
+        /// Quantities per call (Shopify's maximum is 250).
+        var maxBatch: Int = 250
+        /// How long to wait for more changes before writing.
+        var linger: Duration = .milliseconds(5)
+        /// How long to wait after a refused token before trying again (the token file is read again).
+        var pauseRetry: Duration = .seconds(30)
+        /// Longest backoff after transient failures.
+        var maxBackoff: Duration = .seconds(30)
+        /// Per-request timeout.
+        var requestTimeout: Duration = .seconds(10)
+        /// How long loss seen in the shop but not yet explained by an order is held back.
+        var unseenTTL: Duration = .seconds(900)
+    }
+
+    let shop: ShopSettings
+    private let client: AdminAPIClient
+    private let connection: AMQPConnection
+    private let tuning: Tuning
+    private var logger: Logger
+
+    private var coalescer = Coalescer<AMQPDelivery>()
+    private var ledger: ShopLedger
+    private var bucket = CostBucket(now: .now)
+    private var mapping: [String: [String]] = [:]
+    private var maxSeenVersion: [String: Int64] = [:]
+    private var locationId: String?
+    private(set) var pausedReason: String?
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
+    private let metrics: ShopMetrics
+
+    init(shop: ShopSettings, client: AdminAPIClient, connection: AMQPConnection, tuning: Tuning, logger: Logger) {
+        self.shop = shop
+        self.client = client
+        self.connection = connection
+        self.tuning = tuning
+        var logger = logger
+        logger[metadataKey: "shop"] = "\(shop.domain)"
+        self.logger = logger
+        self.ledger = ShopLedger(unseenTTL: tuning.unseenTTL)
+        self.locationId = shop.locationId
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.metrics = ShopMetrics(shop: shop.domain)
+    }
+
+    /// Runs until cancelled: one task takes deliveries, one writes.
+    nonisolated func run() async throws {
+        let consumer = connection.consume(queue: StockwireTopology.exporterQueue(shop: shop.domain), prefetch: tuning.prefetch)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await delivery in consumer { await self.receive(delivery) }
+            }
+            group.addTask { try await self.writeLoop() }
+            defer { consumer.cancel() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// The reason this shop is not being written, or nil.
+    var readiness: String? { pausedReason.map { "shop \(shop.domain) paused: \($0)" } }
+
+    // MARK: - Taking deliveries
+
+    func receive(_ delivery: AMQPDelivery) async {
+        let message: AvailabilityMessage
+        do {
+            message = try AvailabilityMessage.decode(delivery.body)
+        } catch {
+            await deadLetter([delivery], reason: "unreadable availability message: \(error)")
+            return
+        }
+        if message.originShop == shop.domain, let q = message.originQuantity, q > 0,
+            message.version > maxSeenVersion[message.sku] ?? .min, let items = mapping[message.sku], items.count == 1
+        {
+            ledger.ownSale(item: items[0], quantity: q)
+        }
+        maxSeenVersion[message.sku] = max(maxSeenVersion[message.sku] ?? .min, message.version)
+        switch coalescer.add(message, token: delivery) {
+        case .queued: break
+        case .coalesced: metrics.coalesced.increment()
+        case .obsolete:
+            metrics.coalesced.increment()
+            delivery.ack()
+        }
+        wake.yield()
+    }
+
+    // MARK: - Writing
+
+    private func writeLoop() async throws {
+        for await _ in wakes {
+            try await Task.sleep(for: tuning.linger)
+            while coalescer.count > 0 {
+                try Task.checkCancellation()
+                await write(coalescer.take(limit: tuning.maxBatch))
+            }
+        }
+    }
+
+    private struct Entry {
+        var pending: Coalescer<AMQPDelivery>.Pending
+        var items: [String]
+        var sku: String { pending.message.sku }
+        var target: Int64 { pending.message.available }
+    }
+
+    private func write(_ batch: [Coalescer<AMQPDelivery>.Pending]) async {
+        guard let location = await resolveLocation() else {
+            coalescer.putBack(batch)
+            return
+        }
+        var entries: [Entry] = []
+        for pending in batch {
+            guard let items = await resolveItems(sku: pending.message.sku) else {
+                coalescer.putBack([pending])
+                continue
+            }
+            if items.isEmpty {
+                metrics.skipped.increment()
+                settle(pending)
+                continue
+            }
+            entries.append(Entry(pending: pending, items: items))
+        }
+        var staleRounds = 0
+        while !entries.isEmpty {
+            let unknown = entries.flatMap(\.items).filter { ledger.item($0).believed == nil }
+            if !unknown.isEmpty {
+                guard await readLevels(unknown, location: location) else {
+                    coalescer.putBack(entries.map(\.pending))
+                    return
+                }
+            }
+            var quantities: [AdminAPIClient.Quantity] = []
+            var owner: [Int] = []
+            let now = ContinuousClock.now
+            for (e, entry) in entries.enumerated() {
+                for item in entry.items {
+                    let (quantity, changeFrom) = ledger.plan(item: item, target: entry.target, now: now)
+                    if quantity == changeFrom { continue }
+                    quantities.append(
+                        .init(inventoryItemId: item, locationId: location, quantity: quantity, changeFromQuantity: changeFrom))
+                    owner.append(e)
+                }
+            }
+            if quantities.isEmpty {
+                entries.forEach { settle($0.pending) }
+                return
+            }
+            let reference =
+                entries.count == 1
+                ? "gid://stockwire/StockVersion/\(entries[0].sku)/\(entries[0].pending.message.version)"
+                : "gid://stockwire/StockBatch/\(UUID().uuidString)"
+            guard let errors = await send(quantities, reference: reference) else {
+                coalescer.putBack(entries.map(\.pending))
+                return
+            }
+            if errors.isEmpty {
+                for q in quantities { ledger.wrote(item: q.inventoryItemId, quantity: q.quantity) }
+                metrics.writes.increment()
+                metrics.quantities.increment(by: quantities.count)
+                entries.forEach { settle($0.pending) }
+                return
+            }
+            let stale = errors.filter { $0.code == "CHANGE_FROM_QUANTITY_STALE" }
+            let other = errors.filter { $0.code != "CHANGE_FROM_QUANTITY_STALE" }
+            if !other.isEmpty {
+                var drop = Set<Int>()
+                for error in other {
+                    guard let i = error.quantityIndex, i < owner.count else {
+                        logger.error(
+                            "shop refused a write", metadata: ["code": "\(error.code ?? "-")", "reason": "\(error.message)"])
+                        await deadLetter(
+                            entries.flatMap(\.pending.tokens), reason: "\(error.code ?? "USER_ERROR"): \(error.message)")
+                        return
+                    }
+                    drop.insert(owner[i])
+                    let entry = entries[owner[i]]
+                    mapping[entry.sku] = nil
+                    logger.error(
+                        "shop refused the write of a SKU",
+                        metadata: ["sku": "\(entry.sku)", "code": "\(error.code ?? "-")", "reason": "\(error.message)"])
+                    await deadLetter(entry.pending.tokens, reason: "\(error.code ?? "USER_ERROR"): \(error.message)")
+                }
+                entries = entries.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
+                continue
+            }
+            // Stale: the shop holds something other than we believed. Read, account for the difference, retry.
+            metrics.stale.increment()
+            staleRounds += 1
+            if staleRounds > 8 {
+                logger.warning("levels keep changing under our writes, retrying later", metadata: ["skus": "\(entries.count)"])
+                coalescer.putBack(entries.map(\.pending))
+                return
+            }
+            let items = stale.compactMap { $0.quantityIndex }.filter { $0 < quantities.count }.map {
+                quantities[$0].inventoryItemId
+            }
+            guard await readLevels(items.isEmpty ? quantities.map(\.inventoryItemId) : items, location: location) else {
+                coalescer.putBack(entries.map(\.pending))
+                return
+            }
+        }
+    }
+
+    /// Marks a pending write done: the shop has this version (or it was skipped); its deliveries are acknowledged.
+    private func settle(_ pending: Coalescer<AMQPDelivery>.Pending) {
+        coalescer.markWritten(sku: pending.message.sku, version: pending.message.version)
+        if let first = pending.message.firstReceivedAtMillis {
+            let ms = Int64(Date().timeIntervalSince1970 * 1000) - first
+            metrics.endToEnd.recordMilliseconds(max(0, ms))
+        }
+        for token in pending.tokens { token.ack() }
+    }
+
+    /// Sends one mutation until Shopify answers it; the same idempotency key on every resend.
+    /// Returns the user errors (empty = applied), or nil when the writer is being cancelled.
+    private func send(_ quantities: [AdminAPIClient.Quantity], reference: String) async -> [AdminAPIClient.UserError]? {
+        let key = UUID().uuidString
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            let wait = bucket.reserve(cost: 10, at: .now)
+            if wait > .zero {
+                metrics.throttledWaits.increment()
+                guard (try? await Task.sleep(for: wait)) != nil else { return nil }
+            }
+            do {
+                let (errors, status) = try await client.setQuantities(
+                    quantities, reason: "correction", referenceDocumentUri: reference, idempotencyKey: key)
+                adopt(status)
+                resume()
+                return errors
+            } catch let failure as AdminAPIClient.Failure {
+                guard await handle(failure, cost: 10, backoff: &backoff) else { return nil }
+            } catch {
+                guard await handle(.transient("\(error)"), cost: 10, backoff: &backoff) else { return nil }
+            }
+        }
+        return nil
+    }
+
+    /// Waits as the failure requires; false when cancelled meanwhile.
+    private func handle(_ failure: AdminAPIClient.Failure, cost: Double, backoff: inout Duration) async -> Bool {
+        switch failure {
+        case .throttled(let retryAfter, let status):
+            adopt(status)
+            bucket.throttled(retryAfter: retryAfter, cost: cost, at: .now)
+            metrics.throttledWaits.increment()
+            return true
+        case .transient(let reason):
+            logger.warning("shop call failed, retrying", metadata: ["reason": "\(reason)", "retry_in": "\(backoff)"])
+            metrics.transientFailures.increment()
+            let ok = (try? await Task.sleep(for: backoff)) != nil
+            backoff = min(backoff * 2, tuning.maxBackoff)
+            return ok
+        case .unauthorized:
+            if pausedReason == nil {
+                logger.error(
+                    "shop refused the Admin API token: pausing this shop (others continue); fix the token file, it is read again",
+                    metadata: ["token_file": "\(shop.tokenFile)"])
+            }
+            pausedReason = "Admin API token refused (401)"
+            metrics.paused.record(1)
+            return (try? await Task.sleep(for: tuning.pauseRetry)) != nil
+        case .rejected(let reason):
+            // A request refused as a whole is a bug on our side or a schema change: wait and retry rather than drop.
+            logger.error("shop rejected a request", metadata: ["reason": "\(reason)"])
+            let ok = (try? await Task.sleep(for: backoff)) != nil
+            backoff = min(backoff * 2, tuning.maxBackoff)
+            return ok
+        }
+    }
+
+    private func adopt(_ status: AdminAPIClient.ThrottleStatus?) {
+        guard let status else { return }
+        bucket.update(
+            maximum: status.maximumAvailable, currentlyAvailable: status.currentlyAvailable,
+            restoreRate: status.restoreRate, at: .now)
+    }
+
+    private func resume() {
+        if pausedReason != nil { logger.info("shop accepts the token again: resuming") }
+        pausedReason = nil
+        metrics.paused.record(0)
+    }
+
+    // MARK: - Lookups
+
+    private func resolveLocation() async -> String? {
+        if let locationId { return locationId }
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                let locations = try await client.locations()
+                resume()
+                guard locations.count == 1 else {
+                    logger.error(
+                        "shop has \(locations.count) locations: set location_id in the shops file to the one Stockwire writes",
+                        metadata: ["locations": "\(locations.map { "\($0.id) (\($0.name))" }.joined(separator: ", "))"])
+                    pausedReason = "location_id not configured and the shop has \(locations.count) locations"
+                    _ = try? await Task.sleep(for: tuning.pauseRetry)
+                    continue
+                }
+                locationId = locations[0].id
+                return locationId
+            } catch let failure as AdminAPIClient.Failure {
+                guard await handle(failure, cost: 2, backoff: &backoff) else { return nil }
+            } catch {
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// The inventory items of `sku` in this shop ([] when the shop does not list it); nil when cancelled.
+    private func resolveItems(sku: String) async -> [String]? {
+        if let known = mapping[sku] { return known }
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            let wait = bucket.reserve(cost: 3, at: .now)
+            if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil else { return nil } }
+            do {
+                let (variants, status) = try await client.variants(sku: sku)
+                adopt(status)
+                resume()
+                if variants.isEmpty {
+                    logger.info("SKU not listed in this shop: skipped", metadata: ["sku": "\(sku)"])
+                } else if variants.count > 1 {
+                    logger.warning(
+                        "several variants share one SKU: all of them are written",
+                        metadata: ["sku": "\(sku)", "variants": "\(variants.map(\.id).joined(separator: ", "))"])
+                }
+                let items = variants.map(\.inventoryItemId)
+                mapping[sku] = items
+                return items
+            } catch let failure as AdminAPIClient.Failure {
+                guard await handle(failure, cost: 3, backoff: &backoff) else { return nil }
+            } catch {
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// Reads the actual levels of `items` into the ledger; false when cancelled.
+    private func readLevels(_ items: [String], location: String) async -> Bool {
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            let wait = bucket.reserve(cost: Double(2 + items.count / 10), at: .now)
+            if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil else { return false } }
+            do {
+                let (levels, status) = try await client.levels(items: items, locationId: location)
+                adopt(status)
+                resume()
+                let now = ContinuousClock.now
+                for item in items { ledger.observed(item: item, actual: levels[item] ?? 0, now: now) }
+                return true
+            } catch let failure as AdminAPIClient.Failure {
+                guard await handle(failure, cost: Double(2 + items.count / 10), backoff: &backoff) else { return false }
+            } catch {
+                return false
+            }
+        }
+        return false
+    }
+
+    // MARK: - Dead letters
+
+    /// Moves deliveries to this shop's dead-letter queue with the reason, then acknowledges them. When the
+    /// broker cannot take them now they stay unacknowledged, so they come back rather than vanish.
+    private func deadLetter(_ deliveries: [AMQPDelivery], reason: String) async {
+        let queue = StockwireTopology.exporterQueue(shop: shop.domain)
+        for delivery in deliveries {
+            var properties = delivery.properties
+            properties.headers["x-stockwire-reason"] = .string(reason)
+            properties.headers["x-stockwire-queue"] = .string(queue)
+            do {
+                try await connection.publish(
+                    AMQPMessage(
+                        exchange: StockwireTopology.deadExchange, routingKey: queue, body: delivery.body, properties: properties),
+                    timeout: .seconds(10))
+                delivery.ack()
+                metrics.deadLettered.increment()
+            } catch {
+                logger.error("could not dead-letter a message; it will come back", metadata: ["reason": "\(error)"])
+            }
+        }
+    }
+}
+
+/// The metrics of one shop's writer.
+struct ShopMetrics: Sendable {
+    let writes: Counter
+    let quantities: Counter
+    let coalesced: Counter
+    let throttledWaits: Counter
+    let stale: Counter
+    let skipped: Counter
+    let deadLettered: Counter
+    let transientFailures: Counter
+    let paused: Gauge
+    let endToEnd: Metrics.Timer
+
+    init(shop: String) {
+        let d = [("shop", shop)]
+        writes = Counter(label: "stockwire_exporter_writes_total", dimensions: d)
+        quantities = Counter(label: "stockwire_exporter_quantities_total", dimensions: d)
+        coalesced = Counter(label: "stockwire_exporter_coalesced_total", dimensions: d)
+        throttledWaits = Counter(label: "stockwire_exporter_throttled_waits_total", dimensions: d)
+        stale = Counter(label: "stockwire_exporter_stale_answers_total", dimensions: d)
+        skipped = Counter(label: "stockwire_exporter_unmapped_skus_total", dimensions: d)
+        deadLettered = Counter(label: "stockwire_exporter_dead_lettered_total", dimensions: d)
+        transientFailures = Counter(label: "stockwire_exporter_transient_failures_total", dimensions: d)
+        paused = Gauge(label: "stockwire_exporter_shop_paused", dimensions: d)
+        endToEnd = Metrics.Timer(label: "stockwire_exporter_end_to_end_seconds", dimensions: d)
+    }
+}

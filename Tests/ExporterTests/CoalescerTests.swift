@@ -1,0 +1,156 @@
+import Contracts
+import Testing
+
+@testable import exporter
+
+@Suite struct CoalescerTests {
+    func message(_ sku: String, _ version: Int64, available: Int64 = 1) -> AvailabilityMessage {
+        AvailabilityMessage(
+            sku: sku, available: available, onHand: available, reserved: 0, version: version, causes: [], computedAtMillis: 0)
+    }
+
+    @Test func aBurstOfOneSKUCollapsesToOneWriteOfTheNewestVersion() {
+        var c = Coalescer<Int>()
+        for v in 1...1000 { _ = c.add(message("A", Int64(v), available: Int64(1000 - v)), token: v) }
+        #expect(c.count == 1)
+        let batch = c.take(limit: 250)
+        #expect(batch.count == 1)
+        #expect(batch[0].message.version == 1000)
+        #expect(batch[0].message.available == 0)
+        #expect(batch[0].tokens.count == 1000, "every delivery is settled by the one write")
+    }
+
+    @Test func reorderedOlderVersionNeverReplacesANewerOne() {
+        var c = Coalescer<Int>()
+        #expect(c.add(message("A", 5), token: 1) == .queued)
+        #expect(c.add(message("A", 3), token: 2) == .coalesced)
+        let batch = c.take(limit: 10)
+        #expect(batch[0].message.version == 5)
+        #expect(batch[0].tokens == [1, 2])
+    }
+
+    @Test func versionsAtOrBelowWhatTheShopHasAreObsolete() {
+        var c = Coalescer<Int>()
+        c.markWritten(sku: "A", version: 7)
+        #expect(c.add(message("A", 7), token: 1) == .obsolete)
+        #expect(c.add(message("A", 6), token: 2) == .obsolete)
+        #expect(c.add(message("A", 8), token: 3) == .queued)
+        c.markWritten(sku: "A", version: 6)
+        #expect(c.writtenVersion("A") == 7, "the written version never moves backwards")
+    }
+
+    @Test func batchesAreBoundedAndOldestFirst() {
+        var c = Coalescer<Int>()
+        for i in 0..<600 { _ = c.add(message("S\(i)", 1), token: i) }
+        #expect(c.take(limit: 250).map(\.message.sku).first == "S0")
+        #expect(c.take(limit: 250).count == 250)
+        #expect(c.take(limit: 250).count == 100)
+        #expect(c.count == 0)
+    }
+
+    @Test func aBatchPutBackMergesWithWhatArrivedMeanwhileAndGoesFirst() {
+        var c = Coalescer<Int>()
+        _ = c.add(message("A", 1), token: 1)
+        _ = c.add(message("B", 1), token: 2)
+        let batch = c.take(limit: 1)
+        _ = c.add(message("A", 2), token: 3)
+        c.putBack(batch)
+        let again = c.take(limit: 10)
+        #expect(again.map(\.message.sku) == ["A", "B"])
+        #expect(again[0].message.version == 2)
+        #expect(again[0].tokens == [1, 3])
+        #expect(c.heldDeliveries == 0)
+    }
+}
+
+@Suite struct CostBucketTests {
+    let t0 = ContinuousClock.now
+
+    @Test func requestsGoAtOnceWhileTheBucketHasPoints() {
+        var b = CostBucket(now: t0)
+        b.update(maximum: 2000, currentlyAvailable: 2000, restoreRate: 100, at: t0)
+        for _ in 0..<199 { #expect(b.reserve(cost: 10, at: t0) == .zero) }
+    }
+
+    @Test func anEmptyBucketMakesTheCallerWaitForTheRestoreRate() {
+        var b = CostBucket(now: t0)
+        b.update(maximum: 2000, currentlyAvailable: 0, restoreRate: 100, at: t0)
+        #expect(b.reserve(cost: 10, at: t0) == .milliseconds(100))
+        // The next one queues behind the first.
+        #expect(b.reserve(cost: 10, at: t0) == .milliseconds(200))
+        // A second later, ten points per 100 ms have come back.
+        #expect(b.current(at: t0 + .seconds(1)) >= 79.9)
+    }
+
+    @Test func throttleStatusFromShopifyReplacesTheGuess() {
+        var b = CostBucket(now: t0)
+        b.update(maximum: 20000, currentlyAvailable: 19990, restoreRate: 1000, at: t0)
+        #expect(b.maximum == 20000)
+        #expect(b.restoreRate == 1000)
+        #expect(b.current(at: t0 + .seconds(60)) == 20000)
+    }
+
+    @Test func retryAfterIsHonouredBeforeAnythingElse() {
+        var b = CostBucket(now: t0)
+        b.update(maximum: 2000, currentlyAvailable: 2000, restoreRate: 100, at: t0)
+        b.throttled(retryAfter: .seconds(2), cost: 10, at: t0)
+        #expect(b.reserve(cost: 10, at: t0) >= .seconds(2))
+        #expect(b.reserve(cost: 10, at: t0 + .seconds(3)) == .zero)
+    }
+}
+
+@Suite struct ShopLedgerTests {
+    let now = ContinuousClock.now
+
+    @Test func firstWriteNeedsARead() {
+        var l = ShopLedger()
+        #expect(l.plan(item: "i", target: 5, now: now).changeFrom == nil)
+        l.observed(item: "i", actual: 7, now: now)
+        #expect(l.plan(item: "i", target: 5, now: now) == (5, 7))
+        #expect(l.item("i").unseen == 0, "a first read explains nothing away")
+    }
+
+    @Test func ownSaleSeenBeforeAnyStaleAnswerLowersTheBelief() {
+        var l = ShopLedger()
+        l.wrote(item: "i", quantity: 10)
+        // The shop sold 1 (Shopify lowered it to 9); the truth now says 9, caused by this shop's order.
+        l.ownSale(item: "i", quantity: 1)
+        #expect(l.plan(item: "i", target: 9, now: now) == (9, 9))
+    }
+
+    @Test func staleAnswerHoldsBackTheUnseenSaleUntilItsOrderArrives() {
+        var l = ShopLedger()
+        l.wrote(item: "i", quantity: 10)
+        // Another shop's sale: truth 9. Meanwhile this shop sold 1 we have not seen (it holds 9).
+        #expect(l.plan(item: "i", target: 9, now: now) == (9, 10))
+        l.observed(item: "i", actual: 9, now: now)  // CHANGE_FROM_QUANTITY_STALE, read back 9
+        // Writing 9 would give the unit back: write 8.
+        #expect(l.plan(item: "i", target: 9, now: now) == (8, 9))
+        l.wrote(item: "i", quantity: 8)
+        // Later this shop's order arrives: truth 8, and the hold-back is released, not subtracted again.
+        l.ownSale(item: "i", quantity: 1)
+        #expect(l.plan(item: "i", target: 8, now: now) == (8, 8))
+    }
+
+    @Test func unitsThatCameBackOutsideStockwireAreLeftToTheTruth() {
+        var l = ShopLedger()
+        l.wrote(item: "i", quantity: 3)
+        l.observed(item: "i", actual: 5, now: now)
+        #expect(l.plan(item: "i", target: 3, now: now) == (3, 5))
+    }
+
+    @Test func unexplainedLossExpires() {
+        var l = ShopLedger(unseenTTL: .seconds(60))
+        l.wrote(item: "i", quantity: 10)
+        l.observed(item: "i", actual: 8, now: now)
+        #expect(l.plan(item: "i", target: 10, now: now).quantity == 8)
+        #expect(l.plan(item: "i", target: 10, now: now + .seconds(61)).quantity == 10)
+    }
+
+    @Test func echoOfOurOwnWriteIsRecognised() {
+        var l = ShopLedger()
+        l.wrote(item: "i", quantity: 4)
+        #expect(l.isEcho(item: "i", available: 4))
+        #expect(!l.isEcho(item: "i", available: 3))
+    }
+}

@@ -1,0 +1,127 @@
+import AMQP
+import Contracts
+import Foundation
+import Logging
+import ShopifySimulator
+import Synchronization
+import Testing
+
+@testable import exporter
+
+/// A simulator with shops, an exporter writing them through the real broker, and a publisher of availability
+/// messages: the exporter's whole world, started per test.
+final class ExporterHarness: Sendable {
+    let simulator: Simulator
+    let shops: [String]
+    let connection: AMQPConnection
+    let app: ExporterApplication
+    private let task: Task<Void, any Error>
+    private let directory: URL
+    let prefix: String
+
+    static var amqpURL: String {
+        ProcessInfo.processInfo.environment["STOCKWIRE_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+    }
+
+    /// Starts `count` shops (domains unique to this test) with `plan`, and an exporter for them.
+    static func start(
+        shops count: Int, plan: RateLimitPlan = .standard, tuning: ShopWriter.Tuning = .init()
+    ) async throws -> ExporterHarness {
+        let prefix = "t" + UUID().uuidString.prefix(8).lowercased()
+        let domains = (0..<count).map { "\(prefix)-\($0).myshopify.com" }
+        let simulator = try await Simulator.start(
+            SimulatorConfiguration(
+                shops: domains.map { ShopConfiguration(domain: $0, accessToken: "token-\($0)", webhookSecret: "s", plan: plan) }))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("exporter-\(prefix)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var settings: [ShopSettings] = []
+        for domain in domains {
+            let tokenFile = directory.appendingPathComponent("\(domain).token")
+            try "token-\(domain)\n".write(to: tokenFile, atomically: true, encoding: .utf8)
+            settings.append(
+                ShopSettings(domain: domain, adminURL: simulator.adminBaseURL(shop: domain), tokenFile: tokenFile.path))
+        }
+        var logger = Logger(label: "exporter-test")
+        logger.logLevel = .error
+        var config = try AMQPConfiguration(url: amqpURL, connectionName: "exporter-test")
+        config.reconnectDelay = .milliseconds(100)
+        let connection = AMQPConnection(
+            configuration: config, topology: StockwireTopology.exporter(shops: domains, availabilityExchange: "test.availability.\(prefix)"),
+            logger: logger)
+        connection.start()
+        try await connection.waitUntilConnected(timeout: .seconds(30))
+        let app = ExporterApplication(shops: settings, connection: connection, tuning: tuning, logger: logger)
+        let task = Task { try await app.run() }
+        return ExporterHarness(
+            simulator: simulator, shops: domains, connection: connection, app: app, task: task, directory: directory,
+            prefix: prefix)
+    }
+
+    private init(
+        simulator: Simulator, shops: [String], connection: AMQPConnection, app: ExporterApplication,
+        task: Task<Void, any Error>, directory: URL, prefix: String
+    ) {
+        self.simulator = simulator
+        self.shops = shops
+        self.connection = connection
+        self.app = app
+        self.task = task
+        self.directory = directory
+        self.prefix = prefix
+    }
+
+    /// A SKU name unique to this test.
+    func sku(_ name: String) -> String { "\(prefix)-\(name)" }
+
+    /// Publishes an availability message as the calculator would.
+    func publish(
+        sku: String, available: Int64, version: Int64, originShop: String? = nil, originQuantity: Int64? = nil
+    ) async throws {
+        let m = AvailabilityMessage(
+            sku: sku, available: available, onHand: available, reserved: 0, version: version, causes: ["test/\(version)"],
+            originShop: originShop, originQuantity: originQuantity,
+            firstReceivedAtMillis: Int64(Date().timeIntervalSince1970 * 1000),
+            computedAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
+        try await connection.publish(
+            AMQPMessage(
+                exchange: "test.availability.\(prefix)", routingKey: sku, body: try m.json(),
+                properties: AMQPProperties(
+                    contentType: "application/json", messageId: "\(sku)/\(version)", type: AvailabilityMessage.messageType)))
+    }
+
+    /// The shop's available quantity of a SKU.
+    func level(_ shop: String, _ sku: String) async throws -> Int? { try await simulator.levels(shop: shop)[sku] }
+
+    /// Successful set-quantity writes to a shop so far.
+    func writes(_ shop: String) async -> [WriteLogEntry] {
+        await simulator.writeLog(shop: shop).filter { $0.operation == "inventorySetQuantities" }
+    }
+
+    /// Messages waiting in a shop's queue (ready, not counting unacknowledged ones).
+    func backlog(_ shop: String) async throws -> UInt32 {
+        try await connection.queueInfo(StockwireTopology.exporterQueue(shop: shop)).messages
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+        for shop in shops {
+            try? await connection.deleteQueue(StockwireTopology.exporterQueue(shop: shop))
+            try? await connection.deleteQueue(StockwireTopology.deadLetterQueue(of: StockwireTopology.exporterQueue(shop: shop)))
+        }
+        try? await connection.deleteExchange("test.availability.\(prefix)")
+        await connection.close()
+        await simulator.shutdown()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}

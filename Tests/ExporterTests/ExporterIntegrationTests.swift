@@ -1,0 +1,168 @@
+import Contracts
+import Foundation
+import ShopifySimulator
+import Testing
+
+@testable import exporter
+
+@Suite struct ExporterIntegrationTests {
+    @Test func aBurstOfOneSKUBecomesFarFewerWritesWithTheFinalValueInEveryShop() async throws {
+        let h = try await ExporterHarness.start(shops: 2)
+        defer { Task { await h.stop() } }
+        let sku = h.sku("burst")
+        for shop in h.shops { _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 1000) }
+        // A burst: the changes arrive faster than a shop can be written, in any order.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<50 {
+                group.addTask {
+                    for v in stride(from: worker + 1, through: 1000, by: 50) {
+                        try await h.publish(sku: sku, available: Int64(1000 - v), version: Int64(v))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for shop in h.shops {
+            #expect(try await eventually { try await h.level(shop, sku) == 0 }, "shop \(shop) converges on the last version")
+            let writes = await h.writes(shop).filter { $0.result == "applied" }
+            #expect(writes.count >= 1)
+            #expect(writes.count < 100, "1000 changes coalesce to far fewer writes (saw \(writes.count))")
+        }
+    }
+
+    @Test func olderVersionsNeverMoveAShopBackwards() async throws {
+        let h = try await ExporterHarness.start(shops: 1)
+        defer { Task { await h.stop() } }
+        let shop = h.shops[0]
+        let sku = h.sku("order")
+        _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50)
+        try await h.publish(sku: sku, available: 7, version: 10)
+        #expect(try await eventually { try await h.level(shop, sku) == 7 })
+        // Duplicates and a late, older version arrive afterwards.
+        try await h.publish(sku: sku, available: 7, version: 10)
+        try await h.publish(sku: sku, available: 30, version: 4)
+        try await h.publish(sku: sku, available: 9, version: 9)
+        try await h.publish(sku: sku, available: 6, version: 11)
+        #expect(try await eventually { try await h.level(shop, sku) == 6 })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await h.level(shop, sku) == 6)
+        let values = await h.writes(shop).filter { $0.result == "applied" }.compactMap { $0.quantities?.first?.quantity }
+        #expect(!values.contains(30) && !values.contains(9), "no older version was ever written: \(values)")
+    }
+
+    @Test func aSaleInTheShopDuringTheRaceIsNeverGivenBack() async throws {
+        let h = try await ExporterHarness.start(shops: 2)
+        defer { Task { await h.stop() } }
+        let (a, b) = (h.shops[0], h.shops[1])
+        let sku = h.sku("race")
+        for shop in h.shops { _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 10) }
+        try await h.publish(sku: sku, available: 10, version: 1)
+        // Both shops hold version 1 as the exporter wrote it (a read, then a compare-and-set).
+        for shop in h.shops {
+            #expect(try await eventually { await h.simulator.writeLog(shop: shop).contains { $0.operation == "nodes" } })
+        }
+        // A customer buys 1 in shop B: Shopify lowers B to 9 at once; its webhook has not reached Stockwire.
+        _ = try await h.simulator.checkout(shop: b, sku: sku, quantity: 1)
+        // Meanwhile a customer buys 1 in shop A, and that sale reaches the truth first: available 9, caused by A.
+        _ = try await h.simulator.checkout(shop: a, sku: sku, quantity: 1)
+        try await h.publish(sku: sku, available: 9, version: 2, originShop: a, originQuantity: 1)
+        // A must show 9; B must not be raised back to 9 over its own unseen sale: it shows 8.
+        #expect(try await eventually { try await h.level(a, sku) == 9 })
+        #expect(try await eventually { try await h.level(b, sku) == 8 })
+        // B's order reaches the truth: 8, caused by B. Nothing is subtracted twice.
+        try await h.publish(sku: sku, available: 8, version: 3, originShop: b, originQuantity: 1)
+        #expect(try await eventually { try await h.level(a, sku) == 8 })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await h.level(b, sku) == 8)
+        let stale = await h.writes(b).filter { $0.result.contains("STALE") || $0.result.contains("stale") }
+        #expect(!stale.isEmpty, "the compare-and-set caught the race")
+    }
+
+    @Test func aSKUTheShopDoesNotListIsSkippedNotAnError() async throws {
+        let h = try await ExporterHarness.start(shops: 1)
+        defer { Task { await h.stop() } }
+        let shop = h.shops[0]
+        let listed = h.sku("listed")
+        _ = try await h.simulator.createVariant(shop: shop, sku: listed, available: 1)
+        try await h.publish(sku: h.sku("unlisted"), available: 5, version: 1)
+        try await h.publish(sku: listed, available: 4, version: 1)
+        #expect(try await eventually { try await h.level(shop, listed) == 4 })
+        #expect(try await eventually { try await h.backlog(shop) == 0 })
+    }
+
+    @Test func aHardThrottledShopDoesNotSlowTheOthersAndConvergesAfterwards() async throws {
+        // A tiny bucket: the slow shop can take a write only every few hundred milliseconds.
+        let h = try await ExporterHarness.start(shops: 2, plan: RateLimitPlan(restoreRate: 20, maximumAvailable: 20))
+        defer { Task { await h.stop() } }
+        let (slow, fast) = (h.shops[0], h.shops[1])
+        try await h.simulator.setFaults(ShopFaults(throttled: true), shop: slow, emptyBucket: true)
+        var skus: [String] = []
+        for i in 0..<20 {
+            let sku = h.sku("t\(i)")
+            skus.append(sku)
+            for shop in h.shops { _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 100) }
+        }
+        let start = ContinuousClock.now
+        for (i, sku) in skus.enumerated() { try await h.publish(sku: sku, available: Int64(i), version: 1) }
+        #expect(
+            try await eventually(timeout: .seconds(10)) {
+                for (i, sku) in skus.enumerated() where try await h.level(fast, sku) != i { return false }
+                return true
+            })
+        let fastDone = ContinuousClock.now - start
+        #expect(fastDone < .seconds(5), "the healthy shop is not held up by the throttled one (took \(fastDone))")
+        try await h.simulator.setFaults(ShopFaults(), shop: slow)
+        #expect(
+            try await eventually(timeout: .seconds(30)) {
+                for (i, sku) in skus.enumerated() where try await h.level(slow, sku) != i { return false }
+                return true
+            })
+        let throttled = await h.simulator.writeLog(shop: slow).filter {
+            $0.httpStatus == 429 || $0.result.uppercased().contains("THROTTLED")
+        }
+        #expect(!throttled.isEmpty)
+    }
+
+    @Test func serverErrorsAndAHangLoseNothing() async throws {
+        let h = try await ExporterHarness.start(
+            shops: 1,
+            tuning: {
+                var t = ShopWriter.Tuning(); t.requestTimeout = .seconds(1); t.maxBackoff = .milliseconds(300); return t
+            }())
+        defer { Task { await h.stop() } }
+        let shop = h.shops[0]
+        let sku = h.sku("flaky")
+        _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 100)
+        try await h.simulator.setFaults(ShopFaults(errorRate: 1.0), shop: shop)
+        try await h.publish(sku: sku, available: 40, version: 1)
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(try await h.level(shop, sku) == 100)
+        try await h.simulator.setFaults(ShopFaults(hang: true), shop: shop)
+        try await h.publish(sku: sku, available: 30, version: 2)
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(try await h.level(shop, sku) == 100)
+        try await h.simulator.setFaults(ShopFaults(), shop: shop)
+        #expect(try await eventually { try await h.level(shop, sku) == 30 })
+        #expect(try await eventually { try await h.backlog(shop) == 0 })
+    }
+
+    @Test func aRevokedTokenPausesThatShopOnlyAndItResumesWhenFixed() async throws {
+        let h = try await ExporterHarness.start(
+            shops: 2,
+            tuning: {
+                var t = ShopWriter.Tuning(); t.pauseRetry = .milliseconds(300); return t
+            }())
+        defer { Task { await h.stop() } }
+        let (revoked, fine) = (h.shops[0], h.shops[1])
+        let sku = h.sku("token")
+        for shop in h.shops { _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 10) }
+        try await h.simulator.setFaults(ShopFaults(tokenRevoked: true), shop: revoked)
+        try await h.publish(sku: sku, available: 3, version: 1)
+        #expect(try await eventually { try await h.level(fine, sku) == 3 })
+        #expect(try await eventually { await h.app.readiness()?.contains(revoked) == true })
+        #expect(try await h.level(revoked, sku) == 10)
+        try await h.simulator.setFaults(ShopFaults(), shop: revoked)
+        #expect(try await eventually { try await h.level(revoked, sku) == 3 })
+        #expect(try await eventually { await h.app.readiness() == nil })
+    }
+}
