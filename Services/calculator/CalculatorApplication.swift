@@ -1,0 +1,68 @@
+import AMQP
+import Hummingbird
+import Logging
+import Postgres
+import ServiceKit
+import ServiceLifecycle
+
+/// Builds the calculator's services; `calculator run` and tests call it without `main`.
+enum CalculatorApplication {
+    /// What `buildServices` returns: the services to run and handles tests need.
+    struct Parts: Sendable {
+        var broker: BrokerService
+        var processor: BatchProcessor
+        var database: PostgresConnection
+        var relayDatabase: PostgresConnection
+    }
+
+    /// Connects to PostgreSQL (applying migrations), prepares the broker connection and the batch processor.
+    static func buildParts(configuration: CalculatorConfiguration, logger: Logger) async throws -> Parts {
+        try configuration.validate()
+        let database = try await connect(configuration.postgres, logger: logger)
+        try await Migrator.migrate(database, CalculatorSchema.migrations, logger: logger)
+        let relayDatabase = try await connect(configuration.postgres, logger: logger)
+        let amqp = AMQPConnection(
+            configuration: try configuration.broker.configuration(connectionName: "calculator"),
+            topology: configuration.topology, logger: logger)
+        let routes = OutboxRoutes(
+            availabilityExchange: configuration.availabilityExchange, catalogExchange: configuration.catalogExchange)
+        let metrics = CalculatorMetrics()
+        let relay = OutboxRelay(
+            amqp: amqp, store: StockStore(db: relayDatabase, routes: routes), metrics: metrics, logger: logger)
+        let processor = BatchProcessor(
+            configuration: configuration, amqp: amqp, store: StockStore(db: database, routes: routes), relay: relay,
+            metrics: metrics, logger: logger)
+        return Parts(
+            broker: BrokerService(connection: amqp), processor: processor, database: database,
+            relayDatabase: relayDatabase)
+    }
+
+    /// The whole service group of `calculator run`: broker connection, batch processor, ops server.
+    static func buildServiceGroup(configuration: CalculatorConfiguration, logger: Logger) async throws -> ServiceGroup {
+        let parts = try await buildParts(configuration: configuration, logger: logger)
+        let amqp = parts.broker.connection
+        let database = parts.database
+        let ops = OpsServer.application(host: configuration.opsHost, port: configuration.opsPort, logger: logger) {
+            if let reason = BrokerService.readiness(of: amqp) { return reason }
+            if !(await database.isConnected) { return "database connection lost" }
+            return nil
+        }
+        return ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: parts.broker),
+                    .init(service: parts.processor, successTerminationBehavior: .gracefullyShutdownGroup,
+                          failureTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: ops),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    }
+
+    static func connect(_ conninfo: String, logger: Logger) async throws -> PostgresConnection {
+        do {
+            return try await PostgresConnection.connect(conninfo, logger: logger)
+        } catch {
+            throw ConfigurationError("STOCKWIRE_POSTGRES / --postgres: cannot connect: \(error)")
+        }
+    }
+}

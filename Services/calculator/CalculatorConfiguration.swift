@@ -1,0 +1,100 @@
+import AMQP
+import Contracts
+import ServiceKit
+
+/// Every setting of `calculator run`, with documented defaults; resolved from flags, then environment, then defaults.
+struct CalculatorConfiguration: Sendable {
+    /// libpq conninfo of the stock truth (`STOCKWIRE_POSTGRES`).
+    var postgres = CalculatorConfiguration.defaultPostgres
+    /// Broker settings (`STOCKWIRE_AMQP_URL`, `STOCKWIRE_AMQP_PASSWORD_FILE`).
+    var broker = BrokerSettings(url: nil, passwordFile: nil)
+    /// Most events per transaction (`STOCKWIRE_CALCULATOR_BATCH_SIZE`).
+    var batchSize = 500
+    /// Longest wait for a batch to fill once its first event arrived (`STOCKWIRE_CALCULATOR_LINGER_MS`).
+    var linger: Duration = .milliseconds(5)
+    /// Ops server address (`STOCKWIRE_CALCULATOR_OPS_HOST`, `STOCKWIRE_CALCULATOR_OPS_PORT`).
+    var opsHost = "0.0.0.0"
+    var opsPort = 9102
+    /// The queue consumed (`STOCKWIRE_CALCULATOR_QUEUE`); tests use their own.
+    var queue = StockwireTopology.calculatorQueue
+    /// The exchange the queue is bound to (`STOCKWIRE_EVENTS_EXCHANGE`).
+    var eventsExchange = StockwireTopology.eventsExchange
+    /// Where availability goes (`STOCKWIRE_AVAILABILITY_EXCHANGE`).
+    var availabilityExchange = StockwireTopology.availabilityExchange
+    /// Where the SKU ↔ variant map goes (`STOCKWIRE_CATALOG_EXCHANGE`).
+    var catalogExchange = "stockwire.catalog"
+    /// Where poison messages go (`STOCKWIRE_DEAD_EXCHANGE`).
+    var deadExchange = StockwireTopology.deadExchange
+    /// How often the relay looks for unpublished outbox rows (`STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS`).
+    var relayInterval: Duration = .seconds(2)
+    /// How long message ids are kept for dedupe (`STOCKWIRE_CALCULATOR_DEDUPE_DAYS`, at least 7).
+    var dedupeRetentionDays = 7
+    /// Test hook (`STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT=1`): the process kills itself with SIGKILL right after
+    /// the first batch commit, before publishing, to prove the outbox.
+    var crashAfterCommit = false
+
+    static let defaultPostgres = "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
+
+    /// Deliveries in flight: enough to fill the next batch while one is being applied.
+    var prefetch: UInt16 { UInt16(clamping: batchSize * 2) }
+
+    /// The topology to declare: the shared one for the default names, the same shape under custom names otherwise.
+    var topology: [AMQPTopology] {
+        var items: [AMQPTopology]
+        if queue == StockwireTopology.calculatorQueue, eventsExchange == StockwireTopology.eventsExchange,
+            deadExchange == StockwireTopology.deadExchange,
+            availabilityExchange == StockwireTopology.availabilityExchange
+        {
+            items = StockwireTopology.calculator()
+        } else {
+            let dead = StockwireTopology.deadLetterQueue(of: queue)
+            items = [
+                .exchange(name: eventsExchange, kind: .topic), .exchange(name: deadExchange, kind: .direct),
+                .quorumQueue(dead), .binding(queue: dead, exchange: deadExchange, routingKey: queue),
+                .quorumQueue(
+                    queue, deadLetterExchange: deadExchange, deadLetterRoutingKey: queue,
+                    deliveryLimit: StockwireTopology.deliveryLimit),
+                .binding(queue: queue, exchange: eventsExchange, routingKey: "#"),
+                .exchange(name: availabilityExchange, kind: .topic),
+            ]
+        }
+        return items + [.exchange(name: catalogExchange, kind: .topic)]
+    }
+
+    /// Applies environment variables over the defaults.
+    static func fromEnvironment() throws -> CalculatorConfiguration {
+        var c = CalculatorConfiguration()
+        if let v = Environment.string("STOCKWIRE_POSTGRES") { c.postgres = v }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_BATCH_SIZE") { c.batchSize = v }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_LINGER_MS") { c.linger = .milliseconds(v) }
+        if let v = Environment.string("STOCKWIRE_CALCULATOR_OPS_HOST") { c.opsHost = v }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_OPS_PORT") { c.opsPort = v }
+        if let v = Environment.string("STOCKWIRE_CALCULATOR_QUEUE") { c.queue = v }
+        if let v = Environment.string("STOCKWIRE_EVENTS_EXCHANGE") { c.eventsExchange = v }
+        if let v = Environment.string("STOCKWIRE_AVAILABILITY_EXCHANGE") { c.availabilityExchange = v }
+        if let v = Environment.string("STOCKWIRE_CATALOG_EXCHANGE") { c.catalogExchange = v }
+        if let v = Environment.string("STOCKWIRE_DEAD_EXCHANGE") { c.deadExchange = v }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS") { c.relayInterval = .milliseconds(v) }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_DEDUPE_DAYS") { c.dedupeRetentionDays = v }
+        c.crashAfterCommit = Environment.string("STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT") == "1"
+        return c
+    }
+
+    /// Checks ranges; errors name the setting.
+    func validate() throws {
+        guard (1...10_000).contains(batchSize) else {
+            throw ConfigurationError("STOCKWIRE_CALCULATOR_BATCH_SIZE / --batch-size=\(batchSize) must be 1…10000")
+        }
+        guard linger >= .zero, linger <= .seconds(10) else {
+            throw ConfigurationError("STOCKWIRE_CALCULATOR_LINGER_MS / --linger-ms must be 0…10000")
+        }
+        guard (0...65_535).contains(opsPort) else {
+            throw ConfigurationError("STOCKWIRE_CALCULATOR_OPS_PORT / --ops-port=\(opsPort) must be 0…65535")
+        }
+        guard dedupeRetentionDays >= 7 else {
+            throw ConfigurationError(
+                "STOCKWIRE_CALCULATOR_DEDUPE_DAYS=\(dedupeRetentionDays) must be at least 7 (Shopify retries for hours, "
+                    + "deliveries can be a day late)")
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Postgres
+
+/// The calculator's tables, applied by `calculator migrate` (and at `calculator run` start) through the ``Migrator``.
+enum CalculatorSchema {
+    /// All migrations, in order. Never edit an applied one; add a new version.
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "stock truth, orders, dedupe, outbox",
+            sql: """
+                CREATE TABLE warehouses (
+                    name text PRIMARY KEY,
+                    for_sale boolean NOT NULL DEFAULT true
+                );
+                INSERT INTO warehouses (name, for_sale) VALUES ('default', true);
+
+                -- One row per SKU: on_hand counts warehouses for sale only.
+                CREATE TABLE skus (
+                    sku text PRIMARY KEY,
+                    on_hand bigint NOT NULL DEFAULT 0,
+                    reserved bigint NOT NULL DEFAULT 0,
+                    safety_stock bigint NOT NULL DEFAULT 0 CHECK (safety_stock >= 0),
+                    version bigint NOT NULL DEFAULT 0,
+                    last_causes text NOT NULL DEFAULT '',
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                );
+
+                -- Physical units per SKU and warehouse (for sale or not).
+                CREATE TABLE stock_levels (
+                    sku text NOT NULL,
+                    warehouse text NOT NULL,
+                    on_hand bigint NOT NULL,
+                    PRIMARY KEY (sku, warehouse)
+                );
+
+                -- The newest applied snapshot per order; updated_at_ms is NULL while only a shipment or a refund
+                -- referenced the order.
+                CREATE TABLE orders (
+                    shop text NOT NULL,
+                    order_id bigint NOT NULL,
+                    updated_at_ms bigint,
+                    cancelled boolean NOT NULL DEFAULT false,
+                    PRIMARY KEY (shop, order_id)
+                );
+
+                -- reserved = what the line currently adds to skus.reserved (its open quantity).
+                CREATE TABLE order_lines (
+                    shop text NOT NULL,
+                    order_id bigint NOT NULL,
+                    line_id bigint NOT NULL,
+                    sku text,
+                    quantity bigint NOT NULL DEFAULT 0,
+                    current_quantity bigint NOT NULL DEFAULT 0,
+                    shipped bigint NOT NULL DEFAULT 0,
+                    refund_cancelled bigint NOT NULL DEFAULT 0,
+                    reserved bigint NOT NULL DEFAULT 0,
+                    PRIMARY KEY (shop, order_id, line_id)
+                );
+                CREATE INDEX order_lines_open_by_sku ON order_lines (sku) WHERE reserved <> 0;
+
+                CREATE TABLE refunds (
+                    shop text NOT NULL,
+                    refund_id bigint NOT NULL,
+                    order_id bigint NOT NULL,
+                    PRIMARY KEY (shop, refund_id)
+                );
+
+                -- Each shop's variants: the SKU ↔ inventory item map exporters need.
+                CREATE TABLE variants (
+                    shop text NOT NULL,
+                    variant_id bigint NOT NULL,
+                    product_id bigint NOT NULL,
+                    sku text,
+                    inventory_item_id bigint,
+                    updated_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (shop, variant_id)
+                );
+                CREATE INDEX variants_by_sku ON variants (sku);
+
+                -- Dedupe: every applied message id, kept at least 7 days after ingest received it.
+                CREATE TABLE processed_messages (
+                    message_id text PRIMARY KEY,
+                    received_at timestamptz NOT NULL,
+                    processed_at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX processed_messages_received_at ON processed_messages (received_at);
+
+                -- Transactional outbox: written in the transaction that changed the truth, published after commit.
+                CREATE TABLE outbox (
+                    id bigserial PRIMARY KEY,
+                    exchange text NOT NULL,
+                    routing_key text NOT NULL,
+                    message_id text NOT NULL,
+                    message_type text NOT NULL,
+                    body text NOT NULL,
+                    sku text,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    sent_at timestamptz
+                );
+                CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+                CREATE INDEX outbox_by_sku ON outbox (sku, id);
+                """)
+    ]
+}

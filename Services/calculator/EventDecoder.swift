@@ -1,0 +1,187 @@
+import AMQP
+import Contracts
+import Foundation
+
+/// A delivery read into an event, or the reason it cannot be understood.
+enum DecodedDelivery: Sendable {
+    case event(StockEvent, EventCause, shop: String?, topic: String)
+    case poison(String)
+}
+
+/// Turns deliveries of `calculator.events` into ``StockEvent``s; every failure names the field and the rule.
+///
+/// Shopify payloads are decoded with `JSONDecoder` into `Int64` fields, never through `Double`, so ids above 2^53
+/// survive.
+enum EventDecoder {
+    /// Shopify topics the calculator receives (the queue is bound `#`) but has no use for.
+    static let ignoredTopics: Set<String> = [
+        "inventory_levels/update", "inventory_levels/connect", "inventory_levels/disconnect",
+        "inventory_items/create", "inventory_items/update", "inventory_items/delete", "orders/paid",
+        "orders/fulfilled", "orders/partially_fulfilled", "orders/delete", "fulfillments/create",
+        "fulfillments/update", "products/delete", "app/uninstalled", "shop/update",
+    ]
+
+    /// Reads one delivery.
+    static func decode(body: [UInt8], properties: AMQPProperties) -> DecodedDelivery {
+        let envelope: EventEnvelope
+        do {
+            envelope = try EventEnvelope(body: body, properties: properties)
+        } catch {
+            return .poison("envelope: \(error)")
+        }
+        let cause = EventCause(messageId: envelope.messageId, receivedAtMillis: envelope.receivedAtMillis)
+        do {
+            let event = try decode(envelope)
+            return .event(event, cause, shop: envelope.shop, topic: envelope.topic)
+        } catch let error as ContractError {
+            return .poison("\(envelope.source.rawValue) \(envelope.topic) \(envelope.messageId): \(error.message)")
+        } catch {
+            return .poison("\(envelope.source.rawValue) \(envelope.topic) \(envelope.messageId): \(error)")
+        }
+    }
+
+    /// Reads the body of an envelope according to its source and topic.
+    static func decode(_ envelope: EventEnvelope) throws -> StockEvent {
+        switch envelope.source {
+        case .warehouse:
+            let movements = try StockMovement.parse(envelope.body)
+            return .movements(movements)
+        case .shopify:
+            guard let shop = envelope.shop, !shop.isEmpty else { throw ContractError("shopify event without 'shop' header") }
+            switch envelope.topic {
+            case "orders/create", "orders/updated", "orders/cancelled":
+                return .order(try orderSnapshot(envelope.body, shop: shop, preferCommittedAt: false))
+            case "orders/edited":
+                if try isOrderEditDelta(envelope.body) {
+                    return .ignored("orders/edited in order_edit (delta) form: the orders/updated snapshot carries it")
+                }
+                return .order(try orderSnapshot(envelope.body, shop: shop, preferCommittedAt: true))
+            case "refunds/create":
+                return .refund(try refund(envelope.body, shop: shop))
+            case "products/create", "products/update":
+                return .catalog(try catalog(envelope.body, shop: shop))
+            case let topic where ignoredTopics.contains(topic):
+                return .ignored("topic \(topic) does not move stock")
+            default:
+                throw ContractError("unknown topic '\(envelope.topic)'")
+            }
+        }
+    }
+
+    // MARK: Orders
+
+    struct ShopifyOrder: Decodable {
+        struct LineItem: Decodable {
+            var id: Int64
+            var sku: String?
+            var quantity: Int64
+            var current_quantity: Int64?
+        }
+        var id: Int64
+        var updated_at: String?
+        var committed_at: String?
+        var cancelled_at: String?
+        var line_items: [LineItem]
+    }
+
+    static func orderSnapshot(_ body: [UInt8], shop: String, preferCommittedAt: Bool) throws -> OrderSnapshot {
+        let order = try json(ShopifyOrder.self, body)
+        let stampText = (preferCommittedAt ? order.committed_at ?? order.updated_at : order.updated_at)
+        guard let stampText else { throw ContractError("order \(order.id): updated_at is required") }
+        guard let stamp = ShopifyTimestamp.millis(stampText) else {
+            throw ContractError("order \(order.id): updated_at '\(stampText)' is not an ISO 8601 time with offset")
+        }
+        var lines: [OrderSnapshot.Line] = []
+        var withoutSku = 0
+        for item in order.line_items {
+            guard item.quantity >= 0, (item.current_quantity ?? 0) >= 0 else {
+                throw ContractError("order \(order.id) line \(item.id): quantities must not be negative")
+            }
+            guard let sku = item.sku?.trimmingCharacters(in: .whitespaces), !sku.isEmpty else {
+                withoutSku += 1
+                continue
+            }
+            lines.append(
+                OrderSnapshot.Line(
+                    lineId: item.id, sku: sku, quantity: item.quantity,
+                    currentQuantity: item.current_quantity ?? item.quantity))
+        }
+        return OrderSnapshot(
+            shop: shop, orderId: order.id, updatedAtMillis: stamp, cancelled: order.cancelled_at != nil, lines: lines,
+            linesWithoutSku: withoutSku)
+    }
+
+    static func isOrderEditDelta(_ body: [UInt8]) throws -> Bool {
+        struct Probe: Decodable {
+            struct Edit: Decodable {}
+            var order_edit: Edit?
+        }
+        return try json(Probe.self, body).order_edit != nil
+    }
+
+    // MARK: Refunds
+
+    struct ShopifyRefund: Decodable {
+        struct Line: Decodable {
+            var line_item_id: Int64
+            var quantity: Int64
+            var restock_type: String?
+        }
+        var id: Int64
+        var order_id: Int64
+        var refund_line_items: [Line]?
+    }
+
+    static func refund(_ body: [UInt8], shop: String) throws -> RefundEvent {
+        let r = try json(ShopifyRefund.self, body)
+        return RefundEvent(
+            shop: shop, orderId: r.order_id, refundId: r.id,
+            lines: (r.refund_line_items ?? []).map {
+                RefundEvent.Line(lineId: $0.line_item_id, quantity: $0.quantity, restockType: $0.restock_type ?? "")
+            })
+    }
+
+    // MARK: Products
+
+    struct ShopifyProduct: Decodable {
+        struct Variant: Decodable {
+            var id: Int64
+            var sku: String?
+            var inventory_item_id: Int64?
+        }
+        var id: Int64
+        var variants: [Variant]?
+    }
+
+    static func catalog(_ body: [UInt8], shop: String) throws -> CatalogUpdate {
+        let p = try json(ShopifyProduct.self, body)
+        return CatalogUpdate(
+            shop: shop, productId: p.id,
+            variants: (p.variants ?? []).map {
+                let sku = $0.sku?.trimmingCharacters(in: .whitespaces)
+                return CatalogUpdate.Entry(
+                    variantId: $0.id, sku: sku?.isEmpty == false ? sku : nil, inventoryItemId: $0.inventory_item_id)
+            })
+    }
+
+    // MARK: JSON
+
+    private static func json<T: Decodable>(_ type: T.Type, _ body: [UInt8]) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body))
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw ContractError("missing field \(path(context.codingPath + [key]))")
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw ContractError("field \(path(context.codingPath)) must be \(type)")
+        } catch let DecodingError.valueNotFound(type, context) {
+            throw ContractError("field \(path(context.codingPath)) must be \(type), not null")
+        } catch let DecodingError.dataCorrupted(context) {
+            if context.codingPath.isEmpty { throw ContractError("body is not valid JSON") }
+            throw ContractError("field \(path(context.codingPath)) is not valid: \(context.debugDescription)")
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+}

@@ -1,0 +1,388 @@
+import Contracts
+
+// MARK: - Keys
+
+/// One order of one shop.
+struct OrderKey: Hashable, Sendable, Comparable {
+    var shop: String
+    var orderId: Int64
+
+    static func < (a: OrderKey, b: OrderKey) -> Bool { (a.shop, a.orderId) < (b.shop, b.orderId) }
+}
+
+/// Stock of one SKU in one warehouse.
+struct LevelKey: Hashable, Sendable, Comparable {
+    var sku: String
+    var warehouse: String
+
+    static func < (a: LevelKey, b: LevelKey) -> Bool { (a.sku, a.warehouse) < (b.sku, b.warehouse) }
+}
+
+/// One refund of one shop (its id is unique per shop).
+struct RefundKey: Hashable, Sendable {
+    var shop: String
+    var refundId: Int64
+}
+
+/// One variant of one shop.
+struct VariantKey: Hashable, Sendable {
+    var shop: String
+    var variantId: Int64
+}
+
+// MARK: - Values
+
+/// The truth of one SKU.
+struct SkuStock: Sendable, Equatable {
+    /// Physical units in warehouses flagged for sale.
+    var onHand: Int64 = 0
+    /// Units held by open order lines of all shops.
+    var reserved: Int64 = 0
+    /// Units kept back from every shop.
+    var safetyStock: Int64 = 0
+    /// Bumped on every committed change.
+    var version: Int64 = 0
+
+    /// What every shop is told: `max(0, on_hand − reserved − safety_stock)`.
+    var available: Int64 { max(0, onHand - reserved - safetyStock) }
+
+    /// Whether the quantities (not the version) differ.
+    func quantitiesDiffer(from other: SkuStock) -> Bool {
+        onHand != other.onHand || reserved != other.reserved || safetyStock != other.safetyStock
+    }
+}
+
+/// One line of an order as the calculator keeps it.
+struct OrderLine: Sendable, Equatable {
+    /// The SKU the line reserves; nil until a snapshot (or a shipment) named it.
+    var sku: String?
+    /// Originally ordered (`quantity`).
+    var quantity: Int64 = 0
+    /// After edits and removals (`current_quantity`, or `quantity` when the payload has none).
+    var currentQuantity: Int64 = 0
+    /// Shipped by the warehouse (sum of shipment movements for this line).
+    var shipped: Int64 = 0
+    /// Released by refunds with restock type `cancel` (sum over distinct refunds).
+    var refundCancelled: Int64 = 0
+    /// What this line currently adds to its SKU's `reserved`.
+    var reserved: Int64 = 0
+
+    /// The open quantity: still to ship from the warehouse.
+    ///
+    /// A refund's removal also shows in a later snapshot's `current_quantity`, so the two are not added: the larger
+    /// removal wins, and nothing is released twice.
+    func open(cancelled: Bool) -> Int64 {
+        guard !cancelled, sku != nil else { return 0 }
+        let remaining = min(currentQuantity, quantity - refundCancelled)
+        return max(0, remaining - shipped)
+    }
+}
+
+/// One order as the calculator keeps it.
+struct OrderState: Sendable, Equatable {
+    /// `updated_at` (ms since 1970) of the applied snapshot; nil while only shipments or refunds referenced it.
+    var updatedAtMillis: Int64?
+    /// Whether the applied snapshot was cancelled.
+    var cancelled = false
+    /// Lines by line item id.
+    var lines: [Int64: OrderLine] = [:]
+}
+
+/// A shop's variant: how an exporter maps a SKU to the shop's inventory item.
+struct Variant: Sendable, Equatable {
+    var productId: Int64
+    var sku: String?
+    var inventoryItemId: Int64?
+}
+
+// MARK: - Events
+
+/// A Shopify order payload reduced to what moves stock.
+struct OrderSnapshot: Sendable, Equatable {
+    /// One line item.
+    struct Line: Sendable, Equatable {
+        var lineId: Int64
+        var sku: String
+        var quantity: Int64
+        var currentQuantity: Int64
+    }
+
+    var shop: String
+    var orderId: Int64
+    /// `updated_at` (or `committed_at` of an edit), ms since 1970: snapshots only replace older ones.
+    var updatedAtMillis: Int64
+    var cancelled: Bool
+    /// Lines with a SKU.
+    var lines: [Line]
+    /// Lines skipped because their SKU is null or empty.
+    var linesWithoutSku: Int = 0
+
+    var key: OrderKey { OrderKey(shop: shop, orderId: orderId) }
+}
+
+/// A Shopify refund reduced to what moves stock.
+struct RefundEvent: Sendable, Equatable {
+    /// One refunded line.
+    struct Line: Sendable, Equatable {
+        var lineId: Int64
+        var quantity: Int64
+        var restockType: String
+    }
+
+    var shop: String
+    var orderId: Int64
+    var refundId: Int64
+    var lines: [Line]
+
+    var orderKey: OrderKey { OrderKey(shop: shop, orderId: orderId) }
+
+    /// Units per line released from reservation (restock type `cancel`).
+    var releases: [(lineId: Int64, quantity: Int64)] {
+        lines.filter { $0.restockType == "cancel" && $0.quantity > 0 }.map { ($0.lineId, $0.quantity) }
+    }
+}
+
+/// A shop's product variants (`products/create|update`).
+struct CatalogUpdate: Sendable, Equatable {
+    struct Entry: Sendable, Equatable {
+        var variantId: Int64
+        var sku: String?
+        var inventoryItemId: Int64?
+    }
+
+    var shop: String
+    var productId: Int64
+    var variants: [Entry]
+}
+
+/// Everything the calculator applies.
+enum StockEvent: Sendable, Equatable {
+    case order(OrderSnapshot)
+    case refund(RefundEvent)
+    /// One or more warehouse movements delivered as one message (applied all or none).
+    case movements([StockMovement])
+    case catalog(CatalogUpdate)
+    /// Understood, but nothing to do (e.g. a topic the calculator does not use); the reason is logged.
+    case ignored(String)
+}
+
+/// What caused a change: the event's identity and timing.
+struct EventCause: Sendable, Equatable {
+    var messageId: String
+    var receivedAtMillis: Int64
+}
+
+/// What applying one event did.
+enum ApplyOutcome: Sendable, Equatable {
+    /// The event changed (or confirmed) the truth.
+    case applied
+    /// A snapshot older than (or as old as) the one already applied.
+    case stale
+    /// Nothing to do for this event.
+    case ignored(String)
+    /// The event cannot be applied: it goes to the dead-letter queue with this reason.
+    case rejected(String)
+}
+
+// MARK: - State
+
+/// The slice of the stock truth one batch touches, and the pure arithmetic that changes it.
+///
+/// The store loads the rows a batch needs into a ``StockState``, applies every event here, and writes the
+/// differences back; tests apply events to an in-memory state the same way.
+struct StockState: Sendable, Equatable {
+    /// The warehouse a movement without `warehouse` refers to.
+    static let defaultWarehouse = "default"
+
+    var skus: [String: SkuStock] = [:]
+    var levels: [LevelKey: Int64] = [:]
+    /// Warehouses and whether their stock is for sale.
+    var warehouses: [String: Bool] = [StockState.defaultWarehouse: true]
+    var orders: [OrderKey: OrderState] = [:]
+    var refunds: Set<RefundKey> = []
+    var variants: [VariantKey: Variant] = [:]
+
+    /// Per-SKU bookkeeping of the changes since the last ``takeChanges(computedAtMillis:)``.
+    private(set) var pending: [String: PendingChange] = [:]
+
+    /// Order lines without a SKU met since the state was created.
+    private(set) var linesWithoutSku = 0
+
+    /// What a SKU looked like before the batch, and what changed it.
+    struct PendingChange: Sendable, Equatable {
+        var before: SkuStock
+        var causes: [String] = []
+        var firstReceivedAtMillis: Int64?
+        /// Net reservation change per shop caused by that shop's own orders.
+        var orderDeltaByShop: [String: Int64] = [:]
+    }
+
+    init() {}
+
+    // MARK: Applying
+
+    /// Applies one event; a rejected event leaves the state unchanged.
+    mutating func apply(_ event: StockEvent, cause: EventCause) -> ApplyOutcome {
+        switch event {
+        case .order(let snapshot): return apply(snapshot, cause: cause)
+        case .refund(let refund): return apply(refund, cause: cause)
+        case .movements(let movements): return apply(movements, cause: cause)
+        case .catalog(let update): return apply(update)
+        case .ignored(let reason): return .ignored(reason)
+        }
+    }
+
+    private mutating func apply(_ snapshot: OrderSnapshot, cause: EventCause) -> ApplyOutcome {
+        linesWithoutSku += snapshot.linesWithoutSku
+        var order = orders[snapshot.key] ?? OrderState()
+        if let applied = order.updatedAtMillis, applied >= snapshot.updatedAtMillis { return .stale }
+        order.updatedAtMillis = snapshot.updatedAtMillis
+        order.cancelled = snapshot.cancelled
+        var seen = Set<Int64>()
+        for line in snapshot.lines {
+            seen.insert(line.lineId)
+            var state = order.lines[line.lineId] ?? OrderLine()
+            if state.sku != line.sku {
+                // The reservation moves with the SKU (Shopify does not allow this, but a snapshot is the truth).
+                if let old = state.sku, state.reserved != 0 {
+                    adjustReserved(old, by: -state.reserved, cause: cause, shop: snapshot.shop)
+                }
+                state.reserved = 0
+                state.sku = line.sku
+            }
+            state.quantity = line.quantity
+            state.currentQuantity = line.currentQuantity
+            order.lines[line.lineId] = state
+        }
+        // A line the newest snapshot no longer lists is no longer ordered.
+        for lineId in order.lines.keys where !seen.contains(lineId) {
+            order.lines[lineId]!.quantity = 0
+            order.lines[lineId]!.currentQuantity = 0
+        }
+        orders[snapshot.key] = order
+        settle(snapshot.key, cause: cause, originShop: snapshot.shop)
+        return .applied
+    }
+
+    private mutating func apply(_ refund: RefundEvent, cause: EventCause) -> ApplyOutcome {
+        let key = RefundKey(shop: refund.shop, refundId: refund.refundId)
+        guard refunds.insert(key).inserted else { return .stale }
+        let releases = refund.releases
+        guard !releases.isEmpty else { return .applied }
+        var order = orders[refund.orderKey] ?? OrderState()
+        for (lineId, quantity) in releases {
+            order.lines[lineId, default: OrderLine()].refundCancelled += quantity
+        }
+        orders[refund.orderKey] = order
+        settle(refund.orderKey, cause: cause, originShop: refund.shop)
+        return .applied
+    }
+
+    private mutating func apply(_ movements: [StockMovement], cause: EventCause) -> ApplyOutcome {
+        // Validate all first: a message's movements apply all or none.
+        for m in movements {
+            guard skus[m.sku] != nil else {
+                return .rejected(
+                    "movement \(m.movementId): unknown SKU '\(m.sku)' (SKUs are registered by products/create|update "
+                        + "or by an order; replay this message after the SKU exists)")
+            }
+            let warehouse = m.warehouse ?? Self.defaultWarehouse
+            guard warehouses[warehouse] != nil else {
+                return .rejected(
+                    "movement \(m.movementId): unknown warehouse '\(warehouse)' (add it with "
+                        + "`calculator warehouse \(warehouse) --for-sale|--not-for-sale`, then replay)")
+            }
+            if m.kind == .shipment, m.shop == nil || m.orderId == nil || m.lineItemId == nil {
+                return .rejected("movement \(m.movementId): a shipment needs shop, order_id and line_item_id")
+            }
+        }
+        for m in movements {
+            let levelKey = LevelKey(sku: m.sku, warehouse: m.warehouse ?? Self.defaultWarehouse)
+            let forSale = warehouses[levelKey.warehouse] ?? false
+            let level = levels[levelKey] ?? 0
+            let delta: Int64
+            switch m.kind {
+            case .receipt, .return: delta = m.quantity
+            case .shipment: delta = -m.quantity
+            case .correction: delta = m.quantity
+            case .stocktake: delta = m.quantity - level
+            }
+            levels[levelKey] = level + delta
+            if forSale, delta != 0 {
+                touch(m.sku, cause: cause)
+                skus[m.sku]!.onHand += delta
+            }
+            if m.kind == .shipment, let shop = m.shop, let orderId = m.orderId, let lineId = m.lineItemId {
+                let key = OrderKey(shop: shop, orderId: orderId)
+                var order = orders[key] ?? OrderState()
+                var line = order.lines[lineId] ?? OrderLine()
+                if line.sku == nil { line.sku = m.sku }
+                line.shipped += m.quantity
+                order.lines[lineId] = line
+                orders[key] = order
+                settle(key, cause: cause, originShop: nil)
+            }
+        }
+        return .applied
+    }
+
+    private mutating func apply(_ update: CatalogUpdate) -> ApplyOutcome {
+        for entry in update.variants {
+            variants[VariantKey(shop: update.shop, variantId: entry.variantId)] = Variant(
+                productId: update.productId, sku: entry.sku, inventoryItemId: entry.inventoryItemId)
+            if let sku = entry.sku, skus[sku] == nil { skus[sku] = SkuStock() }
+        }
+        return .applied
+    }
+
+    /// Brings every line's contribution to `reserved` in line with its open quantity.
+    private mutating func settle(_ key: OrderKey, cause: EventCause, originShop: String?) {
+        guard var order = orders[key] else { return }
+        for (lineId, var line) in order.lines {
+            let open = line.open(cancelled: order.cancelled)
+            guard open != line.reserved, let sku = line.sku else { continue }
+            adjustReserved(sku, by: open - line.reserved, cause: cause, shop: originShop)
+            line.reserved = open
+            order.lines[lineId] = line
+        }
+        orders[key] = order
+    }
+
+    private mutating func adjustReserved(_ sku: String, by delta: Int64, cause: EventCause, shop: String?) {
+        if skus[sku] == nil { skus[sku] = SkuStock() }
+        touch(sku, cause: cause)
+        skus[sku]!.reserved += delta
+        if let shop { pending[sku]!.orderDeltaByShop[shop, default: 0] += delta }
+    }
+
+    private mutating func touch(_ sku: String, cause: EventCause) {
+        if pending[sku] == nil { pending[sku] = PendingChange(before: skus[sku] ?? SkuStock()) }
+        if pending[sku]!.causes.last != cause.messageId { pending[sku]!.causes.append(cause.messageId) }
+        let first = pending[sku]!.firstReceivedAtMillis
+        pending[sku]!.firstReceivedAtMillis = min(first ?? cause.receivedAtMillis, cause.receivedAtMillis)
+    }
+
+    // MARK: Versions and messages
+
+    /// Bumps the version of every SKU whose quantities changed since the last call and returns one availability
+    /// message per such SKU (sorted by SKU); clears the bookkeeping.
+    mutating func takeChanges(computedAtMillis: Int64) -> [AvailabilityMessage] {
+        var messages: [AvailabilityMessage] = []
+        for (sku, change) in pending.sorted(by: { $0.key < $1.key }) {
+            guard var stock = skus[sku], stock.quantitiesDiffer(from: change.before) else { continue }
+            stock.version = max(stock.version, change.before.version) + 1
+            skus[sku] = stock
+            // The origin is named only when exactly one shop's own orders moved this SKU's reservation.
+            let origins = change.orderDeltaByShop.filter { $0.value != 0 }
+            let origin = origins.count == 1 ? origins.first : nil
+            messages.append(
+                AvailabilityMessage(
+                    sku: sku, available: stock.available, onHand: stock.onHand, reserved: stock.reserved,
+                    version: stock.version, causes: change.causes, originShop: origin?.key,
+                    originQuantity: origin?.value, firstReceivedAtMillis: change.firstReceivedAtMillis,
+                    computedAtMillis: computedAtMillis))
+        }
+        pending = [:]
+        return messages
+    }
+}

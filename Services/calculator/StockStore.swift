@@ -1,0 +1,411 @@
+import Contracts
+import Foundation
+import Postgres
+
+/// One event of a batch, ready to apply.
+struct PreparedEvent: Sendable {
+    /// Position in the batch, to map outcomes back to deliveries.
+    var index: Int
+    var event: StockEvent
+    var cause: EventCause
+}
+
+/// A message written to the outbox, to publish after commit.
+struct OutboxMessage: Sendable, Equatable {
+    var id: Int64
+    var exchange: String
+    var routingKey: String
+    var messageId: String
+    var messageType: String
+    var body: [UInt8]
+}
+
+/// What one batch transaction did.
+struct BatchResult: Sendable {
+    /// Outcome per batch index; duplicates (already applied earlier) are absent here and listed in ``duplicates``.
+    var outcomes: [Int: ApplyOutcome] = [:]
+    /// Batch indexes whose message id was already applied.
+    var duplicates: [Int] = []
+    /// What to publish, in outbox order.
+    var outbox: [OutboxMessage] = []
+    /// Order lines without a SKU seen in this batch.
+    var linesWithoutSku = 0
+    /// Transaction attempts (more than 1 after a deadlock or serialization failure).
+    var attempts = 1
+}
+
+/// The names of the exchanges outbox messages go to.
+struct OutboxRoutes: Sendable {
+    var availabilityExchange: String
+    var catalogExchange: String
+}
+
+/// The catalog message published for `products/create|update`: a shop's SKU ↔ variant ↔ inventory item map.
+struct CatalogMessage: Codable, Sendable, Equatable {
+    static let messageType = "stockwire.catalog"
+    struct Entry: Codable, Sendable, Equatable {
+        var variantId: Int64
+        var sku: String?
+        var inventoryItemId: Int64?
+        enum CodingKeys: String, CodingKey {
+            case variantId = "variant_id", sku, inventoryItemId = "inventory_item_id"
+        }
+    }
+    var schemaVersion = 1
+    var shop: String
+    var productId: Int64
+    var variants: [Entry]
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version", shop, productId = "product_id", variants
+    }
+}
+
+/// The stock truth in PostgreSQL: loads what a batch touches, applies it with ``StockState``, writes back the
+/// differences and the outbox, all in one transaction.
+struct StockStore: Sendable {
+    let db: PostgresConnection
+    let routes: OutboxRoutes
+
+    // MARK: Batch
+
+    /// Applies `events` (distinct message ids) exactly once: one transaction that dedupes by message id, locks
+    /// touched orders and SKUs in sorted order, applies, bumps versions and writes outbox rows. Retries deadlocks
+    /// and serialization failures.
+    func apply(_ events: [PreparedEvent], computedAtMillis: Int64) async throws -> BatchResult {
+        let routes = routes
+        return try await db.retryingTransaction(
+            isolation: .readCommitted, retry: PostgresRetryPolicy(maxAttempts: 20, maxDelay: .milliseconds(500))
+        ) { tx in
+            var result = BatchResult()
+            result.attempts = tx.attempt
+            guard !events.isEmpty else { return result }
+
+            // 1. Dedupe: the insert is also the lock that makes a concurrent instance wait for our commit.
+            let sorted = events.sorted { $0.cause.messageId < $1.cause.messageId }
+            let inserted = try await tx.query(
+                """
+                INSERT INTO processed_messages (message_id, received_at)
+                SELECT m, to_timestamp(r / 1000.0) FROM unnest($1::text[], $2::bigint[]) AS t(m, r) ORDER BY m
+                ON CONFLICT (message_id) DO NOTHING RETURNING message_id
+                """, [sorted.map(\.cause.messageId), sorted.map(\.cause.receivedAtMillis)])
+            let fresh = Set(try inserted.map { try $0.decode(String.self, at: 0) })
+            var toApply: [PreparedEvent] = []
+            for e in events {
+                if fresh.contains(e.cause.messageId) { toApply.append(e) } else { result.duplicates.append(e.index) }
+            }
+            guard !toApply.isEmpty else { return result }
+
+            // 2. What the batch touches.
+            var orderKeys = Set<OrderKey>()
+            var refundKeys = Set<RefundKey>()
+            var refundOrders: [RefundKey: Int64] = [:]
+            var registeredSkus = Set<String>()
+            var movementSkus = Set<String>()
+            for e in toApply {
+                switch e.event {
+                case .order(let o):
+                    orderKeys.insert(o.key)
+                    registeredSkus.formUnion(o.lines.map(\.sku))
+                case .refund(let r):
+                    orderKeys.insert(r.orderKey)
+                    refundKeys.insert(RefundKey(shop: r.shop, refundId: r.refundId))
+                    refundOrders[RefundKey(shop: r.shop, refundId: r.refundId)] = r.orderId
+                case .movements(let ms):
+                    for m in ms {
+                        movementSkus.insert(m.sku)
+                        if let shop = m.shop, let orderId = m.orderId { orderKeys.insert(OrderKey(shop: shop, orderId: orderId)) }
+                    }
+                case .catalog(let c): registeredSkus.formUnion(c.variants.compactMap(\.sku))
+                case .ignored: break
+                }
+            }
+
+            var state = StockState()
+            state.warehouses = [:]
+            for row in try await tx.query("SELECT name, for_sale FROM warehouses") {
+                state.warehouses[try row.decode(String.self, at: 0)] = try row.decode(Bool.self, at: 1)
+            }
+
+            // 3. Orders: placeholder rows so that every touched order can be locked, then lock in sorted order.
+            if !orderKeys.isEmpty {
+                let keys = orderKeys.sorted()
+                let shops = keys.map(\.shop)
+                let ids = keys.map(\.orderId)
+                try await tx.query(
+                    """
+                    INSERT INTO orders (shop, order_id)
+                    SELECT s, o FROM unnest($1::text[], $2::bigint[]) AS t(s, o) ORDER BY s, o
+                    ON CONFLICT DO NOTHING
+                    """, [shops, ids])
+                for row in try await tx.query(
+                    """
+                    SELECT o.shop, o.order_id, o.updated_at_ms, o.cancelled FROM orders o
+                    JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON o.shop = t.s AND o.order_id = t.i
+                    ORDER BY o.shop, o.order_id FOR UPDATE OF o
+                    """, [shops, ids])
+                {
+                    let key = OrderKey(shop: try row.decode(String.self, at: 0), orderId: try row.decode(Int64.self, at: 1))
+                    state.orders[key] = OrderState(
+                        updatedAtMillis: try row.decode(Int64?.self, at: 2), cancelled: try row.decode(Bool.self, at: 3))
+                }
+                for row in try await tx.query(
+                    """
+                    SELECT l.shop, l.order_id, l.line_id, l.sku, l.quantity, l.current_quantity, l.shipped,
+                           l.refund_cancelled, l.reserved
+                    FROM order_lines l
+                    JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON l.shop = t.s AND l.order_id = t.i
+                    """, [shops, ids])
+                {
+                    let key = OrderKey(shop: try row.decode(String.self, at: 0), orderId: try row.decode(Int64.self, at: 1))
+                    let line = OrderLine(
+                        sku: try row.decode(String?.self, at: 3), quantity: try row.decode(Int64.self, at: 4),
+                        currentQuantity: try row.decode(Int64.self, at: 5), shipped: try row.decode(Int64.self, at: 6),
+                        refundCancelled: try row.decode(Int64.self, at: 7), reserved: try row.decode(Int64.self, at: 8))
+                    state.orders[key, default: OrderState()].lines[try row.decode(Int64.self, at: 2)] = line
+                    if let sku = line.sku { movementSkus.insert(sku) }
+                }
+            }
+            if !refundKeys.isEmpty {
+                let keys = Array(refundKeys)
+                for row in try await tx.query(
+                    """
+                    SELECT r.shop, r.refund_id FROM refunds r
+                    JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON r.shop = t.s AND r.refund_id = t.i
+                    """, [keys.map(\.shop), keys.map(\.refundId)])
+                {
+                    state.refunds.insert(
+                        RefundKey(shop: try row.decode(String.self, at: 0), refundId: try row.decode(Int64.self, at: 1)))
+                }
+            }
+
+            // 4. SKUs: orders and products register new SKUs; then lock every touched SKU in sorted order.
+            if !registeredSkus.isEmpty {
+                try await tx.query(
+                    "INSERT INTO skus (sku) SELECT s FROM unnest($1::text[]) AS t(s) ORDER BY s ON CONFLICT DO NOTHING",
+                    [registeredSkus.sorted()])
+            }
+            let touchedSkus = registeredSkus.union(movementSkus).sorted()
+            if !touchedSkus.isEmpty {
+                for row in try await tx.query(
+                    """
+                    SELECT sku, on_hand, reserved, safety_stock, version FROM skus WHERE sku = ANY($1::text[])
+                    ORDER BY sku FOR UPDATE
+                    """, [touchedSkus])
+                {
+                    state.skus[try row.decode(String.self, at: 0)] = SkuStock(
+                        onHand: try row.decode(Int64.self, at: 1), reserved: try row.decode(Int64.self, at: 2),
+                        safetyStock: try row.decode(Int64.self, at: 3), version: try row.decode(Int64.self, at: 4))
+                }
+                for row in try await tx.query(
+                    "SELECT sku, warehouse, on_hand FROM stock_levels WHERE sku = ANY($1::text[])", [touchedSkus])
+                {
+                    state.levels[
+                        LevelKey(sku: try row.decode(String.self, at: 0), warehouse: try row.decode(String.self, at: 1))] =
+                        try row.decode(Int64.self, at: 2)
+                }
+            }
+
+            // 5. Apply.
+            let initial = state
+            var rejected: [String] = []
+            var catalogs: [CatalogUpdate] = []
+            for e in toApply {
+                let outcome = state.apply(e.event, cause: e.cause)
+                result.outcomes[e.index] = outcome
+                if case .rejected = outcome { rejected.append(e.cause.messageId) }
+                if case .catalog(let c) = e.event, outcome == .applied { catalogs.append(c) }
+            }
+            result.linesWithoutSku = state.linesWithoutSku
+            let messages = state.takeChanges(computedAtMillis: computedAtMillis)
+
+            // 6. Write back what changed.
+            try await writeBack(initial: initial, final: state, messages: messages, refundOrders: refundOrders, tx: tx)
+            if !rejected.isEmpty {
+                // A rejected message may be replayed once the cause is fixed: it must not count as applied.
+                try await tx.query("DELETE FROM processed_messages WHERE message_id = ANY($1::text[])", [rejected])
+            }
+
+            // 7. Outbox.
+            var pending: [(exchange: String, key: String, id: String, type: String, body: String, sku: String?)] = []
+            for m in messages {
+                pending.append(
+                    (routes.availabilityExchange, m.sku, "\(m.sku)/\(m.version)", AvailabilityMessage.messageType,
+                     String(decoding: try m.json(), as: UTF8.self), m.sku))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            for c in catalogs {
+                let message = CatalogMessage(
+                    shop: c.shop, productId: c.productId,
+                    variants: c.variants.map { .init(variantId: $0.variantId, sku: $0.sku, inventoryItemId: $0.inventoryItemId) })
+                pending.append(
+                    (routes.catalogExchange, c.shop, "catalog/\(c.shop)/\(c.productId)/\(computedAtMillis)",
+                     CatalogMessage.messageType, String(decoding: try encoder.encode(message), as: UTF8.self), nil))
+            }
+            if !pending.isEmpty {
+                let rows = try await tx.query(
+                    """
+                    INSERT INTO outbox (exchange, routing_key, message_id, message_type, body, sku)
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                    RETURNING id
+                    """,
+                    [pending.map(\.exchange), pending.map(\.key), pending.map(\.id), pending.map(\.type),
+                     pending.map(\.body), pending.map(\.sku)])
+                let ids = try rows.map { try $0.decode(Int64.self, at: 0) }
+                for (id, p) in zip(ids, pending) {
+                    result.outbox.append(
+                        OutboxMessage(
+                            id: id, exchange: p.exchange, routingKey: p.key, messageId: p.id, messageType: p.type,
+                            body: Array(p.body.utf8)))
+                }
+            }
+            return result
+        }
+    }
+
+    private func writeBack(
+        initial: StockState, final state: StockState, messages: [AvailabilityMessage],
+        refundOrders: [RefundKey: Int64], tx: PostgresTransaction
+    ) async throws {
+        // Orders and their lines.
+        var orderRows: [(OrderKey, OrderState)] = []
+        var lineRows: [(OrderKey, Int64, OrderLine)] = []
+        for (key, order) in state.orders {
+            let before = initial.orders[key]
+            if before?.updatedAtMillis != order.updatedAtMillis || before?.cancelled != order.cancelled {
+                orderRows.append((key, order))
+            }
+            for (lineId, line) in order.lines where before?.lines[lineId] != line {
+                lineRows.append((key, lineId, line))
+            }
+        }
+        if !orderRows.isEmpty {
+            try await tx.query(
+                """
+                INSERT INTO orders (shop, order_id, updated_at_ms, cancelled)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::boolean[])
+                ON CONFLICT (shop, order_id) DO UPDATE
+                SET updated_at_ms = excluded.updated_at_ms, cancelled = excluded.cancelled
+                """,
+                [orderRows.map(\.0.shop), orderRows.map(\.0.orderId), orderRows.map(\.1.updatedAtMillis),
+                 orderRows.map(\.1.cancelled)])
+        }
+        if !lineRows.isEmpty {
+            try await tx.query(
+                """
+                INSERT INTO order_lines (shop, order_id, line_id, sku, quantity, current_quantity, shipped,
+                                         refund_cancelled, reserved)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
+                                     $7::bigint[], $8::bigint[], $9::bigint[])
+                ON CONFLICT (shop, order_id, line_id) DO UPDATE
+                SET sku = excluded.sku, quantity = excluded.quantity, current_quantity = excluded.current_quantity,
+                    shipped = excluded.shipped, refund_cancelled = excluded.refund_cancelled,
+                    reserved = excluded.reserved
+                """,
+                [lineRows.map(\.0.shop), lineRows.map(\.0.orderId), lineRows.map(\.1), lineRows.map(\.2.sku),
+                 lineRows.map(\.2.quantity), lineRows.map(\.2.currentQuantity), lineRows.map(\.2.shipped),
+                 lineRows.map(\.2.refundCancelled), lineRows.map(\.2.reserved)])
+        }
+        let newRefunds = state.refunds.subtracting(initial.refunds)
+        if !newRefunds.isEmpty {
+            let list = Array(newRefunds)
+            try await tx.query(
+                "INSERT INTO refunds (shop, refund_id, order_id) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])",
+                [list.map(\.shop), list.map(\.refundId), list.map { refundOrders[$0] ?? 0 }])
+        }
+
+        // Stock.
+        let levelRows = state.levels.filter { initial.levels[$0.key] != $0.value }.sorted { $0.key < $1.key }
+        if !levelRows.isEmpty {
+            try await tx.query(
+                """
+                INSERT INTO stock_levels (sku, warehouse, on_hand)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+                ON CONFLICT (sku, warehouse) DO UPDATE SET on_hand = excluded.on_hand
+                """, [levelRows.map(\.key.sku), levelRows.map(\.key.warehouse), levelRows.map(\.value)])
+        }
+        if !messages.isEmpty {
+            try await tx.query(
+                """
+                UPDATE skus s SET on_hand = t.on_hand, reserved = t.reserved, version = t.version,
+                       last_causes = t.causes, updated_at = now()
+                FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[])
+                     AS t(sku, on_hand, reserved, version, causes)
+                WHERE s.sku = t.sku
+                """,
+                [messages.map(\.sku), messages.map(\.onHand), messages.map(\.reserved), messages.map(\.version),
+                 messages.map { $0.causes.joined(separator: " ") }])
+        }
+
+        // Catalog.
+        let variantRows = state.variants.filter { initial.variants[$0.key] != $0.value }
+        if !variantRows.isEmpty {
+            let rows = Array(variantRows)
+            try await tx.query(
+                """
+                INSERT INTO variants (shop, variant_id, product_id, sku, inventory_item_id)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[])
+                ON CONFLICT (shop, variant_id) DO UPDATE
+                SET product_id = excluded.product_id, sku = excluded.sku,
+                    inventory_item_id = excluded.inventory_item_id, updated_at = now()
+                """,
+                [rows.map(\.key.shop), rows.map(\.key.variantId), rows.map(\.value.productId), rows.map(\.value.sku),
+                 rows.map(\.value.inventoryItemId)])
+        }
+    }
+
+    // MARK: Outbox
+
+    /// Marks outbox rows as published.
+    func markSent(_ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await db.query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[]) AND sent_at IS NULL", [ids])
+    }
+
+    /// Unpublished outbox rows, oldest first; `minimumAge` leaves rows a live instance is publishing right now.
+    func unsent(limit: Int, minimumAge: Duration) async throws -> [OutboxMessage] {
+        let seconds = Double(minimumAge.components.seconds) + Double(minimumAge.components.attoseconds) / 1e18
+        return try await db.query(
+            """
+            SELECT id, exchange, routing_key, message_id, message_type, body FROM outbox
+            WHERE sent_at IS NULL AND created_at <= now() - make_interval(secs => $1) ORDER BY id LIMIT $2
+            """, [seconds, limit]
+        ).map {
+            OutboxMessage(
+                id: try $0.decode(Int64.self, at: 0), exchange: try $0.decode(String.self, at: 1),
+                routingKey: try $0.decode(String.self, at: 2), messageId: try $0.decode(String.self, at: 3),
+                messageType: try $0.decode(String.self, at: 4), body: Array(try $0.decode(String.self, at: 5).utf8))
+        }
+    }
+
+    /// Deletes dedupe ids and published outbox rows older than `retention`; returns how many rows went.
+    @discardableResult
+    func purge(retention: Duration) async throws -> Int {
+        let seconds = Double(retention.components.seconds)
+        let a = try await db.query(
+            "DELETE FROM processed_messages WHERE received_at < now() - make_interval(secs => $1)", [seconds])
+        let b = try await db.query(
+            "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => $1)", [seconds])
+        return (a.affectedRows ?? 0) + (b.affectedRows ?? 0)
+    }
+
+    // MARK: Queries
+
+    /// The truth of one SKU: quantities, version, last causes, and the latest published messages.
+    func stock(sku: String) async throws -> (SkuStock, causes: [String], levels: [(String, Int64, Bool)])? {
+        let rows = try await db.query(
+            "SELECT on_hand, reserved, safety_stock, version, last_causes FROM skus WHERE sku = $1", [sku])
+        guard let row = rows.first else { return nil }
+        let stock = SkuStock(
+            onHand: try row.decode(Int64.self, at: 0), reserved: try row.decode(Int64.self, at: 1),
+            safetyStock: try row.decode(Int64.self, at: 2), version: try row.decode(Int64.self, at: 3))
+        let causes = try row.decode(String.self, at: 4).split(separator: " ").map(String.init)
+        let levels = try await db.query(
+            """
+            SELECT l.warehouse, l.on_hand, coalesce(w.for_sale, false) FROM stock_levels l
+            LEFT JOIN warehouses w ON w.name = l.warehouse WHERE l.sku = $1 ORDER BY l.warehouse
+            """, [sku]
+        ).map { (try $0.decode(String.self, at: 0), try $0.decode(Int64.self, at: 1), try $0.decode(Bool.self, at: 2)) }
+        return (stock, causes, levels)
+    }
+}

@@ -1,0 +1,212 @@
+import AMQP
+import Contracts
+import Foundation
+import Testing
+
+@testable import calculator
+
+/// The calculator against the real PostgreSQL and RabbitMQ; each test has its own database, queue and exchanges.
+@Suite struct ProcessingTests {
+    @Test func duplicatesAreAppliedOnceAndAvailabilityIsPublished() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let calculator = try await bench.startCalculator()
+            try await bench.registerSkus(["A"])
+            let receipt = StockMovement(movementId: "m1", sku: "A", kind: .receipt, quantity: 10)
+            for _ in 0..<3 { try await bench.movement(receipt) }
+            let order = """
+                {"id": 9007199254740993, "updated_at": "2024-05-01T12:00:00Z", "cancelled_at": null,
+                 "line_items": [{"id": 1, "sku": "A", "quantity": 3, "current_quantity": 3}]}
+                """
+            for _ in 0..<2 { try await bench.shopify("orders/create", order, webhookId: "w1") }
+            // The same order again under another webhook id: an equal snapshot is stale, not applied twice.
+            try await bench.shopify("orders/updated", order, webhookId: "w2")
+            #expect(try await eventually { try await bench.stock("A")?.reserved == 3 })
+            try await Task.sleep(for: .milliseconds(500))
+            let stock = try #require(try await bench.stock("A"))
+            #expect(stock.onHand == 10 && stock.reserved == 3 && stock.available == 7)
+            #expect(try await bench.scalar("SELECT count(*) FROM processed_messages") == 4)
+            let messages = try await bench.availability(expecting: 1)
+            #expect(messages.last?.available == 7)
+            #expect(messages.last?.version == stock.version)
+            #expect(messages.map(\.version) == messages.map(\.version).sorted())
+            #expect(try await bench.scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0)
+            #expect(try await bench.scalar("SELECT count(*) FROM variants") == 1)
+            await calculator.stop()
+            await bench.tearDown()
+        }
+    }
+
+    @Test func poisonMessagesAreDeadLetteredWithAReasonAndTheRestOfTheBatchApplies() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo, batchSize: 50)
+            try await bench.registerSkus(["A"])
+            try await bench.movement(StockMovement(movementId: "m1", sku: "A", kind: .receipt, quantity: 5))
+            try await bench.shopify("orders/create", "{broken", webhookId: "bad-json")
+            try await bench.shopify("carts/create", "{}", webhookId: "bad-topic")
+            try await bench.movement(StockMovement(movementId: "m2", sku: "NOPE", kind: .receipt, quantity: 1))
+            try await bench.movement(StockMovement(movementId: "m3", sku: "A", kind: .receipt, quantity: 2))
+            // All of it is waiting in the queue, so it arrives as one batch.
+            let calculator = try await bench.startCalculator()
+            #expect(try await eventually { try await bench.stock("A")?.onHand == 7 })
+            let dead = try await bench.drain(bench.deadQueue, expecting: 3)
+            let reasons = dead.compactMap { $0.properties.headers["x-stockwire-reason"]?.stringValue }
+            #expect(reasons.count == 3)
+            #expect(reasons.contains { $0.contains("not valid JSON") })
+            #expect(reasons.contains { $0.contains("unknown topic") })
+            #expect(reasons.contains { $0.contains("unknown SKU 'NOPE'") })
+            // A rejected message is not recorded as applied: it can be replayed once the SKU exists.
+            #expect(try await bench.scalar("SELECT count(*) FROM processed_messages WHERE message_id = 'warehouse/m2'") == 0)
+            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).messages == 0 })
+            await calculator.stop()
+            await bench.tearDown()
+        }
+    }
+
+    @Test func twoCalculatorsOnOneQueueGiveTheSameResultAsThePlainModel() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo, batchSize: 50)
+            let skus = (0..<8).map { "S\($0)" }
+            try await bench.registerSkus(skus)
+            let first = try await bench.startCalculator()
+            let second = try await bench.startCalculator()
+            #expect(try await eventually { try await bench.stock("S7") != nil })
+            // A history of orders (snapshots with versions), receipts, shipments and refunds; some sent twice.
+            var rng = SplitMix(seed: 42)
+            var events: [(String, StockEvent, EventEnvelope)] = []
+            var versions: [Int64: Int64] = [:]
+            for i in 0..<600 {
+                let order = Int64(rng.next() % 40) + 9_007_199_254_740_000
+                let sku = skus[Int(rng.next() % UInt64(skus.count))]
+                let q = Int64(rng.next() % 4) + 1
+                switch rng.next() % 4 {
+                case 0, 1:
+                    let v = (versions[order] ?? 0) + 1
+                    versions[order] = v
+                    let cancelled = rng.next() % 10 == 0
+                    let json = """
+                        {"id": \(order), "updated_at": "2024-05-01T12:\(String(format: "%02d", v / 60)):\(String(format: "%02d", v % 60))Z",
+                         "cancelled_at": \(cancelled ? "\"2024-05-01T13:00:00Z\"" : "null"),
+                         "line_items": [{"id": \(order * 2), "sku": "\(skus[Int(order % 8)])", "quantity": \(q + 2), "current_quantity": \(q)}]}
+                        """
+                    let env = EventEnvelope(
+                        source: .shopify, shop: "a.myshopify.com", topic: "orders/updated", deliveryId: "o\(i)",
+                        receivedAtMillis: 1, body: Array(json.utf8))
+                    events.append((env.messageId, try EventDecoder.decode(env), env))
+                case 2:
+                    let m = StockMovement(movementId: "r\(i)", sku: sku, kind: .receipt, quantity: q)
+                    let env = EventEnvelope(
+                        source: .warehouse, shop: nil, topic: "receipt", deliveryId: m.movementId, receivedAtMillis: 1,
+                        body: m.json())
+                    events.append((env.messageId, .movements([m]), env))
+                default:
+                    let m = StockMovement(
+                        movementId: "s\(i)", sku: skus[Int(order % 8)], kind: .shipment, quantity: 1,
+                        shop: "a.myshopify.com", orderId: order, lineItemId: order * 2)
+                    let env = EventEnvelope(
+                        source: .warehouse, shop: nil, topic: "shipment", deliveryId: m.movementId, receivedAtMillis: 1,
+                        body: m.json())
+                    events.append((env.messageId, .movements([m]), env))
+                }
+            }
+            var deliveries = events.map(\.2)
+            for e in events where rng.next() % 4 == 0 { deliveries.append(e.2) }
+            deliveries.shuffle(using: &rng)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for chunk in stride(from: 0, to: deliveries.count, by: 50) {
+                    let slice = Array(deliveries[chunk..<min(chunk + 50, deliveries.count)])
+                    group.addTask { for env in slice { try await bench.publish(env) } }
+                }
+                try await group.waitForAll()
+            }
+            // The plain model, applied once per distinct message id in one order.
+            var model = Make.state(skus: skus)
+            for (id, event, _) in events { _ = model.apply(event, cause: Make.cause(id)) }
+            let distinct = Int64(events.count + 1)
+            #expect(try await eventually(timeout: .seconds(60)) {
+                try await bench.scalar("SELECT count(*) FROM processed_messages") == distinct
+            })
+            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).messages == 0 })
+            for sku in skus {
+                let got = try #require(try await bench.stock(sku))
+                let want = model.skus[sku] ?? SkuStock()
+                #expect(got.onHand == want.onHand, "on_hand \(sku)")
+                #expect(got.reserved == want.reserved, "reserved \(sku)")
+                #expect(got.available == want.available, "available \(sku)")
+            }
+            // Lines agree with the SKU totals.
+            #expect(
+                try await bench.scalar(
+                    "SELECT count(*) FROM skus s WHERE reserved <> (SELECT coalesce(sum(reserved), 0) FROM order_lines l WHERE l.sku = s.sku)")
+                    == 0)
+            await first.stop()
+            await second.stop()
+            await bench.tearDown()
+        }
+    }
+
+    @Test func killedBetweenCommitAndPublishTheAvailabilityStillArrives() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            // The SKU first, applied by an in-process calculator that then stops.
+            let setup = try await bench.startCalculator()
+            try await bench.registerSkus(["K"])
+            #expect(try await eventually { try await bench.stock("K") != nil })
+            await setup.stop()
+
+            try await bench.movement(StockMovement(movementId: "k1", sku: "K", kind: .receipt, quantity: 4))
+            let process = try Self.launchCalculator(bench.configuration, crashAfterCommit: true)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL)
+            // Committed but not published.
+            #expect(try await bench.stock("K")?.onHand == 4)
+            #expect(try await bench.scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND sku = 'K'") == 1)
+            #expect(try await bench.client.queueInfo(bench.availabilityQueue).messages == 0)
+
+            // A restart publishes from the outbox; the redelivered event is a duplicate.
+            let restarted = try await bench.startCalculator()
+            let messages = try await bench.availability(expecting: 1)
+            #expect(messages.count == 1)
+            #expect(messages.first?.sku == "K" && messages.first?.available == 4)
+            #expect(messages.first?.causes == ["warehouse/k1"])
+            #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0 })
+            #expect(try await bench.stock("K")?.onHand == 4)
+            await restarted.stop()
+            await bench.tearDown()
+        }
+    }
+
+    /// Starts the real `calculator run` executable with this test's settings.
+    static func launchCalculator(_ c: CalculatorConfiguration, crashAfterCommit: Bool) throws -> Process {
+        let candidates = [
+            Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("calculator"),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("calculator"),
+        ].compactMap { $0 }
+        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw CalculatorTestError("calculator executable not found next to the test bundle: \(candidates)")
+        }
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = ["run"]
+        var env = ProcessInfo.processInfo.environment
+        env["STOCKWIRE_POSTGRES"] = c.postgres
+        env["STOCKWIRE_AMQP_URL"] = TestServers.amqpURL
+        env["STOCKWIRE_CALCULATOR_QUEUE"] = c.queue
+        env["STOCKWIRE_EVENTS_EXCHANGE"] = c.eventsExchange
+        env["STOCKWIRE_AVAILABILITY_EXCHANGE"] = c.availabilityExchange
+        env["STOCKWIRE_CATALOG_EXCHANGE"] = c.catalogExchange
+        env["STOCKWIRE_DEAD_EXCHANGE"] = c.deadExchange
+        env["STOCKWIRE_CALCULATOR_OPS_PORT"] = "0"
+        env["STOCKWIRE_CALCULATOR_OPS_HOST"] = "127.0.0.1"
+        env["STOCKWIRE_LOG_LEVEL"] = "warning"
+        if crashAfterCommit { env["STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT"] = "1" }
+        p.environment = env
+        try p.run()
+        return p
+    }
+}
+
+struct CalculatorTestError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,185 @@
+import Contracts
+import Testing
+
+@testable import calculator
+
+/// Builders for events in unit tests.
+enum Make {
+    static func cause(_ id: String, at ms: Int64 = 1_000) -> EventCause { EventCause(messageId: id, receivedAtMillis: ms) }
+
+    static func order(
+        _ id: Int64, shop: String = "a.myshopify.com", at t: Int64, cancelled: Bool = false,
+        _ lines: [(Int64, String, Int64, Int64?)]
+    ) -> StockEvent {
+        .order(
+            OrderSnapshot(
+                shop: shop, orderId: id, updatedAtMillis: t, cancelled: cancelled,
+                lines: lines.map { .init(lineId: $0.0, sku: $0.1, quantity: $0.2, currentQuantity: $0.3 ?? $0.2) }))
+    }
+
+    static func movement(
+        _ id: String, _ kind: StockMovement.Kind, _ sku: String, _ q: Int64, warehouse: String? = nil,
+        shop: String? = nil, order: Int64? = nil, line: Int64? = nil
+    ) -> StockEvent {
+        .movements([
+            StockMovement(
+                movementId: id, sku: sku, kind: kind, quantity: q, warehouse: warehouse, shop: shop, orderId: order,
+                lineItemId: line)
+        ])
+    }
+
+    static func refund(_ id: Int64, order: Int64, shop: String = "a.myshopify.com", _ lines: [(Int64, Int64, String)])
+        -> StockEvent
+    {
+        .refund(
+            RefundEvent(
+                shop: shop, orderId: order, refundId: id,
+                lines: lines.map { .init(lineId: $0.0, quantity: $0.1, restockType: $0.2) }))
+    }
+
+    static func state(skus: [String]) -> StockState {
+        var s = StockState()
+        for sku in skus { s.skus[sku] = SkuStock() }
+        return s
+    }
+}
+
+extension StockState {
+    mutating func run(_ event: StockEvent, _ id: String) -> ApplyOutcome { apply(event, cause: Make.cause(id)) }
+}
+
+@Suite struct StockModelTests {
+    @Test func availableIsOnHandMinusReservedMinusSafetyStockNeverNegative() {
+        #expect(SkuStock(onHand: 10, reserved: 3, safetyStock: 2).available == 5)
+        #expect(SkuStock(onHand: 1, reserved: 3, safetyStock: 0).available == 0)
+        #expect(SkuStock(onHand: -4, reserved: 0, safetyStock: 0).available == 0)
+    }
+
+    @Test func receiptReturnCorrectionAndStocktakeMoveOnHand() {
+        var s = Make.state(skus: ["A"])
+        #expect(s.run(Make.movement("m1", .receipt, "A", 10), "w/m1") == .applied)
+        #expect(s.run(Make.movement("m2", .return, "A", 2), "w/m2") == .applied)
+        #expect(s.run(Make.movement("m3", .correction, "A", -5), "w/m3") == .applied)
+        #expect(s.skus["A"]?.onHand == 7)
+        #expect(s.run(Make.movement("m4", .stocktake, "A", 4), "w/m4") == .applied)
+        #expect(s.skus["A"]?.onHand == 4)
+        #expect(s.levels[LevelKey(sku: "A", warehouse: "default")] == 4)
+    }
+
+    @Test func stockInAWarehouseNotForSaleDoesNotCount() {
+        var s = Make.state(skus: ["A"])
+        s.warehouses["backroom"] = false
+        _ = s.run(Make.movement("m1", .receipt, "A", 10, warehouse: "backroom"), "w/m1")
+        _ = s.run(Make.movement("m2", .receipt, "A", 3), "w/m2")
+        #expect(s.skus["A"]?.onHand == 3)
+        #expect(s.levels[LevelKey(sku: "A", warehouse: "backroom")] == 10)
+    }
+
+    @Test func movementOfUnknownSkuOrWarehouseIsRejectedWithoutEffect() {
+        var s = Make.state(skus: ["A"])
+        guard case .rejected(let reason) = s.run(Make.movement("m1", .receipt, "B", 1), "w/m1") else {
+            Issue.record("expected rejection")
+            return
+        }
+        #expect(reason.contains("unknown SKU 'B'"))
+        guard case .rejected = s.run(Make.movement("m2", .receipt, "A", 1, warehouse: "nowhere"), "w/m2") else {
+            Issue.record("expected rejection")
+            return
+        }
+        #expect(s.skus["A"] == SkuStock())
+        #expect(s.takeChanges(computedAtMillis: 0).isEmpty)
+    }
+
+    @Test func olderSnapshotIsIgnoredNewerReplaces() {
+        var s = Make.state(skus: ["A"])
+        #expect(s.run(Make.order(1, at: 200, [(11, "A", 3, nil)]), "o1") == .applied)
+        #expect(s.skus["A"]?.reserved == 3)
+        #expect(s.run(Make.order(1, at: 100, [(11, "A", 5, nil)]), "o0") == .stale)
+        #expect(s.run(Make.order(1, at: 200, [(11, "A", 5, nil)]), "o0b") == .stale)
+        #expect(s.skus["A"]?.reserved == 3)
+        #expect(s.run(Make.order(1, at: 300, [(11, "A", 3, 1)]), "o2") == .applied)
+        #expect(s.skus["A"]?.reserved == 1)
+    }
+
+    @Test func editToZeroAndCancelReleaseEverything() {
+        var s = Make.state(skus: ["A", "B"])
+        _ = s.run(Make.order(1, at: 1, [(11, "A", 2, nil), (12, "B", 4, nil)]), "o1")
+        _ = s.run(Make.order(1, at: 2, [(11, "A", 2, 0), (12, "B", 4, nil)]), "o2")
+        #expect(s.skus["A"]?.reserved == 0)
+        #expect(s.skus["B"]?.reserved == 4)
+        _ = s.run(Make.order(1, at: 3, cancelled: true, [(11, "A", 2, 0), (12, "B", 4, nil)]), "o3")
+        #expect(s.skus["B"]?.reserved == 0)
+    }
+
+    @Test func repeatedSkuAcrossLinesAddsUp() {
+        var s = Make.state(skus: [])
+        _ = s.run(Make.order(1, at: 1, [(11, "A", 2, nil), (12, "A", 3, nil)]), "o1")
+        #expect(s.skus["A"]?.reserved == 5)
+    }
+
+    @Test func shipmentLowersOnHandAndTheLineTogetherSoAvailableDoesNotDipTwice() {
+        var s = Make.state(skus: ["A"])
+        _ = s.run(Make.movement("r", .receipt, "A", 10), "w/r")
+        _ = s.run(Make.order(7, at: 1, [(71, "A", 3, nil)]), "o")
+        #expect(s.skus["A"]?.available == 7)
+        _ = s.run(Make.movement("s", .shipment, "A", 2, shop: "a.myshopify.com", order: 7, line: 71), "w/s")
+        #expect(s.skus["A"] == SkuStock(onHand: 8, reserved: 1, safetyStock: 0, version: 0))
+        #expect(s.skus["A"]?.available == 7)
+    }
+
+    @Test func shipmentBeforeItsOrderIsRememberedForTheSnapshot() {
+        var s = Make.state(skus: ["A"])
+        _ = s.run(Make.movement("r", .receipt, "A", 10), "w/r")
+        _ = s.run(Make.movement("s", .shipment, "A", 2, shop: "a.myshopify.com", order: 7, line: 71), "w/s")
+        _ = s.run(Make.order(7, at: 1, [(71, "A", 3, nil)]), "o")
+        #expect(s.skus["A"]?.onHand == 8)
+        #expect(s.skus["A"]?.reserved == 1)
+    }
+
+    @Test func refundCancelReleasesReturnDoesNotAndNeitherCountsTwice() {
+        var s = Make.state(skus: ["A"])
+        _ = s.run(Make.movement("r", .receipt, "A", 10), "w/r")
+        _ = s.run(Make.order(1, at: 1, [(11, "A", 4, nil)]), "o1")
+        _ = s.run(Make.refund(900, order: 1, [(11, 1, "cancel")]), "rf1")
+        #expect(s.skus["A"]?.reserved == 3)
+        #expect(s.run(Make.refund(900, order: 1, [(11, 1, "cancel")]), "rf1-again") == .stale)
+        _ = s.run(Make.refund(901, order: 1, [(11, 1, "return")]), "rf2")
+        #expect(s.skus["A"]?.reserved == 3)
+        #expect(s.skus["A"]?.onHand == 10)
+        // The snapshot after the refund shows the same removal: not released twice.
+        _ = s.run(Make.order(1, at: 2, [(11, "A", 4, 3)]), "o2")
+        #expect(s.skus["A"]?.reserved == 3)
+    }
+
+    @Test func refundBeforeItsOrderApplies() {
+        var s = Make.state(skus: ["A"])
+        _ = s.run(Make.refund(900, order: 1, [(11, 2, "cancel")]), "rf")
+        _ = s.run(Make.order(1, at: 1, [(11, "A", 5, nil)]), "o1")
+        #expect(s.skus["A"]?.reserved == 3)
+    }
+
+    @Test func versionsBumpOncePerBatchAndMessagesCarryOrigin() {
+        var s = Make.state(skus: ["A", "B"])
+        _ = s.apply(Make.movement("r", .receipt, "A", 10), cause: Make.cause("warehouse/r", at: 50))
+        _ = s.apply(Make.order(1, at: 1, [(11, "A", 2, nil)]), cause: Make.cause("a/1", at: 40))
+        let messages = s.takeChanges(computedAtMillis: 99)
+        #expect(messages.count == 1)
+        let m = messages[0]
+        #expect(m.sku == "A" && m.available == 8 && m.onHand == 10 && m.reserved == 2 && m.version == 1)
+        #expect(m.causes == ["warehouse/r", "a/1"])
+        #expect(m.originShop == "a.myshopify.com" && m.originQuantity == 2)
+        #expect(m.firstReceivedAtMillis == 40 && m.computedAtMillis == 99)
+        _ = s.apply(Make.movement("r2", .receipt, "A", 1), cause: Make.cause("warehouse/r2"))
+        let next = s.takeChanges(computedAtMillis: 100)
+        #expect(next.map(\.version) == [2])
+        #expect(next[0].originShop == nil)
+    }
+
+    @Test func changeThatCancelsOutPublishesNothing() {
+        var s = Make.state(skus: ["A"])
+        _ = s.run(Make.movement("a", .correction, "A", 3), "x")
+        _ = s.run(Make.movement("b", .correction, "A", -3), "y")
+        #expect(s.takeChanges(computedAtMillis: 0).isEmpty)
+        #expect(s.skus["A"]?.version == 0)
+    }
+}

@@ -1,0 +1,209 @@
+import AMQP
+import Contracts
+import Foundation
+import Logging
+import Postgres
+import ServiceKit
+import Synchronization
+import Testing
+
+@testable import calculator
+
+/// The real PostgreSQL and RabbitMQ the tests use, with a fresh database and unique broker names per test.
+enum TestServers {
+    static let postgres =
+        ProcessInfo.processInfo.environment["STOCKWIRE_TEST_POSTGRES"]
+        ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
+    static let amqpURL =
+        ProcessInfo.processInfo.environment["STOCKWIRE_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+
+    static var logger: Logger {
+        var l = Logger(label: "calculator-tests")
+        l.logLevel = .warning
+        return l
+    }
+
+    static func unique(_ prefix: String) -> String {
+        "\(prefix)_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
+    }
+
+    /// Runs `body` with the conninfo of a new, migrated database that is dropped afterwards.
+    static func withDatabase<T>(_ body: (String) async throws -> T) async throws -> T {
+        let admin = try await PostgresConnection.connect(postgres)
+        let name = unique("calctest")
+        try await admin.execute("CREATE DATABASE \(name)")
+        // libpq takes the last of repeated keywords.
+        let conninfo = postgres + " dbname=\(name)"
+        do {
+            let db = try await PostgresConnection.connect(conninfo)
+            try await Migrator.migrate(db, CalculatorSchema.migrations, logger: logger)
+            await db.close()
+            let result = try await body(conninfo)
+            try await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
+            await admin.close()
+            return result
+        } catch {
+            _ = try? await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
+            await admin.close()
+            throw error
+        }
+    }
+
+    static func broker(_ name: String, topology: [AMQPTopology] = []) async throws -> AMQPConnection {
+        var config = try AMQPConfiguration(url: amqpURL, connectionName: name)
+        config.reconnectDelay = .milliseconds(100)
+        config.reconnectMaxDelay = .seconds(1)
+        let c = AMQPConnection(configuration: config, topology: topology, logger: logger)
+        c.start()
+        try await c.waitUntilConnected(timeout: .seconds(30))
+        return c
+    }
+}
+
+/// One test's broker names and a connection that publishes events and watches availability and dead letters.
+final class TestBench: Sendable {
+    let conninfo: String
+    let configuration: CalculatorConfiguration
+    let client: AMQPConnection
+    let availabilityQueue: String
+    var deadQueue: String { StockwireTopology.deadLetterQueue(of: configuration.queue) }
+
+    init(conninfo: String, batchSize: Int = 100) async throws {
+        self.conninfo = conninfo
+        let id = TestServers.unique("t")
+        var c = CalculatorConfiguration()
+        c.postgres = conninfo
+        c.broker = BrokerSettings(url: TestServers.amqpURL, passwordFile: nil)
+        c.queue = "calctest.events.\(id)"
+        c.eventsExchange = "calctest.events.\(id)"
+        c.availabilityExchange = "calctest.availability.\(id)"
+        c.catalogExchange = "calctest.catalog.\(id)"
+        c.deadExchange = "calctest.dead.\(id)"
+        c.batchSize = batchSize
+        c.relayInterval = .milliseconds(300)
+        configuration = c
+        availabilityQueue = "calctest.watch.\(id)"
+        client = try await TestServers.broker(
+            "calc-test-client",
+            topology: c.topology + [
+                .queue(name: availabilityQueue, arguments: ["x-queue-type": "quorum"]),
+                .binding(queue: availabilityQueue, exchange: c.availabilityExchange, routingKey: "#"),
+            ])
+    }
+
+    /// Publishes an event as ingest would, to this test's exchange.
+    func publish(_ envelope: EventEnvelope) async throws {
+        var message = envelope.message()
+        message.exchange = configuration.eventsExchange
+        try await client.publish(message, timeout: .seconds(10))
+    }
+
+    /// A warehouse movement event.
+    func movement(_ m: StockMovement) async throws {
+        try await publish(
+            EventEnvelope(
+                source: .warehouse, shop: nil, topic: m.kind.rawValue, deliveryId: m.movementId,
+                receivedAtMillis: nowMillis(), body: m.json()))
+    }
+
+    /// A Shopify webhook event.
+    func shopify(_ topic: String, _ json: String, shop: String = "a.myshopify.com", webhookId: String) async throws {
+        try await publish(
+            EventEnvelope(
+                source: .shopify, shop: shop, topic: topic, deliveryId: webhookId, receivedAtMillis: nowMillis(),
+                body: Array(json.utf8)))
+    }
+
+    /// Registers SKUs through a products/create event.
+    func registerSkus(_ skus: [String], productId: Int64 = 1) async throws {
+        let variants = skus.enumerated().map { #"{"id": \#(productId * 1000 + Int64($0.offset)), "sku": "\#($0.element)", "inventory_item_id": \#(7000 + $0.offset)}"# }
+        try await shopify(
+            "products/create", #"{"id": \#(productId), "variants": [\#(variants.joined(separator: ","))]}"#,
+            webhookId: "product-\(productId)")
+    }
+
+    /// Starts an in-process calculator; stop it with ``RunningCalculator/stop()``.
+    func startCalculator() async throws -> RunningCalculator {
+        let parts = try await CalculatorApplication.buildParts(configuration: configuration, logger: TestServers.logger)
+        parts.broker.connection.start()
+        let processor = parts.processor
+        let task = Task { try await processor.run() }
+        return RunningCalculator(parts: parts, task: task)
+    }
+
+    /// Reads everything currently in a queue (acking it).
+    func drain(_ queue: String, expecting count: Int, timeout: Duration = .seconds(20)) async throws -> [AMQPDelivery] {
+        let collected = Shared<[AMQPDelivery]>([])
+        let consumer = client.consume(queue: queue, prefetch: 1000)
+        let reader = Task {
+            for try await d in consumer {
+                d.ack()
+                collected.update { $0.append(d) }
+            }
+        }
+        _ = try await eventually(timeout: timeout) { collected.value.count >= count }
+        try await Task.sleep(for: .milliseconds(200))
+        consumer.cancel()
+        reader.cancel()
+        return collected.value
+    }
+
+    /// The availability messages published so far (read from the watch queue).
+    func availability(expecting count: Int, timeout: Duration = .seconds(20)) async throws -> [AvailabilityMessage] {
+        try await drain(availabilityQueue, expecting: count, timeout: timeout).map { try AvailabilityMessage.decode($0.body) }
+    }
+
+    /// Deletes this test's queues and exchanges.
+    func tearDown() async {
+        for q in [configuration.queue, deadQueue, availabilityQueue] { try? await client.deleteQueue(q) }
+        for e in [configuration.eventsExchange, configuration.availabilityExchange, configuration.catalogExchange,
+                  configuration.deadExchange] { try? await client.deleteExchange(e) }
+        await client.close()
+    }
+
+    /// The truth of a SKU straight from the database.
+    func stock(_ sku: String) async throws -> SkuStock? {
+        let db = try await PostgresConnection.connect(conninfo)
+        defer { Task { await db.close() } }
+        return try await StockStore(db: db, routes: .init(availabilityExchange: "", catalogExchange: "")).stock(sku: sku)?.0
+    }
+
+    func scalar(_ sql: String) async throws -> Int64 {
+        let db = try await PostgresConnection.connect(conninfo)
+        let v = try await db.query(sql).scalar(Int64.self)
+        await db.close()
+        return v
+    }
+}
+
+/// An in-process calculator.
+struct RunningCalculator: Sendable {
+    let parts: CalculatorApplication.Parts
+    let task: Task<Void, any Error>
+
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+        await parts.broker.connection.close()
+        await parts.database.close()
+        await parts.relayDatabase.close()
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}
+
+/// A value shared between test tasks.
+final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    var value: Value { mutex.withLock { $0 } }
+    func update(_ body: (inout Value) -> Void) { mutex.withLock { body(&$0) } }
+}

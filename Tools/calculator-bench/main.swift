@@ -1,0 +1,121 @@
+// calculator-bench: events applied per second by the real `calculator run`, batched vs. one transaction per event,
+// at 1, 100 and 10,000 SKUs, against the local PostgreSQL and RabbitMQ.
+//
+//   calculator-bench [events-per-run]      (env STOCKWIRE_POSTGRES, STOCKWIRE_AMQP_URL, CALCULATOR_BIN)
+//
+// Each run: a fresh database (`calculator migrate`), SKUs inserted, N receipt events pre-published to a fresh queue,
+// then `calculator run` is started and the rate is measured from the first to the last applied event.
+import AMQP
+import Contracts
+import Foundation
+import Logging
+import Postgres
+
+let postgres =
+    ProcessInfo.processInfo.environment["STOCKWIRE_POSTGRES"]
+    ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
+let amqpURL = ProcessInfo.processInfo.environment["STOCKWIRE_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+let batchedEvents = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 40_000 : 40_000
+let singleEvents = max(1, batchedEvents / 8)
+let binary =
+    ProcessInfo.processInfo.environment["CALCULATOR_BIN"]
+    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("calculator").path
+func makeLogger() -> Logger {
+    var logger = Logger(label: "calculator-bench")
+    logger.logLevel = .warning
+    return logger
+}
+
+func run(_ arguments: [String], env: [String: String]) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = arguments
+    p.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
+    try p.run()
+    return p
+}
+
+func measure(skus: Int, batchSize: Int, events: Int) async throws -> Double {
+    let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased()
+    let dbName = "calcbench_\(id)"
+    let admin = try await PostgresConnection.connect(postgres)
+    try await admin.execute("CREATE DATABASE \(dbName)")
+    let conninfo = postgres + " dbname=\(dbName)"
+    let migrate = try run(["migrate"], env: ["STOCKWIRE_POSTGRES": conninfo, "STOCKWIRE_LOG_LEVEL": "warning"])
+    migrate.waitUntilExit()
+    let db = try await PostgresConnection.connect(conninfo)
+    try await db.query("INSERT INTO skus (sku) SELECT 'S' || g FROM generate_series(0, $1::int - 1) g", [skus])
+
+    let queue = "calcbench.\(id)"
+    let exchange = "calcbench.events.\(id)"
+    let env = [
+        "STOCKWIRE_POSTGRES": conninfo, "STOCKWIRE_AMQP_URL": amqpURL, "STOCKWIRE_CALCULATOR_QUEUE": queue,
+        "STOCKWIRE_EVENTS_EXCHANGE": exchange, "STOCKWIRE_AVAILABILITY_EXCHANGE": "calcbench.availability.\(id)",
+        "STOCKWIRE_CATALOG_EXCHANGE": "calcbench.catalog.\(id)", "STOCKWIRE_DEAD_EXCHANGE": "calcbench.dead.\(id)",
+        "STOCKWIRE_CALCULATOR_BATCH_SIZE": "\(batchSize)", "STOCKWIRE_CALCULATOR_OPS_PORT": "0",
+        "STOCKWIRE_CALCULATOR_OPS_HOST": "127.0.0.1", "STOCKWIRE_LOG_LEVEL": "error",
+    ]
+    let amqp = AMQPConnection(
+        configuration: try AMQPConfiguration(url: amqpURL, connectionName: "calculator-bench"),
+        topology: [
+            .exchange(name: exchange, kind: .topic), .exchange(name: "calcbench.dead.\(id)", kind: .direct),
+            .quorumQueue("dead.\(queue)"), .binding(queue: "dead.\(queue)", exchange: "calcbench.dead.\(id)", routingKey: queue),
+            .quorumQueue(queue, deadLetterExchange: "calcbench.dead.\(id)", deadLetterRoutingKey: queue,
+                         deliveryLimit: StockwireTopology.deliveryLimit),
+            .binding(queue: queue, exchange: exchange, routingKey: "#"),
+        ], logger: makeLogger())
+    amqp.start()
+    try await amqp.waitUntilConnected(timeout: .seconds(30))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<64 {
+            group.addTask {
+                for i in stride(from: worker, to: events, by: 64) {
+                    let m = StockMovement(movementId: "m\(i)", sku: "S\(i % skus)", kind: .receipt, quantity: 1)
+                    var message = EventEnvelope(
+                        source: .warehouse, shop: nil, topic: "receipt", deliveryId: m.movementId,
+                        receivedAtMillis: Int64(Date().timeIntervalSince1970 * 1000), body: m.json()
+                    ).message()
+                    message.exchange = exchange
+                    try await amqp.publish(message, timeout: .seconds(30))
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+
+    let calculator = try run(["run"], env: env)
+    var start: (ContinuousClock.Instant, Int64)?
+    var end = ContinuousClock.now
+    while true {
+        let count = try await db.query("SELECT count(*) FROM processed_messages").scalar(Int64.self)
+        if start == nil, count > 0 { start = (ContinuousClock.now, count) }
+        if count >= Int64(events) {
+            end = ContinuousClock.now
+            break
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    calculator.terminate()
+    calculator.waitUntilExit()
+    let (t0, c0) = start!
+    let seconds = Double((end - t0).components.attoseconds) / 1e18 + Double((end - t0).components.seconds)
+    let total = try await db.query("SELECT sum(on_hand) FROM skus").scalar(Int64.self)
+    precondition(total == Int64(events), "expected \(events) units on hand, found \(total)")
+    try? await amqp.deleteQueue(queue)
+    try? await amqp.deleteQueue("dead.\(queue)")
+    try? await amqp.deleteExchange(exchange)
+    await amqp.close()
+    await db.close()
+    try await admin.execute("DROP DATABASE \(dbName) WITH (FORCE)")
+    await admin.close()
+    return Double(Int64(events) - c0) / seconds
+}
+
+print("| SKUs | mode | events | events/s |")
+print("|---:|---|---:|---:|")
+for skus in [1, 100, 10_000] {
+    for (mode, batch, events) in [("batched (500/tx)", 500, batchedEvents), ("one tx per event", 1, singleEvents)] {
+        let rate = try await measure(skus: skus, batchSize: batch, events: events)
+        FileHandle.standardOutput.write(Data("| \(skus) | \(mode) | \(events) | \(Int(rate)) |\n".utf8))
+    }
+}
