@@ -1,0 +1,39 @@
+import Hummingbird
+
+extension Request {
+    /// The declared `Content-Length`, nil when absent (chunked) or not a number.
+    var declaredContentLength: Int? {
+        headers[.contentLength].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// Reads the whole body, refusing it as soon as it is known to be too large or too slow.
+    ///
+    /// A declared `Content-Length` over `limit` is refused before a byte of the body is read; a chunked body is
+    /// counted while it arrives and refused at the chunk that crosses the limit. Both answers close the connection,
+    /// so the rest is never read. A body still incomplete after `readTimeout` gets 408; a sender that goes silent
+    /// mid-body is cut off by the server's idle timeout.
+    func collectBody(limit: Int, readTimeout: Duration) async throws(IngestRejection) -> [UInt8] {
+        let declared = declaredContentLength
+        if let declared, declared > limit { throw .tooLarge(limit: limit) }
+        let deadline = ContinuousClock.now + readTimeout
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(declared ?? 4096)
+        do {
+            for try await chunk in body {
+                guard bytes.count + chunk.readableBytes <= limit else { throw IngestRejection.tooLarge(limit: limit) }
+                chunk.withUnsafeReadableBytes { bytes.append(contentsOf: $0) }
+                if ContinuousClock.now > deadline {
+                    throw IngestRejection(
+                        status: .requestTimeout, reason: "read_timeout",
+                        message: "the body did not arrive within \(readTimeout)", closeConnection: true)
+                }
+            }
+        } catch let rejection as IngestRejection {
+            throw rejection
+        } catch {
+            throw IngestRejection(
+                status: .badRequest, reason: "read_failed", message: "the body could not be read", closeConnection: true)
+        }
+        return bytes
+    }
+}

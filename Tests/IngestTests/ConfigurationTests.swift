@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import ServiceKit
+import Testing
+
+@testable import ingest
+
+@Suite struct ConfigurationTests {
+    static func secretFile(_ content: String) throws -> String {
+        let path = NSTemporaryDirectory() + "ingest-secret-\(UUID().uuidString)"
+        try content.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func defaultsApplyWhenNothingIsSet() throws {
+        let c = try IngestConfiguration(options: IngestOptions.parse([]), environment: [:])
+        #expect(c.port == 8080)
+        #expect(c.maxBodyBytes == 1_048_576)
+        #expect(c.confirmTimeout == .seconds(3))
+        #expect(c.shops.count == 0)
+        #expect(c.movementToken == nil)
+    }
+
+    @Test func flagsWinOverEnvironmentAndSecretsComeFromFiles() throws {
+        let acme = try Self.secretFile("acme-secret\n")
+        let acmeOld = try Self.secretFile("acme-old")
+        let beta = try Self.secretFile("beta-secret")
+        let token = try Self.secretFile("s3cr3t-movement\n")
+        let env = [
+            "STOCKWIRE_INGEST_PORT": "9000", "STOCKWIRE_INGEST_MAX_BODY_BYTES": "2048",
+            "STOCKWIRE_INGEST_CONFIRM_TIMEOUT_MS": "1500",
+            "STOCKWIRE_SHOPS": "Acme.myshopify.com=\(acme), \(acmeOld) ; beta.myshopify.com=\(beta)",
+            "STOCKWIRE_MOVEMENT_TOKEN_FILE": token,
+        ]
+        let c = try IngestConfiguration(options: IngestOptions.parse(["--port", "9100"]), environment: env)
+        #expect(c.port == 9100)
+        #expect(c.maxBodyBytes == 2048)
+        #expect(c.confirmTimeout == .milliseconds(1500))
+        #expect(c.shops.domains == ["acme.myshopify.com", "beta.myshopify.com"])
+        #expect(c.shops.secrets(for: "ACME.myshopify.com") == [Array("acme-secret".utf8), Array("acme-old".utf8)])
+        #expect(c.movementToken == Array("s3cr3t-movement".utf8))
+        #expect(!c.shops.description.contains("acme-secret"))
+        #expect(!"\(c.summary)".contains("s3cr3t"))
+    }
+
+    @Test func shopsFileIsCombinedWithTheEnvironment() throws {
+        let a = try Self.secretFile("a")
+        let b = try Self.secretFile("b")
+        let file = try Self.secretFile("# shops\nb.myshopify.com=\(b)\n\n")
+        let c = try IngestConfiguration(
+            options: IngestOptions.parse(["--shops-file", file]), environment: ["STOCKWIRE_SHOPS": "a.myshopify.com=\(a)"])
+        #expect(c.shops.domains == ["a.myshopify.com", "b.myshopify.com"])
+    }
+
+    @Test func configurationErrorsNameTheSettingAndNeverTheSecret() throws {
+        let missing = "/nonexistent/acme-secret"
+        do {
+            _ = try IngestConfiguration(
+                options: IngestOptions.parse([]), environment: ["STOCKWIRE_SHOPS": "acme.myshopify.com=\(missing)"])
+            Issue.record("a missing secret file was accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.message.contains(missing))
+            #expect(error.message.contains("acme.myshopify.com"))
+        }
+        #expect(throws: ConfigurationError.self) {
+            try IngestConfiguration(options: IngestOptions.parse([]), environment: ["STOCKWIRE_SHOPS": "no-equals-sign"])
+        }
+        #expect(throws: ConfigurationError.self) {
+            try IngestConfiguration(options: IngestOptions.parse([]), environment: ["STOCKWIRE_INGEST_PORT": "http"])
+        }
+        #expect(throws: ConfigurationError.self) {
+            try IngestConfiguration(options: IngestOptions.parse(["--confirm-timeout-ms", "0"]), environment: [:])
+        }
+    }
+
+    @Test func bearerTokenParsing() {
+        #expect(StockMovementController.bearerToken("Bearer abc") == "abc")
+        #expect(StockMovementController.bearerToken("bearer   abc ") == "abc")
+        #expect(StockMovementController.bearerToken("Basic abc") == nil)
+        #expect(StockMovementController.bearerToken("Bearer ") == nil)
+        #expect(StockMovementController.bearerToken(nil) == nil)
+    }
+}

@@ -1,0 +1,156 @@
+import AMQP
+import Contracts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Signing
+import Testing
+
+@testable import ingest
+
+/// One isolated ingest under test: an exchange and a quorum queue bound `#` of its own (unique names), so that
+/// tests running in parallel never see each other's messages and the shared `stockwire.events` topology is never
+/// touched. The app publishes to that exchange (``IngestConfiguration/eventsExchange``); an observer connection
+/// inspects and drains the queue.
+struct IngestHarness: Sendable {
+    static let shop = "acme.myshopify.com"
+    static let secret = "test-webhook-secret"
+    static let oldSecret = "previous-webhook-secret"
+    static let token = "warehouse-token-1"
+
+    let exchange: String
+    let queue: String
+    let observer: AMQPConnection
+    let configuration: IngestConfiguration
+
+    var topology: [AMQPTopology] {
+        [
+            .exchange(name: exchange, kind: .topic), .quorumQueue(queue),
+            .binding(queue: queue, exchange: exchange, routingKey: "#"),
+        ]
+    }
+
+    static func make(
+        _ name: String, configure: (inout IngestConfiguration) -> Void = { _ in }
+    ) async throws -> IngestHarness {
+        let exchange = TestBroker.unique("\(name).ex")
+        let queue = TestBroker.unique("\(name).q")
+        var configuration = IngestConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.shops = ShopSecrets(secrets: [shop: [secret, oldSecret], "beta.myshopify.com": ["beta-secret"]])
+        configuration.movementToken = Array(token.utf8)
+        configuration.eventsExchange = exchange
+        configuration.confirmTimeout = .seconds(3)
+        configure(&configuration)
+        let topology: [AMQPTopology] = [
+            .exchange(name: exchange, kind: .topic), .quorumQueue(queue),
+            .binding(queue: queue, exchange: exchange, routingKey: "#"),
+        ]
+        let observer = try await TestBroker.connection("observer-\(name)", topology: topology, start: true)
+        return IngestHarness(exchange: exchange, queue: queue, observer: observer, configuration: configuration)
+    }
+
+    /// Runs ingest (live HTTP server, real broker) for the duration of `body`, then removes the test topology.
+    func run<T: Sendable>(
+        publishers: Int = 1, _ body: @Sendable (any TestClientProtocol, Int) async throws -> T
+    ) async throws -> T {
+        var created: [AMQPConnection] = []
+        for i in 0..<publishers {
+            created.append(try await TestBroker.connection("ingest-\(queue)-\(i)", topology: topology, start: false))
+        }
+        let connections = created
+        let app = try buildApplication(configuration: configuration, connections: connections, logger: TestBroker.logger)
+        do {
+            let result = try await app.test(.live) { client in
+                // The app's service group starts the broker connections; wait until they are ready.
+                for c in connections { try await c.waitUntilConnected(timeout: .seconds(30)) }
+                return try await body(client, client.port!)
+            }
+            await cleanUp()
+            return result
+        } catch {
+            await cleanUp()
+            throw error
+        }
+    }
+
+    func cleanUp() async {
+        try? await observer.deleteQueue(queue)
+        try? await observer.deleteExchange(exchange)
+        await observer.close()
+    }
+
+    /// Messages ready in the test queue.
+    func depth() async throws -> UInt32 { try await observer.queueInfo(queue).messages }
+
+    /// Takes exactly `count` messages off the queue (acked), failing after `timeout`.
+    func take(_ count: Int, timeout: Duration = .seconds(20)) async throws -> [AMQPDelivery] {
+        guard count > 0 else { return [] }
+        let consumer = observer.consume(queue: queue, prefetch: 1000)
+        defer { consumer.cancel() }
+        return try await withThrowingTaskGroup(of: [AMQPDelivery]?.self) { group in
+            group.addTask {
+                var out: [AMQPDelivery] = []
+                for try await d in consumer {
+                    d.ack()
+                    out.append(d)
+                    if out.count == count { break }
+                }
+                return out
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            guard let deliveries = first else {
+                throw TestFailure("only some of \(count) messages arrived within \(timeout)")
+            }
+            return deliveries
+        }
+    }
+
+    // MARK: - Requests
+
+    static func webhookHeaders(
+        body: [UInt8], shop: String = shop, secret: String = secret, topic: String? = "orders/create",
+        webhookId: String? = UUID().uuidString, prefix: String = "X-"
+    ) -> HTTPFields {
+        var h = HTTPFields()
+        h[HTTPField.Name("\(prefix)Shopify-Shop-Domain")!] = shop
+        h[HTTPField.Name("\(prefix)Shopify-Hmac-Sha256")!] = WebhookSignature.sign(body: body, secret: Array(secret.utf8))
+        if let topic { h[HTTPField.Name("\(prefix)Shopify-Topic")!] = topic }
+        if let webhookId { h[HTTPField.Name("\(prefix)Shopify-Webhook-Id")!] = webhookId }
+        h[HTTPField.Name("\(prefix)Shopify-Event-Id")!] = "event-42"
+        h[HTTPField.Name("\(prefix)Shopify-Triggered-At")!] = "2026-11-27T10:00:00.123Z"
+        h[HTTPField.Name("\(prefix)Shopify-API-Version")!] = "2026-10"
+        h[.contentType] = "application/json"
+        return h
+    }
+
+    static func post(
+        _ client: any TestClientProtocol, _ path: String, body: [UInt8], headers: HTTPFields
+    ) async throws -> TestResponse {
+        try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(bytes: body))
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+}
+
+/// Shopify's published test vector (see shopify-facts.md).
+enum ShopifyVector {
+    static let secret = "test-webhook-secret"
+    static let body = #"{"id":1234567890,"email":"customer@example.com","total_price":"123.45"}"#
+    static let signature = "QNyObTlKbMx2qDlPF/ZOZcBqg5OgPg+2oky3zldc0Gw="
+}
