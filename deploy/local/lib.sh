@@ -249,3 +249,17 @@ sw_pg_run() {
 
 SW_AMQP_URL="amqp://guest:guest@$SW_HOST:$SW_AMQP_PORT/"
 SW_PG_CONNINFO="host=$SW_HOST port=$SW_PG_PORT user=stockwire password=stockwire dbname=stockwire"
+
+# Common start of the project's commands: root, the repository as working folder, Debian packages, Swift.
+sw_prepare_build() {
+  sw_require_root
+  cd "$SW_REPO_ROOT"
+  sw_ensure_packages "${SW_ALL_PACKAGES[@]}"
+  if ! command -v swift >/dev/null 2>&1; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+    command -v swift >/dev/null 2>&1 || sw_die "no Swift toolchain: swift is not on PATH and not in /opt/swift/usr/bin"
+  fi
+}
+
+# Prints the comment block at the top of a script (its --help).
+sw_usage() { sed -n '2,/^set -/p' "$1" | sed '$d' | sed 's/^# \{0,1\}//'; }

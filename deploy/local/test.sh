@@ -14,20 +14,10 @@ SW_COMPONENT="test"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "${1:-}" in
-  -h | --help)
-    sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
+  -h | --help) sw_usage "${BASH_SOURCE[0]}"; exit 0 ;;
 esac
 
-sw_require_root
-cd "$SW_REPO_ROOT"
-sw_ensure_packages "${SW_ALL_PACKAGES[@]}"
-
-if ! command -v swift >/dev/null 2>&1; then
-  export PATH="/opt/swift/usr/bin:$PATH"
-  command -v swift >/dev/null 2>&1 || sw_die "no Swift toolchain: swift is not on PATH and not in /opt/swift/usr/bin"
-fi
+sw_prepare_build
 
 # What runs before we start anything: 0 = ours, 1 = someone else's, 3 = stopped.
 server_state() {

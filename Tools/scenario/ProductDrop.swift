@@ -1,0 +1,267 @@
+import Foundation
+import Postgres
+import ShopifySimulator
+
+/// The product drop: S units of one SKU, B buyers spread over the shops at a steady rate. A shop accepts an
+/// order only while its own available quantity covers it (as Shopify does), so every unit sold beyond S is a
+/// unit the sync let two shops sell.
+struct ProductDrop {
+    struct Settings: Codable {
+        var units: Int
+        var buyers: Int
+        var seconds: Double
+        var seed: UInt64
+    }
+
+    struct Sale {
+        let shop: String
+        let at: Date
+    }
+
+    struct Result: Codable {
+        var settings: Settings
+        var shops: [String]
+        var soldPerShop: [String: Int]
+        var sold: Int
+        var oversold: Int
+        var refused: Int
+        var secondsToSellOut: Double?
+        var shopShowedZeroAfterSeconds: [String: Double]
+        /// Sale in one shop → the lower level written to another shop, in milliseconds.
+        var saleVisibleElsewhereMs: Percentiles
+        var consistency: Consistency
+        /// Admin API calls per shop by outcome (applied, stale, throttled, …), from the simulator's write log.
+        var adminCalls: [String: [String: Int]]
+        var resources: [String: Resource]
+        var timeline: [Sample]
+    }
+
+    struct Sample: Codable {
+        var t: Double
+        var levels: [String: Int]
+        var sold: Int
+    }
+
+    struct Resource: Codable {
+        var cpuSeconds: Double
+        var peakMiB: Double
+    }
+
+    struct Consistency: Codable {
+        var passed: Bool
+        var details: [String]
+    }
+
+    let stack: Stack
+    let settings: Settings
+
+    func run(log: (String) -> Void) async throws -> Result {
+        guard let sim = stack.simulator else { throw ScenarioError("simulator not started") }
+        let sku = "DROP-\(stack.runId)"
+        for shop in stack.domains { _ = try await sim.createVariant(shop: shop, sku: sku, available: 0, title: "Sneaker drop") }
+        // The shops announce the new product (products/create): that registers the SKU before the goods arrive.
+        guard await sim.waitForWebhooks(timeout: .seconds(30)) else {
+            throw ScenarioError("the products/create webhooks were not accepted by ingest within 30 s")
+        }
+
+        log("seeding \(settings.units) units of \(sku) through a warehouse goods receipt")
+        let receipt = #"{"movement_id":"receipt-\#(stack.runId)","sku":"\#(sku)","kind":"receipt","quantity":\#(settings.units)}"#
+        let (status, body) = try await HTTP.post("\(stack.ingestURL)/stock-movements", json: Array(receipt.utf8), bearer: stack.movementToken)
+        guard (200..<300).contains(status) else { throw ScenarioError("the goods receipt was refused: HTTP \(status) \(body)") }
+        let seeded = try await waitUntil(seconds: 60) {
+            let levels = try await levels(sim, sku)
+            return levels.values.allSatisfy { $0 == settings.units }
+        }
+        guard seeded else { throw ScenarioError("the shops did not show the seeded stock within 60 s; see \(stack.work.path)/*.log") }
+
+        log("drop: \(settings.buyers) buyers over \(stack.domains.count) shops in \(settings.seconds) s")
+        let start = Date()
+        let sales = SalesLog()
+        let sampler = Task { () -> [Sample] in
+            var samples: [Sample] = []
+            while !Task.isCancelled {
+                let l = (try? await levels(sim, sku)) ?? [:]
+                samples.append(Sample(t: Date().timeIntervalSince(start), levels: l, sold: await sales.count))
+                try? await Task.sleep(for: .milliseconds(25))
+            }
+            return samples
+        }
+        var rng = SplitMix64(seed: settings.seed)
+        let interval = settings.seconds / Double(max(settings.buyers, 1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<settings.buyers {
+                let due = start.addingTimeInterval(Double(i) * interval)
+                let wait = due.timeIntervalSinceNow
+                if wait > 0.001 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+                let shop = stack.domains[Int(rng.next() % UInt64(stack.domains.count))]
+                group.addTask {
+                    do {
+                        _ = try await sim.checkout(shop: shop, sku: sku, quantity: 1, buyer: "buyer-\(i)")
+                        await sales.record(Sale(shop: shop, at: Date()))
+                    } catch {
+                        await sales.refuse(shop: shop, at: Date())
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        log("drop over; waiting for the system to go quiet")
+        _ = await sim.waitForWebhooks(timeout: .seconds(30))
+        let truthSettled = try await waitUntil(seconds: 30) {
+            let truth = try await stack.truth(sku: sku)
+            let l = try await levels(sim, sku)
+            return l.values.allSatisfy { $0 == truth.available }
+        }
+        sampler.cancel()
+        let timeline = await sampler.value
+
+        let all = await sales.sales
+        let refusedAt = await sales.firstRefusal
+        var soldPerShop: [String: Int] = Dictionary(uniqueKeysWithValues: stack.domains.map { ($0, 0) })
+        for s in all { soldPerShop[s.shop, default: 0] += 1 }
+        let sold = all.count
+        let lastSale = all.map(\.at).max()
+        let resources = stack.resources().mapValues { Resource(cpuSeconds: $0.cpuSeconds, peakMiB: $0.peakMiB) }
+
+        // Consistency: every shop equals the truth, and the truth equals a recomputation from what was sent.
+        var details: [String] = []
+        let truth = try await stack.truth(sku: sku)
+        let orders = try await stack.domains.asyncMap { try await sim.orders(shop: $0) }.flatMap { $0 }
+        let openUnits = orders.filter { $0.cancelledAt == nil }.flatMap(\.lineItems).filter { $0.sku == sku }
+            .reduce(0) { $0 + $1.currentQuantity }
+        if truth.onHand != settings.units { details.append("on_hand \(truth.onHand) ≠ \(settings.units) received") }
+        if truth.reserved != openUnits { details.append("reserved \(truth.reserved) ≠ \(openUnits) open units in the shops' orders") }
+        let final = try await levels(sim, sku)
+        for (shop, level) in final.sorted(by: { $0.key < $1.key }) where level != truth.available {
+            details.append("\(shop) shows \(level), truth is \(truth.available)")
+        }
+        if !truthSettled { details.append("shops did not converge within 30 s of the drop") }
+
+        return Result(
+            settings: settings, shops: stack.domains, soldPerShop: soldPerShop, sold: sold,
+            oversold: max(0, sold - settings.units), refused: await sales.refusedCount,
+            secondsToSellOut: sold >= settings.units ? lastSale.map { $0.timeIntervalSince(start) } : nil,
+            shopShowedZeroAfterSeconds: refusedAt.mapValues { $0.timeIntervalSince(start) },
+            saleVisibleElsewhereMs: try await visibility(sim: sim, sales: all.sorted { $0.at < $1.at }),
+            consistency: Consistency(passed: details.isEmpty, details: details),
+            adminCalls: try await adminCalls(sim), resources: resources, timeline: timeline)
+    }
+
+    /// For each sale, how long until every other shop had been written a level that accounts for it.
+    private func visibility(sim: Simulator, sales: [Sale]) async throws -> Percentiles {
+        let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var writes: [String: [(Date, Int)]] = [:]
+        for shop in stack.domains {
+            writes[shop] = await sim.writeLog(shop: shop).filter { $0.operation == "inventorySetQuantities" && $0.result == "applied" }
+                .compactMap { e in
+                    guard let t = parser.date(from: e.time), let q = e.quantities?.first?.quantity else { return nil }
+                    return (t, q)
+                }
+        }
+        var samples: [Double] = []
+        for (k, sale) in sales.enumerated() where k < settings.units {
+            let remaining = settings.units - (k + 1)
+            for shop in stack.domains where shop != sale.shop {
+                if let w = writes[shop]?.first(where: { $0.0 >= sale.at && $0.1 <= remaining }) {
+                    samples.append(w.0.timeIntervalSince(sale.at) * 1000)
+                }
+            }
+        }
+        return Percentiles(samples)
+    }
+
+    private func adminCalls(_ sim: Simulator) async throws -> [String: [String: Int]] {
+        var out: [String: [String: Int]] = [:]
+        for shop in stack.domains {
+            for e in await sim.writeLog(shop: shop) { out[shop, default: [:]]["\(e.operation) \(e.result)", default: 0] += 1 }
+        }
+        return out
+    }
+
+    private func levels(_ sim: Simulator, _ sku: String) async throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for shop in stack.domains { out[shop] = try await sim.levels(shop: shop)[sku] ?? 0 }
+        return out
+    }
+
+    private func waitUntil(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+}
+
+/// Sales as they happen, from many buyer tasks.
+actor SalesLog {
+    private(set) var sales: [ProductDrop.Sale] = []
+    private(set) var refusedCount = 0
+    private(set) var firstRefusal: [String: Date] = [:]
+    var count: Int { sales.count }
+
+    func record(_ sale: ProductDrop.Sale) { sales.append(sale) }
+
+    func refuse(shop: String, at: Date) {
+        refusedCount += 1
+        if firstRefusal[shop] == nil { firstRefusal[shop] = at }
+    }
+}
+
+/// p50/p95/p99/max of a list of milliseconds.
+struct Percentiles: Codable {
+    var count: Int
+    var p50: Double?
+    var p95: Double?
+    var p99: Double?
+    var max: Double?
+
+    init(_ values: [Double]) {
+        let sorted = values.sorted()
+        count = sorted.count
+        func at(_ q: Double) -> Double? {
+            sorted.isEmpty ? nil : sorted[Swift.min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
+        }
+        p50 = at(0.5)
+        p95 = at(0.95)
+        p99 = at(0.99)
+        max = sorted.last
+    }
+}
+
+/// A small deterministic random generator, so a run can be repeated with its seed.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await transform(e)) }
+        return out
+    }
+}
+
+extension Stack {
+    /// The truth of a SKU in this run's database.
+    func truth(sku: String) async throws -> (onHand: Int, reserved: Int, available: Int) {
+        let db = try await PostgresConnection.connect(conninfo)
+        defer { Task { await db.close() } }
+        let rows = try await db.query("SELECT on_hand, reserved, safety_stock FROM skus WHERE sku = $1", [sku])
+        guard let row = rows.first else { return (0, 0, 0) }
+        let onHand = try row.decode(Int.self, at: 0)
+        let reserved = try row.decode(Int.self, at: 1)
+        let safety = try row.decode(Int.self, at: 2)
+        return (onHand, reserved, Swift.max(0, onHand - reserved - safety))
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import Postgres
+import ShopifySimulator
+
+/// Everything a scenario runs on: the local servers (through `deploy/local`), a fresh database, the simulator
+/// and the three services as release-built processes; all stopped again by ``stop()``, also after a failure.
+final class Stack: @unchecked Sendable {
+    // @unchecked: mutated only by the scenario's single task (start, run, stop in sequence) and read by the
+    // Ctrl-C handler, which only calls stop(); stop() is guarded by `stopped` under `lock`.
+    struct Options {
+        var shops: Int
+        var plan: RateLimitPlan
+        var buildDirectory: String
+        var repository: String
+        var ingestPort = 18080
+        var portBase = 19100
+        var logLevel = "warning"
+        var exporterLingerMs = 2
+        var calculatorLingerMs = 2
+    }
+
+    let options: Options
+    let runId: String
+    let work: URL
+    let domains: [String]
+    private(set) var simulator: Simulator?
+    private(set) var database: String?
+    private var processes: [(name: String, process: Process)] = []
+    private var startedServers = false
+    private let lock = NSLock()
+    private var stopped = false
+    let movementToken: String
+    var ingestURL: String { "http://127.0.0.1:\(options.ingestPort)" }
+    var adminConninfo: String {
+        ProcessInfo.processInfo.environment["STOCKWIRE_POSTGRES"]
+            ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
+    }
+    var conninfo: String { adminConninfo.replacingOccurrences(of: "dbname=stockwire", with: "dbname=\(database ?? "stockwire")") }
+
+    init(options: Options) throws {
+        self.options = options
+        self.runId = String(UUID().uuidString.prefix(8).lowercased())
+        self.work = URL(fileURLWithPath: options.repository).appendingPathComponent(".local/scenario/\(runId)")
+        self.domains = (0..<options.shops).map { "shop-\(Character(UnicodeScalar(97 + $0)!)).myshopify.com" }
+        self.movementToken = "movement-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    }
+
+    // MARK: - Start
+
+    func start(log: (String) -> Void) async throws {
+        for binary in ["ingest", "calculator", "exporter"] {
+            guard FileManager.default.isExecutableFile(atPath: "\(options.buildDirectory)/\(binary)") else {
+                throw ScenarioError("\(options.buildDirectory)/\(binary) is missing: run `swift build -c release` first")
+            }
+        }
+        log("starting RabbitMQ and PostgreSQL (deploy/local/servers.sh)")
+        startedServers = try serversNeedStart()
+        try run("\(options.repository)/deploy/local/servers.sh", ["start"])
+
+        // A database of its own, so the report's consistency check reads this run's truth only.
+        let admin = try await PostgresConnection.connect(adminConninfo)
+        let db = "stockwire_scenario_\(runId)"
+        try await admin.execute("CREATE DATABASE \(db)")
+        await admin.close()
+        database = db
+
+        // Secrets as files, the way an orchestrator mounts them.
+        var ingestShops: [String] = []
+        var exporterShops: [[String: String]] = []
+        var simShops: [ShopConfiguration] = []
+        for domain in domains {
+            let secret = "whsec-\(UUID().uuidString)"
+            let token = "shpat-\(UUID().uuidString)"
+            let secretFile = try write("\(domain).webhook-secret", secret)
+            let tokenFile = try write("\(domain).token", token)
+            ingestShops.append("\(domain)=\(secretFile)")
+            simShops.append(ShopConfiguration(domain: domain, accessToken: token, webhookSecret: secret, plan: options.plan))
+            exporterShops.append(["domain": domain, "token_file": tokenFile])
+        }
+        let movementTokenFile = try write("movement-token", movementToken)
+
+        let sim = try await Simulator.start(
+            // Shopify delivers from many connections at once; 256 in flight keeps the simulator from being the bottleneck.
+            SimulatorConfiguration(
+                shops: simShops, ingestURL: "\(ingestURL)/webhooks/shopify", webhookConcurrency: 256, logLevel: "error"))
+        simulator = sim
+        for i in exporterShops.indices { exporterShops[i]["admin_url"] = sim.adminBaseURL(shop: domains[i]) }
+        let shopsFile = try write(
+            "exporter-shops.json", String(decoding: try JSONSerialization.data(withJSONObject: exporterShops), as: UTF8.self))
+
+        let common = ["STOCKWIRE_LOG_LEVEL": options.logLevel]
+        try spawn("calculator", ["migrate"], env: common.merging(["STOCKWIRE_POSTGRES": conninfo]) { $1 }, wait: true)
+        try spawn(
+            "calculator", ["run"],
+            env: common.merging([
+                "STOCKWIRE_POSTGRES": conninfo, "STOCKWIRE_CALCULATOR_OPS_PORT": "\(options.portBase + 2)",
+                "STOCKWIRE_CALCULATOR_LINGER_MS": "\(options.calculatorLingerMs)",
+            ]) { $1 })
+        try spawn(
+            "ingest", [],
+            env: common.merging([
+                "STOCKWIRE_INGEST_PORT": "\(options.ingestPort)", "STOCKWIRE_SHOPS": ingestShops.joined(separator: ";"),
+                "STOCKWIRE_MOVEMENT_TOKEN_FILE": movementTokenFile,
+            ]) { $1 })
+        try spawn(
+            "exporter", ["run"],
+            env: common.merging([
+                "STOCKWIRE_EXPORTER_SHOPS_FILE": shopsFile, "STOCKWIRE_EXPORTER_OPS_PORT": "\(options.portBase + 3)",
+                "STOCKWIRE_EXPORTER_LINGER_MS": "\(options.exporterLingerMs)",
+            ]) { $1 })
+        log("waiting for ingest, calculator and exporter to be ready")
+        try await waitReady("\(ingestURL)/readyz", name: "ingest")
+        try await waitReady("http://127.0.0.1:\(options.portBase + 2)/readyz", name: "calculator")
+        try await waitReady("http://127.0.0.1:\(options.portBase + 3)/readyz", name: "exporter")
+    }
+
+    // MARK: - Stop
+
+    /// Stops what this run started: services (SIGTERM, then SIGKILL), simulator, its database, and the servers
+    /// when they were not running before.
+    func stop() async {
+        guard lock.withLock({ () -> Bool in
+            if stopped { return false }
+            stopped = true
+            return true
+        }) else { return }
+        for (_, p) in processes.reversed() where p.isRunning { p.terminate() }
+        let deadline = Date().addingTimeInterval(10)
+        for (_, p) in processes { while p.isRunning && Date() < deadline { usleep(50_000) } }
+        for (_, p) in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        await simulator?.shutdown()
+        if let database, let admin = try? await PostgresConnection.connect(adminConninfo) {
+            _ = try? await admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+            await admin.close()
+        }
+        if startedServers { _ = try? run("\(options.repository)/deploy/local/servers.sh", ["stop"]) }
+    }
+
+    /// Process CPU seconds and peak memory (from /proc) of each service, read before stopping.
+    func resources() -> [String: (cpuSeconds: Double, peakMiB: Double)] {
+        var out: [String: (Double, Double)] = [:]
+        let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
+        for (name, p) in processes where p.isRunning {
+            let pid = p.processIdentifier
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            else { continue }
+            let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+            let cpu = fields.count > 12 ? (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0) : 0
+            let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?
+                .split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+            out[name] = (cpu / tick, hwm / 1024)
+        }
+        return out
+    }
+
+    // MARK: - Helpers
+
+    private func write(_ name: String, _ content: String) throws -> String {
+        let url = work.appendingPathComponent(name)
+        try content.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    private func spawn(_ binary: String, _ args: [String], env: [String: String], wait: Bool = false) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "\(options.buildDirectory)/\(binary)")
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        let logURL = work.appendingPathComponent("\(binary)\(args.first.map { "-\($0)" } ?? "").log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: logURL)
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        if wait {
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else {
+                throw ScenarioError("\(binary) \(args.joined(separator: " ")) failed, see \(logURL.path)")
+            }
+        } else {
+            processes.append((binary, p))
+        }
+    }
+
+    private func serversNeedStart() throws -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["\(options.repository)/deploy/local/servers.sh", "status"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus != 0
+    }
+
+    @discardableResult
+    private func run(_ script: String, _ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [script] + args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw ScenarioError("\(script) \(args.joined(separator: " ")) failed:\n\(out)") }
+        return out
+    }
+
+    private func waitReady(_ url: String, name: String) async throws {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let (status, _) = try? await HTTP.get(url), status == 200 { return }
+            if let dead = processes.first(where: { $0.name == name && !$0.process.isRunning }) {
+                throw ScenarioError("\(name) exited with status \(dead.process.terminationStatus); see \(work.path)/\(name)*.log")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ScenarioError("\(name) not ready within 60 s (\(url)); see \(work.path)/\(name)*.log")
+    }
+}
+
+/// A scenario that could not run; the message says what to do.
+struct ScenarioError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
