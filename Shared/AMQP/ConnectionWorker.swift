@@ -644,6 +644,9 @@ final class ConnectionWorker {
     private func check(_ reply: amqp_rpc_reply_t, channel: UInt16, what: String) throws {
         switch reply.reply_type {
         case AMQP_RESPONSE_NORMAL:
+            // An RPC reads its frames inside rabbitmq-c; a reply is proof of life for the dead-peer check (a
+            // quorum-queue declare on a busy broker can take longer than two heartbeats).
+            lastReceived = .now
             return
         case AMQP_RESPONSE_SERVER_EXCEPTION where reply.reply.id == MethodID.channelClose:
             let c = reply.reply.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
