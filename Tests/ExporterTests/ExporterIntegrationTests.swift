@@ -91,8 +91,7 @@ import Testing
     }
 
     @Test func aHardThrottledShopDoesNotSlowTheOthersAndConvergesAfterwards() async throws {
-        // A tiny bucket: the slow shop can take a write only every few hundred milliseconds.
-        let h = try await ExporterHarness.start(shops: 2, plan: RateLimitPlan(restoreRate: 20, maximumAvailable: 20))
+        let h = try await ExporterHarness.start(shops: 2)
         defer { Task { await h.stop() } }
         let (slow, fast) = (h.shops[0], h.shops[1])
         try await h.simulator.setFaults(ShopFaults(throttled: true), shop: slow, emptyBucket: true)

@@ -26,7 +26,7 @@ final class Stack: @unchecked Sendable {
     private(set) var simulator: Simulator?
     private(set) var database: String?
     private var processes: [(name: String, process: Process)] = []
-    private var startedServers = false
+    private var stoppedBefore: [String] = []
     private let lock = NSLock()
     private var stopped = false
     let movementToken: String
@@ -55,7 +55,9 @@ final class Stack: @unchecked Sendable {
             }
         }
         log("starting RabbitMQ and PostgreSQL (deploy/local/servers.sh)")
-        startedServers = try serversNeedStart()
+        // Only a server that was stopped is ours to stop at the end (status 3); one already running, ours or
+        // someone else's, stays.
+        stoppedBefore = try ["rabbitmq", "postgres"].filter { try status(of: $0) == 3 }
         try run("\(options.repository)/deploy/local/servers.sh", ["start"])
 
         // A database of its own, so the report's consistency check reads this run's truth only.
@@ -134,7 +136,7 @@ final class Stack: @unchecked Sendable {
             _ = try? await admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
             await admin.close()
         }
-        if startedServers { _ = try? run("\(options.repository)/deploy/local/servers.sh", ["stop"]) }
+        for server in stoppedBefore { _ = try? run("\(options.repository)/deploy/local/\(server).sh", ["stop"]) }
     }
 
     /// Process CPU seconds and peak memory (from /proc) of each service, read before stopping.
@@ -184,15 +186,16 @@ final class Stack: @unchecked Sendable {
         }
     }
 
-    private func serversNeedStart() throws -> Bool {
+    /// `deploy/local/<server>.sh status`: 0 ours and running, 1 someone else's on the port, 3 stopped.
+    private func status(of server: String) throws -> Int32 {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["\(options.repository)/deploy/local/servers.sh", "status"]
+        p.arguments = ["\(options.repository)/deploy/local/\(server).sh", "status"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
         p.waitUntilExit()
-        return p.terminationStatus != 0
+        return p.terminationStatus
     }
 
     @discardableResult

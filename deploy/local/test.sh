@@ -74,11 +74,11 @@ test_rc=0
 if (($# > 0)); then
   swift test --skip-build "$@" || test_rc=$?
 else
-  # Two phases: everything in parallel, then the suites that restart or block the shared broker
-  # (named *DisruptiveTests) on their own, so that they cannot disturb the others.
-  swift test --skip-build --skip DisruptiveTests || test_rc=$?
-  sw_log "disruptive suites (broker restarts, alarms), one at a time"
-  swift test --skip-build --no-parallel --filter DisruptiveTests || test_rc=$?
+  # Two phases: everything in parallel, then on their own the suites that restart or block the shared
+  # broker (named *DisruptiveTests) and the end-to-end runs, which measure latency and need a quiet machine.
+  swift test --skip-build --skip 'DisruptiveTests|EndToEndTests' || test_rc=$?
+  sw_log "disruptive and end-to-end suites, one at a time"
+  swift test --skip-build --no-parallel --filter 'DisruptiveTests|EndToEndTests' || test_rc=$?
 fi
 sw_log "swift test finished with exit code $test_rc"
 exit "$test_rc"
