@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
     ],
     targets: [
         // MARK: C shims (only the Swift wrappers import these)
@@ -52,6 +55,7 @@ let package = Package(
             dependencies: [
                 "AMQP", "Contracts", "Signing", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Services/ingest"),
         .executableTarget(
@@ -59,6 +63,7 @@ let package = Package(
             dependencies: [
                 "AMQP", "Contracts", "Postgres", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Services/calculator"),
         .executableTarget(
@@ -66,20 +71,84 @@ let package = Package(
             dependencies: [
                 "AMQP", "Contracts", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Services/exporter"),
 
         // MARK: Tools
+        .target(
+            name: "ShopifySimulator",
+            dependencies: [
+                "Signing",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/ShopifySimulator"),
+        .executableTarget(
+            name: "shopify-sim",
+            dependencies: [
+                "ShopifySimulator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/shopify-sim"),
+        .executableTarget(
+            name: "stockwire-scenario",
+            dependencies: [
+                "ShopifySimulator", "Postgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tools/scenario"),
         .executableTarget(
             name: "amqp-bench",
             dependencies: ["AMQP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/amqp-bench"),
+        .executableTarget(
+            name: "webhook-load",
+            dependencies: ["Signing", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tools/webhook-load"),
+
+        .executableTarget(
+            name: "calculator-bench",
+            dependencies: ["AMQP", "Contracts", "Postgres"],
+            path: "Tools/calculator-bench"),
+        .executableTarget(
+            name: "exporter-bench",
+            dependencies: [
+                "ShopifySimulator", "AMQP", "Contracts",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/exporter-bench"),
 
         // MARK: Tests
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
         .testTarget(name: "SigningTests", dependencies: ["Signing"]),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),
+        .testTarget(
+            name: "IngestTests",
+            dependencies: [
+                "ingest", "AMQP", "Contracts", "Signing",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
+        .testTarget(
+            name: "ShopifySimulatorTests",
+            dependencies: ["ShopifySimulator", "Signing", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(
+            name: "ExporterTests",
+            dependencies: ["exporter", "ShopifySimulator", "AMQP", "Contracts"]),
+        .testTarget(name: "EndToEndTests"),
+        .testTarget(
+            name: "CalculatorTests",
+            dependencies: [
+                "calculator", "AMQP", "Contracts", "Postgres",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )
