@@ -127,7 +127,7 @@ public final class AMQPConnection: Sendable {
         let (stream, continuation) = AsyncThrowingStream<AMQPDelivery, any Error>.makeStream()
         let mailbox = mailbox
         continuation.onTermination = { reason in
-            if case .cancelled = reason { mailbox.submit(.cancel(consumer: id)) }
+            if case .cancelled = reason { mailbox.submit(.cancel(consumer: id, release: false)) }
         }
         mailbox.submit(
             .consume(

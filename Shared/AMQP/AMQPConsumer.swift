@@ -17,9 +17,15 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
         stream.makeAsyncIterator()
     }
 
-    /// Stops taking deliveries; the sequence ends, and unacknowledged deliveries stay with this consumer until
-    /// acked or until the connection closes.
+    /// Stops taking deliveries (basic.cancel); the sequence ends. Deliveries not yet acknowledged stay with this
+    /// consumer, so acks still on their way take effect; what is never acked returns when the connection closes.
     public func cancel() {
-        _ = mailbox.submit(.cancel(consumer: id))
+        _ = mailbox.submit(.cancel(consumer: id, release: false))
+    }
+
+    /// Stops taking deliveries and hands every unacknowledged one back to the queue at once (closes the
+    /// consumer's channel). Acks sent just before may be lost and those messages delivered again.
+    public func release() {
+        _ = mailbox.submit(.cancel(consumer: id, release: true))
     }
 }

@@ -17,7 +17,7 @@ enum ConnectionCommand: Sendable {
     case deleteQueue(String, CheckedContinuation<Void, any Error>)
     case deleteExchange(String, CheckedContinuation<Void, any Error>)
     case consume(ConsumerSpec)
-    case cancel(consumer: Int)
+    case cancel(consumer: Int, release: Bool)
     case shutdown(CheckedContinuation<Void, Never>)
 }
 

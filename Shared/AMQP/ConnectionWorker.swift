@@ -55,6 +55,7 @@ final class ConnectionWorker {
     private struct ConsumerRecord {
         let spec: ConsumerSpec
         var channel: UInt16 = 0
+        var consumerTag = ""
     }
 
     private struct PartialMessage {
@@ -142,7 +143,7 @@ final class ConnectionWorker {
         case .purge(_, let c): c.resume(throwing: error)
         case .deleteQueue(_, let c), .deleteExchange(_, let c): c.resume(throwing: error)
         case .consume(let spec): consumers[spec.id] = ConsumerRecord(spec: spec)
-        case .cancel(let id): consumers.removeValue(forKey: id)?.spec.continuation.finish()
+        case .cancel(let id, _): consumers.removeValue(forKey: id)?.spec.continuation.finish()
         case .shutdown(let c): shutdown = c
         case .ack, .nack: break
         }
@@ -385,11 +386,18 @@ final class ConnectionWorker {
         case .consume(let spec):
             consumers[spec.id] = ConsumerRecord(spec: spec)
             try subscribe(spec.id)
-        case .cancel(let id):
+        case .cancel(let id, let release):
             guard let record = consumers.removeValue(forKey: id) else { return }
-            if record.channel != 0 {
+            if record.channel != 0 && release {
                 consumerByChannel[record.channel] = nil
                 amqp_channel_close(conn, record.channel, AMQP_REPLY_SUCCESS)
+                try check(amqp_get_rpc_reply(conn), channel: record.channel, what: "release consumer of \(record.spec.queue)")
+            } else if record.channel != 0 {
+                // basic.cancel, not channel.close: closing the channel right after acks can lose those acks (a
+                // quorum queue settles them asynchronously) and requeue messages that were handled. The channel
+                // stays open so that acks still in flight for this consumer reach the broker.
+                let arena = CArena()
+                amqp_basic_cancel(conn, record.channel, arena.bytes(record.consumerTag))
                 try check(amqp_get_rpc_reply(conn), channel: record.channel, what: "cancel consumer of \(record.spec.queue)")
             }
             record.spec.continuation.finish()
@@ -484,9 +492,10 @@ final class ConnectionWorker {
             amqp_basic_qos(conn, channel, 0, spec.prefetch, 0)
             try check(amqp_get_rpc_reply(conn), channel: channel, what: "set prefetch for \(spec.queue)")
             let arena = CArena()
-            amqp_basic_consume(
+            let ok = amqp_basic_consume(
                 conn, channel, arena.bytes(spec.queue), amqp_empty_bytes, 0, 0, 0, arena.table(spec.arguments))
             try check(amqp_get_rpc_reply(conn), channel: channel, what: "consume from \(spec.queue)")
+            record.consumerTag = ok?.pointee.consumer_tag.string ?? ""
         } catch let error as AMQPError where error.code == .channelClosed {
             consumers[id] = nil
             spec.continuation.finish(throwing: error)
