@@ -372,14 +372,16 @@ struct StockState: Sendable, Equatable {
             guard var stock = skus[sku], stock.quantitiesDiffer(from: change.before) else { continue }
             stock.version = max(stock.version, change.before.version) + 1
             skus[sku] = stock
-            // The origin is named only when exactly one shop's own orders moved this SKU's reservation.
+            // Every shop whose own orders moved this SKU's reservation, with its net units; the single-origin
+            // fields stay for readers of the first contract.
             let origins = change.orderDeltaByShop.filter { $0.value != 0 }
             let origin = origins.count == 1 ? origins.first : nil
             messages.append(
                 AvailabilityMessage(
                     sku: sku, available: stock.available, onHand: stock.onHand, reserved: stock.reserved,
                     version: stock.version, causes: change.causes, originShop: origin?.key,
-                    originQuantity: origin?.value, firstReceivedAtMillis: change.firstReceivedAtMillis,
+                    originQuantity: origin?.value, originQuantities: origins.isEmpty ? nil : origins,
+                    firstReceivedAtMillis: change.firstReceivedAtMillis,
                     computedAtMillis: computedAtMillis))
         }
         pending = [:]

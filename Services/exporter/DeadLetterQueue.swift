@@ -113,7 +113,7 @@ struct DeadLetterQueue: Sendable {
         guard expected > 0 else { return [] }
         let window = holdAll ? expected : min(expected, 256)
         let consumer = connection.consume(queue: name, prefetch: UInt16(clamping: window))
-        defer { consumer.cancel() }  // closes the channel: every unacknowledged delivery goes back to the queue
+        defer { consumer.release() }  // closes the channel: every unacknowledged delivery goes back to the queue
         let lastProgress = Locked(ContinuousClock.now)
         let idleTimeout = idleTimeout
         return try await withThrowingTaskGroup(of: [Letter]?.self) { group in

@@ -30,7 +30,7 @@ actor ShopWriter {
         var unseenTTL: Duration = .seconds(900)
     }
 
-    let shop: ShopSettings
+    nonisolated let shop: ShopSettings
     private let client: AdminAPIClient
     private let connection: AMQPConnection
     private let tuning: Tuning
@@ -75,6 +75,9 @@ actor ShopWriter {
         }
     }
 
+    /// Deliveries held in memory waiting for a write (bounded by the prefetch).
+    var heldDeliveries: Int { coalescer.heldDeliveries }
+
     /// The reason this shop is not being written, or nil.
     var readiness: String? { pausedReason.map { "shop \(shop.domain) paused: \($0)" } }
 
@@ -88,7 +91,7 @@ actor ShopWriter {
             await deadLetter([delivery], reason: "unreadable availability message: \(error)")
             return
         }
-        if message.originShop == shop.domain, let q = message.originQuantity, q > 0,
+        if let q = message.ownQuantity(of: shop.domain), q > 0,
             message.version > maxSeenVersion[message.sku] ?? .min, let items = mapping[message.sku], items.count == 1
         {
             ledger.ownSale(item: items[0], quantity: q)
@@ -235,7 +238,7 @@ actor ShopWriter {
     /// Sends one mutation until Shopify answers it; the same idempotency key on every resend.
     /// Returns the user errors (empty = applied), or nil when the writer is being cancelled.
     private func send(_ quantities: [AdminAPIClient.Quantity], reference: String) async -> [AdminAPIClient.UserError]? {
-        let key = UUID().uuidString
+        var key = UUID().uuidString
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
             let wait = bucket.reserve(cost: 10, at: .now)
@@ -248,6 +251,16 @@ actor ShopWriter {
                     quantities, reason: "correction", referenceDocumentUri: reference, idempotencyKey: key)
                 adopt(status)
                 resume()
+                if errors.contains(where: { $0.code == "IDEMPOTENCY_CONCURRENT_REQUEST" }) {
+                    // The earlier attempt with this key is still running at Shopify (our side timed out): wait, same key.
+                    guard (try? await Task.sleep(for: backoff)) != nil else { return nil }
+                    backoff = min(backoff * 2, tuning.maxBackoff)
+                    continue
+                }
+                if errors.contains(where: { $0.code == "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED" }) {
+                    key = UUID().uuidString  // Shopify asks for a new key after a failed attempt
+                    continue
+                }
                 return errors
             } catch let failure as AdminAPIClient.Failure {
                 guard await handle(failure, cost: 10, backoff: &backoff) else { return nil }

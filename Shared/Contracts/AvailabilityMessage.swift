@@ -26,6 +26,9 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
     public var originShop: String?
     /// How many units that shop's order took.
     public var originQuantity: Int64?
+    /// Net units each shop's own orders reserved in this change (positive: sold there), for every shop whose
+    /// orders moved the SKU; an exporter must not give those units back to that shop.
+    public var originQuantities: [String: Int64]?
     /// When ingest received the first cause (ms since 1970), for end-to-end latency.
     public var firstReceivedAtMillis: Int64?
     /// When the calculator committed this value (ms since 1970).
@@ -33,15 +36,15 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", sku, available, onHand = "on_hand", reserved, version, causes
-        case originShop = "origin_shop", originQuantity = "origin_quantity"
+        case originShop = "origin_shop", originQuantity = "origin_quantity", originQuantities = "origin_quantities"
         case firstReceivedAtMillis = "first_received_at_ms", computedAtMillis = "computed_at_ms"
     }
 
     /// Creates a message of the current schema version.
     public init(
         sku: String, available: Int64, onHand: Int64, reserved: Int64, version: Int64, causes: [String],
-        originShop: String? = nil, originQuantity: Int64? = nil, firstReceivedAtMillis: Int64? = nil,
-        computedAtMillis: Int64
+        originShop: String? = nil, originQuantity: Int64? = nil, originQuantities: [String: Int64]? = nil,
+        firstReceivedAtMillis: Int64? = nil, computedAtMillis: Int64
     ) {
         self.schemaVersion = Self.currentSchemaVersion
         self.sku = sku
@@ -52,8 +55,15 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
         self.causes = causes
         self.originShop = originShop
         self.originQuantity = originQuantity
+        self.originQuantities = originQuantities
         self.firstReceivedAtMillis = firstReceivedAtMillis
         self.computedAtMillis = computedAtMillis
+    }
+
+    /// Units of this change sold in `shop` itself (Shopify already lowered that shop's count), if any.
+    public func ownQuantity(of shop: String) -> Int64? {
+        if let q = originQuantities?[shop] { return q }
+        return originShop == shop ? originQuantity : nil
     }
 
     /// Encodes as JSON.

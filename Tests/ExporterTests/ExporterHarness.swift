@@ -54,13 +54,18 @@ final class ExporterHarness: Sendable {
         let task = Task { try await app.run() }
         return ExporterHarness(
             simulator: simulator, shops: domains, connection: connection, app: app, task: task, directory: directory,
-            prefix: prefix)
+            prefix: prefix, settings: settings, tuning: tuning)
     }
+
+    let settings: [ShopSettings]
+    let tuning: ShopWriter.Tuning
 
     private init(
         simulator: Simulator, shops: [String], connection: AMQPConnection, app: ExporterApplication,
-        task: Task<Void, any Error>, directory: URL, prefix: String
+        task: Task<Void, any Error>, directory: URL, prefix: String, settings: [ShopSettings], tuning: ShopWriter.Tuning
     ) {
+        self.settings = settings
+        self.tuning = tuning
         self.simulator = simulator
         self.shops = shops
         self.connection = connection
@@ -68,6 +73,33 @@ final class ExporterHarness: Sendable {
         self.task = task
         self.directory = directory
         self.prefix = prefix
+    }
+
+    /// Another exporter instance for the same shops, with a connection of its own, as a second process would be.
+    func startStandby() async throws -> (stop: @Sendable () async -> Void, app: ExporterApplication) {
+        var logger = Logger(label: "exporter-standby")
+        logger.logLevel = .error
+        var config = try AMQPConfiguration(url: Self.amqpURL, connectionName: "exporter-standby")
+        config.reconnectDelay = .milliseconds(100)
+        let standby = AMQPConnection(
+            configuration: config,
+            topology: StockwireTopology.exporter(shops: shops, availabilityExchange: "test.availability.\(prefix)"),
+            logger: logger)
+        standby.start()
+        try await standby.waitUntilConnected(timeout: .seconds(30))
+        let app = ExporterApplication(shops: settings, connection: standby, tuning: tuning, logger: logger)
+        let task = Task { try await app.run() }
+        return ({
+            task.cancel()
+            _ = try? await task.value
+            await standby.close()
+        }, app)
+    }
+
+    /// Stops the first instance (its consumers go away, as when the process dies).
+    func stopFirstInstance() async {
+        task.cancel()
+        _ = try? await task.value
     }
 
     /// A SKU name unique to this test.

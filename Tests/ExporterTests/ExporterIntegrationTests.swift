@@ -164,4 +164,42 @@ import Testing
         #expect(try await eventually { try await h.level(revoked, sku) == 3 })
         #expect(try await eventually { await h.app.readiness() == nil })
     }
+
+    @Test func aStandbyInstanceTakesOverAShopWhenTheActiveOneStops() async throws {
+        let h = try await ExporterHarness.start(shops: 1)
+        defer { Task { await h.stop() } }
+        let shop = h.shops[0]
+        let sku = h.sku("failover")
+        _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50)
+        let standby = try await h.startStandby()
+        try await h.publish(sku: sku, available: 40, version: 1)
+        #expect(try await eventually { try await h.level(shop, sku) == 40 })
+        // Single active consumer: one queue, two instances, one writer; the other waits (the broker counts only
+        // the active one in queue.declare-ok, so the proof is the takeover below).
+        await h.stopFirstInstance()
+        try await h.publish(sku: sku, available: 30, version: 2)
+        #expect(try await eventually(timeout: .seconds(10)) { try await h.level(shop, sku) == 30 })
+        await standby.stop()
+    }
+
+    @Test func aStalledShopsBacklogStaysInTheBrokerNotInTheExporter() async throws {
+        let h = try await ExporterHarness.start(
+            shops: 2, tuning: { var t = ShopWriter.Tuning(); t.prefetch = 10; t.requestTimeout = .seconds(1); t.maxBackoff = .milliseconds(300); return t }())
+        defer { Task { await h.stop() } }
+        let (stalled, healthy) = (h.shops[0], h.shops[1])
+        let sku = h.sku("stall")
+        for shop in h.shops { _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 500) }
+        try await h.publish(sku: sku, available: 500, version: 1)
+        #expect(try await eventually { await h.simulator.writeLog(shop: stalled).contains { $0.operation == "nodes" } })
+        try await h.simulator.setFaults(ShopFaults(hang: true), shop: stalled)
+        for v in 2...201 { try await h.publish(sku: sku, available: Int64(500 - v), version: Int64(v)) }
+        // The healthy shop keeps up; the stalled one's backlog waits in RabbitMQ, at most a prefetch in memory.
+        #expect(try await eventually { try await h.level(healthy, sku) == 299 })
+        #expect(try await eventually { try await h.backlog(stalled) >= 190 })
+        let held = await h.app.writers.first { $0.shop.domain == stalled }!.heldDeliveries
+        #expect(held <= 10, "held \(held) deliveries in memory")
+        try await h.simulator.setFaults(ShopFaults(), shop: stalled)
+        #expect(try await eventually(timeout: .seconds(30)) { try await h.level(stalled, sku) == 299 })
+        #expect(try await eventually { try await h.backlog(stalled) == 0 })
+    }
 }
