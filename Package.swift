@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // MARK: C shims (only the Swift wrappers import these)
@@ -56,6 +57,7 @@ let package = Package(
                 "AMQP", "Contracts", "Signing", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Services/ingest"),
         .executableTarget(
@@ -64,6 +66,7 @@ let package = Package(
                 "AMQP", "Contracts", "Postgres", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Services/calculator"),
         .executableTarget(
@@ -75,6 +78,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Services/exporter"),
 
@@ -86,6 +90,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tools/ShopifySimulator"),
         .executableTarget(
@@ -105,7 +110,7 @@ let package = Package(
             path: "Tools/scenario"),
         .executableTarget(
             name: "amqp-bench",
-            dependencies: ["AMQP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["AMQP", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")],
             path: "Tools/amqp-bench"),
         .executableTarget(
             name: "webhook-load",
@@ -114,7 +119,7 @@ let package = Package(
 
         .executableTarget(
             name: "calculator-bench",
-            dependencies: ["AMQP", "Contracts", "Postgres"],
+            dependencies: ["AMQP", "Contracts", "Postgres", .product(name: "Logging", package: "swift-log")],
             path: "Tools/calculator-bench"),
         .executableTarget(
             name: "exporter-bench",
@@ -126,28 +131,34 @@ let package = Package(
             path: "Tools/exporter-bench"),
 
         // MARK: Tests
-        .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SigningTests", dependencies: ["Signing"]),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "ingest", "AMQP", "Contracts", "Signing",
+                "ingest", "AMQP", "Contracts", "Signing", "ServiceKit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "ShopifySimulatorTests",
-            dependencies: ["ShopifySimulator", "Signing", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+            dependencies: [
+                "ShopifySimulator", "Signing", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "ExporterTests",
-            dependencies: ["exporter", "ShopifySimulator", "AMQP", "Contracts"]),
+            dependencies: ["exporter", "ShopifySimulator", "AMQP", "Contracts", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EndToEndTests"),
         .testTarget(
             name: "CalculatorTests",
             dependencies: [
-                "calculator", "AMQP", "Contracts", "Postgres",
-                .product(name: "PropertyBased", package: "swift-property-based"),
+                "calculator", "AMQP", "Contracts", "Postgres", "ServiceKit",
+                .product(name: "PropertyBased", package: "swift-property-based"), .product(name: "Logging", package: "swift-log"),
             ]),
     ],
     swiftLanguageModes: [.v6]
