@@ -203,12 +203,17 @@ final class Stack: @unchecked Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = [script] + args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
+        // A file, not a pipe: a server the script starts in the background inherits its output, and a pipe would
+        // then never reach end-of-file while that server runs.
+        let logURL = work.appendingPathComponent("\(URL(fileURLWithPath: script).lastPathComponent)-\(args.joined(separator: "-")).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: logURL)
+        p.standardOutput = handle
+        p.standardError = handle
         try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
+        try? handle.close()
+        let out = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
         guard p.terminationStatus == 0 else { throw ScenarioError("\(script) \(args.joined(separator: " ")) failed:\n\(out)") }
         return out
     }
