@@ -133,13 +133,21 @@ import Testing
     @Test func concurrentRequestWithTheSameKeyIsRefused() async throws {
         try await withSimulator { sim in
             let tee = try await sim.createVariant(shop: shopA, sku: "TEE", available: 10)
-            try await sim.setFaults(ShopFaults(latencyMs: 400), shop: shopA)
+            // Hold the first request after admission (no timing guess: wait until its key is in flight).
+            try await sim.setFaults(ShopFaults(hang: true), shop: shopA)
             let variables = setInput([quantity(tee, 6, from: 10)], key: "slow")
             async let slow = graphQL(sim, setQuantitiesMutation, variables)
-            try await Task.sleep(for: .milliseconds(100))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await sim.idempotencyKeysInFlight(shop: shopA) != ["slow"], ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(try await sim.idempotencyKeysInFlight(shop: shopA) == ["slow"])
             let second = try await graphQL(sim, setQuantitiesMutation, variables)
             #expect(second.json.userErrorCodes == ["IDEMPOTENCY_CONCURRENT_REQUEST"])
+            try await sim.setFaults(ShopFaults(), shop: shopA)
             #expect(try await slow.json.userErrorCodes.isEmpty)
+            #expect(try await sim.levels(shop: shopA)["TEE"] == 6)
+            #expect(try await sim.idempotencyKeysInFlight(shop: shopA).isEmpty)
         }
     }
 

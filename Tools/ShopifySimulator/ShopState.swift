@@ -200,6 +200,14 @@ struct IdempotencyTable: Sendable {
         message: "The same idempotency key cannot be used with different operation parameters.")
 
     /// The in-flight request was answered with `response`.
+    /// Keys whose request is admitted and still running.
+    var keysInFlight: [String] {
+        entries.compactMap { key, entry in
+            if case .inFlight = entry { return key }
+            return nil
+        }.sorted()
+    }
+
     mutating func answer(key: String, response: JSONValue) {
         guard case .inFlight(let fingerprint)? = entries[key] else { return }
         entries[key] = .answered(fingerprint: fingerprint, response: response)

@@ -225,6 +225,11 @@ public final class Simulator: Sendable {
         return true
     }
 
+    /// Idempotency keys of a shop's mutations that were admitted and have not answered yet.
+    public func idempotencyKeysInFlight(shop: String) async throws -> [String] {
+        try await state.idempotencyKeysInFlight(shop: shop)
+    }
+
     // MARK: - Faults
 
     /// A shop's current Admin API faults.

@@ -151,6 +151,8 @@ actor SimulatorState {
         return faults[domain] ?? ShopFaults()
     }
 
+    func idempotencyKeysInFlight(shop domain: String) throws -> [String] { try shop(domain).idempotency.keysInFlight }
+
     func setFaults(_ newFaults: ShopFaults, shop domain: String, emptyBucket: Bool) throws {
         _ = try shop(domain)
         faults[domain] = newFaults
