@@ -22,7 +22,7 @@ struct CalculatorConfiguration: Sendable {
     /// Where availability goes (`STOCKWIRE_AVAILABILITY_EXCHANGE`).
     var availabilityExchange = StockwireTopology.availabilityExchange
     /// Where the SKU ↔ variant map goes (`STOCKWIRE_CATALOG_EXCHANGE`).
-    var catalogExchange = "stockwire.catalog"
+    var catalogExchange = StockwireTopology.catalogExchange
     /// Where poison messages go (`STOCKWIRE_DEAD_EXCHANGE`).
     var deadExchange = StockwireTopology.deadExchange
     /// How often the relay looks for unpublished outbox rows (`STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS`).

@@ -150,13 +150,14 @@ enum EventDecoder {
             var inventory_item_id: Int64?
         }
         var id: Int64
+        var updated_at: String?
         var variants: [Variant]?
     }
 
     static func catalog(_ body: [UInt8], shop: String) throws -> CatalogUpdate {
         let p = try json(ShopifyProduct.self, body)
         return CatalogUpdate(
-            shop: shop, productId: p.id,
+            shop: shop, productId: p.id, updatedAtMillis: p.updated_at.flatMap(ShopifyTimestamp.millis),
             variants: (p.variants ?? []).map {
                 let sku = $0.sku?.trimmingCharacters(in: .whitespaces)
                 return CatalogUpdate.Entry(

@@ -152,6 +152,8 @@ struct CatalogUpdate: Sendable, Equatable {
 
     var shop: String
     var productId: Int64
+    /// The product's `updated_at` (ms since 1970), when Shopify sent one.
+    var updatedAtMillis: Int64? = nil
     var variants: [Entry]
 }
 

@@ -40,26 +40,6 @@ struct OutboxRoutes: Sendable {
     var catalogExchange: String
 }
 
-/// The catalog message published for `products/create|update`: a shop's SKU ↔ variant ↔ inventory item map.
-struct CatalogMessage: Codable, Sendable, Equatable {
-    static let messageType = "stockwire.catalog"
-    struct Entry: Codable, Sendable, Equatable {
-        var variantId: Int64
-        var sku: String?
-        var inventoryItemId: Int64?
-        enum CodingKeys: String, CodingKey {
-            case variantId = "variant_id", sku, inventoryItemId = "inventory_item_id"
-        }
-    }
-    var schemaVersion = 1
-    var shop: String
-    var productId: Int64
-    var variants: [Entry]
-    enum CodingKeys: String, CodingKey {
-        case schemaVersion = "schema_version", shop, productId = "product_id", variants
-    }
-}
-
 /// The stock truth in PostgreSQL: loads what a batch touches, applies it with ``StockState``, writes back the
 /// differences and the outbox, all in one transaction.
 struct StockStore: Sendable {
@@ -236,7 +216,7 @@ struct StockStore: Sendable {
             encoder.outputFormatting = [.sortedKeys]
             for c in catalogs {
                 let message = CatalogMessage(
-                    shop: c.shop, productId: c.productId,
+                    shop: c.shop, productId: c.productId, updatedAtMillis: c.updatedAtMillis,
                     variants: c.variants.map { .init(variantId: $0.variantId, sku: $0.sku, inventoryItemId: $0.inventoryItemId) })
                 pending.append(
                     (routes.catalogExchange, c.shop, "catalog/\(c.shop)/\(c.productId)/\(computedAtMillis)",

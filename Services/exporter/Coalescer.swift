@@ -51,6 +51,14 @@ struct Coalescer<Token> {
         return .queued
     }
 
+    /// Queues `message` to be written again although the shop has its version (a SKU gained an inventory item,
+    /// which has never been written): nothing to acknowledge. Does nothing when a write of the SKU waits already.
+    mutating func rewrite(_ message: AvailabilityMessage) {
+        guard pending[message.sku] == nil else { return }
+        pending[message.sku] = Pending(message: message, tokens: [])
+        order.append(message.sku)
+    }
+
     /// Takes up to `limit` pending SKUs, oldest first.
     mutating func take(limit: Int) -> [Pending] {
         let skus = order.prefix(limit)

@@ -39,7 +39,9 @@ actor ShopWriter {
     private var coalescer = Coalescer<AMQPDelivery>()
     private var ledger: ShopLedger
     private var bucket = CostBucket(now: .now)
-    private var mapping: [String: [String]] = [:]
+    private var catalog = ShopCatalog()
+    /// The newest message written per SKU: written again to an inventory item a catalog message adds.
+    private var lastWritten: [String: AvailabilityMessage] = [:]
     private var maxSeenVersion: [String: Int64] = [:]
     private var locationId: String?
     private(set) var pausedReason: String?
@@ -84,6 +86,10 @@ actor ShopWriter {
     // MARK: - Taking deliveries
 
     func receive(_ delivery: AMQPDelivery) async {
+        if delivery.properties.type == CatalogMessage.messageType {
+            await receiveCatalog(delivery)
+            return
+        }
         let message: AvailabilityMessage
         do {
             message = try AvailabilityMessage.decode(delivery.body)
@@ -92,7 +98,7 @@ actor ShopWriter {
             return
         }
         if let q = message.ownQuantity(of: shop.domain), q > 0,
-            message.version > maxSeenVersion[message.sku] ?? .min, let items = mapping[message.sku], items.count == 1
+            message.version > maxSeenVersion[message.sku] ?? .min, let items = catalog.items(sku: message.sku), items.count == 1
         {
             ledger.ownSale(item: items[0], quantity: q)
         }
@@ -105,6 +111,41 @@ actor ShopWriter {
             delivery.ack()
         }
         wake.yield()
+    }
+
+    /// Applies a catalog message of this shop: later writes map SKUs from it without asking Shopify. An
+    /// inventory item that a SKU gains gets the SKU's last written value at once.
+    private func receiveCatalog(_ delivery: AMQPDelivery) async {
+        let message: CatalogMessage
+        do {
+            message = try CatalogMessage.decode(delivery.body)
+        } catch {
+            await deadLetter([delivery], reason: "unreadable catalog message: \(error)")
+            return
+        }
+        guard message.shop == shop.domain else {
+            await deadLetter([delivery], reason: "catalog message of shop \(message.shop) reached \(shop.domain)'s queue")
+            return
+        }
+        let change = catalog.apply(message)
+        delivery.ack()
+        metrics.catalogUpdates.increment()
+        if change.ignoredAsOlder {
+            logger.debug("older catalog snapshot of a product ignored", metadata: ["product_id": "\(message.productId)"])
+            return
+        }
+        for (sku, variants) in change.shared.sorted(by: { $0.key < $1.key }) {
+            logger.warning(
+                "several variants share one SKU: all of them are written",
+                metadata: ["sku": "\(sku)", "variants": "\(variants.joined(separator: ", "))"])
+        }
+        var rewrites = 0
+        for (sku, _) in change.changed.sorted(by: { $0.key < $1.key }) {
+            guard let last = lastWritten[sku] else { continue }
+            coalescer.rewrite(last)
+            rewrites += 1
+        }
+        if rewrites > 0 { wake.yield() }
     }
 
     // MARK: - Writing
@@ -198,7 +239,7 @@ actor ShopWriter {
                     }
                     drop.insert(owner[i])
                     let entry = entries[owner[i]]
-                    mapping[entry.sku] = nil
+                    catalog.forget(sku: entry.sku)
                     logger.error(
                         "shop refused the write of a SKU",
                         metadata: ["sku": "\(entry.sku)", "code": "\(error.code ?? "-")", "reason": "\(error.message)"])
@@ -228,6 +269,9 @@ actor ShopWriter {
     /// Marks a pending write done: the shop has this version (or it was skipped); its deliveries are acknowledged.
     private func settle(_ pending: Coalescer<AMQPDelivery>.Pending) {
         coalescer.markWritten(sku: pending.message.sku, version: pending.message.version)
+        if pending.message.version >= lastWritten[pending.message.sku]?.version ?? .min {
+            lastWritten[pending.message.sku] = pending.message
+        }
         if let first = pending.message.firstReceivedAtMillis {
             let ms = Int64(Date().timeIntervalSince1970 * 1000) - first
             metrics.endToEnd.recordMilliseconds(max(0, ms))
@@ -345,8 +389,9 @@ actor ShopWriter {
     }
 
     /// The inventory items of `sku` in this shop ([] when the shop does not list it); nil when cancelled.
+    /// From the catalog when a catalog message named the SKU; otherwise looked up once by SKU.
     private func resolveItems(sku: String) async -> [String]? {
-        if let known = mapping[sku] { return known }
+        if let known = catalog.items(sku: sku) { return known }
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
             let wait = bucket.reserve(cost: 3, at: .now)
@@ -362,9 +407,9 @@ actor ShopWriter {
                         "several variants share one SKU: all of them are written",
                         metadata: ["sku": "\(sku)", "variants": "\(variants.map(\.id).joined(separator: ", "))"])
                 }
-                let items = variants.map(\.inventoryItemId)
-                mapping[sku] = items
-                return items
+                metrics.lookups.increment()
+                catalog.recordLookup(sku: sku, items: variants.map(\.inventoryItemId))
+                return catalog.items(sku: sku) ?? []
             } catch let failure as AdminAPIClient.Failure {
                 guard await handle(failure, cost: 3, backoff: &backoff) else { return nil }
             } catch {
@@ -428,6 +473,8 @@ struct ShopMetrics: Sendable {
     let throttledWaits: Counter
     let stale: Counter
     let skipped: Counter
+    let lookups: Counter
+    let catalogUpdates: Counter
     let deadLettered: Counter
     let transientFailures: Counter
     let paused: Gauge
@@ -441,6 +488,8 @@ struct ShopMetrics: Sendable {
         throttledWaits = Counter(label: "stockwire_exporter_throttled_waits_total", dimensions: d)
         stale = Counter(label: "stockwire_exporter_stale_answers_total", dimensions: d)
         skipped = Counter(label: "stockwire_exporter_unmapped_skus_total", dimensions: d)
+        lookups = Counter(label: "stockwire_exporter_sku_lookups_total", dimensions: d)
+        catalogUpdates = Counter(label: "stockwire_exporter_catalog_updates_total", dimensions: d)
         deadLettered = Counter(label: "stockwire_exporter_dead_lettered_total", dimensions: d)
         transientFailures = Counter(label: "stockwire_exporter_transient_failures_total", dimensions: d)
         paused = Gauge(label: "stockwire_exporter_shop_paused", dimensions: d)

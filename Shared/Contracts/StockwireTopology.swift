@@ -10,6 +10,8 @@ public enum StockwireTopology {
     public static let eventsLog = "stockwire.events.log"
     /// Exchange of per-SKU availability messages.
     public static let availabilityExchange = "stockwire.availability"
+    /// Exchange of per-shop catalog messages (routing key: the shop's domain).
+    public static let catalogExchange = "stockwire.catalog"
     /// Dead-letter exchange; each consumer's dead letters go to `dead.<consumer queue>`.
     public static let deadExchange = "stockwire.dead"
     /// Deliveries after which a message that keeps failing is dead-lettered.
@@ -34,16 +36,22 @@ public enum StockwireTopology {
         ]
     }
 
-    /// What the calculator needs: its input (as ingest declares it) and the availability exchange.
+    /// What the calculator needs: its input (as ingest declares it) and the availability and catalog exchanges.
     public static func calculator() -> [AMQPTopology] {
-        ingest() + [.exchange(name: availabilityExchange, kind: .topic)]
+        ingest() + [.exchange(name: availabilityExchange, kind: .topic), .exchange(name: catalogExchange, kind: .topic)]
     }
 
-    /// What an exporter needs for its shops: one single-active-consumer quorum queue per shop.
+    /// What an exporter needs for its shops: one single-active-consumer quorum queue per shop, bound to every
+    /// availability message and to the shop's own catalog messages (so both arrive in the order they were
+    /// published, and a SKU's mapping is known before its first write).
     ///
-    /// `availabilityExchange` is only ever changed by tests, to keep their traffic apart.
-    public static func exporter(shops: [String], availabilityExchange: String = availabilityExchange) -> [AMQPTopology] {
-        var items: [AMQPTopology] = [.exchange(name: availabilityExchange, kind: .topic)]
+    /// The exchanges are only ever changed by tests, to keep their traffic apart.
+    public static func exporter(
+        shops: [String], availabilityExchange: String = availabilityExchange, catalogExchange: String = catalogExchange
+    ) -> [AMQPTopology] {
+        var items: [AMQPTopology] = [
+            .exchange(name: availabilityExchange, kind: .topic), .exchange(name: catalogExchange, kind: .topic),
+        ]
         for shop in shops {
             let queue = exporterQueue(shop: shop)
             items += deadLetters(for: queue)
@@ -52,6 +60,7 @@ public enum StockwireTopology {
                     queue, deadLetterExchange: deadExchange, deadLetterRoutingKey: queue, deliveryLimit: deliveryLimit,
                     singleActiveConsumer: true),
                 .binding(queue: queue, exchange: availabilityExchange, routingKey: "#"),
+                .binding(queue: queue, exchange: catalogExchange, routingKey: shop),
             ]
         }
         return items

@@ -37,6 +37,40 @@ import Testing
         }
     }
 
+    @Test func aProductUpdateIsPublishedAsTheShopsCatalogMessage() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let watch = "calctest.catalog-watch.\(TestServers.unique("c"))"
+            try await bench.client.declare([
+                .queue(name: watch, arguments: ["x-queue-type": "quorum"]),
+                .binding(queue: watch, exchange: bench.configuration.catalogExchange, routingKey: "b.myshopify.com"),
+            ])
+            let calculator = try await bench.startCalculator()
+            let product = """
+                {"id": 42, "updated_at": "2024-05-01T12:00:00+02:00", "variants": [
+                  {"id": 421, "sku": " TEE-S ", "inventory_item_id": 9007199254740993},
+                  {"id": 422, "sku": "", "inventory_item_id": 8}]}
+                """
+            try await bench.shopify("products/update", product, shop: "a.myshopify.com", webhookId: "p-a")
+            try await bench.shopify("products/update", product, shop: "b.myshopify.com", webhookId: "p-b")
+            let delivered = try await bench.drain(watch, expecting: 1)
+            #expect(delivered.count == 1, "only shop b's catalog reaches a queue bound to shop b")
+            let first = try #require(delivered.first)
+            #expect(first.properties.type == CatalogMessage.messageType)
+            let message = try CatalogMessage.decode(first.body)
+            #expect(message.shop == "b.myshopify.com" && message.productId == 42)
+            #expect(message.updatedAtMillis == 1_714_557_600_000)
+            #expect(
+                message.variants == [
+                    .init(variantId: 421, sku: "TEE-S", inventoryItemId: 9_007_199_254_740_993),
+                    .init(variantId: 422, sku: nil, inventoryItemId: 8),
+                ])
+            try? await bench.client.deleteQueue(watch)
+            await calculator.stop()
+            await bench.tearDown()
+        }
+    }
+
     @Test func poisonMessagesAreDeadLetteredWithAReasonAndTheRestOfTheBatchApplies() async throws {
         try await TestServers.withDatabase { conninfo in
             let bench = try await TestBench(conninfo: conninfo, batchSize: 50)

@@ -185,7 +185,8 @@ struct DeadLetterFixture: Sendable {
         config.reconnectDelay = .milliseconds(100)
         let connection = AMQPConnection(
             configuration: config,
-            topology: StockwireTopology.exporter(shops: shops, availabilityExchange: "test.availability.\(prefix)"),
+            topology: StockwireTopology.exporter(
+                shops: shops, availabilityExchange: "test.availability.\(prefix)", catalogExchange: "test.catalog.\(prefix)"),
             logger: logger)
         connection.start()
         try await connection.waitUntilConnected(timeout: .seconds(30))
@@ -270,6 +271,7 @@ struct DeadLetterFixture: Sendable {
             try? await connection.deleteQueue(StockwireTopology.deadLetterQueue(of: queue))
         }
         try? await connection.deleteExchange(exchange)
+        try? await connection.deleteExchange("test.catalog.\(prefix)")
         await connection.close()
     }
 }

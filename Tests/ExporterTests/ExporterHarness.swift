@@ -46,7 +46,8 @@ final class ExporterHarness: Sendable {
         var config = try AMQPConfiguration(url: amqpURL, connectionName: "exporter-test")
         config.reconnectDelay = .milliseconds(100)
         let connection = AMQPConnection(
-            configuration: config, topology: StockwireTopology.exporter(shops: domains, availabilityExchange: "test.availability.\(prefix)"),
+            configuration: config, topology: StockwireTopology.exporter(
+                shops: domains, availabilityExchange: "test.availability.\(prefix)", catalogExchange: "test.catalog.\(prefix)"),
             logger: logger)
         connection.start()
         try await connection.waitUntilConnected(timeout: .seconds(30))
@@ -83,7 +84,8 @@ final class ExporterHarness: Sendable {
         config.reconnectDelay = .milliseconds(100)
         let standby = AMQPConnection(
             configuration: config,
-            topology: StockwireTopology.exporter(shops: shops, availabilityExchange: "test.availability.\(prefix)"),
+            topology: StockwireTopology.exporter(
+                shops: shops, availabilityExchange: "test.availability.\(prefix)", catalogExchange: "test.catalog.\(prefix)"),
             logger: logger)
         standby.start()
         try await standby.waitUntilConnected(timeout: .seconds(30))
@@ -121,6 +123,23 @@ final class ExporterHarness: Sendable {
                     contentType: "application/json", messageId: "\(sku)/\(version)", type: AvailabilityMessage.messageType)))
     }
 
+    /// Publishes a catalog message for `shop` as the calculator would after `products/create|update`.
+    func publishCatalog(
+        shop: String, productId: Int64, updatedAtMillis: Int64? = nil, variants: [CatalogMessage.Variant]
+    ) async throws {
+        let m = CatalogMessage(shop: shop, productId: productId, updatedAtMillis: updatedAtMillis, variants: variants)
+        try await connection.publish(
+            AMQPMessage(
+                exchange: "test.catalog.\(prefix)", routingKey: shop, body: try m.json(),
+                properties: AMQPProperties(
+                    contentType: "application/json", messageId: "catalog/\(shop)/\(productId)", type: CatalogMessage.messageType)))
+    }
+
+    /// Admin API calls of one operation (`productVariants`, `inventorySetQuantities`, …) to a shop so far.
+    func calls(_ shop: String, _ operation: String) async -> [WriteLogEntry] {
+        await simulator.writeLog(shop: shop).filter { $0.operation == operation }
+    }
+
     /// The shop's available quantity of a SKU.
     func level(_ shop: String, _ sku: String) async throws -> Int? { try await simulator.levels(shop: shop)[sku] }
 
@@ -142,6 +161,7 @@ final class ExporterHarness: Sendable {
             try? await connection.deleteQueue(StockwireTopology.deadLetterQueue(of: StockwireTopology.exporterQueue(shop: shop)))
         }
         try? await connection.deleteExchange("test.availability.\(prefix)")
+        try? await connection.deleteExchange("test.catalog.\(prefix)")
         await connection.close()
         await simulator.shutdown()
         try? FileManager.default.removeItem(at: directory)

@@ -1,0 +1,98 @@
+import Contracts
+
+/// What one shop lists: SKU → the inventory items Stockwire writes for it.
+///
+/// The calculator's catalog messages (one per `products/create|update`, carrying every variant of the product)
+/// are the primary source, so a write needs no lookup at Shopify. A SKU no catalog message has named yet — a
+/// product last changed before Stockwire was installed, or an exporter that restarted — is looked up once by
+/// SKU and the answer kept, until a catalog message names that SKU.
+struct ShopCatalog {
+    /// A variant as the catalog knows it.
+    struct Listing: Equatable {
+        var variantId: String
+        var inventoryItemId: String
+    }
+
+    /// What applying a catalog message changed.
+    struct Change: Equatable {
+        /// The message was older than what is known of its product and changed nothing.
+        var ignoredAsOlder = false
+        /// SKUs whose items changed, with the items they map to now.
+        var changed: [String: [String]] = [:]
+        /// SKUs listed by several variants now (all of them are written), with those variants.
+        var shared: [String: [String]] = [:]
+    }
+
+    private struct Product {
+        var updatedAtMillis: Int64?
+        var listings: [(sku: String, listing: Listing)]
+    }
+
+    private var products: [Int64: Product] = [:]
+    /// SKU → listings, derived from `products`.
+    private var listed: [String: [Listing]] = [:]
+    /// SKU → inventory items found by a lookup, for SKUs no catalog message named.
+    private var lookedUp: [String: [String]] = [:]
+
+    /// The items of `sku`: [] when the shop does not list it, nil when unknown (look it up).
+    func items(sku: String) -> [String]? {
+        if let listings = listed[sku] { return listings.map(\.inventoryItemId) }
+        return lookedUp[sku]
+    }
+
+    /// Whether `sku`'s mapping came from catalog messages.
+    func isFromCatalog(_ sku: String) -> Bool { listed[sku] != nil }
+
+    /// SKUs known, from either source.
+    var count: Int { Set(listed.keys).union(lookedUp.keys).count }
+
+    /// Replaces what is known of the message's product. An older snapshot of a product than one applied
+    /// before is ignored (webhooks arrive out of order).
+    mutating func apply(_ message: CatalogMessage) -> Change {
+        var change = Change()
+        let previous = products[message.productId]
+        if let known = previous?.updatedAtMillis, let incoming = message.updatedAtMillis, incoming < known {
+            change.ignoredAsOlder = true
+            return change
+        }
+        let listings = message.variants.compactMap { v -> (sku: String, listing: Listing)? in
+            guard let sku = v.sku, !sku.isEmpty, let item = v.inventoryItemId else { return nil }
+            return (sku, Listing(variantId: "gid://shopify/ProductVariant/\(v.variantId)", inventoryItemId: "gid://shopify/InventoryItem/\(item)"))
+        }
+        let affected = Set((previous?.listings ?? []).map(\.sku)).union(listings.map(\.sku))
+        let before = Dictionary(uniqueKeysWithValues: affected.map { ($0, items(sku: $0)) })
+        for (sku, listing) in previous?.listings ?? [] {
+            listed[sku]?.removeAll { $0 == listing }
+            if listed[sku]?.isEmpty == true { listed[sku] = nil }
+        }
+        for (sku, listing) in listings {
+            listed[sku, default: []].append(listing)
+            lookedUp[sku] = nil
+        }
+        products[message.productId] = Product(
+            updatedAtMillis: message.updatedAtMillis ?? previous?.updatedAtMillis, listings: listings)
+        for sku in affected.sorted() {
+            if listed[sku] == nil {
+                // No catalog entry names it any more: whatever a lookup said before is no longer trusted.
+                lookedUp[sku] = nil
+            }
+            let now = items(sku: sku)
+            if now != before[sku] ?? nil { change.changed[sku] = now ?? [] }
+            if let listings = listed[sku], listings.count > 1 { change.shared[sku] = listings.map(\.variantId) }
+        }
+        return change
+    }
+
+    /// Keeps what a lookup by SKU found (ignored when a catalog message already named the SKU).
+    mutating func recordLookup(sku: String, items: [String]) {
+        guard listed[sku] == nil else { return }
+        lookedUp[sku] = items
+    }
+
+    /// Forgets a SKU after Shopify refused a write of its items (a variant deleted since, say): the next write
+    /// looks it up again and Shopify's answer is what counts.
+    mutating func forget(sku: String) {
+        listed[sku] = nil
+        lookedUp[sku] = nil
+    }
+}
