@@ -7,7 +7,13 @@ import ServiceLifecycle
 
 /// Consumes the calculator's queue in batches: decode, one transaction, publish from the outbox, then ack.
 ///
-/// Graceful shutdown stops taking deliveries, finishes the batch in hand, acks and returns.
+/// Two stages, pipelined: *commit* (decode and one transaction) and *settle* (publish the batch's outbox rows,
+/// mark them sent, dead-letter its poison, acknowledge). While batch N settles, batch N+1's transaction runs;
+/// settling stays in batch order, so an acknowledgement never covers a delivery whose batch is not settled.
+/// At most `pipelineDepth` committed batches wait to settle. Nothing changes for exactly-once: a batch's
+/// deliveries are acknowledged only after its commit and its publishes, and the outbox covers a crash between.
+///
+/// Graceful shutdown stops taking deliveries, finishes the batches in hand, acks and returns.
 struct BatchProcessor: Service {
     let configuration: CalculatorConfiguration
     let amqp: AMQPConnection
@@ -42,9 +48,18 @@ struct BatchProcessor: Service {
                     }
                 }
                 group.addTask { await relayLoop() }
+                var settling: [Task<Void, Never>] = []
                 while let batch = await buffer.take(max: configuration.batchSize, linger: configuration.linger) {
-                    await process(batch)
+                    while settling.count >= configuration.pipelineDepth { await settling.removeFirst().value }
+                    guard let committed = await commit(batch) else { continue }
+                    let previous = settling.last
+                    settling.append(
+                        Task {
+                            await previous?.value
+                            await settle(committed)
+                        })
                 }
+                for task in settling { await task.value }
                 group.cancelAll()
                 if let failure = buffer.failure { throw failure }
             }
@@ -69,8 +84,19 @@ struct BatchProcessor: Service {
 
     // MARK: One batch
 
-    /// Applies one batch and settles every delivery in it (ack, or dead-letter then ack, or requeue).
-    func process(_ batch: [AMQPDelivery]) async {
+    /// A batch whose transaction committed, waiting to be published and acknowledged.
+    struct Committed: Sendable {
+        var batch: [AMQPDelivery]
+        var result: BatchResult
+        var poison: [Int: String]
+        var duplicatesInBatch: Int
+        var oldestReceivedAtMillis: Int64?
+        var started: ContinuousClock.Instant
+    }
+
+    /// Decodes a batch and commits its transaction. Nil when the batch was handed back to the broker
+    /// (shutting down with the database unreachable).
+    func commit(_ batch: [AMQPDelivery]) async -> Committed? {
         let started = ContinuousClock.now
         metrics.batchSize.record(batch.count)
         var events: [PreparedEvent] = []
@@ -95,12 +121,22 @@ struct BatchProcessor: Service {
         guard let result = await applyRecovering(events) else {
             // Shutting down with the database unreachable: hand the batch back to the broker.
             for d in batch { d.nack(requeue: true) }
-            return
+            return nil
         }
         if configuration.crashAfterCommit {
             logger.critical("STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT: killing the process after commit, before publish")
             kill(getpid(), SIGKILL)
         }
+        return Committed(
+            batch: batch, result: result, poison: poison, duplicatesInBatch: duplicateInBatch.count,
+            oldestReceivedAtMillis: oldest, started: started)
+    }
+
+    /// Publishes a committed batch's outbox rows, dead-letters its poison, then settles every delivery in it
+    /// (ack, or dead-letter then ack, or requeue).
+    func settle(_ committed: Committed) async {
+        let (batch, result, started, oldest) = (committed.batch, committed.result, committed.started, committed.oldestReceivedAtMillis)
+        var poison = committed.poison
         if result.attempts > 1 { metrics.retries.increment(by: result.attempts - 1) }
         await relay.publishAndMark(result.outbox)
 
@@ -114,7 +150,7 @@ struct BatchProcessor: Service {
             case .rejected(let reason): poison[index] = reason
             }
         }
-        metrics.duplicates.increment(by: result.duplicates.count + duplicateInBatch.count)
+        metrics.duplicates.increment(by: result.duplicates.count + committed.duplicatesInBatch)
         metrics.linesWithoutSku.increment(by: result.linesWithoutSku)
 
         // Dead letters are published (with their reason) before the batch is acked.

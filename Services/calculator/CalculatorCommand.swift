@@ -31,10 +31,13 @@ extension CalculatorCommand {
         @OptionGroup var database: DatabaseOptions
         @Option(help: ArgumentHelp(stringLiteral: BrokerSettings.urlHelp)) var amqpURL: String?
         @Option(help: ArgumentHelp(stringLiteral: BrokerSettings.passwordFileHelp)) var amqpPasswordFile: String?
-        @Option(help: "Most events per transaction (env STOCKWIRE_CALCULATOR_BATCH_SIZE; default 500).")
+        @Option(help: "Most events per transaction (env STOCKWIRE_CALCULATOR_BATCH_SIZE; default 1000).")
         var batchSize: Int?
         @Option(help: "Longest wait in ms for a batch to fill after its first event (env STOCKWIRE_CALCULATOR_LINGER_MS; default 5).")
         var lingerMs: Int?
+        @Option(
+            help: "Batches in flight: the next batch's transaction runs while the previous one is published and acknowledged; 1 = one at a time (env STOCKWIRE_CALCULATOR_PIPELINE; default 2).")
+        var pipeline: Int?
         @Option(help: "Ops server address for /healthz, /readyz, /metrics (env STOCKWIRE_CALCULATOR_OPS_HOST; default 0.0.0.0).")
         var opsHost: String?
         @Option(help: "Ops server port (env STOCKWIRE_CALCULATOR_OPS_PORT; default 9102).")
@@ -60,6 +63,7 @@ extension CalculatorCommand {
             c.broker = BrokerSettings(url: amqpURL, passwordFile: amqpPasswordFile)
             if let batchSize { c.batchSize = batchSize }
             if let lingerMs { c.linger = .milliseconds(lingerMs) }
+            if let pipeline { c.pipelineDepth = pipeline }
             if let opsHost { c.opsHost = opsHost }
             if let opsPort { c.opsPort = opsPort }
             if let queue { c.queue = queue }
@@ -80,7 +84,7 @@ extension CalculatorCommand {
                 "calculator starting",
                 metadata: [
                     "queue": "\(configuration.queue)", "batch_size": "\(configuration.batchSize)",
-                    "linger": "\(configuration.linger)", "ops_port": "\(configuration.opsPort)",
+                    "linger": "\(configuration.linger)", "pipeline": "\(configuration.pipelineDepth)", "ops_port": "\(configuration.opsPort)",
                 ])
             try await group.run()
         }

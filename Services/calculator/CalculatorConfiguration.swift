@@ -9,9 +9,12 @@ struct CalculatorConfiguration: Sendable {
     /// Broker settings (`STOCKWIRE_AMQP_URL`, `STOCKWIRE_AMQP_PASSWORD_FILE`).
     var broker = BrokerSettings(url: nil, passwordFile: nil)
     /// Most events per transaction (`STOCKWIRE_CALCULATOR_BATCH_SIZE`).
-    var batchSize = 500
+    var batchSize = 1_000
     /// Longest wait for a batch to fill once its first event arrived (`STOCKWIRE_CALCULATOR_LINGER_MS`).
     var linger: Duration = .milliseconds(5)
+    /// Batches in the pipeline (`STOCKWIRE_CALCULATOR_PIPELINE`): while one committed batch is published and
+    /// acknowledged, the next one's transaction runs. 1 = strictly one batch at a time.
+    var pipelineDepth = 2
     /// Ops server address (`STOCKWIRE_CALCULATOR_OPS_HOST`, `STOCKWIRE_CALCULATOR_OPS_PORT`).
     var opsHost = "0.0.0.0"
     var opsPort = 9102
@@ -35,8 +38,8 @@ struct CalculatorConfiguration: Sendable {
 
     static let defaultPostgres = "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
 
-    /// Deliveries in flight: enough to fill the next batch while one is being applied.
-    var prefetch: UInt16 { UInt16(clamping: batchSize * 2) }
+    /// Deliveries in flight: every batch in the pipeline plus the next one filling.
+    var prefetch: UInt16 { UInt16(clamping: batchSize * (pipelineDepth + 1)) }
 
     /// The topology to declare: the shared one for the default names, the same shape under custom names otherwise.
     var topology: [AMQPTopology] {
@@ -67,6 +70,7 @@ struct CalculatorConfiguration: Sendable {
         if let v = Environment.string("STOCKWIRE_POSTGRES") { c.postgres = v }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_BATCH_SIZE") { c.batchSize = v }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_LINGER_MS") { c.linger = .milliseconds(v) }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_PIPELINE") { c.pipelineDepth = v }
         if let v = Environment.string("STOCKWIRE_CALCULATOR_OPS_HOST") { c.opsHost = v }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_OPS_PORT") { c.opsPort = v }
         if let v = Environment.string("STOCKWIRE_CALCULATOR_QUEUE") { c.queue = v }
@@ -84,6 +88,9 @@ struct CalculatorConfiguration: Sendable {
     func validate() throws {
         guard (1...10_000).contains(batchSize) else {
             throw ConfigurationError("STOCKWIRE_CALCULATOR_BATCH_SIZE / --batch-size=\(batchSize) must be 1…10000")
+        }
+        guard (1...8).contains(pipelineDepth) else {
+            throw ConfigurationError("STOCKWIRE_CALCULATOR_PIPELINE / --pipeline=\(pipelineDepth) must be 1…8")
         }
         guard linger >= .zero, linger <= .seconds(10) else {
             throw ConfigurationError("STOCKWIRE_CALCULATOR_LINGER_MS / --linger-ms must be 0…10000")

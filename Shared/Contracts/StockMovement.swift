@@ -98,10 +98,18 @@ public struct StockMovement: Sendable, Equatable, Codable {
         throw ContractError("body must be a movement object or an array of them")
     }
 
+    private static let knownFields = Set(CodingKeys.allCases.map(\.rawValue))
+
+    /// Empty or only whitespace; a first byte that is visible ASCII answers without Foundation's trimming.
+    private static func isBlank(_ s: String) -> Bool {
+        if let first = s.utf8.first, first > 0x20, first < 0x7F { return false }
+        return s.trimmingCharacters(in: .whitespaces).isEmpty
+    }
+
     private static func parse(object: [String: Any], at index: Int?) throws -> StockMovement {
         let prefix = index.map { "[\($0)]." } ?? ""
         func fail(_ field: String, _ rule: String) -> ContractError { ContractError("\(prefix)\(field): \(rule)") }
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        let known = knownFields
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail(unknown, "unknown field (allowed: \(known.sorted().joined(separator: ", ")))")
         }
@@ -111,7 +119,7 @@ public struct StockMovement: Sendable, Equatable, Codable {
                 return nil
             }
             guard let s = raw as? String else { throw fail(field, "must be a string") }
-            guard !s.trimmingCharacters(in: .whitespaces).isEmpty else { throw fail(field, "must not be empty") }
+            guard !isBlank(s) else { throw fail(field, "must not be empty") }
             guard s.utf8.count <= max else { throw fail(field, "must be at most \(max) bytes") }
             return s
         }

@@ -9,21 +9,32 @@ public enum PostgresArrayLiteral {
     /// the word `NULL` and empty strings all survive. Quoting is valid for every element type (`{"1","2"}` is a
     /// fine `bigint[]`).
     public static func encode(_ elements: [String?]) -> String {
-        var literal = "{"
+        // Built as UTF-8 bytes, whole elements at a time: batches send thousands of elements per statement.
+        var capacity = 2
+        for element in elements { capacity += (element?.utf8.count ?? 4) + 3 }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
         for (position, element) in elements.enumerated() {
-            if position > 0 { literal += "," }
+            if position > 0 { bytes.append(UInt8(ascii: ",")) }
             guard let element else {
-                literal += "NULL"
+                bytes.append(contentsOf: [0x4E, 0x55, 0x4C, 0x4C])  // NULL
                 continue
             }
-            literal += "\""
-            for character in element.unicodeScalars {
-                if character == "\"" || character == "\\" { literal += "\\" }
-                literal.unicodeScalars.append(character)
+            bytes.append(UInt8(ascii: "\""))
+            let utf8 = element.utf8
+            if utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                for byte in utf8 {
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                    bytes.append(byte)
+                }
+            } else {
+                bytes.append(contentsOf: utf8)
             }
-            literal += "\""
+            bytes.append(UInt8(ascii: "\""))
         }
-        return literal + "}"
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Encodes encodable elements as an array literal.

@@ -71,6 +71,36 @@ import Testing
         }
     }
 
+    @Test func pipelinedBatchesApplyEveryEventOnceAndAckInOrder() async throws {
+        try await TestServers.withDatabase { conninfo in
+            // Small batches, three in flight, a poison message in the middle: every event applied once, the last
+            // version of every SKU published, nothing left unacknowledged.
+            let bench = try await TestBench(conninfo: conninfo, batchSize: 7, pipelineDepth: 3)
+            let skus = (0..<10).map { "P\($0)" }
+            try await bench.registerSkus(skus)
+            for i in 0..<300 {
+                if i == 150 { try await bench.shopify("orders/create", "{broken", webhookId: "poison") }
+                try await bench.movement(StockMovement(movementId: "m\(i)", sku: skus[i % 10], kind: .receipt, quantity: 1))
+            }
+            let calculator = try await bench.startCalculator()
+            #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM processed_messages") == 301 })
+            #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0 })
+            for sku in skus { #expect(try await bench.stock(sku)?.onHand == 30) }
+            let messages = try await bench.availability(expecting: 10)
+            var newest: [String: AvailabilityMessage] = [:]
+            for m in messages where m.version > newest[m.sku]?.version ?? .min { newest[m.sku] = m }
+            for sku in skus {
+                let stock = try #require(try await bench.stock(sku))
+                #expect(newest[sku]?.version == stock.version && newest[sku]?.onHand == 30, "\(sku): last version published")
+            }
+            #expect(try await bench.drain(bench.deadQueue, expecting: 1).count == 1)
+            await calculator.stop()
+            // Nothing was left unacknowledged: after the consumer is gone, the queue is empty.
+            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).messages == 0 })
+            await bench.tearDown()
+        }
+    }
+
     @Test func poisonMessagesAreDeadLetteredWithAReasonAndTheRestOfTheBatchApplies() async throws {
         try await TestServers.withDatabase { conninfo in
             let bench = try await TestBench(conninfo: conninfo, batchSize: 50)

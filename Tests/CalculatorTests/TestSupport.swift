@@ -68,7 +68,7 @@ final class TestBench: Sendable {
     let availabilityQueue: String
     var deadQueue: String { StockwireTopology.deadLetterQueue(of: configuration.queue) }
 
-    init(conninfo: String, batchSize: Int = 100) async throws {
+    init(conninfo: String, batchSize: Int = 100, pipelineDepth: Int = 2) async throws {
         self.conninfo = conninfo
         let id = TestServers.unique("t")
         var c = CalculatorConfiguration()
@@ -80,6 +80,7 @@ final class TestBench: Sendable {
         c.catalogExchange = "calctest.catalog.\(id)"
         c.deadExchange = "calctest.dead.\(id)"
         c.batchSize = batchSize
+        c.pipelineDepth = pipelineDepth
         c.relayInterval = .milliseconds(300)
         configuration = c
         availabilityQueue = "calctest.watch.\(id)"

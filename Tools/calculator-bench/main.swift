@@ -1,8 +1,10 @@
 // calculator-bench: events applied per second by the real `calculator run`, batched vs. one transaction per event,
 // at 1, 100 and 10,000 SKUs, against the local PostgreSQL and RabbitMQ.
 //
-//   calculator-bench [events-per-run]      (env STOCKWIRE_POSTGRES, STOCKWIRE_AMQP_URL, CALCULATOR_BIN)
+//   calculator-bench [events-per-run] [sku-counts, default 1,100,10000]      (env STOCKWIRE_POSTGRES, STOCKWIRE_AMQP_URL, CALCULATOR_BIN)
 //
+// Modes: batches of 500 with the pipeline on (the default: the next transaction runs while the previous batch is
+// published and acked) and off, and one transaction per event.
 // Each run: a fresh database (`calculator migrate`), SKUs inserted, N receipt events pre-published to a fresh queue,
 // then `calculator run` is started and the rate is measured from the first to the last applied event.
 import AMQP
@@ -17,6 +19,21 @@ let postgres =
 let amqpURL = ProcessInfo.processInfo.environment["STOCKWIRE_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
 let batchedEvents = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 40_000 : 40_000
 let singleEvents = max(1, batchedEvents / 8)
+let skuCounts = CommandLine.arguments.count > 2 ? CommandLine.arguments[2].split(separator: ",").compactMap { Int($0) } : [1, 100, 10_000]
+let onlyBatched = ProcessInfo.processInfo.environment["BENCH_ONLY_BATCHED"] == "1"
+/// Batch size of the batched modes (env BENCH_BATCH_SIZE, default 1000: the calculator's default).
+let batchSize = Int(ProcessInfo.processInfo.environment["BENCH_BATCH_SIZE"] ?? "") ?? 1_000
+
+/// CPU seconds (user + system) a process has used so far, from /proc.
+func cpuSeconds(_ pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    // Fields after the command: state is [0]; utime and stime are the 14th and 15th of the full line.
+    guard fields.count > 12, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return 0 }
+    return (utime + stime) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
 let binary =
     ProcessInfo.processInfo.environment["CALCULATOR_BIN"]
     ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("calculator").path
@@ -35,7 +52,7 @@ func run(_ arguments: [String], env: [String: String]) throws -> Process {
     return p
 }
 
-func measure(skus: Int, batchSize: Int, events: Int) async throws -> Double {
+func measure(skus: Int, batchSize: Int, pipeline: Int, events: Int) async throws -> (rate: Double, cpuPerThousand: Double) {
     let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased()
     let dbName = "calcbench_\(id)"
     let admin = try await PostgresConnection.connect(postgres)
@@ -52,7 +69,7 @@ func measure(skus: Int, batchSize: Int, events: Int) async throws -> Double {
         "STOCKWIRE_POSTGRES": conninfo, "STOCKWIRE_AMQP_URL": amqpURL, "STOCKWIRE_CALCULATOR_QUEUE": queue,
         "STOCKWIRE_EVENTS_EXCHANGE": exchange, "STOCKWIRE_AVAILABILITY_EXCHANGE": "calcbench.availability.\(id)",
         "STOCKWIRE_CATALOG_EXCHANGE": "calcbench.catalog.\(id)", "STOCKWIRE_DEAD_EXCHANGE": "calcbench.dead.\(id)",
-        "STOCKWIRE_CALCULATOR_BATCH_SIZE": "\(batchSize)", "STOCKWIRE_CALCULATOR_OPS_PORT": "0",
+        "STOCKWIRE_CALCULATOR_BATCH_SIZE": "\(batchSize)", "STOCKWIRE_CALCULATOR_PIPELINE": "\(pipeline)", "STOCKWIRE_CALCULATOR_OPS_PORT": "0",
         "STOCKWIRE_CALCULATOR_OPS_HOST": "127.0.0.1", "STOCKWIRE_LOG_LEVEL": "error",
     ]
     let amqp = AMQPConnection(
@@ -84,20 +101,28 @@ func measure(skus: Int, batchSize: Int, events: Int) async throws -> Double {
     }
 
     let calculator = try run(["run"], env: env)
-    var start: (ContinuousClock.Instant, Int64)?
+    var start: (ContinuousClock.Instant, Int64, Double)?
+    var cpuAtEnd = 0.0
     var end = ContinuousClock.now
     while true {
         let count = try await db.query("SELECT count(*) FROM processed_messages").scalar(Int64.self)
-        if start == nil, count > 0 { start = (ContinuousClock.now, count) }
-        if count >= Int64(events) {
+        if start == nil, count > 0 { start = (ContinuousClock.now, count, cpuSeconds(calculator.processIdentifier)) }
+        // Done when every event is committed and every availability message is published and marked sent.
+        if count >= Int64(events),
+            try await db.query("SELECT count(*) FROM outbox WHERE sent_at IS NULL").scalar(Int64.self) == 0
+        {
             end = ContinuousClock.now
+            cpuAtEnd = cpuSeconds(calculator.processIdentifier)
             break
         }
-        try await Task.sleep(for: .milliseconds(20))
+        // count(*) scans the dedupe table: poll it often only near the start and the end, so that the bench's
+        // own queries do not take PostgreSQL's time from the calculator being measured.
+        let nearEdge = count < 1_000 || count >= Int64(Double(events) * 0.97)
+        try await Task.sleep(for: .milliseconds(nearEdge ? 10 : 250))
     }
     calculator.terminate()
     calculator.waitUntilExit()
-    let (t0, c0) = start!
+    let (t0, c0, cpu0) = start!
     let seconds = Double((end - t0).components.attoseconds) / 1e18 + Double((end - t0).components.seconds)
     let total = try await db.query("SELECT sum(on_hand) FROM skus").scalar(Int64.self)
     precondition(total == Int64(events), "expected \(events) units on hand, found \(total)")
@@ -108,14 +133,20 @@ func measure(skus: Int, batchSize: Int, events: Int) async throws -> Double {
     await db.close()
     try await admin.execute("DROP DATABASE \(dbName) WITH (FORCE)")
     await admin.close()
-    return Double(Int64(events) - c0) / seconds
+    let applied = Double(Int64(events) - c0)
+    return (applied / seconds, (cpuAtEnd - cpu0) / applied * 1000)
 }
 
-print("| SKUs | mode | events | events/s |")
-print("|---:|---|---:|---:|")
-for skus in [1, 100, 10_000] {
-    for (mode, batch, events) in [("batched (500/tx)", 500, batchedEvents), ("one tx per event", 1, singleEvents)] {
-        let rate = try await measure(skus: skus, batchSize: batch, events: events)
-        FileHandle.standardOutput.write(Data("| \(skus) | \(mode) | \(events) | \(Int(rate)) |\n".utf8))
+print("| SKUs | mode | events | events/s | calculator CPU s per 1,000 events |")
+print("|---:|---|---:|---:|---:|")
+for skus in skuCounts {
+    for (mode, batch, pipeline, events) in [
+        ("batched (\(batchSize)/tx), pipelined (2 batches)", batchSize, 2, batchedEvents),
+        ("batched (\(batchSize)/tx), one batch at a time", batchSize, 1, batchedEvents),
+        ("one tx per event", 1, 1, singleEvents),
+    ] where !onlyBatched || batch > 1 {
+        let (rate, cpu) = try await measure(skus: skus, batchSize: batch, pipeline: pipeline, events: events)
+        FileHandle.standardOutput.write(
+            Data("| \(skus) | \(mode) | \(events) | \(Int(rate)) | \(String(format: "%.3f", cpu)) |\n".utf8))
     }
 }
