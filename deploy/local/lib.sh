@@ -54,6 +54,19 @@ sw_tail_log() {
 
 sw_now() { date +%s; }
 
+# Closes every descriptor above stderr in the current (sub)shell. Call it in the subshell that starts a
+# server in the background: a daemon must not keep its launcher's pipes and sockets open. (Foundation's
+# Process, for one, learns that a child exited from a socket the child inherits; a server holding that
+# socket made `servers.sh start` look as if it never finished to a Swift caller.)
+sw_close_inherited_fds() {
+  local path fd
+  for path in /proc/"$BASHPID"/fd/*; do
+    fd="${path##*/}"
+    [[ "$fd" =~ ^[0-9]+$ ]] && ((fd > 2)) && eval "exec ${fd}>&-" 2>/dev/null
+  done
+  return 0
+}
+
 sw_require_root() {
   [[ "$(id -u)" == 0 ]] || sw_die "this must run as root (it switches to the rabbitmq/postgres users itself)"
 }

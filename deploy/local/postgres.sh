@@ -168,7 +168,7 @@ cmd_start() {
   sw_log "starting PostgreSQL 15 on $SW_HOST:$SW_PG_PORT (data: $d/data, log: $d/log/postgresql.log)"
   printf 'node=postgres\nport=%s\nstarted=%s\n' "$SW_PG_PORT" "$(date -Is)" >"$d/started-by-stockwire"
   # pg_ctl puts the postmaster in its own session (Ctrl-C in the caller's terminal does not hit it).
-  (sw_pg_run "$SW_PG_BIN/pg_ctl" start -D "$d/data" -l "$d/log/postgresql.log" -w -t "$PG_TIMEOUT") >/dev/null 2>&1 ||
+  (sw_close_inherited_fds; sw_pg_run "$SW_PG_BIN/pg_ctl" start -D "$d/data" -l "$d/log/postgresql.log" -w -t "$PG_TIMEOUT") >/dev/null 2>&1 ||
     fail_start "$d" "PostgreSQL did not become ready within ${PG_TIMEOUT}s (pg_ctl start -w)"
   pid="$(pg_pid "$d")" || fail_start "$d" "PostgreSQL exited right after starting"
   local deadline=$((t0 + PG_TIMEOUT))
