@@ -1,5 +1,5 @@
 import Foundation
-import ShopifySimulator
+@testable import ShopifySimulator
 import Testing
 
 @Suite struct PureLogicTests {
@@ -34,5 +34,30 @@ import Testing
             from: Data(#"{"shops":[{"domain":"a.myshopify.com","accessToken":"t","webhookSecret":"s","plan":"plus"}]}"#.utf8))
         #expect(config.shops[0].plan == .plus)
         #expect(config.timeScale == 1.0 / 600.0)
+    }
+}
+
+@Suite struct TimestampTests {
+    @Test func handWrittenTimestampsMatchFoundationsFormatters() {
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var calendar = Calendar(identifier: .gregorian)
+        var seed: UInt64 = 1
+        for i in 0..<3_000 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            // 1900…2100, with the leap days, month ends and year ends among them.
+            let seconds = Double(Int64(seed >> 11) % 6_311_390_400) - 2_208_988_800 + Double(i % 1000) / 1000
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(Timestamp.precise(date) == iso.string(from: date), "\(seconds)")
+            for offset in [-600, -240, 0, 330, 765] {
+                calendar.timeZone = TimeZone(secondsFromGMT: offset * 60)!
+                let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+                let expected =
+                    String(format: "%04d-%02d-%02dT%02d:%02d:%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+                    + (offset < 0 ? "-" : "+") + String(format: "%02d:%02d", abs(offset) / 60, abs(offset) % 60)
+                #expect(Timestamp.rest(date, utcOffsetMinutes: offset) == expected, "\(seconds) \(offset)")
+            }
+        }
+        #expect(Timestamp.precise(Date(timeIntervalSince1970: 951_782_400.5)) == "2000-02-29T00:00:00.500Z")
     }
 }

@@ -39,13 +39,18 @@ actor SimulatorState {
     }
 
     /// Runs `body` on the shop's state and delivers the webhooks it returns.
+    ///
+    /// The shop is taken out of the dictionary while `body` runs, so its arrays are uniquely referenced and
+    /// change in place: a copy would cost O(orders) per checkout and stall a busy drop. Every body checks its
+    /// input before it changes anything, so a thrown error leaves the shop as it was.
     private func mutate<T>(_ domain: String, _ body: (inout ShopState, inout IDSequences, Date) throws -> (T, [OutgoingWebhook]))
         throws -> T
     {
-        var shop = try self.shop(domain)
+        _ = try self.shop(domain)  // an unknown shop: the error names the known ones
+        var shop = shops.removeValue(forKey: domain)!
+        defer { shops[domain] = shop }
         let now = Date()
         let (result, webhooks) = try body(&shop, &ids, now)
-        shops[domain] = shop
         dispatcher.enqueue(shop: shop.configuration, webhooks: webhooks, now: now)
         return result
     }
@@ -228,7 +233,7 @@ actor SimulatorState {
     /// Runs an admitted operation: `data` (or a top-level error) and the write-log result.
     func execute(shop domain: String, operation: AdminOperation) -> (Result<JSONValue, GraphQLError>, result: String, cost: JSONValue) {
         let now = Date()
-        var shop = shops[domain]!
+        var shop = shops.removeValue(forKey: domain)!  // out of the dictionary: changed in place, not copied
         let requested = operation.requestedCost
         var actual = requested
         let outcome: (Result<JSONValue, GraphQLError>, String)
