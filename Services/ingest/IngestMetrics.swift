@@ -13,22 +13,51 @@ final class IngestMetrics: Sendable {
     private let pending = Atomic<Int>(0)
     private let pendingGauge = Gauge(label: "stockwire_ingest_confirms_pending_messages")
     private let publishTimer = Metrics.Timer(label: "stockwire_ingest_publish_latency_seconds")
+    /// The per-request metrics already made, so that a request costs one dictionary lookup instead of a trip
+    /// through the metrics factory (its lock, label sorting and registry lookup) for each of them.
+    private let requestMetrics = Mutex<[RequestKey: RequestMetrics]>([:])
+    private let rejectCounters = Mutex<[String: Counter]>([:])
+
+    private struct RequestKey: Hashable {
+        let endpoint: String
+        let status: Int
+        let topic: String
+    }
+
+    private struct RequestMetrics {
+        let count: Counter
+        let duration: Metrics.Timer
+    }
 
     init() {}
 
     /// Counts an answered request; `topic` is `unverified` until the sender is authenticated.
     func request(endpoint: String, status: Int, topic: String, duration: Duration) {
-        Counter(
-            label: "stockwire_ingest_requests_total",
-            dimensions: [("endpoint", endpoint), ("status", String(status)), ("topic", topic)]
-        ).increment()
-        Metrics.Timer(label: "stockwire_ingest_request_duration_seconds", dimensions: [("endpoint", endpoint)])
-            .recordNanoseconds(duration.nanoseconds)
+        let key = RequestKey(endpoint: endpoint, status: status, topic: topic)
+        let metrics = requestMetrics.withLock { cache in
+            if let metrics = cache[key] { return metrics }
+            let metrics = RequestMetrics(
+                count: Counter(
+                    label: "stockwire_ingest_requests_total",
+                    dimensions: [("endpoint", endpoint), ("status", String(status)), ("topic", topic)]),
+                duration: Metrics.Timer(
+                    label: "stockwire_ingest_request_duration_seconds", dimensions: [("endpoint", endpoint)]))
+            cache[key] = metrics
+            return metrics
+        }
+        metrics.count.increment()
+        metrics.duration.recordNanoseconds(duration.nanoseconds)
     }
 
     /// Counts a refused or failed request.
     func reject(reason: String) {
-        Counter(label: "stockwire_ingest_rejects_total", dimensions: [("reason", reason)]).increment()
+        let counter = rejectCounters.withLock { cache in
+            if let counter = cache[reason] { return counter }
+            let counter = Counter(label: "stockwire_ingest_rejects_total", dimensions: [("reason", reason)])
+            cache[reason] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     /// Records the time from publish to confirm.

@@ -1,9 +1,16 @@
 import Hummingbird
 
 extension Request {
-    /// The declared `Content-Length`, nil when absent (chunked) or not a number.
+    /// The declared `Content-Length`, nil when absent (chunked), not a number, or sent more than once.
     var declaredContentLength: Int? {
-        headers[.contentLength].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        // One pass over the fields; `headers[.contentLength]` would join repeated fields with ", ", which never
+        // reads as a number either.
+        var found: String?
+        for field in headers where field.name == .contentLength {
+            guard found == nil else { return nil }
+            found = field.value
+        }
+        return found.flatMap { Int($0.trimmingWhitespace) }
     }
 
     /// Reads the whole body, refusing it as soon as it is known to be too large or too slow.

@@ -70,6 +70,9 @@ struct ShopSecrets: Sendable, CustomStringConvertible {
     /// The secrets of `domain` (case-insensitive), or nil for a shop ingest does not know.
     func secrets(for domain: String) -> [[UInt8]]? { secrets[Self.normalize(domain)] }
 
+    /// The secrets of a domain already passed through ``normalize(_:)``.
+    func secrets(forNormalized domain: String) -> [[UInt8]]? { secrets[domain] }
+
     /// The known shop domains, sorted.
     var domains: [String] { secrets.keys.sorted() }
 
@@ -81,7 +84,7 @@ struct ShopSecrets: Sendable, CustomStringConvertible {
     }
 
     static func normalize(_ domain: String) -> String {
-        domain.trimmingCharacters(in: .whitespaces).lowercased()
+        domain.trimmingWhitespace.lowercased()
     }
 
     private static func isPlausibleDomain(_ domain: String) -> Bool {

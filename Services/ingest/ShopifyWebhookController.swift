@@ -20,81 +20,129 @@ struct ShopifyWebhookController: Sendable {
     /// Topics Shopify requires every app to accept; Stockwire has nothing to export or erase.
     static let complianceTopics: Set<String> = ["customers/data_request", "customers/redact", "shop/redact"]
 
-    /// Header names; Shopify's newer event system sends them without the `X-` prefix.
-    enum Header {
-        static let shop = names("Shop-Domain")
-        static let hmac = names("Hmac-Sha256")
-        static let topic = names("Topic")
-        static let webhookId = names("Webhook-Id")
-        static let eventId = names("Event-Id")
-        static let triggeredAt = names("Triggered-At")
-        static let apiVersion = names("API-Version")
+    /// The Shopify headers of one request, found in one pass over its fields.
+    ///
+    /// Each value is the first non-empty one, trimmed, of the `X-Shopify-…` header and then the same name without
+    /// `X-` (Shopify's newer event system); a header sent several times counts as its values joined with `, `, as
+    /// `HTTPFields`' subscript reads it. (Looking each name up with that subscript scanned every field and joined
+    /// per lookup, fourteen times per webhook.)
+    struct Headers {
+        var shop: String?
+        var hmac: String?
+        var topic: String?
+        var webhookId: String?
+        var eventId: String?
+        var triggeredAt: String?
+        var apiVersion: String?
 
-        private static func names(_ suffix: String) -> [HTTPField.Name] {
-            [HTTPField.Name("X-Shopify-\(suffix)")!, HTTPField.Name("Shopify-\(suffix)")!]
+        /// The header suffixes after `X-Shopify-` / `Shopify-`, in slot order.
+        private static let suffixes = [
+            "shop-domain", "hmac-sha256", "topic", "webhook-id", "event-id", "triggered-at", "api-version",
+        ]
+        /// Canonical (lower-case) name → slot: `2 * suffix index`, `+ 1` for the name without `X-`.
+        private static let slots: [String: Int] = {
+            var slots: [String: Int] = [:]
+            for (i, suffix) in suffixes.enumerated() {
+                slots["x-shopify-\(suffix)"] = 2 * i
+                slots["shopify-\(suffix)"] = 2 * i + 1
+            }
+            return slots
+        }()
+
+        init(_ fields: HTTPFields) {
+            var raw = [String?](repeating: nil, count: 2 * Self.suffixes.count)
+            for field in fields {
+                let name = field.name.canonicalName
+                guard name.utf8.count >= 13, let slot = Self.slots[name] else { continue }
+                if let earlier = raw[slot] {
+                    raw[slot] = earlier + ", " + field.value
+                } else {
+                    raw[slot] = field.value
+                }
+            }
+            func value(_ i: Int) -> String? {
+                if let v = raw[2 * i]?.trimmingWhitespace, !v.isEmpty { return v }
+                if let v = raw[2 * i + 1]?.trimmingWhitespace, !v.isEmpty { return v }
+                return nil
+            }
+            shop = value(0)
+            hmac = value(1)
+            topic = value(2)
+            webhookId = value(3)
+            eventId = value(4)
+            triggeredAt = value(5)
+            apiVersion = value(6)
         }
     }
 
     /// What an accepted or refused webhook looked like, for metrics and logs.
+    ///
+    /// The log metadata is only built when something logs it (refusals, and acceptances at `debug`).
     struct Outcome {
+        /// The topic for metrics: `unverified` until the signature and the topic were checked.
         var topic = "unverified"
-        var metadata: Logger.Metadata = [:]
+        var verifiedTopic: String?
+        var shop: String?
+        var webhookId: String?
+        var eventId: String?
+        var error: String?
+
+        var metadata: Logger.Metadata {
+            var metadata: Logger.Metadata = [:]
+            if let shop { metadata["shop"] = "\(shop.prefix(255))" }
+            if let verifiedTopic { metadata["topic"] = "\(verifiedTopic)" }
+            if let webhookId { metadata["webhook_id"] = "\(webhookId)" }
+            if let eventId { metadata["event_id"] = "\(eventId)" }
+            if let error { metadata["error"] = "\(error)" }
+            return metadata
+        }
     }
 
     func handle(_ request: Request, outcome: inout Outcome) async throws(IngestRejection) {
         if let declared = request.declaredContentLength, declared > maxBodyBytes { throw .tooLarge(limit: maxBodyBytes) }
-        guard let shop = Self.value(request.headers, Header.shop).map(ShopSecrets.normalize) else {
+        let headers = Headers(request.headers)
+        guard let shop = headers.shop.map(ShopSecrets.normalize) else {
             throw .unauthorized("unknown_shop", "missing X-Shopify-Shop-Domain")
         }
-        outcome.metadata["shop"] = "\(shop.prefix(255))"
-        guard let secrets = shops.secrets(for: shop) else {
+        outcome.shop = shop
+        guard let secrets = shops.secrets(forNormalized: shop) else {
             throw .unauthorized("unknown_shop", "unknown shop")
         }
-        guard let signature = Self.value(request.headers, Header.hmac) else {
+        guard let signature = headers.hmac else {
             throw .unauthorized("missing_signature", "missing X-Shopify-Hmac-Sha256")
         }
         let body = try await request.collectBody(limit: maxBodyBytes, readTimeout: readTimeout)
         guard WebhookSignature.isValid(signature: signature, body: body, secrets: secrets) else {
             throw .unauthorized("bad_signature", "signature does not match")
         }
-        guard let topic = Self.value(request.headers, Header.topic) else {
+        guard let topic = headers.topic else {
             throw .badRequest("missing_topic", "missing X-Shopify-Topic header")
         }
         guard Self.isValidTopic(topic) else {
             throw .badRequest("invalid_topic", "X-Shopify-Topic must be like orders/create (a-z, 0-9, _, -, /)")
         }
         outcome.topic = topic
-        outcome.metadata["topic"] = "\(topic)"
-        guard let webhookId = Self.value(request.headers, Header.webhookId) else {
+        outcome.verifiedTopic = topic
+        guard let webhookId = headers.webhookId else {
             throw .badRequest("missing_webhook_id", "missing X-Shopify-Webhook-Id header")
         }
         guard webhookId.utf8.count <= 200, webhookId.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw .badRequest("invalid_webhook_id", "X-Shopify-Webhook-Id must be at most 200 printable ASCII characters")
         }
-        outcome.metadata["webhook_id"] = "\(webhookId)"
+        outcome.webhookId = webhookId
         if Self.complianceTopics.contains(topic) { return }
 
         let envelope = EventEnvelope(
-            source: .shopify, shop: shop, topic: topic, deliveryId: webhookId,
-            eventId: Self.value(request.headers, Header.eventId),
-            triggeredAt: Self.value(request.headers, Header.triggeredAt),
-            apiVersion: Self.value(request.headers, Header.apiVersion),
+            source: .shopify, shop: shop, topic: topic, deliveryId: webhookId, eventId: headers.eventId,
+            triggeredAt: headers.triggeredAt, apiVersion: headers.apiVersion,
             receivedAtMillis: Int64(Date().timeIntervalSince1970 * 1000), body: body)
-        if let eventId = envelope.eventId { outcome.metadata["event_id"] = "\(eventId)" }
+        outcome.eventId = envelope.eventId
         do throws(PublishFailure) {
             try await publisher.publish(envelope)
         } catch {
-            outcome.metadata["error"] = "\(error.detail)"
+            outcome.error = error.detail
             throw .unavailable(error)
         }
-    }
-
-    /// The first non-empty value of any of `names`, trimmed.
-    static func value(_ headers: HTTPFields, _ names: [HTTPField.Name]) -> String? {
-        for name in names {
-            if let v = headers[name]?.trimmingCharacters(in: .whitespaces), !v.isEmpty { return v }
-        }
-        return nil
     }
 
     /// Shopify topics are lower-case words joined by `/` (`orders/create`, `inventory_levels/update`).

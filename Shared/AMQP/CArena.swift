@@ -4,27 +4,53 @@ import Foundation
 /// Owns the C memory handed to one rabbitmq-c call (strings, tables) and frees it when dropped.
 ///
 /// rabbitmq-c only borrows the bytes it is given, so everything it reads must stay alive for the call; an arena
-/// per call makes that lifetime explicit instead of nesting `withCString` closures.
+/// per call makes that lifetime explicit instead of nesting `withCString` closures. Small pieces are carved out of
+/// 4 KiB blocks (a publish with its headers table fits in one), so a publish costs one `malloc`, not one per string.
 final class CArena {
     private var allocations: [UnsafeMutableRawPointer] = []
+    /// The block small pieces are carved from, and how much of it is used.
+    private var block: UnsafeMutableRawPointer?
+    private var used = 0
+    private static let blockSize = 4096
 
     deinit { for p in allocations { free(p) } }
 
     /// A copy of `string`'s UTF-8 bytes, NUL-terminated so it can also serve as a C string.
     func bytes(_ string: String) -> amqp_bytes_t {
-        let utf8 = Array(string.utf8)
-        return bytes(utf8)
+        let copied = string.utf8.withContiguousStorageIfAvailable { copy(UnsafeRawBufferPointer($0)) }
+        return copied ?? bytes(Array(string.utf8))
     }
 
     /// A copy of `data` as `amqp_bytes_t`.
     func bytes(_ data: [UInt8]) -> amqp_bytes_t {
-        let p = malloc(data.count + 1)!
-        allocations.append(p)
-        data.withUnsafeBytes { src in
-            if let base = src.baseAddress { memcpy(p, base, data.count) }
+        data.withUnsafeBytes { copy($0) }
+    }
+
+    private func copy(_ source: UnsafeRawBufferPointer) -> amqp_bytes_t {
+        let p = memory(count: source.count + 1, alignment: 1)
+        if let base = source.baseAddress { memcpy(p, base, source.count) }
+        p.storeBytes(of: 0, toByteOffset: source.count, as: UInt8.self)
+        return amqp_bytes_t(len: source.count, bytes: p)
+    }
+
+    /// `count` bytes that live as long as the arena: from the current block when they fit, else from a new block,
+    /// or on their own when they are large.
+    private func memory(count: Int, alignment: Int) -> UnsafeMutableRawPointer {
+        let start = (used + alignment - 1) & ~(alignment - 1)
+        if let block, start + count <= Self.blockSize {
+            used = start + count
+            return block + start
         }
-        p.storeBytes(of: 0, toByteOffset: data.count, as: UInt8.self)
-        return amqp_bytes_t(len: data.count, bytes: p)
+        if count > Self.blockSize / 4 {
+            let p = malloc(max(count, 1))!
+            allocations.append(p)
+            return p
+        }
+        let fresh = malloc(Self.blockSize)!
+        allocations.append(fresh)
+        block = fresh
+        used = count
+        return fresh
     }
 
     /// A NUL-terminated C string that lives as long as the arena.
@@ -80,9 +106,11 @@ final class CArena {
         return f
     }
 
+    /// Zeroed memory for `count` values of `T`.
     private func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
-        let p = calloc(count, MemoryLayout<T>.stride)!
-        allocations.append(p)
+        let size = count * MemoryLayout<T>.stride
+        let p = memory(count: size, alignment: max(MemoryLayout<T>.alignment, 16))
+        memset(p, 0, size)
         return p.bindMemory(to: T.self, capacity: count)
     }
 }

@@ -32,6 +32,11 @@ public struct ConfirmTracker<Token> {
     private var entries: [UInt64: Entry] = [:]
     /// Awaited entries that carry a deadline: when zero, expiry checks cost nothing.
     private var withDeadline = 0
+    /// The deadlines of awaited publishes as a binary min-heap (`deadlines[0]` is the earliest), so that the I/O
+    /// loop learns the next deadline without scanning every entry before each sleep. Entries answered meanwhile
+    /// stay in the heap until they reach its top, where they are dropped (``pruneDeadlines()``): the top is always
+    /// a publish still awaited.
+    private var deadlines: [(deadline: ContinuousClock.Instant, tag: UInt64)] = []
     private var returnedIds: [String: Int] = [:]
     private var lowestUnresolved: UInt64 = 1
     /// The tag the next publish will get.
@@ -53,7 +58,10 @@ public struct ConfirmTracker<Token> {
         let tag = nextTag
         nextTag += 1
         entries[tag] = Entry(token: token, messageId: messageId, deadline: deadline)
-        if deadline != nil { withDeadline += 1 }
+        if let deadline {
+            withDeadline += 1
+            pushDeadline(deadline, tag: tag)
+        }
         return tag
     }
 
@@ -65,31 +73,36 @@ public struct ConfirmTracker<Token> {
 
     /// Handles `basic.ack`.
     public mutating func ack(tag: UInt64, multiple: Bool) -> [(Token, Outcome)] {
-        resolve(tag: tag, multiple: multiple, as: .confirmed)
+        defer { pruneDeadlines() }
+        return resolve(tag: tag, multiple: multiple, as: .confirmed)
     }
 
     /// Handles `basic.nack`.
     public mutating func nack(tag: UInt64, multiple: Bool) -> [(Token, Outcome)] {
-        resolve(tag: tag, multiple: multiple, as: .nacked)
+        defer { pruneDeadlines() }
+        return resolve(tag: tag, multiple: multiple, as: .nacked)
     }
 
     /// Reports every publish whose deadline is at or before `now` as timed out; their tags stay known.
     public mutating func expire(now: ContinuousClock.Instant) -> [(Token, Outcome)] {
         var out: [(Token, Outcome)] = []
         guard withDeadline > 0 else { return out }
-        for (tag, entry) in entries {
-            guard let token = entry.token, let deadline = entry.deadline, deadline <= now else { continue }
-            entries[tag]?.token = nil
+        // The heap's top is awaited; everything due comes off the top in deadline order.
+        while let top = deadlines.first, top.deadline <= now {
+            popDeadline()
+            guard let token = entries[top.tag]?.token else { continue }
+            entries[top.tag]?.token = nil
             withDeadline -= 1
             out.append((token, .timedOut))
         }
+        pruneDeadlines()
         return out
     }
 
     /// The earliest deadline of a publish still awaited, to know how long the I/O loop may sleep.
     public var earliestDeadline: ContinuousClock.Instant? {
         guard withDeadline > 0 else { return nil }
-        return entries.values.lazy.filter { $0.token != nil }.compactMap(\.deadline).min()
+        return deadlines.first?.deadline
     }
 
     /// The channel or connection is gone: every awaited publish is lost, and tags start again at 1.
@@ -114,6 +127,41 @@ public struct ConfirmTracker<Token> {
             if tag == lowestUnresolved { advanceLowest() }
         }
         return out
+    }
+
+    // MARK: - Deadline heap
+
+    /// Drops answered publishes from the top of the deadline heap, so that its top is awaited (or it is empty).
+    private mutating func pruneDeadlines() {
+        while let top = deadlines.first, entries[top.tag]?.token == nil { popDeadline() }
+    }
+
+    private mutating func pushDeadline(_ deadline: ContinuousClock.Instant, tag: UInt64) {
+        deadlines.append((deadline, tag))
+        var child = deadlines.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard deadlines[child].deadline < deadlines[parent].deadline else { break }
+            deadlines.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private mutating func popDeadline() {
+        let last = deadlines.removeLast()
+        guard !deadlines.isEmpty else { return }
+        deadlines[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < deadlines.count, deadlines[left].deadline < deadlines[smallest].deadline { smallest = left }
+            if right < deadlines.count, deadlines[right].deadline < deadlines[smallest].deadline { smallest = right }
+            if smallest == parent { return }
+            deadlines.swapAt(parent, smallest)
+            parent = smallest
+        }
     }
 
     private mutating func advanceLowest() {

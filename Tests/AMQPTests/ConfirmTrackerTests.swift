@@ -70,6 +70,27 @@ import Testing
         #expect(t.outstanding == 0)
     }
 
+    @Test func earliestDeadlineIsThatOfTheEarliestPublishStillAwaited() {
+        var t = Tracker()
+        let start = ContinuousClock.now
+        // Deadlines out of tag order, as with callers passing different timeouts.
+        _ = t.register(1, messageId: nil, deadline: start + .seconds(5))
+        _ = t.register(2, messageId: nil, deadline: start + .seconds(1))
+        _ = t.register(3, messageId: nil)
+        _ = t.register(4, messageId: nil, deadline: start + .seconds(3))
+        _ = t.register(5, messageId: nil, deadline: start + .seconds(2))
+        #expect(t.earliestDeadline == start + .seconds(1))
+        _ = t.ack(tag: 2, multiple: false)
+        #expect(t.earliestDeadline == start + .seconds(2))
+        _ = t.nack(tag: 5, multiple: false)
+        #expect(t.earliestDeadline == start + .seconds(3))
+        #expect(t.expire(now: start + .seconds(4)).map(\.0) == [4])
+        #expect(t.earliestDeadline == start + .seconds(5))
+        _ = t.ack(tag: 4, multiple: true)
+        #expect(t.earliestDeadline == nil)
+        #expect(t.expire(now: start + .seconds(10)).isEmpty)
+    }
+
     @Test func failAllLosesEveryWaitingPublishInOrderAndRestartsTags() {
         var t = Tracker()
         for i in 1...3 { _ = t.register(i, messageId: nil) }
