@@ -42,6 +42,7 @@ let package = Package(
             name: "ServiceKit",
             dependencies: [
                 "AMQP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -152,12 +153,13 @@ let package = Package(
             ]),
         .testTarget(
             name: "ExporterTests",
-            dependencies: ["exporter", "ShopifySimulator", "AMQP", "Contracts", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["exporter", "ShopifySimulator", "AMQP", "Contracts", "ServiceKit", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EndToEndTests"),
         .testTarget(
             name: "CalculatorTests",
             dependencies: [
                 "calculator", "AMQP", "Contracts", "Postgres", "ServiceKit",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PropertyBased", package: "swift-property-based"), .product(name: "Logging", package: "swift-log"),
             ]),
     ],

@@ -11,6 +11,8 @@ enum CalculatorApplication {
     struct Parts: Sendable {
         var broker: BrokerService
         var processor: BatchProcessor
+        /// Answers operator requests (resync of a shop).
+        var requests: RequestConsumer
         var database: PostgresConnection
         var relayDatabase: PostgresConnection
     }
@@ -32,8 +34,12 @@ enum CalculatorApplication {
         let processor = BatchProcessor(
             configuration: configuration, amqp: amqp, store: StockStore(db: database, routes: routes), relay: relay,
             metrics: metrics, logger: logger)
+        let requests = RequestConsumer(
+            queue: configuration.requestQueue, amqp: amqp,
+            republisher: AvailabilityRepublisher(amqp: amqp, store: StockStore(db: relayDatabase, routes: routes), logger: logger),
+            logger: logger)
         return Parts(
-            broker: BrokerService(connection: amqp), processor: processor, database: database,
+            broker: BrokerService(connection: amqp), processor: processor, requests: requests, database: database,
             relayDatabase: relayDatabase)
     }
 
@@ -42,7 +48,11 @@ enum CalculatorApplication {
         let parts = try await buildParts(configuration: configuration, logger: logger)
         let amqp = parts.broker.connection
         let database = parts.database
-        let ops = OpsServer.application(host: configuration.opsHost, port: configuration.opsPort, logger: logger) {
+        let reads = StockStore(db: parts.relayDatabase, routes: OutboxRoutes(availabilityExchange: "", catalogExchange: ""))
+        let ops = OpsServer.application(
+            host: configuration.opsHost, port: configuration.opsPort, logger: logger,
+            routes: { ExplainEndpoint.addRoutes(to: $0, store: reads) }
+        ) {
             if let reason = BrokerService.readiness(of: amqp) { return reason }
             if !(await database.isConnected) { return "database connection lost" }
             return nil
@@ -53,6 +63,7 @@ enum CalculatorApplication {
                     .init(service: parts.broker),
                     .init(service: parts.processor, successTerminationBehavior: .gracefullyShutdownGroup,
                           failureTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: parts.requests),
                     .init(service: ops),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

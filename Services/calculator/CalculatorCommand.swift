@@ -10,7 +10,10 @@ struct CalculatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calculator",
         abstract: "Stockwire calculator: exact stock truth in PostgreSQL, per-SKU availability out.",
-        subcommands: [Run.self, Migrate.self, Stock.self, Warehouse.self])
+        subcommands: [
+            Run.self, Migrate.self, Stock.self, Warehouse.self, Explain.self, PublishAll.self, Replay.self,
+            DeadLetters.self,
+        ])
 }
 
 /// Options every subcommand shares.
@@ -50,6 +53,8 @@ extension CalculatorCommand {
         var availabilityExchange: String?
         @Option(help: "Exchange for a shop's SKU/variant map (env STOCKWIRE_CATALOG_EXCHANGE; default stockwire.catalog).")
         var catalogExchange: String?
+        @Option(help: "Queue of operator requests such as `exporter resync <shop>` (env STOCKWIRE_CALCULATOR_REQUESTS_QUEUE; default calculator.requests).")
+        var requestsQueue: String?
         @Option(help: "Dead-letter exchange for events that cannot be understood (env STOCKWIRE_DEAD_EXCHANGE; default stockwire.dead).")
         var deadExchange: String?
         @Option(help: "Interval in ms of the outbox relay's sweep (env STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS; default 2000).")
@@ -71,6 +76,7 @@ extension CalculatorCommand {
             if let availabilityExchange { c.availabilityExchange = availabilityExchange }
             if let catalogExchange { c.catalogExchange = catalogExchange }
             if let deadExchange { c.deadExchange = deadExchange }
+            if let requestsQueue { c.requestQueue = requestsQueue }
             if let relayIntervalMs { c.relayInterval = .milliseconds(relayIntervalMs) }
             if let dedupeDays { c.dedupeRetentionDays = dedupeDays }
             return c

@@ -26,6 +26,8 @@ struct CalculatorConfiguration: Sendable {
     var availabilityExchange = StockwireTopology.availabilityExchange
     /// Where the SKU ↔ variant map goes (`STOCKWIRE_CATALOG_EXCHANGE`).
     var catalogExchange = StockwireTopology.catalogExchange
+    /// Operator requests (`exporter resync <shop>`) the calculator answers (`STOCKWIRE_CALCULATOR_REQUESTS_QUEUE`).
+    var requestQueue = StockwireTopology.calculatorRequestsQueue
     /// Where poison messages go (`STOCKWIRE_DEAD_EXCHANGE`).
     var deadExchange = StockwireTopology.deadExchange
     /// How often the relay looks for unpublished outbox rows (`STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS`).
@@ -46,7 +48,8 @@ struct CalculatorConfiguration: Sendable {
         var items: [AMQPTopology]
         if queue == StockwireTopology.calculatorQueue, eventsExchange == StockwireTopology.eventsExchange,
             deadExchange == StockwireTopology.deadExchange,
-            availabilityExchange == StockwireTopology.availabilityExchange
+            availabilityExchange == StockwireTopology.availabilityExchange,
+            requestQueue == StockwireTopology.calculatorRequestsQueue
         {
             items = StockwireTopology.calculator()
         } else {
@@ -58,7 +61,7 @@ struct CalculatorConfiguration: Sendable {
                     queue, deadLetterExchange: deadExchange, deadLetterRoutingKey: queue,
                     deliveryLimit: StockwireTopology.deliveryLimit),
                 .binding(queue: queue, exchange: eventsExchange, routingKey: "#"),
-                .exchange(name: availabilityExchange, kind: .topic),
+                .exchange(name: availabilityExchange, kind: .topic), .quorumQueue(requestQueue),
             ]
         }
         return items + [.exchange(name: catalogExchange, kind: .topic)]
@@ -78,6 +81,7 @@ struct CalculatorConfiguration: Sendable {
         if let v = Environment.string("STOCKWIRE_AVAILABILITY_EXCHANGE") { c.availabilityExchange = v }
         if let v = Environment.string("STOCKWIRE_CATALOG_EXCHANGE") { c.catalogExchange = v }
         if let v = Environment.string("STOCKWIRE_DEAD_EXCHANGE") { c.deadExchange = v }
+        if let v = Environment.string("STOCKWIRE_CALCULATOR_REQUESTS_QUEUE") { c.requestQueue = v }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS") { c.relayInterval = .milliseconds(v) }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_DEDUPE_DAYS") { c.dedupeRetentionDays = v }
         c.crashAfterCommit = Environment.string("STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT") == "1"

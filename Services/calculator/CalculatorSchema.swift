@@ -98,6 +98,26 @@ enum CalculatorSchema {
                 );
                 CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
                 CREATE INDEX outbox_by_sku ON outbox (sku, id);
-                """)
+                """),
+        Migration(
+            version: 2, name: "per-SKU history for explain",
+            sql: """
+                -- One row per committed version of a SKU, written in the batch transaction that produced it (one
+                -- multi-row insert per batch); pruned by age with the dedupe ids. `origins` is "shop=units ..."
+                -- for the shops whose own orders moved the reservation.
+                CREATE TABLE sku_history (
+                    sku text NOT NULL,
+                    version bigint NOT NULL,
+                    available bigint NOT NULL,
+                    on_hand bigint NOT NULL,
+                    reserved bigint NOT NULL,
+                    causes text NOT NULL,
+                    origins text NOT NULL DEFAULT '',
+                    first_received_at_ms bigint,
+                    computed_at_ms bigint NOT NULL,
+                    PRIMARY KEY (sku, version)
+                );
+                CREATE INDEX sku_history_computed_at ON sku_history (computed_at_ms);
+                """),
     ]
 }

@@ -315,6 +315,18 @@ struct StockStore: Sendable {
                 """,
                 [messages.map(\.sku), messages.map(\.onHand), messages.map(\.reserved), messages.map(\.version),
                  messages.map { $0.causes.joined(separator: " ") }])
+            try await tx.query(
+                """
+                INSERT INTO sku_history (sku, version, available, on_hand, reserved, causes, origins,
+                                         first_received_at_ms, computed_at_ms)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[],
+                                     $7::text[], $8::bigint[], $9::bigint[])
+                ON CONFLICT (sku, version) DO NOTHING
+                """,
+                [messages.map(\.sku), messages.map(\.version), messages.map(\.available), messages.map(\.onHand),
+                 messages.map(\.reserved), messages.map { $0.causes.joined(separator: " ") },
+                 messages.map { SkuExplanation.encodeOrigins($0.originQuantities) },
+                 messages.map(\.firstReceivedAtMillis), messages.map(\.computedAtMillis)])
         }
 
         // Catalog.
@@ -358,7 +370,7 @@ struct StockStore: Sendable {
         }
     }
 
-    /// Deletes dedupe ids and published outbox rows older than `retention`; returns how many rows went.
+    /// Deletes dedupe ids, published outbox rows and SKU history older than `retention`; returns how many rows went.
     @discardableResult
     func purge(retention: Duration) async throws -> Int {
         let seconds = Double(retention.components.seconds)
@@ -366,7 +378,10 @@ struct StockStore: Sendable {
             "DELETE FROM processed_messages WHERE received_at < now() - make_interval(secs => $1)", [seconds])
         let b = try await db.query(
             "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(secs => $1)", [seconds])
-        return (a.affectedRows ?? 0) + (b.affectedRows ?? 0)
+        let c = try await db.query(
+            "DELETE FROM sku_history WHERE computed_at_ms < (extract(epoch FROM now()) * 1000)::bigint - $1::bigint",
+            [Int64(seconds * 1000)])
+        return (a.affectedRows ?? 0) + (b.affectedRows ?? 0) + (c.affectedRows ?? 0)
     }
 
     // MARK: Queries

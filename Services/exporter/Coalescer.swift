@@ -12,6 +12,8 @@ struct Coalescer<Token> {
         var message: AvailabilityMessage
         /// Deliveries settled once this write is done.
         var tokens: [Token]
+        /// A resync asked for it: the shop's actual level is read before writing (it may have been restored).
+        var resync = false
     }
 
     /// What became of an added message.
@@ -37,16 +39,20 @@ struct Coalescer<Token> {
     /// The newest version written to the shop for `sku`, if any.
     func writtenVersion(_ sku: String) -> Int64? { written[sku] }
 
-    /// Adds a delivered message.
-    mutating func add(_ message: AvailabilityMessage, token: Token) -> Outcome {
-        if let done = written[message.sku], message.version <= done { return .obsolete }
+    /// Adds a delivered message. A `resync` message is written even when its version is the one written last
+    /// (never when a newer one was written).
+    mutating func add(_ message: AvailabilityMessage, token: Token, resync: Bool = false) -> Outcome {
+        if let done = written[message.sku], message.version < done || (message.version == done && !resync) {
+            return .obsolete
+        }
         if var existing = pending[message.sku] {
             existing.tokens.append(token)
             if message.version > existing.message.version { existing.message = message }
+            existing.resync = existing.resync || resync
             pending[message.sku] = existing
             return .coalesced
         }
-        pending[message.sku] = Pending(message: message, tokens: [token])
+        pending[message.sku] = Pending(message: message, tokens: [token], resync: resync)
         order.append(message.sku)
         return .queued
     }
@@ -74,6 +80,7 @@ struct Coalescer<Token> {
             if var newer = pending[sku] {
                 newer.tokens = item.tokens + newer.tokens
                 if item.message.version > newer.message.version { newer.message = item.message }
+                newer.resync = newer.resync || item.resync
                 pending[sku] = newer
                 order.removeAll { $0 == sku }
             } else {

@@ -38,36 +38,10 @@ extension Exporter {
             func withQueue<T: Sendable>(
                 shop: String, _ body: (DeadLetterQueue) async throws -> T
             ) async throws -> T {
-                let level = Environment.string("STOCKWIRE_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .error
-                let logger = Observability.bootstrap(service: "exporter", level: level)
-                let broker = BrokerSettings(url: amqpURL, passwordFile: amqpPasswordFile)
-                let connection: AMQPConnection
-                do {
-                    connection = AMQPConnection(
-                        configuration: try broker.configuration(connectionName: "exporter-dead-letters"), logger: logger)
-                } catch {
-                    throw DeadLetters.fail("\(error)")
-                }
-                connection.start()
-                do {
-                    try await connection.waitUntilConnected(timeout: .seconds(10))
-                    let result = try await body(DeadLetterQueue(shop: shop, connection: connection))
-                    await connection.close()
-                    return result
-                } catch let exit as ExitCode {
-                    await connection.close()
-                    throw exit
-                } catch {
-                    await connection.close()
-                    throw DeadLetters.fail("\(error)")
-                }
+                try await DeadLetterConsole.withQueue(
+                    broker: BrokerSettings(url: amqpURL, passwordFile: amqpPasswordFile), service: "exporter",
+                    make: { DeadLetterQueue(shop: shop, connection: $0) }, body)
             }
-        }
-
-        /// Prints `message` to standard error and returns the exit code to throw.
-        static func fail(_ message: String, code: Int32 = 1) -> ExitCode {
-            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-            return ExitCode(code)
         }
 
         // MARK: - list
@@ -119,8 +93,7 @@ extension Exporter {
                 let (letters, queue) = try await broker.withQueue(shop: shop) { q in
                     (try await q.letters(messageId: messageId), q.name)
                 }
-                guard !letters.isEmpty else { throw DeadLetters.fail("no message with id \(messageId) in \(queue)", code: 2) }
-                print(letters.map(DeadLetters.render(details:)).joined(separator: "\n"), terminator: "")
+                print(try DeadLetterConsole.shown(letters, messageId: messageId, queue: queue), terminator: "")
             }
         }
 
@@ -157,10 +130,7 @@ extension Exporter {
                 let (result, queue) = try await broker.withQueue(shop: shop) { q in
                     (try await q.replay(selection), q)
                 }
-                if case .messageId(let id) = selection, result.replayed == 0 {
-                    throw DeadLetters.fail("no message with id \(id) in \(queue.name); nothing replayed", code: 2)
-                }
-                print("replayed \(result.replayed) message(s) from \(queue.name) to \(queue.shopQueue); \(result.left) left")
+                print(try DeadLetterConsole.replayed(result, selection: selection, queue: queue), terminator: "")
             }
         }
 
@@ -198,99 +168,13 @@ extension Exporter {
 // MARK: - Rendering
 
 extension Exporter.DeadLetters {
-    /// The listing as a table followed by the counts by reason.
+    /// The listing as a table (message id, SKU, version, time, reason) followed by the counts by reason.
     static func render(_ listing: DeadLetterQueue.Listing) -> String {
-        guard !listing.letters.isEmpty else {
-            return "\(listing.queue) is empty\(consumersNote(listing))\n"
-        }
-        var out = "\(listing.queue): \(listing.ready) message(s)"
-        if listing.letters.count < listing.ready { out += ", showing the first \(listing.letters.count)" }
-        out += consumersNote(listing) + "\n\n"
-        let rows: [[String]] =
-            [["MESSAGE ID", "SKU", "VERSION", "TIME (UTC)", "REASON"]]
-            + listing.letters.map { letter in
-                [
-                    letter.messageId ?? "-", letter.availability?.sku ?? "(unreadable)",
-                    letter.availability.map { String($0.version) } ?? "-", letter.time.map(timestamp) ?? "-",
-                    letter.reason.text,
-                ]
-            }
-        out += table(rows)
-        out += "\nBy reason:\n"
-        for (code, count) in listing.countsByReason { out += "  \(String(count).leftPadded(to: 6))  \(code)\n" }
-        return out
-    }
-
-    /// Everything about one dead letter.
-    static func render(details letter: DeadLetterQueue.Letter) -> String {
-        var out = ""
-        func line(_ label: String, _ value: String?) {
-            guard let value else { return }
-            out += "\((label + ":").padded(to: 14))\(value)\n"
-        }
-        line("message id", letter.messageId ?? "-")
-        line("reason", "\(letter.reason.text) (\(letter.reason.source.rawValue))")
-        line("time (UTC)", letter.time.map(timestamp))
-        line("deliveries", "\(letter.deliveryCount) from the dead-letter queue")
-        line("type", letter.properties.type)
-        line("content type", letter.properties.contentType)
-        line("correlation", letter.properties.correlationId)
-        if let error = letter.decodeError { line("unreadable", error) }
-        if !letter.properties.headers.isEmpty {
-            out += "headers:\n"
-            for (key, value) in letter.properties.headers.sorted(by: { $0.key < $1.key }) {
-                out += "  \(key): \(describe(value))\n"
-            }
-        }
-        out += "body:\n"
-        if let json = try? JSONSerialization.jsonObject(with: Data(letter.body)),
-            let pretty = try? JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-        {
-            out += String(decoding: pretty, as: UTF8.self) + "\n"
-        } else {
-            out += String(decoding: letter.body, as: UTF8.self) + "\n"
-        }
-        return out
-    }
-
-    private static func consumersNote(_ listing: DeadLetterQueue.Listing) -> String {
-        listing.otherConsumers > 0
-            ? " (\(listing.otherConsumers) other consumer(s) of the queue hold messages not shown here)" : ""
-    }
-
-    private static func timestamp(_ date: Date) -> String { Date.ISO8601FormatStyle().format(date) }
-
-    private static func table(_ rows: [[String]]) -> String {
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padded(to: widths[i]) }
-                .joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
-    }
-
-    private static func describe(_ value: AMQPValue) -> String {
-        switch value {
-        case .string(let s): return s
-        case .bytes(let b): return String(bytes: b, encoding: .utf8) ?? "\(b.count) bytes"
-        case .bool(let b): return "\(b)"
-        case .int32(let v): return "\(v)"
-        case .int64(let v): return "\(v)"
-        case .double(let v): return "\(v)"
-        case .timestamp(let v): return timestamp(Date(timeIntervalSince1970: TimeInterval(v)))
-        case .array(let items): return "[" + items.map(describe).joined(separator: ", ") + "]"
-        case .table(let t):
-            return "{" + t.sorted { $0.key < $1.key }.map { "\($0.key): \(describe($0.value))" }.joined(separator: ", ") + "}"
-        case .void: return "void"
-        }
-    }
-}
-
-extension String {
-    fileprivate func padded(to width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
+        DeadLetterConsole.render(
+            listing,
+            columns: [
+                .init("SKU") { $0.availability?.sku ?? "(unreadable)" },
+                .init("VERSION") { $0.availability.map { String($0.version) } ?? "-" },
+            ])
     }
 }

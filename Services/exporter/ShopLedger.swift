@@ -82,6 +82,12 @@ struct ShopLedger {
         items[id] = state
     }
 
+    /// Forgets what we believe the shop holds (a resync: the shop may have been restored or edited), so that the
+    /// next write reads the actual level first; unexplained loss is kept.
+    mutating func forgetBelieved(item id: String) {
+        items[id]?.believed = nil
+    }
+
     /// An `inventory_levels/update` equal to what we wrote is our own echo.
     func isEcho(item id: String, available: Int64) -> Bool { items[id]?.believed == available }
 }

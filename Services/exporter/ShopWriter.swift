@@ -42,6 +42,8 @@ actor ShopWriter {
     private var catalog = ShopCatalog()
     /// The newest message written per SKU: written again to an inventory item a catalog message adds.
     private var lastWritten: [String: AvailabilityMessage] = [:]
+    /// SKUs whose items changed while none of their writes had finished yet: written again once one settles.
+    private var rewriteAfterSettle: Set<String> = []
     private var maxSeenVersion: [String: Int64] = [:]
     private var locationId: String?
     private(set) var pausedReason: String?
@@ -103,7 +105,9 @@ actor ShopWriter {
             ledger.ownSale(item: items[0], quantity: q)
         }
         maxSeenVersion[message.sku] = max(maxSeenVersion[message.sku] ?? .min, message.version)
-        switch coalescer.add(message, token: delivery) {
+        let resync = delivery.properties.headers[StockwireTopology.resyncHeader] != nil
+        if resync { metrics.resyncs.increment() }
+        switch coalescer.add(message, token: delivery, resync: resync) {
         case .queued: break
         case .coalesced: metrics.coalesced.increment()
         case .obsolete:
@@ -141,7 +145,11 @@ actor ShopWriter {
         }
         var rewrites = 0
         for (sku, _) in change.changed.sorted(by: { $0.key < $1.key }) {
-            guard let last = lastWritten[sku] else { continue }
+            guard let last = lastWritten[sku] else {
+                // A write of it may be on its way to Shopify with the old items: redo it when it settles.
+                rewriteAfterSettle.insert(sku)
+                continue
+            }
             coalescer.rewrite(last)
             rewrites += 1
         }
@@ -183,6 +191,7 @@ actor ShopWriter {
                 settle(pending)
                 continue
             }
+            if pending.resync { items.forEach { ledger.forgetBelieved(item: $0) } }
             entries.append(Entry(pending: pending, items: items))
         }
         var staleRounds = 0
@@ -271,6 +280,10 @@ actor ShopWriter {
         coalescer.markWritten(sku: pending.message.sku, version: pending.message.version)
         if pending.message.version >= lastWritten[pending.message.sku]?.version ?? .min {
             lastWritten[pending.message.sku] = pending.message
+        }
+        if rewriteAfterSettle.remove(pending.message.sku) != nil, let last = lastWritten[pending.message.sku] {
+            coalescer.rewrite(last)
+            wake.yield()
         }
         if let first = pending.message.firstReceivedAtMillis {
             let ms = Int64(Date().timeIntervalSince1970 * 1000) - first
@@ -476,6 +489,7 @@ struct ShopMetrics: Sendable {
     let lookups: Counter
     let catalogUpdates: Counter
     let deadLettered: Counter
+    let resyncs: Counter
     let transientFailures: Counter
     let paused: Gauge
     let endToEnd: Metrics.Timer
@@ -491,6 +505,7 @@ struct ShopMetrics: Sendable {
         lookups = Counter(label: "stockwire_exporter_sku_lookups_total", dimensions: d)
         catalogUpdates = Counter(label: "stockwire_exporter_catalog_updates_total", dimensions: d)
         deadLettered = Counter(label: "stockwire_exporter_dead_lettered_total", dimensions: d)
+        resyncs = Counter(label: "stockwire_exporter_resync_messages_total", dimensions: d)
         transientFailures = Counter(label: "stockwire_exporter_transient_failures_total", dimensions: d)
         paused = Gauge(label: "stockwire_exporter_shop_paused", dimensions: d)
         endToEnd = Metrics.Timer(label: "stockwire_exporter_end_to_end_seconds", dimensions: d)

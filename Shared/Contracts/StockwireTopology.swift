@@ -14,6 +14,11 @@ public enum StockwireTopology {
     public static let catalogExchange = "stockwire.catalog"
     /// Dead-letter exchange; each consumer's dead letters go to `dead.<consumer queue>`.
     public static let deadExchange = "stockwire.dead"
+    /// The calculator's queue of operator requests (e.g. ``ResyncRequest``), sent through the default exchange.
+    public static let calculatorRequestsQueue = "calculator.requests"
+    /// Header flagging an availability message as a resync: an exporter writes it even when it has written this
+    /// version before (reading the shop's level first), never when it has written a newer one.
+    public static let resyncHeader = "x-stockwire-resync"
     /// Deliveries after which a message that keeps failing is dead-lettered.
     public static let deliveryLimit = 5
 
@@ -36,9 +41,13 @@ public enum StockwireTopology {
         ]
     }
 
-    /// What the calculator needs: its input (as ingest declares it) and the availability and catalog exchanges.
+    /// What the calculator needs: its input (as ingest declares it), its request queue, and the availability and
+    /// catalog exchanges.
     public static func calculator() -> [AMQPTopology] {
-        ingest() + [.exchange(name: availabilityExchange, kind: .topic), .exchange(name: catalogExchange, kind: .topic)]
+        ingest() + [
+            .exchange(name: availabilityExchange, kind: .topic), .exchange(name: catalogExchange, kind: .topic),
+            .quorumQueue(calculatorRequestsQueue),
+        ]
     }
 
     /// What an exporter needs for its shops: one single-active-consumer quorum queue per shop, bound to every

@@ -26,12 +26,15 @@ public enum OpsServer {
         }
     }
 
-    /// A stand-alone HTTP server with just the operations endpoints (for services that serve nothing else).
+    /// A stand-alone HTTP server with the operations endpoints and the service's own `routes` (e.g. the
+    /// calculator's `/explain/<sku>`).
     public static func application(
-        host: String, port: Int, logger: Logger, readiness: @escaping @Sendable () async -> String?
+        host: String, port: Int, logger: Logger, routes: (Router<BasicRequestContext>) -> Void = { _ in },
+        readiness: @escaping @Sendable () async -> String?
     ) -> some ApplicationProtocol {
         let router = Router()
         addRoutes(to: router, readiness: readiness)
+        routes(router)
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "stockwire"),
             logger: logger)

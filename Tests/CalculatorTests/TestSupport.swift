@@ -79,6 +79,7 @@ final class TestBench: Sendable {
         c.availabilityExchange = "calctest.availability.\(id)"
         c.catalogExchange = "calctest.catalog.\(id)"
         c.deadExchange = "calctest.dead.\(id)"
+        c.requestQueue = "calctest.requests.\(id)"
         c.batchSize = batchSize
         c.pipelineDepth = pipelineDepth
         c.relayInterval = .milliseconds(300)
@@ -127,8 +128,14 @@ final class TestBench: Sendable {
     func startCalculator() async throws -> RunningCalculator {
         let parts = try await CalculatorApplication.buildParts(configuration: configuration, logger: TestServers.logger)
         parts.broker.connection.start()
-        let processor = parts.processor
-        let task = Task { try await processor.run() }
+        let (processor, requests) = (parts.processor, parts.requests)
+        let task = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await processor.run() }
+                group.addTask { try await requests.run() }
+                try await group.waitForAll()
+            }
+        }
         return RunningCalculator(parts: parts, task: task)
     }
 
@@ -156,7 +163,9 @@ final class TestBench: Sendable {
 
     /// Deletes this test's queues and exchanges.
     func tearDown() async {
-        for q in [configuration.queue, deadQueue, availabilityQueue] { try? await client.deleteQueue(q) }
+        for q in [configuration.queue, deadQueue, availabilityQueue, configuration.requestQueue] {
+            try? await client.deleteQueue(q)
+        }
         for e in [configuration.eventsExchange, configuration.availabilityExchange, configuration.catalogExchange,
                   configuration.deadExchange] { try? await client.deleteExchange(e) }
         await client.close()

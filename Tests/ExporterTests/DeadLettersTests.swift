@@ -2,6 +2,7 @@ import AMQP
 import Contracts
 import Foundation
 import Logging
+import ServiceKit
 import Testing
 
 @testable import exporter
@@ -34,7 +35,7 @@ import Testing
             let byId = Dictionary(uniqueKeysWithValues: first.letters.map { ($0.messageId ?? "", $0) })
             #expect(byId[f.sku("A") + "/3"]?.availability?.sku == f.sku("A"))
             #expect(byId[f.sku("A") + "/3"]?.availability?.version == 3)
-            #expect(byId[f.sku("A") + "/3"]?.reason.source == .exporter)
+            #expect(byId[f.sku("A") + "/3"]?.reason.source == .service)
             #expect(byId["garbage"]?.availability == nil && byId["garbage"]?.reason.code == "unreadable")
             let rejected = try #require(byId[f.sku("C") + "/5"])
             #expect(rejected.reason.source == .broker && rejected.reason.code == "broker:rejected")

@@ -1,10 +1,10 @@
 import AMQP
-import Contracts
 import Foundation
 import Synchronization
 
-/// One shop's dead-letter queue `dead.exporter.<shop>`: the availability messages the exporter (or the broker, at
-/// the delivery limit) gave up on, for an operator to inspect, send back to the shop, or drop.
+/// The dead-letter queue `dead.<queue>` of one consumer queue (a shop's `exporter.<shop>`, the calculator's
+/// `calculator.events`): the messages its consumer (or the broker, at the delivery limit) gave up on, for an
+/// operator to inspect, send back, or drop. The services' `dead-letters` commands are thin shells around it.
 ///
 /// Reading without losing anything: a quorum queue cannot be browsed, so ``list(limit:)`` and ``letters(messageId:)``
 /// subscribe with manual acknowledgement and a prefetch as large as the snapshot, take every message without
@@ -12,43 +12,75 @@ import Synchronization
 /// the broker puts every unacknowledged delivery back at once. (A `basic.nack(requeue: true)` while still
 /// subscribed would make the broker deliver the same messages straight back into the open prefetch window.)
 /// Each release adds one to a message's `x-delivery-count`; that only matters on a queue with `x-delivery-limit`,
-/// and the dead-letter queues are declared without one (``StockwireTopology/deadLetters(for:)``).
+/// and the dead-letter queues are declared without one.
 ///
-/// Replay publishes to the default exchange with the shop's queue name as routing key, so the message reaches
-/// `exporter.<shop>` only — never the other shops bound to `stockwire.availability` — and acknowledges the dead
-/// letter only after the broker confirmed the copy (at least once: a crash in between leaves both).
-struct DeadLetterQueue: Sendable {
-    /// The shop domain.
-    let shop: String
+/// Replay publishes each letter as its service's ``ReplayRoute`` says, and acknowledges the dead letter only after
+/// the broker confirmed the copy (at least once: a crash in between leaves both).
+public struct DeadLetterQueue: Sendable {
+    /// Where replayed letters go.
+    public struct ReplayRoute: Sendable {
+        /// The queue that must exist before anything is replayed (checked first, so that nothing is lost to an
+        /// unroutable publish); it also names the destination in messages.
+        public var destination: String
+        /// What to say when ``destination`` does not exist.
+        public var destinationMissingHint: String
+        /// The message to publish for a letter (its dead-letter headers already stripped).
+        public var message: @Sendable (Letter, AMQPProperties) -> AMQPMessage
+
+        /// Creates a route.
+        public init(
+            destination: String, destinationMissingHint: String,
+            message: @escaping @Sendable (Letter, AMQPProperties) -> AMQPMessage
+        ) {
+            self.destination = destination
+            self.destinationMissingHint = destinationMissingHint
+            self.message = message
+        }
+
+        /// Straight to `queue` through the default exchange: only that queue receives the copy.
+        public static func queue(_ queue: String, missingHint: String) -> ReplayRoute {
+            ReplayRoute(destination: queue, destinationMissingHint: missingHint) { letter, properties in
+                AMQPMessage(exchange: "", routingKey: queue, body: letter.body, properties: properties, mandatory: true)
+            }
+        }
+    }
+
+    /// The consumer queue whose dead letters these are.
+    public let queue: String
     /// The broker connection, started by the caller.
-    let connection: AMQPConnection
+    public let connection: AMQPConnection
+    /// Where replay sends letters.
+    public let route: ReplayRoute
+    /// What to say when the dead-letter queue does not exist.
+    public let missingHint: String
     /// How long to wait for the next delivery when fewer messages arrive than the queue counted (another consumer
     /// holds some, or some were purged meanwhile).
-    var idleTimeout: Duration = .seconds(2)
+    public var idleTimeout: Duration = .seconds(2)
 
-    /// The dead-letter queue's name, `dead.exporter.<shop>`.
-    var name: String { StockwireTopology.deadLetterQueue(of: shopQueue) }
-    /// The shop's work queue, `exporter.<shop>`, which replay sends to.
-    var shopQueue: String { StockwireTopology.exporterQueue(shop: shop) }
+    /// The dead-letter queue's name, `dead.<queue>`.
+    public var name: String { "dead.\(queue)" }
+    /// The queue replay sends to (checked to exist first).
+    public var replayQueue: String { route.destination }
 
     /// Creates a handle; nothing is sent until a method is called.
-    init(shop: String, connection: AMQPConnection) {
-        self.shop = shop
+    public init(queue: String, connection: AMQPConnection, route: ReplayRoute, missingHint: String) {
+        self.queue = queue
         self.connection = connection
+        self.route = route
+        self.missingHint = missingHint
     }
 
     // MARK: - Operations
 
     /// Messages ready in the queue and the consumers reading it (messages those hold are not counted).
-    func info() async throws -> AMQPQueueInfo {
+    public func info() async throws -> AMQPQueueInfo {
         try await inspect(name, missing: .queueNotFound) {
-            "no dead-letter queue \(name) on \(connection.configuration.redactedURL): check the shop domain (the "
-                + "exporter declares it when it starts with \(shop) in its shops file)"
+            "no dead-letter queue \(name) on \(connection.configuration.redactedURL): \(missingHint)"
         }
     }
 
     /// Up to `limit` messages in queue order, all left in the queue.
-    func list(limit: Int = 10_000) async throws -> Listing {
+    public func list(limit: Int = 10_000) async throws -> Listing {
         let info = try await info()
         let letters = try await take(upTo: min(Int(info.messages), limit), holdAll: true) { _ in false }
         try await settle(atLeast: Int(info.messages))
@@ -56,34 +88,35 @@ struct DeadLetterQueue: Sendable {
     }
 
     /// Every message whose `message_id` is `messageId`, all left in the queue.
-    func letters(messageId: String) async throws -> [Letter] {
+    public func letters(messageId: String) async throws -> [Letter] {
         let info = try await info()
         let letters = try await take(upTo: Int(info.messages), holdAll: true) { _ in false }
         try await settle(atLeast: Int(info.messages))
         return letters.filter { $0.messageId == messageId }
     }
 
-    /// Sends the selected messages back to the shop's queue, each acknowledged here only once the broker confirmed
+    /// Sends the selected messages back (see ``ReplayRoute``), each acknowledged here only once the broker confirmed
     /// its copy. `.all` takes the messages present when it starts, so a message the exporter dead-letters again
     /// meanwhile is not replayed in a loop.
     ///
     /// Throws ``DeadLetterQueueError`` `.replayFailed` (naming how many went back before) when the broker refuses
     /// a copy; that message and the rest stay in the dead-letter queue.
-    func replay(_ selection: Selection) async throws -> ReplayResult {
+    public func replay(_ selection: Selection) async throws -> ReplayResult {
         let info = try await info()
-        _ = try await inspect(shopQueue, missing: .shopQueueNotFound) {
-            "no queue \(shopQueue) to replay into: start the exporter with \(shop) in its shops file first"
+        let route = route
+        _ = try await inspect(route.destination, missing: .destinationNotFound) {
+            "no queue \(route.destination) to replay into: \(route.destinationMissingHint)"
         }
         let replayed = Locked(0)
         let publish: @Sendable (Letter) async throws -> Bool = { letter in
             guard selection.matches(letter) else { return false }
             do {
-                try await connection.publish(letter.replayMessage(to: shopQueue), timeout: .seconds(30))
+                try await connection.publish(route.message(letter, letter.replayProperties), timeout: .seconds(30))
             } catch {
                 let done = replayed.withLock { $0 }
                 throw DeadLetterQueueError(
                     .replayFailed,
-                    "replayed \(done) message(s) to \(shopQueue), then the broker did not take "
+                    "replayed \(done) message(s) to \(route.destination), then the broker did not take "
                         + "\(letter.messageId ?? "a message without id"): \(error); it and the rest stay in \(name)")
             }
             replayed.withLock { $0 += 1 }
@@ -97,7 +130,7 @@ struct DeadLetterQueue: Sendable {
     }
 
     /// Deletes every ready message for good; returns how many.
-    func purge() async throws -> Int {
+    public func purge() async throws -> Int {
         _ = try await info()
         return Int(try await connection.purge(name))
     }
@@ -170,7 +203,7 @@ struct DeadLetterQueue: Sendable {
 
 extension DeadLetterQueue {
     /// Which messages ``replay(_:)`` sends back.
-    enum Selection: Sendable, Equatable {
+    public enum Selection: Sendable, Equatable {
         /// Every message present at the start.
         case all
         /// Every message with this `message_id`.
@@ -185,92 +218,84 @@ extension DeadLetterQueue {
     }
 
     /// What ``list(limit:)`` saw.
-    struct Listing: Sendable {
+    public struct Listing: Sendable {
         /// The queue's name.
-        let queue: String
+        public let queue: String
         /// Messages ready when it started.
-        let ready: Int
+        public let ready: Int
         /// Other consumers of the queue (the messages they hold were not seen).
-        let otherConsumers: Int
+        public let otherConsumers: Int
         /// The messages, in queue order.
-        let letters: [Letter]
+        public let letters: [Letter]
 
         /// How many messages each reason code has, most frequent first.
-        var countsByReason: [(code: String, count: Int)] {
+        public var countsByReason: [(code: String, count: Int)] {
             Dictionary(grouping: letters, by: \.reason.code).map { (code: $0.key, count: $0.value.count) }
                 .sorted { $0.count != $1.count ? $0.count > $1.count : $0.code < $1.code }
         }
     }
 
     /// What ``replay(_:)`` did.
-    struct ReplayResult: Sendable, Equatable {
-        /// Messages sent back to the shop's queue (and removed from the dead-letter queue).
-        let replayed: Int
+    public struct ReplayResult: Sendable, Equatable {
+        /// Messages sent back (and removed from the dead-letter queue).
+        public let replayed: Int
         /// Messages of the snapshot left in the dead-letter queue.
-        let left: Int
+        public let left: Int
         /// Messages looked at.
-        let scanned: Int
+        public let scanned: Int
     }
 
     /// Why a message was dead-lettered.
-    struct Reason: Sendable, Equatable {
+    public struct Reason: Sendable, Equatable {
         /// Who gave up on it.
-        enum Source: String, Sendable {
-            /// The exporter (`x-stockwire-reason`): the shop refused it for good, or it was unreadable.
-            case exporter
+        public enum Source: String, Sendable {
+            /// The consuming service (`x-stockwire-reason`): e.g. a shop refused it for good, or it was unreadable.
+            case service
             /// The broker (`x-death`): rejected without requeue, or over the delivery limit.
             case broker
             /// Neither header is present (published here by hand?).
             case unknown
         }
 
-        let source: Source
-        /// A short stable code to group by: the Shopify error code, `unreadable`, or `broker:<reason>`.
-        let code: String
+        /// Who gave up on it.
+        public let source: Source
+        /// A short stable code to group by: the text before the first colon (e.g. a Shopify error code),
+        /// `unreadable`, or `broker:<reason>`.
+        public let code: String
         /// The full text.
-        let text: String
+        public let text: String
     }
 
-    /// One dead-lettered message, decoded for display and replay.
-    struct Letter: Sendable {
-        /// The message's `message_id` (`<sku>/<version>` from the calculator).
-        let messageId: String?
+    /// One dead-lettered message, as it sits in the queue.
+    public struct Letter: Sendable {
+        /// The message's `message_id`.
+        public let messageId: String?
         /// The message as it sits in the dead-letter queue.
-        let body: [UInt8]
+        public let body: [UInt8]
         /// Its properties, dead-letter headers included.
-        let properties: AMQPProperties
-        /// The decoded availability message, or nil when the body is not one (see ``decodeError``).
-        let availability: AvailabilityMessage?
-        /// Why the body could not be decoded.
-        let decodeError: String?
+        public let properties: AMQPProperties
         /// Why it is here.
-        let reason: Reason
-        /// When the broker dead-lettered it (`x-death` time) or, for the exporter's own dead letters, when the
-        /// message was created (AMQP timestamp, else the calculator's `computed_at_ms`).
-        let time: Date?
+        public let reason: Reason
+        /// When the broker dead-lettered it (`x-death` time) or, for a service's own dead letters, when the
+        /// message was created (AMQP timestamp).
+        public let time: Date?
         /// Times the dead-letter queue has delivered it before (listing counts too).
-        let deliveryCount: Int
+        public let deliveryCount: Int
 
         init(_ delivery: AMQPDelivery) {
             self.init(body: delivery.body, properties: delivery.properties)
         }
 
-        init(body: [UInt8], properties: AMQPProperties) {
+        /// Reads a letter's reason, time and count from its headers.
+        public init(body: [UInt8], properties: AMQPProperties) {
             self.body = body
             self.properties = properties
             messageId = properties.messageId
-            do {
-                availability = try AvailabilityMessage.decode(body)
-                decodeError = nil
-            } catch {
-                availability = nil
-                decodeError = "\(error)"
-            }
             let death = Self.deaths(properties.headers).first
             if let text = properties.headers["x-stockwire-reason"]?.stringValue {
                 let code = text.split(separator: ":", maxSplits: 1).first.map(String.init) ?? text
                 reason = Reason(
-                    source: .exporter, code: text.hasPrefix("unreadable") ? "unreadable" : code, text: text)
+                    source: .service, code: text.hasPrefix("unreadable") ? "unreadable" : code, text: text)
             } else if let death, let why = death["reason"]?.stringValue {
                 let queue = death["queue"]?.stringValue ?? "?"
                 let count = death["count"]?.intValue ?? 1
@@ -280,8 +305,6 @@ extension DeadLetterQueue {
             }
             if let seconds = death?["time"]?.intValue ?? properties.timestamp.map({ Int64(clamping: $0) }) {
                 time = Date(timeIntervalSince1970: TimeInterval(seconds))
-            } else if let millis = availability?.computedAtMillis {
-                time = Date(timeIntervalSince1970: TimeInterval(millis) / 1000)
             } else {
                 time = nil
             }
@@ -289,21 +312,30 @@ extension DeadLetterQueue {
         }
 
         /// The `x-death` entries, newest first, as the broker writes them.
-        static func deaths(_ headers: [String: AMQPValue]) -> [[String: AMQPValue]] {
+        public static func deaths(_ headers: [String: AMQPValue]) -> [[String: AMQPValue]] {
             guard case .array(let entries) = headers["x-death"] else { return [] }
             return entries.compactMap { if case .table(let t) = $0 { return t } else { return nil } }
         }
 
-        /// The message to publish to `queue` through the default exchange: body and properties unchanged, minus
-        /// the dead-letter bookkeeping (`x-death`, `x-first-death-*`, `x-last-death-*`, `x-delivery-count`,
-        /// `x-stockwire-*`), so the shop queue counts its deliveries afresh.
-        func replayMessage(to queue: String) -> AMQPMessage {
-            var properties = properties
-            properties.headers = properties.headers.filter { key, _ in !Self.isDeadLetterHeader(key) }
-            return AMQPMessage(exchange: "", routingKey: queue, body: body, properties: properties, mandatory: true)
+        /// The routing key the message was first published with: `x-stockwire-original-routing-key` (set by a
+        /// service that dead-letters by itself) or the broker's `x-death` `routing-keys`.
+        public var originalRoutingKey: String? {
+            if let key = properties.headers["x-stockwire-original-routing-key"]?.stringValue { return key }
+            guard case .array(let keys)? = Self.deaths(properties.headers).last?["routing-keys"] else { return nil }
+            return keys.first?.stringValue
         }
 
-        static func isDeadLetterHeader(_ key: String) -> Bool {
+        /// The properties to replay with: unchanged, minus the dead-letter bookkeeping (`x-death`,
+        /// `x-first-death-*`, `x-last-death-*`, `x-delivery-count`, `x-stockwire-*`), so the destination counts
+        /// its deliveries afresh.
+        public var replayProperties: AMQPProperties {
+            var properties = properties
+            properties.headers = properties.headers.filter { key, _ in !Self.isDeadLetterHeader(key) }
+            return properties
+        }
+
+        /// Whether a header is dead-letter bookkeeping that replay strips.
+        public static func isDeadLetterHeader(_ key: String) -> Bool {
             key == "x-death" || key == "x-delivery-count" || key.hasPrefix("x-first-death-")
                 || key.hasPrefix("x-last-death-") || key.hasPrefix("x-stockwire-")
         }
@@ -320,30 +352,30 @@ private final class Locked<Value: Sendable>: Sendable {
 // MARK: - Errors
 
 /// A dead-letter operation that cannot be done; the message names the queue and the fix.
-struct DeadLetterQueueError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct DeadLetterQueueError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Stable codes.
-    struct Code: Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         private init(_ name: String) { self.name = name }
-        var description: String { name }
+        public var description: String { name }
 
-        /// The shop has no dead-letter queue (wrong domain, or the exporter never ran for it).
-        static let queueNotFound = Code("queueNotFound")
-        /// The shop's work queue to replay into does not exist.
-        static let shopQueueNotFound = Code("shopQueueNotFound")
+        /// The dead-letter queue does not exist (wrong name, or its service never declared it).
+        public static let queueNotFound = Code("queueNotFound")
+        /// The queue to replay into does not exist.
+        public static let destinationNotFound = Code("destinationNotFound")
         /// The broker refused a replayed copy; what was not replayed stays dead-lettered.
-        static let replayFailed = Code("replayFailed")
+        public static let replayFailed = Code("replayFailed")
     }
 
     /// What went wrong, stable.
-    let code: Code
+    public let code: Code
     /// The human explanation.
-    let message: String
+    public let message: String
 
     init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    var description: String { message }
+    public var description: String { message }
 }

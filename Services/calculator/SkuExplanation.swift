@@ -1,0 +1,129 @@
+import Foundation
+
+/// The lineage of one SKU's number, for "why does shop B show 3?": the current truth and the versions that led
+/// to it, each with the events that caused it. `calculator explain <sku>` prints it; the ops server serves it as
+/// JSON at `/explain/<sku>`.
+///
+/// What each shop was written, and when, is not here: the exporters own no database and report no writes back
+/// (see the exporter's `stockwire_exporter_end_to_end_seconds` histogram for the timing per shop).
+struct SkuExplanation: Sendable, Codable, Equatable {
+    /// One event that caused a version.
+    struct Cause: Sendable, Codable, Equatable {
+        /// The event's message id (`<shop>/<webhook id>` or `warehouse/<movement id>`).
+        var messageId: String
+        /// The shop whose webhook it was, nil for warehouse movements.
+        var shop: String?
+        /// When ingest received it (ms since 1970); nil once its dedupe row was purged.
+        var receivedAtMillis: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case messageId = "message_id", shop, receivedAtMillis = "received_at_ms"
+        }
+    }
+
+    /// One committed version of the SKU.
+    struct Version: Sendable, Codable, Equatable {
+        var version: Int64
+        var available: Int64
+        var onHand: Int64
+        var reserved: Int64
+        /// The events of the batch that moved the SKU to this version.
+        var causes: [Cause]
+        /// Net units reserved by each shop's own orders in this change (positive: sold there).
+        var shopQuantities: [String: Int64]
+        /// When ingest received the first cause (ms since 1970).
+        var firstReceivedAtMillis: Int64?
+        /// When the calculator committed this version (ms since 1970).
+        var computedAtMillis: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case version, available, onHand = "on_hand", reserved, causes, shopQuantities = "shop_quantities"
+            case firstReceivedAtMillis = "first_received_at_ms", computedAtMillis = "computed_at_ms"
+        }
+    }
+
+    /// One warehouse's physical units.
+    struct Level: Sendable, Codable, Equatable {
+        var warehouse: String
+        var onHand: Int64
+        var forSale: Bool
+
+        enum CodingKeys: String, CodingKey { case warehouse, onHand = "on_hand", forSale = "for_sale" }
+    }
+
+    var sku: String
+    var available: Int64
+    var onHand: Int64
+    var reserved: Int64
+    var safetyStock: Int64
+    var version: Int64
+    var levels: [Level]
+    /// Open order lines holding the SKU: "shop/order/line" → units.
+    var openLines: [String: Int64]
+    /// The newest versions first.
+    var history: [Version]
+
+    enum CodingKeys: String, CodingKey {
+        case sku, available, onHand = "on_hand", reserved, safetyStock = "safety_stock", version, levels
+        case openLines = "open_lines", history
+    }
+
+    /// `shop=units` pairs, sorted, space-separated: how ``sku_history.origins`` stores them.
+    static func encodeOrigins(_ origins: [String: Int64]?) -> String {
+        (origins ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
+
+    /// Reads ``encodeOrigins(_:)``'s text back.
+    static func decodeOrigins(_ text: String) -> [String: Int64] {
+        var out: [String: Int64] = [:]
+        for pair in text.split(separator: " ") {
+            guard let eq = pair.lastIndex(of: "="), let units = Int64(pair[pair.index(after: eq)...]) else { continue }
+            out[String(pair[..<eq])] = units
+        }
+        return out
+    }
+
+    /// The shop of a cause's message id (`<shop>/<webhook id>`), nil for `warehouse/…`.
+    static func shop(ofMessageId id: String) -> String? {
+        guard let slash = id.firstIndex(of: "/") else { return nil }
+        let prefix = String(id[..<slash])
+        return prefix == "warehouse" ? nil : prefix
+    }
+
+    /// As text for a terminal.
+    func rendered() -> String {
+        var out = """
+            sku:          \(sku)
+            available:    \(available)   (on_hand \(onHand) − reserved \(reserved) − safety_stock \(safetyStock))
+            version:      \(version)
+
+            """
+        for level in levels {
+            out += "  warehouse \(level.warehouse): \(level.onHand)\(level.forSale ? "" : "  (not for sale)")\n"
+        }
+        if !openLines.isEmpty {
+            out += "open order lines (shop/order/line: units):\n"
+            for (line, units) in openLines.sorted(by: { $0.key < $1.key }) { out += "  \(line): \(units)\n" }
+        }
+        guard !history.isEmpty else { return out + "history: none kept (older than the retention, or never changed)\n" }
+        out += "\nhistory, newest first:\n"
+        for v in history {
+            let latency = v.firstReceivedAtMillis.map { " \(v.computedAtMillis - $0) ms after the first cause" } ?? ""
+            out += "  v\(v.version)  available \(v.available) (on_hand \(v.onHand), reserved \(v.reserved))  "
+            out += "committed \(Self.time(v.computedAtMillis))\(latency)\n"
+            for (shop, units) in v.shopQuantities.sorted(by: { $0.key < $1.key }) {
+                out += "      \(units >= 0 ? "sold" : "released") \(abs(units)) in \(shop)\n"
+            }
+            for cause in v.causes {
+                let received = cause.receivedAtMillis.map { "received \(Self.time($0))" } ?? "received ?"
+                out += "      cause \(cause.messageId)  \(cause.shop ?? "warehouse")  \(received)\n"
+            }
+        }
+        return out
+    }
+
+    private static func time(_ millis: Int64) -> String {
+        Date(timeIntervalSince1970: TimeInterval(millis) / 1000).formatted(
+            Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}

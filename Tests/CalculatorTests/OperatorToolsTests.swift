@@ -1,0 +1,269 @@
+import AMQP
+import Contracts
+import Foundation
+import HummingbirdTesting
+import Postgres
+import ServiceKit
+import Testing
+
+@testable import calculator
+
+/// The operator tools of issue 9 against the real PostgreSQL and RabbitMQ: publish-all and resync requests,
+/// explain (command and HTTP), replay from the event log, and the calculator's dead letters.
+@Suite(.timeLimit(.minutes(3))) struct OperatorToolsTests {
+    // MARK: publish-all and resync
+
+    @Test func publishAllReemitsEveryCurrentVersionFlaggedAsResync() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let calculator = try await bench.startCalculator()
+            try await bench.registerSkus(["A", "B"])
+            try await bench.movement(StockMovement(movementId: "m1", sku: "A", kind: .receipt, quantity: 10))
+            #expect(try await eventually { try await bench.stock("A")?.onHand == 10 })
+            let live = try await bench.availability(expecting: 1)
+            #expect(live.allSatisfy { $0.sku == "A" })
+
+            let db = try await PostgresConnection.connect(conninfo)
+            let republisher = AvailabilityRepublisher(
+                amqp: bench.client, store: StockStore(db: db, routes: .init(availabilityExchange: "", catalogExchange: "")),
+                logger: TestServers.logger, pageSize: 1)
+            let count = try await republisher.publishAll(to: .exchange(bench.configuration.availabilityExchange))
+            #expect(count == 2, "every SKU, also one that never changed, page by page")
+            let deliveries = try await bench.drain(bench.availabilityQueue, expecting: 2)
+            let messages = try deliveries.map { try AvailabilityMessage.decode($0.body) }
+            #expect(Set(messages.map(\.sku)) == ["A", "B"])
+            let a = try #require(messages.first { $0.sku == "A" })
+            let truth = try #require(try await bench.stock("A"))
+            #expect(a.version == truth.version && a.available == 10, "the current version, not a new one")
+            #expect(deliveries.allSatisfy { $0.properties.headers[StockwireTopology.resyncHeader] != nil })
+            #expect(try await bench.stock("A")?.version == truth.version, "republishing changes nothing in the truth")
+            await db.close()
+            await calculator.stop()
+            await bench.tearDown()
+        }
+    }
+
+    @Test func aResyncRequestIsAnsweredToThatShopsQueueOnly() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let id = TestServers.unique("s")
+            let (shop, other) = ("\(id)-a.myshopify.com", "\(id)-b.myshopify.com")
+            let queues = [shop, other].map { StockwireTopology.exporterQueue(shop: $0) }
+            try await bench.client.declare(queues.map { .quorumQueue($0) })
+            let calculator = try await bench.startCalculator()
+            try await bench.registerSkus(["R1", "R2", "R3"])
+            #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM skus") == 3 })
+
+            let request = ResyncRequest(shop: shop, requestedAtMillis: nowMillis())
+            try await bench.client.publish(
+                AMQPMessage(
+                    exchange: "", routingKey: bench.configuration.requestQueue, body: try request.json(),
+                    properties: AMQPProperties(type: ResyncRequest.messageType)))
+            let delivered = try await bench.drain(queues[0], expecting: 3)
+            #expect(Set(try delivered.map { try AvailabilityMessage.decode($0.body).sku }) == ["R1", "R2", "R3"])
+            #expect(delivered.allSatisfy { $0.properties.headers[StockwireTopology.resyncHeader] != nil })
+            #expect(try await bench.client.queueInfo(queues[1]).messages == 0, "no other shop receives it")
+            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.requestQueue).messages == 0 })
+
+            for q in queues { try? await bench.client.deleteQueue(q) }
+            await calculator.stop()
+            await bench.tearDown()
+        }
+    }
+
+    // MARK: explain
+
+    @Test func explainShowsTheTruthTheOpenLinesAndTheCausesOfEachVersion() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let calculator = try await bench.startCalculator()
+            try await bench.registerSkus(["X"])
+            try await bench.movement(StockMovement(movementId: "rx", sku: "X", kind: .receipt, quantity: 10))
+            #expect(try await eventually { try await bench.stock("X")?.onHand == 10 })
+            let order = """
+                {"id": 77, "updated_at": "2024-05-01T12:00:00Z", "cancelled_at": null,
+                 "line_items": [{"id": 1, "sku": "X", "quantity": 3, "current_quantity": 3}]}
+                """
+            try await bench.shopify("orders/create", order, shop: "b.myshopify.com", webhookId: "wx")
+            #expect(try await eventually { try await bench.stock("X")?.reserved == 3 })
+
+            let db = try await PostgresConnection.connect(conninfo)
+            let store = StockStore(db: db, routes: .init(availabilityExchange: "", catalogExchange: ""))
+            let e = try #require(try await store.explain(sku: "X", limit: 10))
+            #expect(e.available == 7 && e.onHand == 10 && e.reserved == 3 && e.version == 2)
+            #expect(e.openLines == ["b.myshopify.com/77/1": 3])
+            #expect(e.history.map(\.version) == [2, 1], "newest first")
+            let sale = e.history[0]
+            #expect(sale.available == 7 && sale.shopQuantities == ["b.myshopify.com": 3])
+            #expect(sale.causes.map(\.messageId) == ["b.myshopify.com/wx"])
+            #expect(sale.causes[0].shop == "b.myshopify.com" && sale.causes[0].receivedAtMillis != nil)
+            #expect(sale.firstReceivedAtMillis != nil && sale.computedAtMillis >= sale.firstReceivedAtMillis!)
+            #expect(e.history[1].causes.map(\.messageId) == ["warehouse/rx"] && e.history[1].causes[0].shop == nil)
+            #expect(try await store.explain(sku: "NOPE", limit: 10) == nil)
+            let text = e.rendered()
+            #expect(text.contains("b.myshopify.com/wx") && text.contains("sold 3 in b.myshopify.com"))
+
+            // The same over HTTP on the ops server.
+            let app = OpsServer.application(
+                host: "127.0.0.1", port: 0, logger: TestServers.logger,
+                routes: { ExplainEndpoint.addRoutes(to: $0, store: store) }
+            ) { nil }
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/explain/X?limit=1", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let decoded = try JSONDecoder().decode(SkuExplanation.self, from: Data(response.body.readableBytesView))
+                    #expect(decoded.available == 7 && decoded.history.count == 1 && decoded.history[0].version == 2)
+                }
+                try await client.execute(uri: "/explain?sku=X", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+                try await client.execute(uri: "/explain/NOPE", method: .get) { response in
+                    #expect(response.status == .notFound)
+                }
+            }
+            await db.close()
+            await calculator.stop()
+            await bench.tearDown()
+        }
+    }
+
+    // MARK: replay from the event log
+
+    @Test func replayIntoAnEmptyDatabaseRebuildsTheTruthIncludingOpenReservations() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let log = "calctest.log.\(TestServers.unique("l"))"
+            try await bench.client.declare([
+                .stream(log, maxAge: "1h", maxLengthBytes: 50_000_000),
+                .binding(queue: log, exchange: bench.configuration.eventsExchange, routingKey: "#"),
+            ])
+            let calculator = try await bench.startCalculator()
+            try await bench.registerSkus(["S1", "S2"])
+            try await bench.movement(StockMovement(movementId: "r1", sku: "S1", kind: .receipt, quantity: 20))
+            try await bench.movement(StockMovement(movementId: "r2", sku: "S2", kind: .receipt, quantity: 5))
+            for (i, quantity) in [(1, 2), (2, 4)] {
+                try await bench.shopify(
+                    "orders/create",
+                    """
+                    {"id": \(i), "updated_at": "2024-05-01T12:00:0\(i)Z", "cancelled_at": null,
+                     "line_items": [{"id": \(i)0, "sku": "S1", "quantity": \(quantity), "current_quantity": \(quantity)}]}
+                    """, webhookId: "o\(i)")
+            }
+            // A shipment closes part of order 1; a duplicate delivery changes nothing.
+            let shipment = StockMovement(
+                movementId: "sh1", sku: "S1", kind: .shipment, quantity: 1, shop: "a.myshopify.com", orderId: 1, lineItemId: 10)
+            try await bench.movement(shipment)
+            try await bench.movement(shipment)
+            #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM processed_messages") == 6 })
+            await calculator.stop()
+
+            let original = try await Self.truth(conninfo)
+            let originalVersions = try await Self.versions(conninfo)
+            #expect(original.contains("S1 19 5 0"), "on_hand 19, reserved 2−1+4: \(original)")
+            try await TestServers.withDatabase { rebuilt in
+                var configuration = bench.configuration
+                configuration.postgres = rebuilt
+                let report = try await CalculatorCommand.Replay.replay(
+                    configuration: configuration, stream: log, from: .first, until: nil, batchSize: 1,
+                    idle: .seconds(2), logger: TestServers.logger)
+                #expect(report.read == 7 && report.applied == 6 && report.duplicates == 1, "\(report.summary)")
+                #expect(report.lastOffset != nil)
+                #expect(try await Self.truth(rebuilt) == original, "rebuilt truth equals the original")
+                let rebuiltVersions = try await Self.versions(rebuilt)
+                for (sku, version) in originalVersions {
+                    #expect(rebuiltVersions[sku, default: 0] >= version, "one event per batch: no version goes back")
+                }
+
+                let again = try await CalculatorCommand.Replay.replay(
+                    configuration: configuration, stream: log, from: .offset(0), until: nil, batchSize: 100,
+                    idle: .seconds(2), logger: TestServers.logger)
+                #expect(again.read == 7 && again.applied == 0 && again.duplicates == 7, "\(again.summary)")
+                #expect(try await Self.truth(rebuilt) == original)
+
+                let partial = try await CalculatorCommand.Replay.replay(
+                    configuration: configuration, stream: log, from: .offset(0), until: report.lastOffset! - 2,
+                    batchSize: 100, idle: .seconds(2), logger: TestServers.logger)
+                #expect(partial.read == 5, "--until-offset stops there: \(partial.summary)")
+            }
+            #expect(StreamReplay.Start("2025-11-28T09:00:00Z") != nil && StreamReplay.Start("12") == .offset(12))
+            #expect(StreamReplay.Start("yesterday") == nil)
+            try? await bench.client.deleteQueue(log)
+            await bench.tearDown()
+        }
+    }
+
+    /// Every row of the truth that matters, as sorted text lines.
+    static func truth(_ conninfo: String) async throws -> [String] {
+        let db = try await PostgresConnection.connect(conninfo)
+        var lines: [String] = []
+        for row in try await db.query("SELECT sku, on_hand, reserved, safety_stock FROM skus ORDER BY sku") {
+            lines.append(
+                "\(try row.decode(String.self, at: 0)) \(try row.decode(Int64.self, at: 1)) \(try row.decode(Int64.self, at: 2)) "
+                    + "\(try row.decode(Int64.self, at: 3))")
+        }
+        for row in try await db.query(
+            "SELECT shop, order_id, line_id, sku, quantity, shipped, reserved FROM order_lines ORDER BY 1, 2, 3")
+        {
+            lines.append(
+                (0..<7).map { i in (try? row.decode(String?.self, at: i)).flatMap { $0 } ?? "-" }.joined(separator: " "))
+        }
+        for row in try await db.query("SELECT sku, warehouse, on_hand FROM stock_levels ORDER BY 1, 2") {
+            lines.append(
+                "level \(try row.decode(String.self, at: 0)) \(try row.decode(String.self, at: 1)) \(try row.decode(Int64.self, at: 2))")
+        }
+        for row in try await db.query("SELECT shop, variant_id, sku FROM variants ORDER BY 1, 2") {
+            lines.append("variant \(try row.decode(String.self, at: 0)) \(try row.decode(Int64.self, at: 1)) \(try row.decode(String?.self, at: 2) ?? "-")")
+        }
+        await db.close()
+        return lines
+    }
+
+    /// Every SKU's version.
+    static func versions(_ conninfo: String) async throws -> [String: Int64] {
+        let db = try await PostgresConnection.connect(conninfo)
+        var out: [String: Int64] = [:]
+        for row in try await db.query("SELECT sku, version FROM skus") {
+            out[try row.decode(String.self, at: 0)] = try row.decode(Int64.self, at: 1)
+        }
+        await db.close()
+        return out
+    }
+
+    // MARK: dead letters
+
+    @Test func deadLettersAreListedAndReplayedToTheEventsExchangeWithTheirRoutingKey() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let calculator = try await bench.startCalculator()
+            try await bench.movement(StockMovement(movementId: "early", sku: "LATE", kind: .receipt, quantity: 4))
+            var queue = DeadLetterQueue.calculator(
+                queue: bench.configuration.queue, eventsExchange: bench.configuration.eventsExchange,
+                connection: bench.client)
+            queue.idleTimeout = .seconds(1)
+            #expect(try await eventually { try await queue.info().messages == 1 })
+
+            let listing = try await queue.list()
+            #expect(try await queue.info().messages == 1, "listing loses nothing")
+            let letter = try #require(listing.letters.first)
+            #expect(letter.messageId == "warehouse/early")
+            #expect(letter.eventRoutingKey == "warehouse.receipt")
+            #expect(letter.reason.source == .service && letter.reason.text.contains("unknown SKU 'LATE'"))
+            let text = CalculatorCommand.DeadLetters.render(listing)
+            #expect(text.contains("warehouse.receipt") && text.contains("warehouse/early"))
+
+            // Fix the cause, then replay: the event is applied.
+            try await bench.registerSkus(["LATE"])
+            #expect(try await eventually { try await bench.stock("LATE") != nil })
+            let result = try await queue.replay(.all)
+            #expect(result.replayed == 1)
+            #expect(try await eventually { try await bench.stock("LATE")?.onHand == 4 })
+            #expect(try await eventually { try await queue.info().messages == 0 })
+
+            #expect(throws: (any Error).self) { try CalculatorCommand.parseAsRoot(["dead-letters", "purge"]) }
+            #expect(try CalculatorCommand.parseAsRoot(["dead-letters", "purge", "--yes"]) is CalculatorCommand.DeadLetters.Purge)
+            #expect(throws: (any Error).self) { try CalculatorCommand.parseAsRoot(["dead-letters", "replay"]) }
+            await calculator.stop()
+            await bench.tearDown()
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import AMQP
+import Contracts
+import Foundation
+import Testing
+
+@testable import exporter
+
+/// Resync: availability flagged `x-stockwire-resync` is written again even at a version already written, after
+/// reading the shop; never over a newer one; and `exporter resync` asks the calculator through its request queue.
+@Suite(.timeLimit(.minutes(2))) struct ResyncTests {
+    @Test func aResyncMessageOfTheWrittenVersionIsQueuedButAnOlderOneIsNot() {
+        var c = Coalescer<Int>()
+        let m = AvailabilityMessage(sku: "A", available: 5, onHand: 5, reserved: 0, version: 3, causes: [], computedAtMillis: 0)
+        #expect(c.add(m, token: 1) == .queued)
+        let taken = c.take(limit: 10)
+        c.markWritten(sku: "A", version: taken[0].message.version)
+        #expect(c.add(m, token: 2) == .obsolete, "a plain repeat of the written version is dropped")
+        #expect(c.add(m, token: 3, resync: true) == .queued)
+        #expect(c.take(limit: 10).first?.resync == true)
+        var older = m
+        older.version = 2
+        #expect(c.add(older, token: 4, resync: true) == .obsolete, "a resync never writes an older version")
+    }
+
+    @Test func aRestoredShopIsCorrectedByAResyncAndOtherShopsAreNotWritten() async throws {
+        let h = try await ExporterHarness.start(shops: 2)
+        let (restored, other) = (h.shops[0], h.shops[1])
+        let sku = h.sku("restore")
+        for shop in h.shops { _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50) }
+        try await h.publish(sku: sku, available: 5, version: 1)
+        for shop in h.shops { #expect(try await eventually { try await h.level(shop, sku) == 5 }) }
+
+        // The shop is restored from an old backup: it shows 40 again. A plain repeat does not fix it...
+        try await h.simulator.setAvailable(shop: restored, sku: sku, available: 40)
+        try await h.publish(sku: sku, available: 5, version: 1)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await h.level(restored, sku) == 40)
+        let otherWrites = await h.writes(other).count
+
+        // ...a resync of the same version, to that shop's queue only, does.
+        try await publishResync(h, shop: restored, sku: sku, available: 5, version: 1)
+        #expect(try await eventually { try await h.level(restored, sku) == 5 })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await h.writes(other).count == otherWrites, "the other shop is not written")
+        #expect(try await h.level(other, sku) == 5)
+        await h.stop()
+    }
+
+    @Test func resyncCommandSendsARequestToTheCalculatorsQueue() async throws {
+        let h = try await ExporterHarness.start(shops: 1)
+        let requests = "test.requests.\(h.prefix)"
+        try await h.connection.declare([.quorumQueue(requests)])
+        try await Exporter.Resync.request(shop: h.shops[0], requestsQueue: requests, connection: h.connection)
+        let consumer = h.connection.consume(queue: requests, prefetch: 1)
+        var received: ResyncRequest?
+        for try await delivery in consumer {
+            received = try ResyncRequest.decode(delivery.body)
+            #expect(delivery.properties.type == ResyncRequest.messageType)
+            delivery.ack()
+            break
+        }
+        consumer.cancel()
+        #expect(received?.shop == h.shops[0])
+
+        await #expect(throws: (any Error).self, "a shop without a queue is named") {
+            try await Exporter.Resync.request(
+                shop: "\(h.prefix)-nowhere.myshopify.com", requestsQueue: requests, connection: h.connection)
+        }
+        await #expect(throws: (any Error).self, "no calculator request queue") {
+            try await Exporter.Resync.request(
+                shop: h.shops[0], requestsQueue: "test.no-such-queue.\(h.prefix)", connection: h.connection)
+        }
+        try? await h.connection.deleteQueue(requests)
+        await h.stop()
+    }
+
+    /// What the calculator publishes in answer to a resync request.
+    private func publishResync(_ h: ExporterHarness, shop: String, sku: String, available: Int64, version: Int64) async throws {
+        let m = AvailabilityMessage(
+            sku: sku, available: available, onHand: available, reserved: 0, version: version, causes: [],
+            computedAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
+        try await h.connection.publish(
+            AMQPMessage(
+                exchange: "", routingKey: StockwireTopology.exporterQueue(shop: shop), body: try m.json(),
+                properties: AMQPProperties(
+                    contentType: "application/json", messageId: "\(sku)/\(version)", type: AvailabilityMessage.messageType,
+                    headers: [StockwireTopology.resyncHeader: 1])))
+    }
+}
