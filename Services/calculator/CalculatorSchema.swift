@@ -119,5 +119,12 @@ enum CalculatorSchema {
                 );
                 CREATE INDEX sku_history_computed_at ON sku_history (computed_at_ms);
                 """),
+        Migration(
+            version: 3, name: "order snapshots: triggered-at breaks updated_at ties",
+            sql: """
+                -- Shopify's updated_at has whole seconds: two changes of one order within a second carry the same
+                -- stamp. X-Shopify-Triggered-At (milliseconds) of the applied snapshot orders those.
+                ALTER TABLE orders ADD COLUMN triggered_at_ms bigint;
+                """),
     ]
 }

@@ -50,12 +50,16 @@ enum EventDecoder {
             guard let shop = envelope.shop, !shop.isEmpty else { throw ContractError("shopify event without 'shop' header") }
             switch envelope.topic {
             case "orders/create", "orders/updated", "orders/cancelled":
-                return .order(try orderSnapshot(envelope.body, shop: shop, preferCommittedAt: false))
+                var snapshot = try orderSnapshot(envelope.body, shop: shop, preferCommittedAt: false)
+                snapshot.triggeredAtMillis = envelope.triggeredAt.flatMap(ShopifyTimestamp.millis)
+                return .order(snapshot)
             case "orders/edited":
                 if try isOrderEditDelta(envelope.body) {
                     return .ignored("orders/edited in order_edit (delta) form: the orders/updated snapshot carries it")
                 }
-                return .order(try orderSnapshot(envelope.body, shop: shop, preferCommittedAt: true))
+                var snapshot = try orderSnapshot(envelope.body, shop: shop, preferCommittedAt: true)
+                snapshot.triggeredAtMillis = envelope.triggeredAt.flatMap(ShopifyTimestamp.millis)
+                return .order(snapshot)
             case "refunds/create":
                 return .refund(try refund(envelope.body, shop: shop))
             case "products/create", "products/update":

@@ -82,6 +82,8 @@ struct OrderLine: Sendable, Equatable {
 struct OrderState: Sendable, Equatable {
     /// `updated_at` (ms since 1970) of the applied snapshot; nil while only shipments or refunds referenced it.
     var updatedAtMillis: Int64?
+    /// `X-Shopify-Triggered-At` (ms) of the applied snapshot's webhook, when it had one.
+    var triggeredAtMillis: Int64? = nil
     /// Whether the applied snapshot was cancelled.
     var cancelled = false
     /// Lines by line item id.
@@ -111,6 +113,8 @@ struct OrderSnapshot: Sendable, Equatable {
     var orderId: Int64
     /// `updated_at` (or `committed_at` of an edit), ms since 1970: snapshots only replace older ones.
     var updatedAtMillis: Int64
+    /// `X-Shopify-Triggered-At` of the webhook (ms): orders two snapshots whose `updated_at` is the same second.
+    var triggeredAtMillis: Int64? = nil
     var cancelled: Bool
     /// Lines with a SKU.
     var lines: [Line]
@@ -234,11 +238,23 @@ struct StockState: Sendable, Equatable {
         }
     }
 
+    /// Whether `snapshot` replaces the applied one: a later `updated_at`, or the same `updated_at` (Shopify's
+    /// stamp has whole seconds, so two changes within a second share it) and a later webhook trigger time.
+    /// Equal in both is the same change delivered again: stale.
+    static func isNewer(_ snapshot: OrderSnapshot, than appliedUpdatedAt: Int64, appliedTriggeredAt: Int64?) -> Bool {
+        if snapshot.updatedAtMillis != appliedUpdatedAt { return snapshot.updatedAtMillis > appliedUpdatedAt }
+        guard let incoming = snapshot.triggeredAtMillis, let applied = appliedTriggeredAt else { return false }
+        return incoming > applied
+    }
+
     private mutating func apply(_ snapshot: OrderSnapshot, cause: EventCause) -> ApplyOutcome {
         linesWithoutSku += snapshot.linesWithoutSku
         var order = orders[snapshot.key] ?? OrderState()
-        if let applied = order.updatedAtMillis, applied >= snapshot.updatedAtMillis { return .stale }
+        if let applied = order.updatedAtMillis, !Self.isNewer(snapshot, than: applied, appliedTriggeredAt: order.triggeredAtMillis) {
+            return .stale
+        }
         order.updatedAtMillis = snapshot.updatedAtMillis
+        order.triggeredAtMillis = snapshot.triggeredAtMillis
         order.cancelled = snapshot.cancelled
         var seen = Set<Int64>()
         for line in snapshot.lines {

@@ -119,14 +119,15 @@ struct StockStore: Sendable {
                     """, [shops, ids])
                 for row in try await tx.query(
                     """
-                    SELECT o.shop, o.order_id, o.updated_at_ms, o.cancelled FROM orders o
+                    SELECT o.shop, o.order_id, o.updated_at_ms, o.cancelled, o.triggered_at_ms FROM orders o
                     JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON o.shop = t.s AND o.order_id = t.i
                     ORDER BY o.shop, o.order_id FOR UPDATE OF o
                     """, [shops, ids])
                 {
                     let key = OrderKey(shop: try row.decode(String.self, at: 0), orderId: try row.decode(Int64.self, at: 1))
                     state.orders[key] = OrderState(
-                        updatedAtMillis: try row.decode(Int64?.self, at: 2), cancelled: try row.decode(Bool.self, at: 3))
+                        updatedAtMillis: try row.decode(Int64?.self, at: 2),
+                        triggeredAtMillis: try row.decode(Int64?.self, at: 4), cancelled: try row.decode(Bool.self, at: 3))
                 }
                 for row in try await tx.query(
                     """
@@ -252,7 +253,9 @@ struct StockStore: Sendable {
         var lineRows: [(OrderKey, Int64, OrderLine)] = []
         for (key, order) in state.orders {
             let before = initial.orders[key]
-            if before?.updatedAtMillis != order.updatedAtMillis || before?.cancelled != order.cancelled {
+            if before?.updatedAtMillis != order.updatedAtMillis || before?.triggeredAtMillis != order.triggeredAtMillis
+                || before?.cancelled != order.cancelled
+            {
                 orderRows.append((key, order))
             }
             for (lineId, line) in order.lines where before?.lines[lineId] != line {
@@ -262,13 +265,14 @@ struct StockStore: Sendable {
         if !orderRows.isEmpty {
             try await tx.query(
                 """
-                INSERT INTO orders (shop, order_id, updated_at_ms, cancelled)
-                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::boolean[])
+                INSERT INTO orders (shop, order_id, updated_at_ms, cancelled, triggered_at_ms)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::boolean[], $5::bigint[])
                 ON CONFLICT (shop, order_id) DO UPDATE
-                SET updated_at_ms = excluded.updated_at_ms, cancelled = excluded.cancelled
+                SET updated_at_ms = excluded.updated_at_ms, cancelled = excluded.cancelled,
+                    triggered_at_ms = excluded.triggered_at_ms
                 """,
                 [orderRows.map(\.0.shop), orderRows.map(\.0.orderId), orderRows.map(\.1.updatedAtMillis),
-                 orderRows.map(\.1.cancelled)])
+                 orderRows.map(\.1.cancelled), orderRows.map(\.1.triggeredAtMillis)])
         }
         if !lineRows.isEmpty {
             try await tx.query(

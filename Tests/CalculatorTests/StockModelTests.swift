@@ -8,12 +8,12 @@ enum Make {
     static func cause(_ id: String, at ms: Int64 = 1_000) -> EventCause { EventCause(messageId: id, receivedAtMillis: ms) }
 
     static func order(
-        _ id: Int64, shop: String = "a.myshopify.com", at t: Int64, cancelled: Bool = false,
+        _ id: Int64, shop: String = "a.myshopify.com", at t: Int64, triggered: Int64? = nil, cancelled: Bool = false,
         _ lines: [(Int64, String, Int64, Int64?)]
     ) -> StockEvent {
         .order(
             OrderSnapshot(
-                shop: shop, orderId: id, updatedAtMillis: t, cancelled: cancelled,
+                shop: shop, orderId: id, updatedAtMillis: t, triggeredAtMillis: triggered, cancelled: cancelled,
                 lines: lines.map { .init(lineId: $0.0, sku: $0.1, quantity: $0.2, currentQuantity: $0.3 ?? $0.2) }))
     }
 
@@ -99,6 +99,22 @@ extension StockState {
         #expect(s.skus["A"]?.reserved == 3)
         #expect(s.run(Make.order(1, at: 300, [(11, "A", 3, 1)]), "o2") == .applied)
         #expect(s.skus["A"]?.reserved == 1)
+    }
+
+    @Test func twoChangesInTheSameSecondAreOrderedByTheirTriggerTime() {
+        // Shopify's updated_at has whole seconds; X-Shopify-Triggered-At has milliseconds.
+        var s = Make.state(skus: ["A"])
+        #expect(s.run(Make.order(1, at: 5_000, triggered: 5_100, [(11, "A", 3, nil)]), "create") == .applied)
+        #expect(s.run(Make.order(1, at: 5_000, triggered: 5_700, [(11, "A", 3, 1)]), "edit") == .applied)
+        #expect(s.skus["A"]?.reserved == 1, "the edit in the same second is applied")
+        #expect(s.run(Make.order(1, at: 5_000, triggered: 5_100, [(11, "A", 3, nil)]), "create-late") == .stale)
+        #expect(s.run(Make.order(1, at: 5_000, triggered: 5_700, [(11, "A", 3, 1)]), "edit-again") == .stale)
+        #expect(s.run(Make.order(1, at: 5_000, [(11, "A", 3, 0)]), "no-trigger") == .stale, "without a trigger time: not newer")
+        #expect(s.skus["A"]?.reserved == 1)
+        // A later updated_at wins whatever the trigger times say.
+        #expect(s.run(Make.order(1, at: 6_000, triggered: 1, [(11, "A", 3, 2)]), "later") == .applied)
+        #expect(s.skus["A"]?.reserved == 2)
+        #expect(s.orders[OrderKey(shop: "a.myshopify.com", orderId: 1)]?.triggeredAtMillis == 1)
     }
 
     @Test func editToZeroAndCancelReleaseEverything() {

@@ -109,11 +109,13 @@ final class TestBench: Sendable {
     }
 
     /// A Shopify webhook event.
-    func shopify(_ topic: String, _ json: String, shop: String = "a.myshopify.com", webhookId: String) async throws {
+    func shopify(
+        _ topic: String, _ json: String, shop: String = "a.myshopify.com", webhookId: String, triggeredAt: String? = nil
+    ) async throws {
         try await publish(
             EventEnvelope(
-                source: .shopify, shop: shop, topic: topic, deliveryId: webhookId, receivedAtMillis: nowMillis(),
-                body: Array(json.utf8)))
+                source: .shopify, shop: shop, topic: topic, deliveryId: webhookId, triggeredAt: triggeredAt,
+                receivedAtMillis: nowMillis(), body: Array(json.utf8)))
     }
 
     /// Registers SKUs through a products/create event.
