@@ -12,7 +12,7 @@ struct CalculatorCommand: AsyncParsableCommand {
         abstract: "Stockwire calculator: exact stock truth in PostgreSQL, per-SKU availability out.",
         subcommands: [
             Run.self, Migrate.self, Stock.self, Warehouse.self, Explain.self, PublishAll.self, Replay.self,
-            DeadLetters.self,
+            SnapshotCommand.self, Rebuild.self, DeadLetters.self,
         ])
 }
 
@@ -61,6 +61,9 @@ extension CalculatorCommand {
         var relayIntervalMs: Int?
         @Option(help: "Days message ids are kept for dedupe, at least 7 (env STOCKWIRE_CALCULATOR_DEDUPE_DAYS; default 7). Logging: STOCKWIRE_LOG_LEVEL.")
         var dedupeDays: Int?
+        @Option(
+            help: "Seconds between reconciliation rounds: every shop re-reads its levels and drift is repaired; 0 = off (env STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S; default off).")
+        var reconcileIntervalS: Int?
 
         func resolved() throws -> CalculatorConfiguration {
             var c = try CalculatorConfiguration.fromEnvironment()
@@ -78,6 +81,7 @@ extension CalculatorCommand {
             if let deadExchange { c.deadExchange = deadExchange }
             if let requestsQueue { c.requestQueue = requestsQueue }
             if let relayIntervalMs { c.relayInterval = .milliseconds(relayIntervalMs) }
+            if let reconcileIntervalS { c.reconcileInterval = reconcileIntervalS > 0 ? .seconds(reconcileIntervalS) : nil }
             if let dedupeDays { c.dedupeRetentionDays = dedupeDays }
             return c
         }

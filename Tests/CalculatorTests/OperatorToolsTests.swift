@@ -192,6 +192,117 @@ import Testing
         }
     }
 
+    @Test func snapshotPlusTheLogAfterItRebuildsTheTruthInAnEmptyDatabase() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let log = "calctest.log.\(TestServers.unique("l"))"
+            try await bench.client.declare([
+                .stream(log, maxAge: "1h", maxLengthBytes: 50_000_000),
+                .binding(queue: log, exchange: bench.configuration.eventsExchange, routingKey: "#"),
+            ])
+            let calculator = try await bench.startCalculator()
+            func order(_ id: Int, quantity: Int, cancelled: Bool = false, second: Int) -> String {
+                """
+                {"id": \(id), "updated_at": "2024-05-01T12:00:0\(second)Z", "cancelled_at": \(cancelled ? "\"2024-05-01T12:00:09Z\"" : "null"),
+                 "line_items": [{"id": \(id)0, "sku": "S1", "quantity": \(quantity), "current_quantity": \(quantity)}]}
+                """
+            }
+            try await bench.registerSkus(["S1", "S2"])
+            try await bench.movement(StockMovement(movementId: "r1", sku: "S1", kind: .receipt, quantity: 20))
+            try await bench.shopify("orders/create", order(1, quantity: 2, second: 1), webhookId: "o1")
+            try await bench.shopify("orders/create", order(2, quantity: 4, second: 2), webhookId: "o2")
+            #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM processed_messages") == 4 })
+
+            let db = try await PostgresConnection.connect(conninfo)
+            let (document, summary) = try await Snapshot.take(db)
+            await db.close()
+            #expect(summary.rows["processed_messages"] == 4 && summary.rows["orders"] == 2 && summary.rows["skus"] == 2)
+
+            // After the snapshot: order 2 is cancelled, a third order opens, goods arrive for S2.
+            try await bench.shopify("orders/cancelled", order(2, quantity: 4, cancelled: true, second: 5), webhookId: "c2")
+            try await bench.shopify("orders/create", order(3, quantity: 1, second: 6), webhookId: "o3")
+            try await bench.movement(StockMovement(movementId: "r2", sku: "S2", kind: .receipt, quantity: 7))
+            #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM processed_messages") == 7 })
+            await calculator.stop()
+            let original = try await Self.truth(conninfo)
+            #expect(original.contains("S1 20 3 0"), "reserved 2 + 1 (order 2 cancelled): \(original)")
+
+            try await TestServers.withDatabase { rebuilt in
+                let target = try await PostgresConnection.connect(rebuilt)
+                try await Migrator.migrate(target, CalculatorSchema.migrations, logger: TestServers.logger)
+                let restored = try await Snapshot.restore(document, into: target)
+                #expect(restored.rows == summary.rows)
+                #expect(try await Self.truth(rebuilt) != original, "the snapshot alone is the older truth")
+                // Replaying the whole log: what the snapshot holds is a duplicate, the rest is applied once.
+                var configuration = bench.configuration
+                configuration.postgres = rebuilt
+                let report = try await CalculatorCommand.Replay.replay(
+                    configuration: configuration, stream: log, from: .first, until: nil, batchSize: 1,
+                    idle: .seconds(2), logger: TestServers.logger)
+                #expect(report.applied == 3 && report.duplicates == 4, "\(report.summary)")
+                #expect(try await Self.truth(rebuilt) == original, "snapshot + log = the original truth")
+                // A database that holds a truth is refused, and keeps it.
+                do {
+                    _ = try await Snapshot.restore(document, into: target)
+                    Issue.record("a restore into a database with a truth must be refused")
+                } catch let error as SnapshotError {
+                    #expect(error.description.contains("already holds a truth"))
+                }
+                do {
+                    _ = try await Snapshot.restore(Array(#"{"format": "something else"}"#.utf8), into: target)
+                    Issue.record("a file that is not a snapshot must be refused")
+                } catch let error as SnapshotError {
+                    #expect(error.description.contains("not a Stockwire snapshot"))
+                }
+                #expect(try await Self.truth(rebuilt) == original)
+                await target.close()
+            }
+            try? await bench.client.deleteQueue(log)
+            await bench.tearDown()
+        }
+    }
+
+    @Test func reconciliationRoundsSendEveryShopTheTruthAsAResyncAndOnlyOneInstanceRunsARound() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let calculator = try await bench.startCalculator()
+            try await bench.registerSkus(["R1", "R2"])
+            try await bench.movement(StockMovement(movementId: "r1", sku: "R1", kind: .receipt, quantity: 4))
+            #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM processed_messages") == 2 })
+            _ = try await bench.drain(bench.availabilityQueue, expecting: 1)
+
+            let db = try await PostgresConnection.connect(conninfo)
+            let republisher = AvailabilityRepublisher(
+                amqp: bench.client, store: StockStore(db: db, routes: .init(availabilityExchange: "", catalogExchange: "")),
+                logger: TestServers.logger)
+            func round() -> Reconciliation {
+                Reconciliation(
+                    interval: .milliseconds(300), republisher: republisher,
+                    availabilityExchange: bench.configuration.availabilityExchange, db: db, logger: TestServers.logger)
+            }
+            // Another instance holds the lock: no round runs.
+            let other = try await PostgresConnection.connect(conninfo)
+            #expect(try await other.query("SELECT pg_try_advisory_lock($1::bigint)", [Reconciliation.lockId]).scalar(Bool.self))
+            let blocked = Task { try await round().run() }
+            try await Task.sleep(for: .milliseconds(900))
+            blocked.cancel()
+            #expect(try await bench.client.queueInfo(bench.availabilityQueue).messages == 0, "the lock holder runs the round")
+            _ = try await other.query("SELECT pg_advisory_unlock($1::bigint)", [Reconciliation.lockId])
+            await other.close()
+
+            let running = Task { try await round().run() }
+            let delivered = try await bench.drain(bench.availabilityQueue, expecting: 4, timeout: .seconds(10))
+            running.cancel()
+            let flagged = delivered.filter { $0.properties.headers[StockwireTopology.resyncHeader] != nil }
+            #expect(flagged.count == delivered.count && delivered.count >= 4, "two rounds or more, every message a resync")
+            let truth = try Set(flagged.map { try AvailabilityMessage.decode($0.body) }.map { "\($0.sku) \($0.available)" })
+            #expect(truth == ["R1 4", "R2 0"], "each round carries the truth of every SKU")
+            await db.close()
+            await calculator.stop()
+            await bench.tearDown()
+        }
+    }
+
     /// Every row of the truth that matters, as sorted text lines.
     static func truth(_ conninfo: String) async throws -> [String] {
         let db = try await PostgresConnection.connect(conninfo)
