@@ -57,15 +57,23 @@ enum CalculatorApplication {
             if !(await database.isConnected) { return "database connection lost" }
             return nil
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: parts.broker),
+            .init(service: parts.processor, successTerminationBehavior: .gracefullyShutdownGroup,
+                  failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: parts.requests),
+            .init(service: ops),
+        ]
+        if let interval = configuration.reconcileInterval {
+            services.append(
+                .init(
+                    service: Reconciliation(
+                        interval: interval, republisher: parts.requests.republisher,
+                        availabilityExchange: configuration.availabilityExchange, db: parts.relayDatabase, logger: logger)))
+        }
         return ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: parts.broker),
-                    .init(service: parts.processor, successTerminationBehavior: .gracefullyShutdownGroup,
-                          failureTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: parts.requests),
-                    .init(service: ops),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     }
 

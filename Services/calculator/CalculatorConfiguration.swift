@@ -32,6 +32,8 @@ struct CalculatorConfiguration: Sendable {
     var deadExchange = StockwireTopology.deadExchange
     /// How often the relay looks for unpublished outbox rows (`STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS`).
     var relayInterval: Duration = .seconds(2)
+    /// Interval of the periodic reconciliation (`STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S`); nil = off.
+    var reconcileInterval: Duration? = nil
     /// How long message ids are kept for dedupe (`STOCKWIRE_CALCULATOR_DEDUPE_DAYS`, at least 7).
     var dedupeRetentionDays = 7
     /// Test hook (`STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT=1`): the process kills itself with SIGKILL right after
@@ -84,6 +86,7 @@ struct CalculatorConfiguration: Sendable {
         if let v = Environment.string("STOCKWIRE_CALCULATOR_REQUESTS_QUEUE") { c.requestQueue = v }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS") { c.relayInterval = .milliseconds(v) }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_DEDUPE_DAYS") { c.dedupeRetentionDays = v }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S"), v > 0 { c.reconcileInterval = .seconds(v) }
         c.crashAfterCommit = Environment.string("STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT") == "1"
         return c
     }
@@ -101,6 +104,11 @@ struct CalculatorConfiguration: Sendable {
         }
         guard (0...65_535).contains(opsPort) else {
             throw ConfigurationError("STOCKWIRE_CALCULATOR_OPS_PORT / --ops-port=\(opsPort) must be 0…65535")
+        }
+        if let reconcileInterval, reconcileInterval < .seconds(10) {
+            throw ConfigurationError(
+                "STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S / --reconcile-interval-s must be at least 10 (or 0: off); "
+                    + "every round reads every shop's levels")
         }
         guard dedupeRetentionDays >= 7 else {
             throw ConfigurationError(

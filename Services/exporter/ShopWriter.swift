@@ -228,6 +228,16 @@ actor ShopWriter {
                 return
             }
             if errors.isEmpty {
+                for (q, e) in zip(quantities, owner) where entries[e].pending.resync {
+                    // A resync or reconciliation found the shop holding something other than the truth.
+                    metrics.driftRepaired.increment()
+                    logger.info(
+                        "drift repaired",
+                        metadata: [
+                            "sku": "\(entries[e].sku)", "item": "\(q.inventoryItemId)",
+                            "shop_had": "\(q.changeFromQuantity.map(String.init) ?? "?")", "written": "\(q.quantity)",
+                        ])
+                }
                 for q in quantities { ledger.wrote(item: q.inventoryItemId, quantity: q.quantity) }
                 metrics.writes.increment()
                 metrics.quantities.increment(by: quantities.count)
@@ -490,6 +500,7 @@ struct ShopMetrics: Sendable {
     let catalogUpdates: Counter
     let deadLettered: Counter
     let resyncs: Counter
+    let driftRepaired: Counter
     let transientFailures: Counter
     let paused: Gauge
     let endToEnd: Metrics.Timer
@@ -506,6 +517,7 @@ struct ShopMetrics: Sendable {
         catalogUpdates = Counter(label: "stockwire_exporter_catalog_updates_total", dimensions: d)
         deadLettered = Counter(label: "stockwire_exporter_dead_lettered_total", dimensions: d)
         resyncs = Counter(label: "stockwire_exporter_resync_messages_total", dimensions: d)
+        driftRepaired = Counter(label: "stockwire_exporter_drift_repaired_total", dimensions: d)
         transientFailures = Counter(label: "stockwire_exporter_transient_failures_total", dimensions: d)
         paused = Gauge(label: "stockwire_exporter_shop_paused", dimensions: d)
         endToEnd = Metrics.Timer(label: "stockwire_exporter_end_to_end_seconds", dimensions: d)
