@@ -37,6 +37,11 @@ struct IngestConfiguration: Sendable {
     /// AMQP connections publishing round-robin, each with its own I/O thread
     /// (`--publisher-connections`, `STOCKWIRE_INGEST_PUBLISHER_CONNECTIONS`; default 2).
     var publisherConnections = 2
+    /// Retention of the event log stream when it is first declared (`--event-log-max-age`,
+    /// `STOCKWIRE_EVENT_LOG_MAX_AGE`, default `7D`; `--event-log-max-bytes`, `STOCKWIRE_EVENT_LOG_MAX_BYTES`, default
+    /// 20 GB).
+    var eventLogMaxAge = "7D"
+    var eventLogMaxBytes: Int64 = 20_000_000_000
     /// The broker (`--amqp-url`/`STOCKWIRE_AMQP_URL`, `--amqp-password-file`/`STOCKWIRE_AMQP_PASSWORD_FILE`).
     var broker = BrokerSettings(url: nil, passwordFile: nil)
     /// Exchange events are published to. Not an operator setting (the other services expect
@@ -85,6 +90,24 @@ struct IngestConfiguration: Sendable {
         broker = BrokerSettings(url: options.amqpURL, passwordFile: options.amqpPasswordFile)
 
         var shops = ShopSecrets(secrets: [:])
+        if let age = options.eventLogMaxAge ?? env("STOCKWIRE_EVENT_LOG_MAX_AGE") {
+            guard Self.isStreamAge(age) else {
+                throw ConfigurationError(
+                    "STOCKWIRE_EVENT_LOG_MAX_AGE / --event-log-max-age='\(age)' must be a number and Y, M, D, h, m or s (e.g. 7D, 36h)")
+            }
+            eventLogMaxAge = age
+        }
+        if let bytes = options.eventLogMaxBytes {
+            eventLogMaxBytes = bytes
+        } else if let raw = env("STOCKWIRE_EVENT_LOG_MAX_BYTES") {
+            guard let n = Int64(raw) else {
+                throw ConfigurationError("STOCKWIRE_EVENT_LOG_MAX_BYTES='\(raw)' is not a whole number")
+            }
+            eventLogMaxBytes = n
+        }
+        guard eventLogMaxBytes >= 1_000_000 else {
+            throw ConfigurationError("STOCKWIRE_EVENT_LOG_MAX_BYTES / --event-log-max-bytes must be at least 1000000, not \(eventLogMaxBytes)")
+        }
         if let spec = options.shops ?? env("STOCKWIRE_SHOPS") {
             shops = try ShopSecrets.load(entries: spec.split(separator: ";").map(String.init), origin: "STOCKWIRE_SHOPS")
         }
@@ -105,8 +128,16 @@ struct IngestConfiguration: Sendable {
     func makeConnections(logger: Logger) throws -> [AMQPConnection] {
         try (0..<publisherConnections).map { i in
             let amqp = try broker.configuration(connectionName: "ingest-\(ProcessInfo.processInfo.processIdentifier)-\(i)")
-            return AMQPConnection(configuration: amqp, topology: StockwireTopology.ingest(), logger: logger)
+            return AMQPConnection(
+                configuration: amqp,
+                topology: StockwireTopology.ingest(logMaxAge: eventLogMaxAge, logMaxBytes: eventLogMaxBytes), logger: logger)
         }
+    }
+
+    /// RabbitMQ's `x-max-age` syntax: a positive whole number and one of Y, M, D, h, m, s.
+    static func isStreamAge(_ text: String) -> Bool {
+        guard let unit = text.last, "YMDhms".contains(unit), let n = Int(text.dropLast()), n > 0 else { return false }
+        return true
     }
 
     /// What is safe to log at start: no secret values.
@@ -116,6 +147,7 @@ struct IngestConfiguration: Sendable {
             "max_body_bytes": "\(maxBodyBytes)", "confirm_timeout": "\(confirmTimeout)", "idle_timeout": "\(idleTimeout)",
             "read_timeout": "\(readTimeout)", "max_connections": "\(maxConnections)",
             "publisher_connections": "\(publisherConnections)", "exchange": "\(eventsExchange)",
+            "event_log_retention": "\(eventLogMaxAge), \(eventLogMaxBytes) bytes",
         ]
     }
 }

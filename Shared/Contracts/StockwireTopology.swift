@@ -30,21 +30,30 @@ public enum StockwireTopology {
 
     /// What ingest needs: the events exchange with the calculator's queue and the event log bound to it, so that
     /// a mandatory publish is only confirmed once a durable queue holds the event.
+    ///
+    /// The event log's retention applies when the stream is first declared; RabbitMQ refuses a declaration whose
+    /// arguments differ from the existing stream's, so an existing log's retention is changed with a policy.
     public static func ingest(logMaxAge: String = "7D", logMaxBytes: Int64 = 20_000_000_000) -> [AMQPTopology] {
-        [.exchange(name: eventsExchange, kind: .topic)] + deadLetters(for: calculatorQueue) + [
-            .quorumQueue(
-                calculatorQueue, deadLetterExchange: deadExchange, deadLetterRoutingKey: calculatorQueue,
-                deliveryLimit: deliveryLimit),
-            .binding(queue: calculatorQueue, exchange: eventsExchange, routingKey: "#"),
+        calculatorInput() + [
             .stream(eventsLog, maxAge: logMaxAge, maxLengthBytes: logMaxBytes),
             .binding(queue: eventsLog, exchange: eventsExchange, routingKey: "#"),
         ]
     }
 
-    /// What the calculator needs: its input (as ingest declares it), its request queue, and the availability and
-    /// catalog exchanges.
+    /// The events exchange and the calculator's queue with its dead letters.
+    static func calculatorInput() -> [AMQPTopology] {
+        [.exchange(name: eventsExchange, kind: .topic)] + deadLetters(for: calculatorQueue) + [
+            .quorumQueue(
+                calculatorQueue, deadLetterExchange: deadExchange, deadLetterRoutingKey: calculatorQueue,
+                deliveryLimit: deliveryLimit),
+            .binding(queue: calculatorQueue, exchange: eventsExchange, routingKey: "#"),
+        ]
+    }
+
+    /// What the calculator needs: its input queue, its request queue, and the availability and catalog exchanges.
+    /// Not the event log: ingest declares it with the retention it is configured with.
     public static func calculator() -> [AMQPTopology] {
-        ingest() + [
+        calculatorInput() + [
             .exchange(name: availabilityExchange, kind: .topic), .exchange(name: catalogExchange, kind: .topic),
             .quorumQueue(calculatorRequestsQueue),
         ]

@@ -73,6 +73,23 @@ import Testing
         }
     }
 
+    @Test func eventLogRetentionComesFromTheEnvironmentAndIsChecked() throws {
+        let defaults = try IngestConfiguration(options: IngestOptions.parse([]), environment: [:])
+        #expect(defaults.eventLogMaxAge == "7D" && defaults.eventLogMaxBytes == 20_000_000_000)
+        let set = try IngestConfiguration(
+            options: IngestOptions.parse(["--event-log-max-bytes", "5000000"]),
+            environment: ["STOCKWIRE_EVENT_LOG_MAX_AGE": "36h", "STOCKWIRE_EVENT_LOG_MAX_BYTES": "9000000"])
+        #expect(set.eventLogMaxAge == "36h" && set.eventLogMaxBytes == 5_000_000, "the flag wins over the environment")
+        for bad in ["7", "D", "-1D", "7 days", "7d"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") {
+                try IngestConfiguration(options: IngestOptions.parse([]), environment: ["STOCKWIRE_EVENT_LOG_MAX_AGE": bad])
+            }
+        }
+        #expect(throws: ConfigurationError.self) {
+            try IngestConfiguration(options: IngestOptions.parse([]), environment: ["STOCKWIRE_EVENT_LOG_MAX_BYTES": "10"])
+        }
+    }
+
     @Test func bearerTokenParsing() {
         #expect(StockMovementController.bearerToken("Bearer abc") == "abc")
         #expect(StockMovementController.bearerToken("bearer   abc ") == "abc")
