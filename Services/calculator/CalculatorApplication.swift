@@ -13,6 +13,8 @@ enum CalculatorApplication {
         var processor: BatchProcessor
         /// Answers operator requests (resync of a shop).
         var requests: RequestConsumer
+        /// Keeps exporters' write reports for explain.
+        var writes: WriteReportConsumer
         var database: PostgresConnection
         var relayDatabase: PostgresConnection
     }
@@ -38,9 +40,11 @@ enum CalculatorApplication {
             queue: configuration.requestQueue, amqp: amqp,
             republisher: AvailabilityRepublisher(amqp: amqp, store: StockStore(db: relayDatabase, routes: routes), logger: logger),
             logger: logger)
+        let writes = WriteReportConsumer(
+            queue: configuration.writesQueue, amqp: amqp, store: StockStore(db: relayDatabase, routes: routes), logger: logger)
         return Parts(
-            broker: BrokerService(connection: amqp), processor: processor, requests: requests, database: database,
-            relayDatabase: relayDatabase)
+            broker: BrokerService(connection: amqp), processor: processor, requests: requests, writes: writes,
+            database: database, relayDatabase: relayDatabase)
     }
 
     /// The whole service group of `calculator run`: broker connection, batch processor, ops server.
@@ -62,6 +66,7 @@ enum CalculatorApplication {
             .init(service: parts.processor, successTerminationBehavior: .gracefullyShutdownGroup,
                   failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: parts.requests),
+            .init(service: parts.writes),
             .init(service: ops),
         ]
         if let interval = configuration.reconcileInterval {

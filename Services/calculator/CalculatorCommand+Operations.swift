@@ -87,7 +87,9 @@ extension CalculatorCommand {
                 Each version lists the events that produced it (message id, shop, when ingest received it), the \
                 units each shop's own orders took, and how long after the first cause it was committed. The same \
                 as JSON: GET /explain/<sku> on the calculator's ops server. History is kept as long as dedupe ids \
-                (STOCKWIRE_CALCULATOR_DEDUPE_DAYS). What each shop was written is not recorded by the calculator.
+                (STOCKWIRE_CALCULATOR_DEDUPE_DAYS). Per shop it shows the last value an exporter wrote, its version, \
+                when, and how long after the first cause (from the exporters' write reports on stockwire.writes; \
+                best effort, so a lost report shows an older write).
                 """)
 
         @OptionGroup var database: DatabaseOptions

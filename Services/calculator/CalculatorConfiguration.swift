@@ -32,6 +32,9 @@ struct CalculatorConfiguration: Sendable {
     var deadExchange = StockwireTopology.deadExchange
     /// How often the relay looks for unpublished outbox rows (`STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS`).
     var relayInterval: Duration = .seconds(2)
+    /// Exporters' write reports: the exchange and the queue the calculator keeps them from (for `explain`).
+    var writesExchange = StockwireTopology.writesExchange
+    var writesQueue = StockwireTopology.calculatorWritesQueue
     /// Interval of the periodic reconciliation (`STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S`); nil = off.
     var reconcileInterval: Duration? = nil
     /// How long message ids are kept for dedupe (`STOCKWIRE_CALCULATOR_DEDUPE_DAYS`, at least 7).
@@ -51,7 +54,8 @@ struct CalculatorConfiguration: Sendable {
         if queue == StockwireTopology.calculatorQueue, eventsExchange == StockwireTopology.eventsExchange,
             deadExchange == StockwireTopology.deadExchange,
             availabilityExchange == StockwireTopology.availabilityExchange,
-            requestQueue == StockwireTopology.calculatorRequestsQueue
+            requestQueue == StockwireTopology.calculatorRequestsQueue,
+            writesExchange == StockwireTopology.writesExchange, writesQueue == StockwireTopology.calculatorWritesQueue
         {
             items = StockwireTopology.calculator()
         } else {
@@ -64,6 +68,8 @@ struct CalculatorConfiguration: Sendable {
                     deliveryLimit: StockwireTopology.deliveryLimit),
                 .binding(queue: queue, exchange: eventsExchange, routingKey: "#"),
                 .exchange(name: availabilityExchange, kind: .topic), .quorumQueue(requestQueue),
+                .exchange(name: writesExchange, kind: .topic), .quorumQueue(writesQueue),
+                .binding(queue: writesQueue, exchange: writesExchange, routingKey: "#"),
             ]
         }
         return items + [.exchange(name: catalogExchange, kind: .topic)]

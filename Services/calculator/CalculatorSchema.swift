@@ -126,5 +126,20 @@ enum CalculatorSchema {
                 -- stamp. X-Shopify-Triggered-At (milliseconds) of the applied snapshot orders those.
                 ALTER TABLE orders ADD COLUMN triggered_at_ms bigint;
                 """),
+        Migration(
+            version: 4, name: "what exporters wrote into each shop, for explain",
+            sql: """
+                -- From the exporters' write reports (best effort); pruned by age with the history.
+                CREATE TABLE shop_writes (
+                    sku text NOT NULL,
+                    shop text NOT NULL,
+                    version bigint NOT NULL,
+                    value bigint NOT NULL,
+                    written_at_ms bigint NOT NULL,
+                    first_received_at_ms bigint,
+                    PRIMARY KEY (sku, shop, version)
+                );
+                CREATE INDEX shop_writes_written_at ON shop_writes (written_at_ms);
+                """),
     ]
 }

@@ -4,8 +4,8 @@ import Foundation
 /// to it, each with the events that caused it. `calculator explain <sku>` prints it; the ops server serves it as
 /// JSON at `/explain/<sku>`.
 ///
-/// What each shop was written, and when, is not here: the exporters own no database and report no writes back
-/// (see the exporter's `stockwire_exporter_end_to_end_seconds` histogram for the timing per shop).
+/// Per shop, the last value an exporter wrote, when, and how long after the version's first cause, from the
+/// exporters' write reports (best effort: a lost report leaves an older line here).
 struct SkuExplanation: Sendable, Codable, Equatable {
     /// One event that caused a version.
     struct Cause: Sendable, Codable, Equatable {
@@ -42,6 +42,22 @@ struct SkuExplanation: Sendable, Codable, Equatable {
         }
     }
 
+    /// The last write into one shop.
+    struct ShopWrite: Sendable, Codable, Equatable {
+        var shop: String
+        var version: Int64
+        var value: Int64
+        var writtenAtMillis: Int64
+        var firstReceivedAtMillis: Int64?
+
+        /// From the version's first cause reaching ingest to Shopify acknowledging the write.
+        var latencyMillis: Int64? { firstReceivedAtMillis.map { writtenAtMillis - $0 } }
+
+        enum CodingKeys: String, CodingKey {
+            case shop, version, value, writtenAtMillis = "written_at_ms", firstReceivedAtMillis = "first_received_at_ms"
+        }
+    }
+
     /// One warehouse's physical units.
     struct Level: Sendable, Codable, Equatable {
         var warehouse: String
@@ -62,10 +78,12 @@ struct SkuExplanation: Sendable, Codable, Equatable {
     var openLines: [String: Int64]
     /// The newest versions first.
     var history: [Version]
+    /// What each shop was last written.
+    var shops: [ShopWrite] = []
 
     enum CodingKeys: String, CodingKey {
         case sku, available, onHand = "on_hand", reserved, safetyStock = "safety_stock", version, levels
-        case openLines = "open_lines", history
+        case openLines = "open_lines", history, shops
     }
 
     /// `shop=units` pairs, sorted, space-separated: how ``sku_history.origins`` stores them.
@@ -104,6 +122,15 @@ struct SkuExplanation: Sendable, Codable, Equatable {
         if !openLines.isEmpty {
             out += "open order lines (shop/order/line: units):\n"
             for (line, units) in openLines.sorted(by: { $0.key < $1.key }) { out += "  \(line): \(units)\n" }
+        }
+        if shops.isEmpty {
+            out += "shops: no write reported yet\n"
+        } else {
+            out += "shops (last write):\n"
+            for w in shops {
+                let latency = w.latencyMillis.map { ", \($0) ms after the first cause" } ?? ""
+                out += "  \(w.shop): \(w.value) (v\(w.version)) written \(Self.time(w.writtenAtMillis))\(latency)\n"
+            }
         }
         guard !history.isEmpty else { return out + "history: none kept (older than the retention, or never changed)\n" }
         out += "\nhistory, newest first:\n"

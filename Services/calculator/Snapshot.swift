@@ -16,7 +16,7 @@ enum Snapshot {
     /// The tables exported, in an order that a restore can insert them in.
     static let tables = [
         "warehouses", "skus", "stock_levels", "orders", "order_lines", "refunds", "variants", "processed_messages",
-        "sku_history",
+        "sku_history", "shop_writes",
     ]
 
     /// What a snapshot holds, for the report.

@@ -64,10 +64,23 @@ extension StockStore {
                 }
             }
         }
+        var shops: [SkuExplanation.ShopWrite] = []
+        for row in try await db.query(
+            """
+            SELECT DISTINCT ON (shop) shop, version, value, written_at_ms, first_received_at_ms FROM shop_writes
+            WHERE sku = $1 ORDER BY shop, version DESC, written_at_ms DESC
+            """, [sku])
+        {
+            shops.append(
+                SkuExplanation.ShopWrite(
+                    shop: try row.decode(String.self, at: 0), version: try row.decode(Int64.self, at: 1),
+                    value: try row.decode(Int64.self, at: 2), writtenAtMillis: try row.decode(Int64.self, at: 3),
+                    firstReceivedAtMillis: try row.decode(Int64?.self, at: 4)))
+        }
         return SkuExplanation(
             sku: sku, available: stock.available, onHand: stock.onHand, reserved: stock.reserved,
             safetyStock: stock.safetyStock, version: stock.version,
             levels: levels.map { SkuExplanation.Level(warehouse: $0.0, onHand: $0.1, forSale: $0.2) },
-            openLines: openLines, history: history)
+            openLines: openLines, history: history, shops: shops)
     }
 }

@@ -385,7 +385,24 @@ struct StockStore: Sendable {
         let c = try await db.query(
             "DELETE FROM sku_history WHERE computed_at_ms < (extract(epoch FROM now()) * 1000)::bigint - $1::bigint",
             [Int64(seconds * 1000)])
-        return (a.affectedRows ?? 0) + (b.affectedRows ?? 0) + (c.affectedRows ?? 0)
+        let d = try await db.query(
+            "DELETE FROM shop_writes WHERE written_at_ms < (extract(epoch FROM now()) * 1000)::bigint - $1::bigint",
+            [Int64(seconds * 1000)])
+        return (a.affectedRows ?? 0) + (b.affectedRows ?? 0) + (c.affectedRows ?? 0) + (d.affectedRows ?? 0)
+    }
+
+    /// Keeps exporters' write reports (a repeated report changes nothing).
+    func record(_ reports: [WriteReport]) async throws {
+        let rows = reports.flatMap { r in r.writes.map { (r.shop, $0) } }
+        guard !rows.isEmpty else { return }
+        try await db.query(
+            """
+            INSERT INTO shop_writes (sku, shop, version, value, written_at_ms, first_received_at_ms)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+            ON CONFLICT DO NOTHING
+            """,
+            [rows.map(\.1.sku), rows.map(\.0), rows.map(\.1.version), rows.map(\.1.value), rows.map(\.1.writtenAtMillis),
+             rows.map(\.1.firstReceivedAtMillis)])
     }
 
     // MARK: Queries

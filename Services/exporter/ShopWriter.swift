@@ -239,6 +239,7 @@ actor ShopWriter {
                         ])
                 }
                 for q in quantities { ledger.wrote(item: q.inventoryItemId, quantity: q.quantity) }
+                report(quantities: quantities, owner: owner, entries: entries)
                 metrics.writes.increment()
                 metrics.quantities.increment(by: quantities.count)
                 entries.forEach { settle($0.pending) }
@@ -281,6 +282,32 @@ actor ShopWriter {
             guard await readLevels(items.isEmpty ? quantities.map(\.inventoryItemId) : items, location: location) else {
                 coalescer.putBack(entries.map(\.pending))
                 return
+            }
+        }
+    }
+
+    /// Tells the calculator what was written (`stockwire.writes`), for `calculator explain`. Best effort and off
+    /// the write path: a report that cannot be published is only logged.
+    private func report(quantities: [AdminAPIClient.Quantity], owner: [Int], entries: [Entry]) {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var seen = Set<Int>()
+        var writes: [WriteReport.Write] = []
+        for (q, e) in zip(quantities, owner) where seen.insert(e).inserted {
+            let m = entries[e].pending.message
+            writes.append(
+                .init(sku: m.sku, version: m.version, value: q.quantity, writtenAtMillis: now, firstReceivedAtMillis: m.firstReceivedAtMillis))
+        }
+        guard !writes.isEmpty, let body = try? WriteReport(shop: shop.domain, writes: writes).json() else { return }
+        let message = AMQPMessage(
+            exchange: StockwireTopology.writesExchange, routingKey: shop.domain, body: body,
+            properties: AMQPProperties(contentType: "application/json", type: WriteReport.messageType), mandatory: false)
+        let connection = connection
+        let logger = logger
+        Task {
+            do {
+                try await connection.publish(message, timeout: .seconds(10))
+            } catch {
+                logger.debug("write report not published (explain misses it)", metadata: ["error": "\(error)"])
             }
         }
     }

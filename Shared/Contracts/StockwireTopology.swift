@@ -10,6 +10,10 @@ public enum StockwireTopology {
     public static let eventsLog = "stockwire.events.log"
     /// Exchange of per-SKU availability messages.
     public static let availabilityExchange = "stockwire.availability"
+    /// Exchange of exporters' write reports (routing key: the shop's domain), for `calculator explain`.
+    public static let writesExchange = "stockwire.writes"
+    /// The calculator's queue of write reports.
+    public static let calculatorWritesQueue = "calculator.writes"
     /// Exchange of per-shop catalog messages (routing key: the shop's domain).
     public static let catalogExchange = "stockwire.catalog"
     /// Dead-letter exchange; each consumer's dead letters go to `dead.<consumer queue>`.
@@ -54,6 +58,8 @@ public enum StockwireTopology {
     /// Not the event log: ingest declares it with the retention it is configured with.
     public static func calculator() -> [AMQPTopology] {
         calculatorInput() + [
+            .exchange(name: writesExchange, kind: .topic), .quorumQueue(calculatorWritesQueue),
+            .binding(queue: calculatorWritesQueue, exchange: writesExchange, routingKey: "#"),
             .exchange(name: availabilityExchange, kind: .topic), .exchange(name: catalogExchange, kind: .topic),
             .quorumQueue(calculatorRequestsQueue),
         ]
@@ -69,6 +75,7 @@ public enum StockwireTopology {
     ) -> [AMQPTopology] {
         var items: [AMQPTopology] = [
             .exchange(name: availabilityExchange, kind: .topic), .exchange(name: catalogExchange, kind: .topic),
+            .exchange(name: writesExchange, kind: .topic),
         ]
         for shop in shops {
             let queue = exporterQueue(shop: shop)

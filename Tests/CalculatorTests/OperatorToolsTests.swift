@@ -303,6 +303,50 @@ import Testing
         }
     }
 
+    @Test func explainShowsWhatEachShopWasLastWrittenFromTheExportersReports() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let calculator = try await bench.startCalculator()
+            try await bench.registerSkus(["W1"])
+            try await bench.movement(StockMovement(movementId: "r1", sku: "W1", kind: .receipt, quantity: 9))
+            #expect(try await eventually { try await bench.stock("W1")?.onHand == 9 })
+            let db = try await PostgresConnection.connect(conninfo)
+            let store = StockStore(db: db, routes: .init(availabilityExchange: "", catalogExchange: ""))
+            let consumer = WriteReportConsumer(
+                queue: bench.configuration.writesQueue, amqp: bench.client, store: store, logger: TestServers.logger)
+            let running = Task { try await consumer.run() }
+            func report(_ shop: String, version: Int64, value: Int64, at: Int64) async throws {
+                let body = try WriteReport(
+                    shop: shop, writes: [.init(sku: "W1", version: version, value: value, writtenAtMillis: at, firstReceivedAtMillis: at - 40)]
+                ).json()
+                try await bench.client.publish(
+                    AMQPMessage(
+                        exchange: bench.configuration.writesExchange, routingKey: shop, body: body,
+                        properties: AMQPProperties(type: WriteReport.messageType)))
+            }
+            try await report("a.myshopify.com", version: 1, value: 9, at: 1_000_000)
+            try await report("a.myshopify.com", version: 2, value: 8, at: 1_000_500)
+            try await report("b.myshopify.com", version: 2, value: 9, at: 1_000_700)
+            try await report("a.myshopify.com", version: 1, value: 9, at: 1_000_000)  // repeated: changes nothing
+            try await bench.client.publish(
+                AMQPMessage(exchange: bench.configuration.writesExchange, routingKey: "x", body: Array("nonsense".utf8)))
+            #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM shop_writes") == 3 })
+            let explained = try #require(try await store.explain(sku: "W1", limit: 5))
+            #expect(
+                explained.shops == [
+                    .init(shop: "a.myshopify.com", version: 2, value: 8, writtenAtMillis: 1_000_500, firstReceivedAtMillis: 1_000_460),
+                    .init(shop: "b.myshopify.com", version: 2, value: 9, writtenAtMillis: 1_000_700, firstReceivedAtMillis: 1_000_660),
+                ])
+            #expect(explained.shops.first?.latencyMillis == 40)
+            #expect(explained.rendered().contains("a.myshopify.com: 8 (v2)"))
+            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.writesQueue).messages == 0 }, "the unreadable report is dropped, not stuck")
+            running.cancel()
+            await db.close()
+            await calculator.stop()
+            await bench.tearDown()
+        }
+    }
+
     /// Every row of the truth that matters, as sorted text lines.
     static func truth(_ conninfo: String) async throws -> [String] {
         let db = try await PostgresConnection.connect(conninfo)

@@ -78,6 +78,8 @@ final class TestBench: Sendable {
         c.eventsExchange = "calctest.events.\(id)"
         c.availabilityExchange = "calctest.availability.\(id)"
         c.catalogExchange = "calctest.catalog.\(id)"
+        c.writesExchange = "calctest.writes.\(id)"
+        c.writesQueue = "calctest.writes.\(id)"
         c.deadExchange = "calctest.dead.\(id)"
         c.requestQueue = "calctest.requests.\(id)"
         c.batchSize = batchSize
@@ -165,10 +167,11 @@ final class TestBench: Sendable {
 
     /// Deletes this test's queues and exchanges.
     func tearDown() async {
-        for q in [configuration.queue, deadQueue, availabilityQueue, configuration.requestQueue] {
+        for q in [configuration.queue, deadQueue, availabilityQueue, configuration.requestQueue, configuration.writesQueue] {
             try? await client.deleteQueue(q)
         }
         for e in [configuration.eventsExchange, configuration.availabilityExchange, configuration.catalogExchange,
+                  configuration.writesExchange,
                   configuration.deadExchange] { try? await client.deleteExchange(e) }
         await client.close()
     }

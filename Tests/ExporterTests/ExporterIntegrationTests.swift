@@ -30,6 +30,35 @@ import Testing
         }
     }
 
+    @Test func everyWriteIsReportedBackWithItsVersionValueAndTime() async throws {
+        let h = try await ExporterHarness.start(shops: 1)
+        defer { Task { await h.stop() } }
+        let shop = h.shops[0]
+        let sku = h.sku("report")
+        let watch = "test.writes-watch.\(h.prefix)"
+        try await h.connection.declare([
+            .queue(name: watch, arguments: ["x-queue-type": "quorum"]),
+            .binding(queue: watch, exchange: StockwireTopology.writesExchange, routingKey: shop),
+        ])
+        defer { Task { try? await h.connection.deleteQueue(watch) } }
+        _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50)
+        let before = Int64(Date().timeIntervalSince1970 * 1000)
+        try await h.publish(sku: sku, available: 12, version: 3)
+        #expect(try await eventually { try await h.level(shop, sku) == 12 })
+        let consumer = h.connection.consume(queue: watch, prefetch: 10)
+        var report: WriteReport?
+        for try await delivery in consumer {
+            delivery.ack()
+            report = try WriteReport.decode(delivery.body)
+            break
+        }
+        consumer.cancel()
+        let r = try #require(report)
+        #expect(r.shop == shop && r.writes.count == 1)
+        #expect(r.writes.first?.sku == sku && r.writes.first?.version == 3 && r.writes.first?.value == 12)
+        #expect((r.writes.first?.writtenAtMillis ?? 0) >= before)
+    }
+
     @Test func olderVersionsNeverMoveAShopBackwards() async throws {
         let h = try await ExporterHarness.start(shops: 1)
         defer { Task { await h.stop() } }

@@ -1,0 +1,63 @@
+import AMQP
+import Contracts
+import Logging
+import ServiceLifecycle
+
+/// Keeps the exporters' write reports (`calculator.writes`) in `shop_writes`, for `calculator explain`.
+///
+/// Reports are taken in batches (whatever arrived, up to 500) and acknowledged once stored; an unreadable one is
+/// dropped with a log line (lineage, not truth: nothing depends on it).
+struct WriteReportConsumer: Service {
+    let queue: String
+    let amqp: AMQPConnection
+    let store: StockStore
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await amqp.waitUntilConnected(timeout: .seconds(30))
+                break
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { return }
+            }
+        }
+        let consumer = amqp.consume(queue: queue, prefetch: 500)
+        let buffer = DeliveryBuffer()
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        for try await delivery in consumer { buffer.push(delivery) }
+                        buffer.finish()
+                    } catch {
+                        buffer.finish(error: error)
+                    }
+                }
+                while let batch = await buffer.take(max: 500, linger: .milliseconds(20)) { await keep(batch) }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            consumer.cancel()
+        }
+    }
+
+    private func keep(_ batch: [AMQPDelivery]) async {
+        var reports: [WriteReport] = []
+        for delivery in batch {
+            do {
+                reports.append(try WriteReport.decode(delivery.body))
+            } catch {
+                logger.warning("unreadable write report dropped", metadata: ["error": "\(error)"])
+            }
+        }
+        do {
+            try await store.record(reports)
+            batch.last?.ack(multiple: true)
+        } catch {
+            logger.warning("write reports not stored; they come back", metadata: ["error": "\(error)"])
+            try? await Task.sleep(for: .seconds(1))
+            for d in batch { d.nack(requeue: true) }
+        }
+    }
+}
