@@ -221,6 +221,8 @@ struct StockState: Sendable, Equatable {
         var firstReceivedAtMillis: Int64?
         /// Net reservation change per shop caused by that shop's own orders.
         var orderDeltaByShop: [String: Int64] = [:]
+        /// Units each shop's own orders newly reserved (sales, gross: a cancel in the same batch does not net it out).
+        var soldByShop: [String: Int64] = [:]
     }
 
     init() {}
@@ -253,6 +255,7 @@ struct StockState: Sendable, Equatable {
         if let applied = order.updatedAtMillis, !Self.isNewer(snapshot, than: applied, appliedTriggeredAt: order.triggeredAtMillis) {
             return .stale
         }
+        let wasCancelled = order.cancelled
         order.updatedAtMillis = snapshot.updatedAtMillis
         order.triggeredAtMillis = snapshot.triggeredAtMillis
         order.cancelled = snapshot.cancelled
@@ -267,6 +270,14 @@ struct StockState: Sendable, Equatable {
                 }
                 state.reserved = 0
                 state.sku = line.sku
+            }
+            // Units the shop took off its own count at checkout (or an edit up), whatever the truth's reservation
+            // does with them: a shipment booked before this snapshot leaves nothing to reserve, yet the shop's
+            // count went down. Its exporter needs the figure (AvailabilityMessage.originSold).
+            let taken = line.currentQuantity - (wasCancelled ? 0 : state.currentQuantity)
+            if !snapshot.cancelled, taken > 0 {
+                touch(line.sku, cause: cause)
+                pending[line.sku]!.soldByShop[snapshot.shop, default: 0] += taken
             }
             state.quantity = line.quantity
             state.currentQuantity = line.currentQuantity
@@ -387,7 +398,10 @@ struct StockState: Sendable, Equatable {
     mutating func takeChanges(computedAtMillis: Int64) -> [AvailabilityMessage] {
         var messages: [AvailabilityMessage] = []
         for (sku, change) in pending.sorted(by: { $0.key < $1.key }) {
-            guard var stock = skus[sku], stock.quantitiesDiffer(from: change.before) else { continue }
+            // A sale in a shop is announced even when the batch netted it out (a cancel, say): that shop's exporter
+            // needs it to account for the unit the shop already took off its own count.
+            guard var stock = skus[sku], stock.quantitiesDiffer(from: change.before) || !change.soldByShop.isEmpty
+            else { continue }
             stock.version = max(stock.version, change.before.version) + 1
             skus[sku] = stock
             // Every shop whose own orders moved this SKU's reservation, with its net units; the single-origin
@@ -399,6 +413,7 @@ struct StockState: Sendable, Equatable {
                     sku: sku, available: stock.available, onHand: stock.onHand, reserved: stock.reserved,
                     version: stock.version, causes: change.causes, originShop: origin?.key,
                     originQuantity: origin?.value, originQuantities: origins.isEmpty ? nil : origins,
+                    originSold: change.soldByShop.isEmpty ? nil : change.soldByShop,
                     firstReceivedAtMillis: change.firstReceivedAtMillis,
                     computedAtMillis: computedAtMillis))
         }

@@ -20,6 +20,13 @@
 ///    hear of); the truth decides, nothing is added. Either way `believed = A`, and the write is retried.
 /// 4. Unexplained loss expires after ``unseenTTL`` (an admin edit never comes back as an order); reconciliation
 ///    covers what is left.
+/// 5. A sale announced while a write of the item is in flight (step 2 during the write) happened after that write
+///    took effect, or the compare-and-set fails: if the write succeeds, the shop holds the written quantity *less*
+///    those units, not the written quantity.
+///
+/// Sales are counted gross (`origin_sold`): a cancel, edit or refund in the same change restocks the shop in
+/// Shopify too, which the next read shows (step 3: `A > believed` adds nothing), so netting it against the sale
+/// would leave the sale's loss unexplained for good.
 ///
 /// The ledger errs on the safe side: a wrong `believed` costs one stale answer and one read, and a loss that is
 /// counted twice under-reports a shop for a while (stranded stock), never over-reports it (oversold stock).
@@ -32,6 +39,10 @@ struct ShopLedger {
         var unseen: Int64 = 0
         /// When `unseen` last grew.
         var unseenSince: ContinuousClock.Instant?
+        /// Whether a write of the item is on its way to Shopify.
+        var writing = false
+        /// Sales (step 2) announced while that write was in flight (step 5).
+        var soldDuringWrite: Int64 = 0
     }
 
     /// How long unexplained loss is kept back.
@@ -55,9 +66,29 @@ struct ShopLedger {
         return (max(0, target - state.unseen), state.believed)
     }
 
-    /// A write was applied: the shop now holds `quantity`.
+    /// A write of these items is being sent.
+    mutating func beginWrite(items ids: [String]) {
+        for id in ids {
+            items[id, default: Item()].writing = true
+            items[id]!.soldDuringWrite = 0
+        }
+    }
+
+    /// The write did not take effect (refused, stale, or not answered): what we believe stays as it was.
+    mutating func writeFailed(items ids: [String]) {
+        for id in ids {
+            items[id]?.writing = false
+            items[id]?.soldDuringWrite = 0
+        }
+    }
+
+    /// A write was applied: the shop now holds `quantity`, less the sales announced meanwhile (step 5).
     mutating func wrote(item id: String, quantity: Int64) {
-        items[id, default: Item()].believed = quantity
+        var state = item(id)
+        state.believed = quantity - (state.writing ? state.soldDuringWrite : 0)
+        state.writing = false
+        state.soldDuringWrite = 0
+        items[id] = state
     }
 
     /// The shop's own order of `quantity` units is now part of the truth (step 2).
@@ -68,6 +99,7 @@ struct ShopLedger {
         if state.unseen == 0 { state.unseenSince = nil }
         let fresh = quantity - explained
         if fresh > 0, let believed = state.believed { state.believed = believed - fresh }
+        if fresh > 0, state.writing { state.soldDuringWrite += fresh }
         items[id] = state
     }
 

@@ -99,7 +99,7 @@ actor ShopWriter {
             await deadLetter([delivery], reason: "unreadable availability message: \(error)")
             return
         }
-        if let q = message.ownQuantity(of: shop.domain), q > 0,
+        if let q = message.soldQuantity(of: shop.domain), q > 0,
             message.version > maxSeenVersion[message.sku] ?? .min, let items = catalog.items(sku: message.sku), items.count == 1
         {
             ledger.ownSale(item: items[0], quantity: q)
@@ -223,10 +223,14 @@ actor ShopWriter {
                 entries.count == 1
                 ? "gid://stockwire/StockVersion/\(entries[0].sku)/\(entries[0].pending.message.version)"
                 : "gid://stockwire/StockBatch/\(UUID().uuidString)"
+            let written = quantities.map(\.inventoryItemId)
+            ledger.beginWrite(items: written)
             guard let errors = await send(quantities, reference: reference) else {
+                ledger.writeFailed(items: written)
                 coalescer.putBack(entries.map(\.pending))
                 return
             }
+            if !errors.isEmpty { ledger.writeFailed(items: written) }
             if errors.isEmpty {
                 for (q, e) in zip(quantities, owner) where entries[e].pending.resync {
                     // A resync or reconciliation found the shop holding something other than the truth.

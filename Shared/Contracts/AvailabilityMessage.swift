@@ -29,6 +29,10 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
     /// Net units each shop's own orders reserved in this change (positive: sold there), for every shop whose
     /// orders moved the SKU; an exporter must not give those units back to that shop.
     public var originQuantities: [String: Int64]?
+    /// Units each shop's own orders newly reserved in this change: its sales, gross (a cancel or an edit in the
+    /// same change does not net them out). Shopify took these off that shop's count at checkout; an exporter uses
+    /// them to account for loss it saw in the shop before the truth did.
+    public var originSold: [String: Int64]?
     /// When ingest received the first cause (ms since 1970), for end-to-end latency.
     public var firstReceivedAtMillis: Int64?
     /// When the calculator committed this value (ms since 1970).
@@ -37,6 +41,7 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", sku, available, onHand = "on_hand", reserved, version, causes
         case originShop = "origin_shop", originQuantity = "origin_quantity", originQuantities = "origin_quantities"
+        case originSold = "origin_sold"
         case firstReceivedAtMillis = "first_received_at_ms", computedAtMillis = "computed_at_ms"
     }
 
@@ -44,7 +49,7 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
     public init(
         sku: String, available: Int64, onHand: Int64, reserved: Int64, version: Int64, causes: [String],
         originShop: String? = nil, originQuantity: Int64? = nil, originQuantities: [String: Int64]? = nil,
-        firstReceivedAtMillis: Int64? = nil, computedAtMillis: Int64
+        originSold: [String: Int64]? = nil, firstReceivedAtMillis: Int64? = nil, computedAtMillis: Int64
     ) {
         self.schemaVersion = Self.currentSchemaVersion
         self.sku = sku
@@ -56,8 +61,16 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
         self.originShop = originShop
         self.originQuantity = originQuantity
         self.originQuantities = originQuantities
+        self.originSold = originSold
         self.firstReceivedAtMillis = firstReceivedAtMillis
         self.computedAtMillis = computedAtMillis
+    }
+
+    /// Units `shop`'s own orders newly took in this change (gross), for an exporter's ledger: `origin_sold`, or
+    /// the net own quantity from messages of calculators that do not send it yet.
+    public func soldQuantity(of shop: String) -> Int64? {
+        if let sold = originSold { return sold[shop] }
+        return ownQuantity(of: shop)
     }
 
     /// Units of this change sold in `shop` itself (Shopify already lowered that shop's count), if any.
@@ -101,6 +114,15 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
         if let originShop {
             w.key(CodingKeys.originShop.rawValue)
             w.value(originShop)
+        }
+        if let originSold {
+            w.key(CodingKeys.originSold.rawValue)
+            w.beginObject()
+            for (shop, quantity) in originSold.sorted(by: { $0.key < $1.key }) {
+                w.key(shop)
+                w.value(quantity)
+            }
+            w.endObject()
         }
         w.key(CodingKeys.reserved.rawValue)
         w.value(reserved)

@@ -117,6 +117,38 @@ extension StockState {
         #expect(s.orders[OrderKey(shop: "a.myshopify.com", orderId: 1)]?.triggeredAtMillis == 1)
     }
 
+    @Test func aSaleNettedOutByACancelInTheSameBatchIsStillAnnouncedGross() {
+        var s = Make.state(skus: ["A"])
+        _ = s.run(Make.movement("m", .receipt, "A", 10), "m")
+        _ = s.takeChanges(computedAtMillis: 0)
+        // Order 1 existed; in one batch the shop sells 1 more (order 2) and cancels order 1's unit.
+        _ = s.run(Make.order(1, at: 100, [(11, "A", 1, nil)]), "o1")
+        _ = s.takeChanges(computedAtMillis: 1)
+        _ = s.run(Make.order(2, at: 200, [(21, "A", 1, nil)]), "o2")
+        _ = s.run(Make.order(1, at: 300, cancelled: true, [(11, "A", 1, nil)]), "o1-cancel")
+        let messages = s.takeChanges(computedAtMillis: 2)
+        #expect(messages.count == 1, "announced although available did not change")
+        #expect(messages.first?.available == 9)
+        #expect(messages.first?.originSold == ["a.myshopify.com": 1])
+        #expect(messages.first?.originQuantities == nil, "net 0")
+        #expect(messages.first?.soldQuantity(of: "a.myshopify.com") == 1)
+    }
+
+    @Test func anOrderWhoseShipmentWasBookedFirstStillAnnouncesTheUnitsTheShopTook() {
+        var s = Make.state(skus: ["A"])
+        _ = s.run(Make.movement("m", .receipt, "A", 10), "m")
+        _ = s.run(Make.movement("sh", .shipment, "A", 1, shop: "a.myshopify.com", order: 5, line: 51), "sh")
+        _ = s.takeChanges(computedAtMillis: 0)
+        // The order arrives after its shipment: nothing left to reserve, but the shop took 1 off its own count.
+        #expect(s.run(Make.order(5, at: 100, [(51, "A", 1, nil)]), "o5") == .applied)
+        let messages = s.takeChanges(computedAtMillis: 1)
+        #expect(s.skus["A"]?.reserved == 0 && s.skus["A"]?.available == 9)
+        #expect(messages.first?.originSold == ["a.myshopify.com": 1])
+        // A later snapshot of the same order takes nothing new.
+        _ = s.run(Make.order(5, at: 200, [(51, "A", 1, nil)]), "o5b")
+        #expect(s.takeChanges(computedAtMillis: 2).isEmpty)
+    }
+
     @Test func editToZeroAndCancelReleaseEverything() {
         var s = Make.state(skus: ["A", "B"])
         _ = s.run(Make.order(1, at: 1, [(11, "A", 2, nil), (12, "B", 4, nil)]), "o1")

@@ -45,6 +45,10 @@ import Testing
                     (0..<Int.random(in: 0...3, using: &g)).map { _ in (Self.string(&g), Self.number(&g)) }) { a, _ in a }
             }
             if Bool.random(using: &g) { m.firstReceivedAtMillis = Self.number(&g) }
+            if Bool.random(using: &g) {
+                m.originSold = Dictionary(
+                    (0..<Int.random(in: 0...3, using: &g)).map { _ in (Self.string(&g), Self.number(&g)) }) { a, _ in a }
+            }
             let written = try m.json()
             let decoded = try JSONDecoder().decode(AvailabilityMessage.self, from: Data(written))
             #expect(decoded == m, "round \(round): \(String(decoding: written, as: UTF8.self))")

@@ -147,6 +147,45 @@ import Testing
         #expect(l.plan(item: "i", target: 10, now: now + .seconds(61)).quantity == 10)
     }
 
+    @Test func aSaleAnnouncedWhileAWriteIsInFlightIsNotCountedTwice() {
+        var l = ShopLedger()
+        l.wrote(item: "i", quantity: 10)
+        // We write 10 → 9 (another shop sold one). While the call is on its way, this shop sells one *after* our
+        // write took effect, and its order reaches the truth before Shopify's answer reaches us.
+        #expect(l.plan(item: "i", target: 9, now: now) == (9, 10))
+        l.beginWrite(items: ["i"])
+        l.ownSale(item: "i", quantity: 1)
+        l.wrote(item: "i", quantity: 9)
+        // The shop holds 8 and the truth is 8: no stale answer, no loss held back.
+        #expect(l.plan(item: "i", target: 8, now: now) == (8, 8))
+        #expect(l.item("i").unseen == 0)
+    }
+
+    @Test func aFailedWriteForgetsTheSalesCountedDuringIt() {
+        var l = ShopLedger()
+        l.wrote(item: "i", quantity: 10)
+        l.beginWrite(items: ["i"])
+        l.ownSale(item: "i", quantity: 2)  // the sale happened before our write: the compare-and-set fails
+        l.writeFailed(items: ["i"])
+        l.observed(item: "i", actual: 8, now: now)
+        #expect(l.item("i").unseen == 0, "the read shows the sale the truth already has")
+        l.wrote(item: "i", quantity: 8)
+        #expect(l.plan(item: "i", target: 8, now: now) == (8, 8))
+    }
+
+    @Test func aSaleAndARestockInTheSameChangeStillExplainTheLoss() {
+        // Shop sold 1 (seen as loss by a read), then cancelled another order (Shopify restocked 1): the truth's
+        // net change for this shop is 0, its gross sales 1. With the gross figure the hold-back is released.
+        var l = ShopLedger()
+        l.wrote(item: "i", quantity: 10)
+        l.observed(item: "i", actual: 9, now: now)
+        #expect(l.plan(item: "i", target: 10, now: now).quantity == 9)
+        l.ownSale(item: "i", quantity: 1)
+        #expect(l.item("i").unseen == 0)
+        l.observed(item: "i", actual: 10, now: now)  // the restock
+        #expect(l.plan(item: "i", target: 10, now: now) == (10, 10))
+    }
+
     @Test func echoOfOurOwnWriteIsRecognised() {
         var l = ShopLedger()
         l.wrote(item: "i", quantity: 4)
