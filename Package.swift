@@ -103,16 +103,23 @@ let package = Package(
         .executableTarget(
             name: "stockwire-scenario",
             dependencies: [
-                "ShopifySimulator", "Postgres",
+                "ShopifySimulator", "Postgres", "AMQP", "BrokerBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tools/scenario"),
+        .target(
+            name: "BrokerBench", dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")],
+            path: "Tools/amqp-bench/BrokerBench"),
         .executableTarget(
             name: "amqp-bench",
-            dependencies: ["AMQP", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")],
-            path: "Tools/amqp-bench"),
+            dependencies: [
+                "AMQP", "BrokerBench", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/amqp-bench", exclude: ["BrokerBench"]),
         .executableTarget(
             name: "webhook-load",
             dependencies: ["Signing", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -5,9 +5,6 @@ import Testing
 /// exporter as processes against the real RabbitMQ and PostgreSQL and two simulated shops) and checks what a
 /// merchant relies on.
 @Suite(.serialized) struct ProductDropEndToEndTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
     struct Report: Decodable {
         struct Consistency: Decodable {
             var passed: Bool
@@ -20,26 +17,19 @@ import Testing
     }
 
     @Test func productDropSellsOutConvergesAndTheTruthMatchesWhatWasSent() async throws {
-        let build = Self.repository.appendingPathComponent(".build/debug")
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("drop-\(UUID().uuidString).json")
         let units = 60
-        let p = Process()
-        p.executableURL = build.appendingPathComponent("stockwire-scenario")
-        p.currentDirectoryURL = Self.repository
-        p.arguments = [
-            "product-drop", "--build-directory", build.path, "--shops", "2", "--units", "\(units)", "--buyers", "400",
-            "--seconds", "8", "--plan", "plus", "--ingest-port", "18181", "--json", json.path,
-        ]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "scenario failed:\n\(text)")
+        let (status, text) = try ScenarioRunner.run(
+            "product-drop",
+            [
+                "--shops", "2", "--units", "\(units)", "--buyers", "400", "--seconds", "8", "--plan", "plus",
+                "--ingest-port", "18181", "--json", json.path,
+            ])
+        #expect(status == 0, "scenario failed:\n\(text)")
         let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: json))
         try? FileManager.default.removeItem(at: json)
         try? FileManager.default.removeItem(at: json.deletingPathExtension().appendingPathExtension("svg"))
+        try? FileManager.default.removeItem(at: URL(fileURLWithPath: json.deletingPathExtension().path + "-latency.svg"))
         #expect(report.consistency.passed, "\(report.consistency.details)")
         #expect(report.soldPerShop.values.allSatisfy { $0 > 0 }, "both shops sold")
         // Without sync each of the two shops would sell every unit (oversold = units). Live sync limits the

@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import BrokerBench
 import Foundation
 import Logging
 
@@ -98,7 +99,10 @@ struct AMQPBench: AsyncParsableCommand {
 
         let interrupts = InterruptSignals()
         defer { interrupts.stop() }
-        let benchmark = BrokerBenchmark(configuration: amqp, plan: plan, logger: logger)
+        let benchmark = BrokerBenchmark(
+            configuration: amqp, plan: plan, logger: logger,
+            progress: { FileHandle.standardError.write(Data("… \($0)\n".utf8)) },
+            finished: { FileHandle.standardError.write(Data("  \(BenchmarkReport.line($0))\n".utf8)) })
         let rows: [ResultRow]
         do {
             rows = try await runInterruptibly(benchmark, interrupts: interrupts)

@@ -1,3 +1,4 @@
+import BrokerBench
 import Foundation
 
 /// The results of one run, as a table for people and as JSON for tools.

@@ -11,6 +11,8 @@ struct ProductDrop {
         var buyers: Int
         var seconds: Double
         var seed: UInt64
+        /// Set for the interval baseline: no exporter; the runner overwrites every shop with the truth this often.
+        var intervalSeconds: Double? = nil
     }
 
     struct Sale {
@@ -24,11 +26,21 @@ struct ProductDrop {
         var soldPerShop: [String: Int]
         var sold: Int
         var oversold: Int
+        /// Units never sold although buyers were turned away (a shop showed less than the warehouse had).
+        var stranded: Int
         var refused: Int
+        /// `event-driven` (Stockwire's exporter) or `interval` (the baseline).
+        var mode: String
+        /// Interval baseline only: how many times the runner overwrote the shops during the run.
+        var intervalSyncs: Int?
         var secondsToSellOut: Double?
         var shopShowedZeroAfterSeconds: [String: Double]
         /// Sale in one shop → the lower level written to another shop, in milliseconds.
         var saleVisibleElsewhereMs: Percentiles
+        /// The same samples, bucketed like the exporter's histogram.
+        var saleVisibleElsewhereHistogram: LatencyHistogram
+        /// Ingest receipt → write applied in each shop, from the exporter's histogram during the drop (nil without it).
+        var endToEnd: LatencyHistogram?
         var consistency: Consistency
         /// Admin API calls per shop by outcome (applied, stale, throttled, …), from the simulator's write log.
         var adminCalls: [String: [String: Int]]
@@ -50,6 +62,10 @@ struct ProductDrop {
     struct Consistency: Codable {
         var passed: Bool
         var details: [String]
+        /// The PostgreSQL truth equals the recomputation from the simulator's orders and the movements sent.
+        var truthMatchesSent: Bool? = nil
+        /// Once quiet, every shop shows the truth for every SKU it lists.
+        var shopsMatchTruth: Bool? = nil
     }
 
     let stack: Stack
@@ -68,13 +84,25 @@ struct ProductDrop {
         let receipt = #"{"movement_id":"receipt-\#(stack.runId)","sku":"\#(sku)","kind":"receipt","quantity":\#(settings.units)}"#
         let (status, body) = try await HTTP.post("\(stack.ingestURL)/stock-movements", json: Array(receipt.utf8), bearer: stack.movementToken)
         guard (200..<300).contains(status) else { throw ScenarioError("the goods receipt was refused: HTTP \(status) \(body)") }
+        let interval = settings.intervalSeconds.map { IntervalExport(stack: stack, skus: [sku], intervalSeconds: $0) }
+        var intervalTask: Task<Int, Never>?
+        if let interval {
+            // The interval app's first run after the receipt: it copies the truth into every shop.
+            guard try await waitUntil(seconds: 60, { try await stack.truth(sku: sku).onHand == settings.units }) else {
+                throw ScenarioError("the calculator did not apply the goods receipt within 60 s; see \(stack.work.path)/*.log")
+            }
+            try await interval.syncOnce()
+        }
         let seeded = try await waitUntil(seconds: 60) {
             let levels = try await levels(sim, sku)
             return levels.values.allSatisfy { $0 == settings.units }
         }
         guard seeded else { throw ScenarioError("the shops did not show the seeded stock within 60 s; see \(stack.work.path)/*.log") }
 
-        log("drop: \(settings.buyers) buyers over \(stack.domains.count) shops in \(settings.seconds) s")
+        log("drop: \(settings.buyers) buyers over \(stack.domains.count) shops in \(settings.seconds) s"
+            + (settings.intervalSeconds.map { ", interval export every \($0) s (stands for 15 min)" } ?? ""))
+        let metricsBefore = stack.options.startExporter ? await stack.metrics(stack.exporterOpsURL) : ""
+        if let interval { intervalTask = Task { await interval.run() } }
         let start = Date()
         let sales = SalesLog()
         let sampler = Task { () -> [Sample] in
@@ -87,10 +115,10 @@ struct ProductDrop {
             return samples
         }
         var rng = SplitMix64(seed: settings.seed)
-        let interval = settings.seconds / Double(max(settings.buyers, 1))
+        let spacing = settings.seconds / Double(max(settings.buyers, 1))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<settings.buyers {
-                let due = start.addingTimeInterval(Double(i) * interval)
+                let due = start.addingTimeInterval(Double(i) * spacing)
                 let wait = due.timeIntervalSinceNow
                 if wait > 0.001 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
                 let shop = stack.domains[Int(rng.next() % UInt64(stack.domains.count))]
@@ -110,10 +138,17 @@ struct ProductDrop {
         let truthSettled = try await waitUntil(seconds: 30) {
             let truth = try await stack.truth(sku: sku)
             let l = try await levels(sim, sku)
-            return l.values.allSatisfy { $0 == truth.available }
+            // Every sale applied (each is one open unit), and every shop shows the truth.
+            return truth.reserved == (await sales.count) && l.values.allSatisfy { $0 == truth.available }
         }
         sampler.cancel()
         let timeline = await sampler.value
+        intervalTask?.cancel()
+        let intervalSyncs = await intervalTask?.value
+        let metricsAfter = stack.options.startExporter ? await stack.metrics(stack.exporterOpsURL) : ""
+        let metric = "stockwire_exporter_end_to_end_seconds"
+        let endToEnd = LatencyHistogram.parse(metricsAfter, metric: metric)?
+            .subtracting(LatencyHistogram.parse(metricsBefore, metric: metric))
 
         let all = await sales.sales
         let refusedAt = await sales.firstRefusal
@@ -131,24 +166,32 @@ struct ProductDrop {
             .reduce(0) { $0 + $1.currentQuantity }
         if truth.onHand != settings.units { details.append("on_hand \(truth.onHand) ≠ \(settings.units) received") }
         if truth.reserved != openUnits { details.append("reserved \(truth.reserved) ≠ \(openUnits) open units in the shops' orders") }
+        let truthMatchesSent = details.isEmpty
         let final = try await levels(sim, sku)
         for (shop, level) in final.sorted(by: { $0.key < $1.key }) where level != truth.available {
             details.append("\(shop) shows \(level), truth is \(truth.available)")
         }
         if !truthSettled { details.append("shops did not converge within 30 s of the drop") }
+        let visibility = try await visibility(sim: sim, sales: all.sorted { $0.at < $1.at })
 
         return Result(
             settings: settings, shops: stack.domains, soldPerShop: soldPerShop, sold: sold,
-            oversold: max(0, sold - settings.units), refused: await sales.refusedCount,
+            oversold: max(0, sold - settings.units), stranded: await sales.refusedCount > 0 ? max(0, settings.units - sold) : 0,
+            refused: await sales.refusedCount, mode: settings.intervalSeconds == nil ? "event-driven" : "interval",
+            intervalSyncs: intervalSyncs.map { $0 + 1 },
             secondsToSellOut: sold >= settings.units ? lastSale.map { $0.timeIntervalSince(start) } : nil,
             shopShowedZeroAfterSeconds: refusedAt.mapValues { $0.timeIntervalSince(start) },
-            saleVisibleElsewhereMs: try await visibility(sim: sim, sales: all.sorted { $0.at < $1.at }),
-            consistency: Consistency(passed: details.isEmpty, details: details),
+            saleVisibleElsewhereMs: Percentiles(visibility),
+            saleVisibleElsewhereHistogram: LatencyHistogram(samplesMs: visibility, boundsMs: LatencyHistogram.defaultBoundsMs),
+            endToEnd: endToEnd,
+            consistency: Consistency(
+                passed: details.isEmpty, details: details, truthMatchesSent: truthMatchesSent,
+                shopsMatchTruth: final.values.allSatisfy { $0 == truth.available } && truthSettled),
             adminCalls: try await adminCalls(sim), resources: resources, timeline: timeline)
     }
 
     /// For each sale, how long until every other shop had been written a level that accounts for it.
-    private func visibility(sim: Simulator, sales: [Sale]) async throws -> Percentiles {
+    private func visibility(sim: Simulator, sales: [Sale]) async throws -> [Double] {
         let parser = ISO8601DateFormatter()
         parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         var writes: [String: [(Date, Int)]] = [:]
@@ -168,7 +211,7 @@ struct ProductDrop {
                 }
             }
         }
-        return Percentiles(samples)
+        return samples
     }
 
     private func adminCalls(_ sim: Simulator) async throws -> [String: [String: Int]] {

@@ -7,16 +7,18 @@ enum Report {
         var lines: [String] = []
         let shopsLine = r.shops.map { "\($0): \(r.soldPerShop[$0] ?? 0)" }.joined(separator: ", ")
         lines.append("")
-        lines.append("══ Product drop ══")
+        lines.append(r.mode == "interval" ? "══ Product drop, interval export (baseline) ══" : "══ Product drop ══")
         lines.append(
             "\(r.settings.units) units, \(r.shops.count) shops, \(r.settings.buyers) buyers in \(Int(r.settings.seconds)) s: "
                 + "sold \(r.sold), oversold \(r.oversold)"
                 + (r.secondsToSellOut.map { String(format: ", sold out after %.1f s", $0) } ?? ""))
-        lines.append("sold per shop: \(shopsLine); refused (shop showed too little): \(r.refused)")
+        lines.append("sold per shop: \(shopsLine); refused (shop showed too little): \(r.refused); stranded (never offered): \(r.stranded)")
+        if let syncs = r.intervalSyncs { lines.append("interval export: \(syncs) overwrites of every shop with the truth") }
         let v = r.saleVisibleElsewhereMs
         lines.append(
             "a sale in one shop reached the other shops after \(ms(v.p50)) p50, \(ms(v.p95)) p95, \(ms(v.p99)) p99, "
                 + "\(ms(v.max)) max (\(v.count) samples)")
+        if let e2e = r.endToEnd { lines.append("end to end, ingest receipt → write applied in each shop: " + e2e.summary) }
         for shop in r.shops {
             let calls = (r.adminCalls[shop] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
             lines.append("Admin API calls to \(shop): " + calls.joined(separator: ", "))
@@ -25,9 +27,7 @@ enum Report {
             let res = r.resources[name]!
             lines.append(String(format: "%@: %.2f s CPU, peak %.0f MiB", name, res.cpuSeconds, res.peakMiB))
         }
-        lines.append(r.consistency.passed
-            ? "consistency check: passed (every shop equals the truth; the truth equals the orders and movements sent)"
-            : "consistency check: FAILED — " + r.consistency.details.joined(separator: "; "))
+        lines.append(consistencyLine(r.consistency))
         return lines.joined(separator: "\n")
     }
 

@@ -14,68 +14,240 @@ struct ScenarioCommand: AsyncParsableCommand {
             runs the scenario; prints a report, writes it as JSON with a chart (SVG) beside it; stops everything \
             it started, also on Ctrl-C or failure. Service logs stay in .local/scenario/<run id>/.
             """,
-        subcommands: [ProductDropCommand.self], defaultSubcommand: ProductDropCommand.self)
+        subcommands: [
+            ProductDropCommand.self, IntervalBaselineCommand.self, BlackFridayCommand.self, RawLimitCommand.self,
+        ],
+        defaultSubcommand: ProductDropCommand.self)
 }
 
-struct ProductDropCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "product-drop",
-        abstract: "S units of one SKU, B buyers spread over the shops at a steady rate; counts oversold units.")
-
+/// What every scenario that starts the system needs.
+struct StackArguments: ParsableArguments {
     @Option(help: "Simulated shops.") var shops = 2
-    @Option(help: "Units of the SKU in the warehouse.") var units = 500
-    @Option(help: "Buyers, spread evenly over the run.") var buyers = 5_000
-    @Option(help: "Length of the drop in seconds.") var seconds = 10.0
     @Option(help: "Shopify plan of every shop: standard, advanced, plus or enterprise.") var plan = "plus"
-    @Option(help: "Random seed (which shop each buyer visits).") var seed: UInt64 = 42
     @Option(help: "Folder of the release binaries.") var buildDirectory = ".build/release"
-    @Option(help: "Write the report as JSON here (a chart is written beside it as .svg).") var json: String?
     @Option(help: "Port ingest listens on.") var ingestPort = 18080
     @Option(help: "Log level of the services (their logs go to .local/scenario/<run id>/).") var logLevel = "warning"
 
-    func run() async throws {
+    func validate() throws {
+        guard shops >= 1, shops <= 26 else { throw ValidationError("--shops must be 1…26") }
+        guard RateLimitPlan.preset(named: plan) != nil else {
+            throw ValidationError("--plan must be standard, advanced, plus or enterprise")
+        }
+    }
+
+    func options(startExporter: Bool = true) -> Stack.Options {
         let repository = FileManager.default.currentDirectoryPath
-        let planValue: RateLimitPlan
-        switch plan {
-        case "standard": planValue = .standard
-        case "advanced": planValue = .advanced
-        case "plus": planValue = .plus
-        case "enterprise": planValue = .enterprise
-        default: throw ValidationError("--plan must be standard, advanced, plus or enterprise")
-        }
-        guard shops >= 1, shops <= 26, units >= 1, buyers >= 1, seconds > 0 else {
-            throw ValidationError("need 1…26 shops, at least 1 unit and 1 buyer, and a positive duration")
-        }
-        let stack = try Stack(
-            options: .init(
-                shops: shops, plan: planValue,
-                buildDirectory: URL(fileURLWithPath: buildDirectory, relativeTo: URL(fileURLWithPath: repository)).path,
-                repository: repository, ingestPort: ingestPort, logLevel: logLevel))
+        var options = Stack.Options(
+            shops: shops, plan: RateLimitPlan.preset(named: plan) ?? .plus,
+            buildDirectory: URL(fileURLWithPath: buildDirectory, relativeTo: URL(fileURLWithPath: repository)).path,
+            repository: repository, ingestPort: ingestPort, logLevel: logLevel)
+        options.startExporter = startExporter
+        return options
+    }
+
+    /// Starts a stack, runs `body` on it, and stops it — also on failure or Ctrl-C. A failure exits with status 2.
+    func withStack<T>(startExporter: Bool = true, _ body: (Stack, (String) -> Void) async throws -> T) async throws -> T {
+        let stack = try Stack(options: options(startExporter: startExporter))
         let interrupt = InterruptHandler { await stack.stop() }
         defer { interrupt.cancel() }
         let log: (String) -> Void = { print("• \($0)") }
-        let result: ProductDrop.Result
         do {
             try await stack.start(log: log)
-            result = try await ProductDrop(
-                stack: stack, settings: .init(units: units, buyers: buyers, seconds: seconds, seed: seed)
-            ).run(log: log)
+            let result = try await body(stack, log)
+            await stack.stop()
+            return result
         } catch {
             print("✘ scenario failed: \(error)")
             await stack.stop()
             throw ExitCode(2)
         }
-        await stack.stop()
+    }
+}
+
+/// Writes a report as pretty JSON.
+func writeJSON(_ value: some Encodable, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+}
+
+/// `path` with its extension replaced by `suffix` (`/tmp/pd.json`, `-latency.svg` → `/tmp/pd-latency.svg`).
+func sibling(_ path: String, _ suffix: String) -> String {
+    URL(fileURLWithPath: path).deletingPathExtension().path + suffix
+}
+
+// MARK: - product-drop
+
+struct ProductDropCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "product-drop",
+        abstract: "S units of one SKU, B buyers spread over the shops at a steady rate; counts oversold units.",
+        discussion: """
+            With --baseline the same drop runs a second time with the exporter replaced by an interval export \
+            (see interval-baseline), and both are printed side by side: sold, oversold, stranded.
+            """)
+
+    @OptionGroup var stack: StackArguments
+    @Option(help: "Units of the SKU in the warehouse.") var units = 500
+    @Option(help: "Buyers, spread evenly over the run.") var buyers = 5_000
+    @Option(help: "Length of the drop in seconds.") var seconds = 10.0
+    @Option(help: "Random seed (which shop each buyer visits).") var seed: UInt64 = 42
+    @Flag(help: "Also run the interval baseline in this invocation and compare.") var baseline = false
+    @Option(help: "Baseline only: real seconds that stand for the 15-minute interval.") var intervalSeconds = 1.5
+    @Option(help: "Write the report as JSON here (charts beside it: .svg, -latency.svg; the baseline as -interval.json).")
+    var json: String?
+
+    func validate() throws {
+        guard units >= 1, buyers >= 1, seconds > 0, intervalSeconds > 0 else {
+            throw ValidationError("need at least 1 unit and 1 buyer, and positive durations")
+        }
+    }
+
+    func run() async throws {
+        let settings = ProductDrop.Settings(units: units, buyers: buyers, seconds: seconds, seed: seed)
+        let live = try await stack.withStack { try await ProductDrop(stack: $0, settings: settings).run(log: $1) }
+        print(Report.text(live))
+        if let json { try ProductDropCommand.write(live, json: json) }
+        var passed = live.consistency.passed
+        if baseline {
+            var intervalSettings = settings
+            intervalSettings.intervalSeconds = intervalSeconds
+            let interval = try await stack.withStack(startExporter: false) {
+                try await ProductDrop(stack: $0, settings: intervalSettings).run(log: $1)
+            }
+            print(Report.text(interval))
+            print(Report.comparison(live, interval))
+            if let json { try ProductDropCommand.write(interval, json: sibling(json, "-interval.json")) }
+            passed = passed && interval.consistency.passed
+        }
+        if !passed { throw ExitCode(1) }
+    }
+
+    static func write(_ result: ProductDrop.Result, json: String) throws {
+        try writeJSON(result, to: json)
+        let svg = sibling(json, ".svg")
+        try Report.svg(result).write(toFile: svg, atomically: true, encoding: .utf8)
+        var series = [("sale in one shop → written to another", result.saleVisibleElsewhereHistogram)]
+        if let e2e = result.endToEnd { series.insert(("ingest receipt → write applied in each shop", e2e), at: 0) }
+        let latency = sibling(json, "-latency.svg")
+        try Report.latencySVG(title: "Product drop (\(result.mode)): latency", series: series)
+            .write(toFile: latency, atomically: true, encoding: .utf8)
+        print("report: \(json), charts: \(svg), \(latency)")
+    }
+}
+
+// MARK: - interval-baseline
+
+struct IntervalBaselineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "interval-baseline",
+        abstract: "The product drop with the exporter replaced by an interval export (every 15 min, time-scaled).",
+        discussion: """
+            No exporter runs. The runner itself overwrites every shop's available quantity with the truth from \
+            PostgreSQL once after the goods receipt and then every --interval-seconds, which stands for 15 minutes \
+            of simulated time: at the default 1.5 s, time runs 600 times faster, so a 10 s drop stands for a \
+            100-minute sale and each shop sells on its own stale number for up to 15 simulated minutes. Ingest and \
+            calculator run as usual, so the truth and the consistency check are the real ones.
+            """)
+
+    @OptionGroup var stack: StackArguments
+    @Option(help: "Units of the SKU in the warehouse.") var units = 500
+    @Option(help: "Buyers, spread evenly over the run.") var buyers = 5_000
+    @Option(help: "Length of the drop in seconds.") var seconds = 10.0
+    @Option(help: "Random seed (which shop each buyer visits).") var seed: UInt64 = 42
+    @Option(help: "Real seconds that stand for the 15-minute interval.") var intervalSeconds = 1.5
+    @Option(help: "Write the report as JSON here (charts beside it).") var json: String?
+
+    func run() async throws {
+        let settings = ProductDrop.Settings(
+            units: units, buyers: buyers, seconds: seconds, seed: seed, intervalSeconds: intervalSeconds)
+        let result = try await stack.withStack(startExporter: false) {
+            try await ProductDrop(stack: $0, settings: settings).run(log: $1)
+        }
+        print(Report.text(result))
+        if let json { try ProductDropCommand.write(result, json: json) }
+        if !result.consistency.passed { throw ExitCode(1) }
+    }
+}
+
+// MARK: - black-friday
+
+struct BlackFridayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "black-friday",
+        abstract: "A constant rate of orders, edits, cancellations, refunds, receipts and shipments over many SKUs and shops.",
+        discussion: """
+            Events (not webhooks): each shop action fires 2–4 webhooks (orders/create + inventory_levels/update, \
+            …), each warehouse movement one POST /stock-movements. Mix: \
+            \(BlackFriday.mix.map { "\($0.0.rawValue) \(Int($0.1)) %" }.joined(separator: ", ")). SKU popularity is \
+            Zipf-distributed; stock is seeded first (1.5× the expected sales per SKU). Webhook duplicates and \
+            reordering are on during the load. Exits 1 when the consistency check fails.
+            """)
+
+    @OptionGroup var stack: StackArguments
+    @Option(help: "Events per second.") var rate = 200.0
+    @Option(help: "Seconds of load.") var seconds = 10.0
+    @Option(help: "SKUs in every shop.") var skus = 500
+    @Option(help: "Zipf exponent of SKU popularity.") var zipf = 1.0
+    @Option(help: "Share of webhooks delivered twice (0…1).") var duplicateRate = 0.05
+    @Option(help: "Webhooks are delayed by a random 0…this many ms, so they arrive reordered.") var reorderWindowMs = 50
+    @Option(help: "Random seed.") var seed: UInt64 = 42
+    @Option(help: "Longest wait, in seconds, for the system to go quiet and every shop to equal the truth.")
+    var quietTimeout = 120.0
+    @Flag(help: "Measure the raw broker limit first (as raw-limit) and print pipeline throughput / raw limit.")
+    var withRawLimit = false
+    @Option(help: "Seconds per raw-limit cell.") var rawSeconds = 10.0
+    @Option(help: "Message size of the raw-limit cells in bytes (a typical orders/create webhook).") var bodySize = 1_700
+    @Option(help: "Write the report as JSON here (the latency histogram beside it as -latency.svg).") var json: String?
+
+    func validate() throws {
+        guard rate > 0, seconds > 0, skus >= 1, zipf >= 0, (0...1).contains(duplicateRate), reorderWindowMs >= 0 else {
+            throw ValidationError("need a positive rate and duration, at least 1 SKU, duplicate rate 0…1")
+        }
+    }
+
+    func run() async throws {
+        var raw: RawLimit.Result?
+        if withRawLimit {
+            raw = try await RawLimit(seconds: rawSeconds, bodySize: bodySize).run { print("• \($0)") }
+        }
+        let settings = BlackFriday.Settings(
+            rate: rate, seconds: seconds, skus: skus, zipfExponent: zipf, duplicateRate: duplicateRate,
+            reorderWindowMs: reorderWindowMs, seed: seed, quietTimeout: quietTimeout)
+        var result = try await stack.withStack { try await BlackFriday(stack: $0, settings: settings).run(log: $1) }
+        result.rawLimit = raw
         print(Report.text(result))
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(result).write(to: URL(fileURLWithPath: json))
-            let svg = URL(fileURLWithPath: json).deletingPathExtension().appendingPathExtension("svg")
-            try Report.svg(result).write(to: svg, atomically: true, encoding: .utf8)
-            print("report: \(json), chart: \(svg.path)")
+            try writeJSON(result, to: json)
+            let latency = sibling(json, "-latency.svg")
+            if let e2e = result.endToEnd {
+                try Report.latencySVG(
+                    title: "Black Friday \(Int(rate))/s: ingest receipt → write applied in each shop",
+                    series: [("all shops", e2e)]
+                ).write(toFile: latency, atomically: true, encoding: .utf8)
+            }
+            print("report: \(json)" + (result.endToEnd != nil ? ", chart: \(latency)" : ""))
         }
         if !result.consistency.passed { throw ExitCode(1) }
+    }
+}
+
+// MARK: - raw-limit
+
+struct RawLimitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "raw-limit",
+        abstract: "The broker's durable publish-confirm and consume-ack rate on this machine (quorum queue, window 100).",
+        discussion: "Uses the running local RabbitMQ ($STOCKWIRE_AMQP_URL); the same code as amqp-bench.")
+
+    @Option(help: "Seconds per cell (publish, then consume).") var seconds = 10.0
+    @Option(help: "Message size in bytes (a typical orders/create webhook).") var bodySize = 1_700
+    @Option(help: "Write the result as JSON here.") var json: String?
+
+    func run() async throws {
+        let result = try await RawLimit(seconds: seconds, bodySize: bodySize).run { print("• \($0)") }
+        print(Report.text(result))
+        if let json { try writeJSON(result, to: json) }
     }
 }
 

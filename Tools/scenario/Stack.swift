@@ -17,6 +17,10 @@ final class Stack: @unchecked Sendable {
         var logLevel = "warning"
         var exporterLingerMs = 2
         var calculatorLingerMs = 2
+        /// False for the interval baseline: no exporter runs, the scenario writes the shops itself.
+        var startExporter = true
+        /// Webhook delivery faults switched on from the start (duplicates, reordering).
+        var webhookFaults = WebhookFaults()
     }
 
     let options: Options
@@ -31,6 +35,10 @@ final class Stack: @unchecked Sendable {
     private var stopped = false
     let movementToken: String
     var ingestURL: String { "http://127.0.0.1:\(options.ingestPort)" }
+    /// The calculator's ops server (`/readyz`, `/metrics`).
+    var calculatorOpsURL: String { "http://127.0.0.1:\(options.portBase + 2)" }
+    /// The exporter's ops server (`/readyz`, `/metrics`).
+    var exporterOpsURL: String { "http://127.0.0.1:\(options.portBase + 3)" }
     var adminConninfo: String {
         ProcessInfo.processInfo.environment["STOCKWIRE_POSTGRES"]
             ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
@@ -105,16 +113,19 @@ final class Stack: @unchecked Sendable {
                 "STOCKWIRE_INGEST_PORT": "\(options.ingestPort)", "STOCKWIRE_SHOPS": ingestShops.joined(separator: ";"),
                 "STOCKWIRE_MOVEMENT_TOKEN_FILE": movementTokenFile,
             ]) { $1 })
-        try spawn(
-            "exporter", ["run"],
-            env: common.merging([
-                "STOCKWIRE_EXPORTER_SHOPS_FILE": shopsFile, "STOCKWIRE_EXPORTER_OPS_PORT": "\(options.portBase + 3)",
-                "STOCKWIRE_EXPORTER_LINGER_MS": "\(options.exporterLingerMs)",
-            ]) { $1 })
-        log("waiting for ingest, calculator and exporter to be ready")
+        sim.setWebhookFaults(options.webhookFaults)
+        if options.startExporter {
+            try spawn(
+                "exporter", ["run"],
+                env: common.merging([
+                    "STOCKWIRE_EXPORTER_SHOPS_FILE": shopsFile, "STOCKWIRE_EXPORTER_OPS_PORT": "\(options.portBase + 3)",
+                    "STOCKWIRE_EXPORTER_LINGER_MS": "\(options.exporterLingerMs)",
+                ]) { $1 })
+        }
+        log("waiting for ingest, calculator\(options.startExporter ? " and exporter" : "") to be ready")
         try await waitReady("\(ingestURL)/readyz", name: "ingest")
-        try await waitReady("http://127.0.0.1:\(options.portBase + 2)/readyz", name: "calculator")
-        try await waitReady("http://127.0.0.1:\(options.portBase + 3)/readyz", name: "exporter")
+        try await waitReady(calculatorOpsURL + "/readyz", name: "calculator")
+        if options.startExporter { try await waitReady(exporterOpsURL + "/readyz", name: "exporter") }
     }
 
     // MARK: - Stop
@@ -154,6 +165,14 @@ final class Stack: @unchecked Sendable {
                 .split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
             out[name] = (cpu / tick, hwm / 1024)
         }
+        // This process plays the buyers and hosts the simulator (storefront, Admin API, webhook delivery).
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let own = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+            + Double(usage.ru_stime.tv_usec) / 1e6
+        let ownHWM = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n")
+            .first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+        out["scenario (buyers + simulator)"] = (own, ownHWM / 1024)
         return out
     }
 

@@ -4,15 +4,33 @@ import Logging
 import Synchronization
 
 /// Runs the cells of a ``BenchmarkPlan`` on one connection and deletes the queues it declared, also on error.
-struct BrokerBenchmark: Sendable {
+///
+/// Shared by `amqp-bench` (the full table) and `stockwire-scenario raw-limit` (one cell pair in the same run as
+/// the pipeline it is compared with).
+public struct BrokerBenchmark: Sendable {
     let configuration: AMQPConfiguration
     let plan: BenchmarkPlan
     let logger: Logger
+    let progress: @Sendable (String) -> Void
+    let finished: @Sendable (ResultRow) -> Void
     /// Part of every queue name, so that runs never share a queue.
     let runID = String(UUID().uuidString.prefix(8)).lowercased()
 
+    /// A benchmark of `plan` against the broker of `configuration`; `progress` hears what starts, `finished` each
+    /// row as soon as its cell ends.
+    public init(
+        configuration: AMQPConfiguration, plan: BenchmarkPlan, logger: Logger,
+        progress: @escaping @Sendable (String) -> Void = { _ in }, finished: @escaping @Sendable (ResultRow) -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.plan = plan
+        self.logger = logger
+        self.progress = progress
+        self.finished = finished
+    }
+
     /// Connects, runs every cell in order, cleans up, and returns one row per cell.
-    func run() async throws -> [ResultRow] {
+    public func run() async throws -> [ResultRow] {
         let connection = AMQPConnection(configuration: configuration, logger: logger)
         connection.start()
         var declared: [String] = []
@@ -101,7 +119,7 @@ struct BrokerBenchmark: Sendable {
     private func publish(_ message: AMQPMessage, count: Int, window: Int, on connection: AMQPConnection)
         async throws -> PublishCell
     {
-        let claimed = Counter()
+        let claimed = SlotCounter()
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + plan.cellLimit
@@ -190,19 +208,15 @@ struct BrokerBenchmark: Sendable {
         await connection.close()
     }
 
-    private func progress(_ text: String) {
-        FileHandle.standardError.write(Data("… \(text)\n".utf8))
-    }
-
-    /// Prints a finished cell's row as progress, and returns it.
+    /// Hands a finished cell's row to `finished`, and returns it.
     private func report(_ row: ResultRow) -> ResultRow {
-        FileHandle.standardError.write(Data("  \(BenchmarkReport.line(row))\n".utf8))
+        finished(row)
         return row
     }
 }
 
 /// Hands out the slots of a cell to its publishing tasks.
-final class Counter: Sendable {
+final class SlotCounter: Sendable {
     private let next = Atomic<Int>(0)
 
     /// Takes the next slot; false once `limit` slots are taken.

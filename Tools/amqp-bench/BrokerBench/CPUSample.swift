@@ -88,11 +88,11 @@ struct CPUSample {
 }
 
 /// CPU use during a cell: percent of one core for the processes, percent of all cores for the machine.
-struct CPUUsage: Sendable, Codable, Equatable {
+public struct CPUUsage: Sendable, Codable, Equatable {
     /// This benchmark process (client), percent of one core.
-    var clientPercent: Double?
+    public var clientPercent: Double?
     /// The RabbitMQ node (`beam.smp`), percent of one core.
-    var brokerPercent: Double?
+    public var brokerPercent: Double?
     /// The whole machine, percent of all cores (includes other users' work).
-    var machineBusyPercent: Double?
+    public var machineBusyPercent: Double?
 }

@@ -1,11 +1,11 @@
 import AMQP
 
 /// A durable queue type the benchmark measures.
-enum QueueKind: String, Sendable, Codable, CaseIterable {
+public enum QueueKind: String, Sendable, Codable, CaseIterable {
     case quorum, classic
 
     /// The durable queue of this type, declared the way Stockwire declares its queues.
-    func topology(_ name: String) -> AMQPTopology {
+    public func topology(_ name: String) -> AMQPTopology {
         switch self {
         case .quorum: return .quorumQueue(name)
         case .classic: return .queue(name: name, arguments: ["x-queue-type": "classic"])
@@ -14,37 +14,54 @@ enum QueueKind: String, Sendable, Codable, CaseIterable {
 }
 
 /// What one run measures; every count and limit comes from the command line.
-struct BenchmarkPlan: Sendable, Encodable {
+public struct BenchmarkPlan: Sendable, Encodable {
     /// Queue types, in the order they are measured.
-    var queueTypes: [QueueKind]
+    public var queueTypes: [QueueKind]
     /// Confirm windows, in the order they are measured.
-    var windows: [Int]
+    public var windows: [Int]
     /// Messages per publish cell.
-    var messages: Int
+    public var messages: Int
     /// Messages per publish cell at window 1.
-    var messagesWindow1: Int
+    public var messagesWindow1: Int
     /// Upper bound on one cell's duration.
-    var cellLimit: Duration
+    public var cellLimit: Duration
     /// Body size in bytes.
-    var bodySize: Int
+    public var bodySize: Int
     /// Unreported messages published before the first cell of each queue type.
-    var warmup: Int
+    public var warmup: Int
     /// Consumer prefetch of the consume cells.
-    var prefetch: UInt16
+    public var prefetch: UInt16
     /// Messages per consume cell.
-    var consumeMessages: Int
+    public var consumeMessages: Int
     /// One ack-multiple every this many deliveries in the extra consume row; 0 skips the row.
-    var ackMultipleEvery: Int
+    public var ackMultipleEvery: Int
+
+    /// A plan; every field as documented above.
+    public init(
+        queueTypes: [QueueKind], windows: [Int], messages: Int, messagesWindow1: Int, cellLimit: Duration, bodySize: Int,
+        warmup: Int, prefetch: UInt16, consumeMessages: Int, ackMultipleEvery: Int
+    ) {
+        self.queueTypes = queueTypes
+        self.windows = windows
+        self.messages = messages
+        self.messagesWindow1 = messagesWindow1
+        self.cellLimit = cellLimit
+        self.bodySize = bodySize
+        self.warmup = warmup
+        self.prefetch = prefetch
+        self.consumeMessages = consumeMessages
+        self.ackMultipleEvery = ackMultipleEvery
+    }
 
     /// The message count of the publish cell at `window`.
-    func publishCount(window: Int) -> Int { window == 1 ? messagesWindow1 : messages }
+    public func publishCount(window: Int) -> Int { window == 1 ? messagesWindow1 : messages }
 
     private enum CodingKeys: String, CodingKey {
         case queueTypes, windows, messages, messagesWindow1, secondsPerCell, bodySize, warmup, prefetch
         case consumeMessages, ackMultipleEvery
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(queueTypes, forKey: .queueTypes)
         try c.encode(windows, forKey: .windows)
@@ -61,7 +78,7 @@ struct BenchmarkPlan: Sendable, Encodable {
 
 extension Duration {
     /// The duration in seconds as a floating-point number.
-    var secondsDouble: Double {
+    public var secondsDouble: Double {
         let (s, a) = components
         return Double(s) + Double(a) / 1e18
     }

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+/// A small Black Friday through the real executables (`stockwire-scenario black-friday`): orders created, edited,
+/// cancelled and refunded in four simulated shops, goods received and orders shipped in the warehouse, with
+/// duplicate and reordered webhook deliveries — then the consistency check.
+@Suite(.serialized) struct BlackFridayEndToEndTests {
+    struct Report: Decodable {
+        struct Consistency: Decodable {
+            var passed: Bool
+            var details: [String]
+            var truthMatchesSent: Bool?
+            var shopsMatchTruth: Bool?
+        }
+        var done: [String: Int]
+        var webhooksAccepted: Int
+        var duplicatesInjected: Int
+        var movementsAccepted: Int
+        var eventsApplied: Int
+        var consistency: Consistency
+    }
+
+    @Test func blackFridayMixLeavesTheTruthEqualToWhatWasSentAndEveryShopEqualToTheTruth() async throws {
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("bf-\(UUID().uuidString).json")
+        defer {
+            try? FileManager.default.removeItem(at: json)
+            try? FileManager.default.removeItem(at: json.deletingPathExtension().appendingPathExtension("svg"))
+            try? FileManager.default.removeItem(
+                at: URL(fileURLWithPath: json.deletingPathExtension().path + "-latency.svg"))
+        }
+        let (status, text) = try ScenarioRunner.run(
+            "black-friday",
+            [
+                "--shops", "4", "--skus", "50", "--rate", "100", "--seconds", "10", "--quiet-timeout", "20",
+                "--plan", "plus", "--ingest-port", "18182", "--json", json.path,
+            ])
+        // 0: consistent; 1: the consistency check failed (examined below); anything else: the run broke.
+        try #require(status == 0 || status == 1, "scenario failed:\n\(text)")
+        let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: json))
+        for kind in ["checkout", "edit", "cancel", "refund", "receipt", "shipment"] {
+            #expect((report.done[kind] ?? 0) > 0, "no \(kind) happened:\n\(text)")
+        }
+        #expect(report.duplicatesInjected > 0, "the duplicate fault was off")
+        #expect(report.webhooksAccepted > 0 && report.movementsAccepted > 0 && report.eventsApplied > 0)
+        // Ingest and calculator: nothing lost, nothing applied twice, whatever the duplicates and the reordering.
+        #expect(report.consistency.truthMatchesSent == true, "\(report.consistency.details)")
+        // Exporter: once quiet, every shop shows the truth. Known to fail (issue 6 stays open for it): a few
+        // SKU×shop pairs end 1–2 units off under this mix of sales, edits, cancellations and refunds. The
+        // exporter's compare-and-set compares values, and a sale and a restock in the same shop cancel out in the
+        // value (ABA): a write can then overwrite a sale the truth has not seen, or hold back loss that a restock
+        // already gave back. Writing per-shop deltas (inventoryAdjustQuantities) instead of absolute values is
+        // the fix; reconciliation (STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S) repairs values above the truth.
+        withKnownIssue("shops end 1–2 units off after mixed sales and restocks (value compare-and-set is ABA-prone)", isIntermittent: true) {
+            #expect(report.consistency.shopsMatchTruth == true, "\(report.consistency.details)")
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+
+/// Runs `stockwire-scenario` from the build folder these tests were built into, so any `--scratch-path` works.
+enum ScenarioRunner {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The folder holding the test bundle, the scenario runner and the services (debug builds); `.build/debug`
+    /// when the runner is not beside the test bundle.
+    static var buildDirectory: URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if FileManager.default.isExecutableFile(atPath: beside.appendingPathComponent("stockwire-scenario").path) {
+            return beside
+        }
+        return repository.appendingPathComponent(".build/debug")
+    }
+
+    /// Runs the scenario with `arguments` (after the subcommand), returns its exit status and output.
+    static func run(_ subcommand: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let build = buildDirectory
+        let p = Process()
+        p.executableURL = build.appendingPathComponent("stockwire-scenario")
+        p.currentDirectoryURL = repository
+        p.arguments = [subcommand, "--build-directory", build.path] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, text)
+    }
+}
