@@ -23,11 +23,18 @@ struct ExporterApplication: Service {
     }
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for writer in writers { group.addTask { try await writer.run() } }
-                try await group.waitForAll()
+        // The HTTP client is shut down however the writers end (stopped, cancelled or failed): a client dropped
+        // without it leaks its connections (and traps in debug builds).
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for writer in writers { group.addTask { try await writer.run() } }
+                    try await group.waitForAll()
+                }
             }
+        } catch {
+            try? await http.shutdown()
+            throw error
         }
         try await http.shutdown()
     }
