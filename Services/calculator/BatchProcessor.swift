@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import Logging
 import Postgres
+import ServiceKit
 import ServiceLifecycle
 
 /// Consumes the calculator's queue in batches: decode, one transaction, publish from the outbox, then ack.
@@ -23,15 +24,7 @@ struct BatchProcessor: Service {
     let logger: Logger
 
     func run() async throws {
-        while true {
-            do {
-                try await amqp.waitUntilConnected(timeout: .seconds(30))
-                break
-            } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { return }
-                logger.warning("waiting for the broker", metadata: ["error": "\(error)"])
-            }
-        }
+        guard await BrokerService.waitForFirstConnection(amqp, logger: logger) else { return }
         await relay.drain(minimumAge: .zero)
         _ = try? await relay.store.purge(retention: .seconds(Int64(configuration.dedupeRetentionDays) * 86_400))
 

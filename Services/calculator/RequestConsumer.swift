@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import Logging
+import ServiceKit
 import ServiceLifecycle
 
 /// Answers operator requests on the calculator's request queue: a ``ResyncRequest`` (`exporter resync <shop>`)
@@ -15,14 +16,7 @@ struct RequestConsumer: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await amqp.waitUntilConnected(timeout: .seconds(30))
-                break
-            } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { return }
-            }
-        }
+        guard await BrokerService.waitForFirstConnection(amqp, logger: logger) else { return }
         let consumer = amqp.consume(queue: queue, prefetch: 1)
         try await withGracefulShutdownHandler {
             for try await delivery in consumer { await answer(delivery) }

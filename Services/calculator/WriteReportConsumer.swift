@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import Logging
+import ServiceKit
 import ServiceLifecycle
 
 /// Keeps the exporters' write reports (`calculator.writes`) in `shop_writes`, for `calculator explain`.
@@ -14,14 +15,7 @@ struct WriteReportConsumer: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await amqp.waitUntilConnected(timeout: .seconds(30))
-                break
-            } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { return }
-            }
-        }
+        guard await BrokerService.waitForFirstConnection(amqp, logger: logger) else { return }
         let consumer = amqp.consume(queue: queue, prefetch: 500)
         let buffer = DeliveryBuffer()
         try await withGracefulShutdownHandler {

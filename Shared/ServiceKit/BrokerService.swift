@@ -16,6 +16,21 @@ public struct BrokerService: Service {
         await connection.close()
     }
 
+    /// Waits until `connection` has connected once, logging every 30 s without it; false when the task is
+    /// cancelled or the service group shuts down first. Consumers call it before they subscribe.
+    public static func waitForFirstConnection(_ connection: AMQPConnection, logger: Logger) async -> Bool {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await connection.waitUntilConnected(timeout: .seconds(30))
+                return true
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { return false }
+                logger.warning("waiting for the broker", metadata: ["error": "\(error)"])
+            }
+        }
+        return false
+    }
+
     /// The reason the broker side is not ready, or nil when it is.
     public static func readiness(of connection: AMQPConnection) -> String? {
         switch connection.status {
