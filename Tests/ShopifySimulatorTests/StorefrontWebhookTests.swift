@@ -37,6 +37,22 @@ import Testing
         }
     }
 
+    @Test func levelHistoryNamesTheCauseOfEveryChange() async throws {
+        try await withSimulator { sim in
+            let variant = try await sim.createVariant(shop: shopA, sku: "H", available: 5)
+            let order = try await sim.checkout(shop: shopA, sku: "H", quantity: 2)
+            _ = try await sim.cancelOrder(shop: shopA, orderID: order.id)
+            try await sim.setAvailable(shop: shopA, sku: "H", available: 9)
+            let history = try await sim.levelHistory(shop: shopA)
+            #expect(history.map(\.inventoryItemId) == Array(repeating: variant.inventoryItemId, count: 3))
+            #expect(history.map { "\($0.before)→\($0.after) \($0.cause)" } == [
+                "5→3 order \(order.id) placed", "3→5 order \(order.id) cancelled", "5→9 admin edit",
+            ])
+            let served = try await http(.GET, "\(sim.baseURL)/_control/shops/\(shopA)/level-history")
+            #expect(served.json.arrayValue?.count == 3)
+        }
+    }
+
     @Test func webhooksAreSignedAndCarryShopifyHeaders() async throws {
         try await withReceiver { sim, receiver in
             let tee = try await sim.createVariant(shop: shopA, sku: "TEE", available: 5)

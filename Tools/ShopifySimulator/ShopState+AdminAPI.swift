@@ -86,7 +86,9 @@ extension ShopState {
         var webhooks: [OutgoingWebhook] = []
         for (key, q) in targets {
             let before = levels[key]!.available
-            if let hook = setLevel(key, to: q.quantity, now: now) { webhooks.append(hook) }
+            if let hook = setLevel(key, to: q.quantity, now: now, cause: "inventorySetQuantities \(input.referenceDocumentUri ?? "-")") {
+                webhooks.append(hook)
+            }
             changes.append([
                 "name": "available",
                 "delta": .int(Int64(q.quantity - before)),

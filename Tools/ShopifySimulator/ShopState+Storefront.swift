@@ -97,7 +97,9 @@ extension ShopState {
         orders.append(order)
         webhooks.append(Self.orderWebhook("orders/create", order))
         for (key, quantity) in needed.sorted(by: { $0.key.item < $1.key.item }) {
-            if let hook = setLevel(key, to: levels[key]!.available - quantity, now: now) { webhooks.append(hook) }
+            if let hook = setLevel(key, to: levels[key]!.available - quantity, now: now, cause: "order \(orderID) placed") {
+                webhooks.append(hook)
+            }
         }
         return (order, webhooks)
     }
@@ -121,7 +123,7 @@ extension ShopState {
             let units = order.lineItems[i].fulfillableQuantity
             order.lineItems[i].currentQuantity -= units
             order.lineItems[i].fulfillableQuantity = 0
-            if restock, units > 0, let hook = restockLine(order.lineItems[i], units: units, now: now) {
+            if restock, units > 0, let hook = restockLine(order.lineItems[i], units: units, now: now, cause: "order \(orderID) cancelled") {
                 levelHooks.append(hook)
             }
         }
@@ -157,8 +159,8 @@ extension ShopState {
             guard available >= delta else {
                 throw SimulatorError(.insufficientStock, "shop \(domain): SKU \(line.sku ?? "?") has \(available) available, edit adds \(delta)")
             }
-            if let hook = setLevel(key, to: available - delta, now: now) { levelHooks.append(hook) }
-        } else if delta < 0, let hook = restockLine(line, units: -delta, now: now) {
+            if let hook = setLevel(key, to: available - delta, now: now, cause: "order \(orderID) edited") { levelHooks.append(hook) }
+        } else if delta < 0, let hook = restockLine(line, units: -delta, now: now, cause: "order \(orderID) edited") {
             levelHooks.append(hook)
         }
         order.lineItems[i].currentQuantity = currentQuantity
@@ -200,7 +202,9 @@ extension ShopState {
         }
         order.lineItems[i].currentQuantity -= quantity
         var levelHooks: [OutgoingWebhook] = []
-        if restocked, let hook = restockLine(line, units: quantity, now: now) { levelHooks.append(hook) }
+        if restocked, let hook = restockLine(line, units: quantity, now: now, cause: "order \(orderID) refunded") {
+            levelHooks.append(hook)
+        }
         let refundID = IDSequences.take(&ids.refund)
         let refund = Refund(
             id: refundID, adminGraphqlApiId: "gid://shopify/Refund/\(refundID)", orderId: orderID, createdAt: rest(now),
@@ -245,10 +249,10 @@ extension ShopState {
         variants.first { $0.variantId == line.variantId }?.inventoryItemId
     }
 
-    private mutating func restockLine(_ line: LineItem, units: Int, now: Date) -> OutgoingWebhook? {
+    private mutating func restockLine(_ line: LineItem, units: Int, now: Date, cause: String) -> OutgoingWebhook? {
         guard let item = itemOf(line), let location = sellingLocation(of: item) else { return nil }
         let key = LevelKey(item: item, location: location)
-        return setLevel(key, to: (levels[key]?.available ?? 0) + units, now: now)
+        return setLevel(key, to: (levels[key]?.available ?? 0) + units, now: now, cause: cause)
     }
 
     static var encoder: JSONEncoder {

@@ -29,6 +29,9 @@ struct ShopState: Sendable {
     var orderIndex: [Int64: Int] = [:]
     var nextOrderNumber = 1001
     var idempotency = IdempotencyTable()
+    /// Every change of a level, oldest first (the newest ``levelHistoryLimit`` are kept).
+    var levelHistory: [LevelChange] = []
+    static let levelHistoryLimit = 200_000
 
     init(configuration: ShopConfiguration) {
         self.configuration = configuration
@@ -118,10 +121,16 @@ struct ShopState: Sendable {
     // MARK: - Level changes
 
     /// Sets a level and returns its `inventory_levels/update` webhook (nil when the value did not change).
-    mutating func setLevel(_ key: LevelKey, to available: Int, now: Date) -> OutgoingWebhook? {
+    /// `cause` says why, for the level history.
+    mutating func setLevel(_ key: LevelKey, to available: Int, now: Date, cause: String) -> OutgoingWebhook? {
         let before = levels[key]?.available
         levels[key] = Level(available: available, updatedAt: now)
         guard before != available else { return nil }
+        if levelHistory.count >= Self.levelHistoryLimit { levelHistory.removeFirst(Self.levelHistoryLimit / 2) }
+        levelHistory.append(
+            LevelChange(
+                time: Timestamp.precise(now), inventoryItemId: key.item, locationId: key.location, before: before ?? 0,
+                after: available, cause: cause))
         return levelWebhook(key)
     }
 
@@ -142,7 +151,7 @@ struct ShopState: Sendable {
         guard variant(forItem: item) != nil, let location = sellingLocation(of: item) else {
             throw SimulatorError(.unknownInventoryItem, "shop \(domain) has no inventory item \(item)")
         }
-        return [setLevel(LevelKey(item: item, location: location), to: available, now: now)].compactMap { $0 }
+        return [setLevel(LevelKey(item: item, location: location), to: available, now: now, cause: "admin edit")].compactMap { $0 }
     }
 }
 
@@ -225,4 +234,17 @@ struct IdempotencyTable: Sendable {
         guard case .inFlight(let fingerprint)? = entries[key] else { return }
         entries[key] = .failed(fingerprint: fingerprint)
     }
+}
+
+/// One change of an inventory level and its cause (`GET /_control/shops/<domain>/level-history`).
+public struct LevelChange: Sendable, Codable, Equatable {
+    /// When (UTC, milliseconds).
+    public var time: String
+    public var inventoryItemId: Int64
+    public var locationId: Int64
+    public var before: Int
+    public var after: Int
+    /// `order <id> placed`, `order <id> cancelled`, `order <id> edited`, `order <id> refunded`,
+    /// `inventorySetQuantities <idempotency key>`, or `admin edit`.
+    public var cause: String
 }

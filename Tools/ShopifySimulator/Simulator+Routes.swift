@@ -114,6 +114,9 @@ extension Simulator {
                 return Self.encode(try await sim.levels(shop: Self.shop(context)))
             }
         }
+        control.get("/shops/:shop/level-history") { _, context in
+            try await Self.handle(box) { sim in Self.encode(try await sim.levelHistory(shop: Self.shop(context))) }
+        }
         control.post("/shops/:shop/levels") { request, context in
             try await Self.handle(box) { sim in
                 let body = try await Self.decode(LevelRequest.self, request)

@@ -209,6 +209,9 @@ public final class Simulator: Sendable {
         await state.writes(shop: shop, since: since)
     }
 
+    /// Every change of the shop's levels with its cause, oldest first (the newest 200,000).
+    public func levelHistory(shop: String) async throws -> [LevelChange] { try await state.levelHistory(shop: shop) }
+
     /// Webhook delivery attempts after `since` (a ``WebhookDeliveryRecord/sequence``).
     public func webhookDeliveries(since: Int = 0) -> [WebhookDeliveryRecord] { dispatcher.deliveries(since: since) }
 

@@ -103,6 +103,8 @@ actor SimulatorState {
 
     func variants(shop domain: String) throws -> [ProductVariant] { try shop(domain).variants }
 
+    func levelHistory(shop domain: String) throws -> [LevelChange] { try shop(domain).levelHistory }
+
     func setAvailable(shop domain: String, sku: String?, inventoryItemID: Int64?, available: Int) throws {
         try mutate(domain) { shop, _, now in
             var item = inventoryItemID

@@ -248,6 +248,12 @@ struct BlackFriday {
                     "\(shop) shows \(levels[sku] ?? 0) for \(sku), truth is \(truths[sku]?.available ?? 0) (\(history))")
             }
         }
+        if !shopMismatches.isEmpty {
+            let file = stack.work.appendingPathComponent("diagnosis.txt")
+            let text = try await diagnosis(sim: sim, truths: truths)
+            try? text.write(to: file, atomically: true, encoding: .utf8)
+            details.append("timelines of the SKUs that differ: \(file.path)")
+        }
         let truthMatchesSent = mismatches.isEmpty
         let shopsMatchTruth = shopMismatches.isEmpty
         mismatches += shopMismatches
@@ -273,6 +279,36 @@ struct BlackFriday {
             consistency: ProductDrop.Consistency(
                 passed: details.isEmpty, details: details, truthMatchesSent: truthMatchesSent, shopsMatchTruth: shopsMatchTruth),
             resources: resources, rawLimit: nil, loadAverage: Self.loadAverage())
+    }
+
+    /// For every shop × SKU that differs from the truth: what happened to that item in the shop, in time order
+    /// (every level change with its cause, and every Admin write that did not apply, with its result), and the
+    /// calculator's lineage of the SKU (`/explain`). What an engineer needs to tell a lost event from a bad write.
+    private func diagnosis(sim: Simulator, truths: [String: Stack.Truth]) async throws -> String {
+        var out = ""
+        for shop in stack.domains {
+            let levels = try await sim.levels(shop: shop)
+            let variants = try await sim.variants(shop: shop)
+            let history = try await sim.levelHistory(shop: shop)
+            let writes = await sim.writeLog(shop: shop)
+            for (sku, level) in levels.sorted(by: { $0.key < $1.key }) where level != (truths[sku]?.available ?? 0) {
+                out += "== \(shop) \(sku): shop shows \(level), truth \(truths[sku]?.available ?? 0)\n"
+                var events: [(String, String)] = []
+                let items = Set(variants.filter { $0.sku == sku }.map(\.inventoryItemId))
+                for change in history where items.contains(change.inventoryItemId) {
+                    events.append((change.time, "\(change.before) → \(change.after)  \(change.cause)"))
+                }
+                let gids = Set(items.map { "gid://shopify/InventoryItem/\($0)" })
+                for w in writes where w.result != "applied" {
+                    for q in w.quantities ?? [] where gids.contains(q.inventoryItemId) {
+                        events.append((w.time, "write #\(w.sequence) \(w.result): \(q.changeFromQuantity.map(String.init) ?? "null") → \(q.quantity)"))
+                    }
+                }
+                for (time, what) in events.sorted(by: { $0.0 < $1.0 }) { out += "  \(time)  \(what)\n" }
+                if let (_, body) = try? await HTTP.get("\(stack.calculatorOpsURL)/explain/\(sku)") { out += "  explain: \(body)\n" }
+            }
+        }
+        return out
     }
 
     // MARK: - Events
