@@ -28,6 +28,15 @@
 /// Shopify too, which the next read shows (step 3: `A > believed` adds nothing), so netting it against the sale
 /// would leave the sale's loss unexplained for good.
 ///
+/// 6. A write is skipped only when the shop is known to hold the quantity already: the belief was *confirmed* (by
+///    a read, or by a write during which nothing of the shop's own was announced) and no change of the shop's own
+///    has been announced since. A belief derived by steps 2 or 5 is a guess: a sale and a restock in the same shop
+///    cancel out in the value (ABA), so a compare-and-set can succeed over a sale it did not know of, and the
+///    derived belief is then one unit low. And a cancellation, edit or refund in the shop may have restocked it
+///    (Shopify does, unless told not to), which no belief follows. Skipping on such a guess left that shop a unit
+///    above or below the truth for good; writing costs at most one stale answer and one read, and puts the truth
+///    back.
+///
 /// The ledger errs on the safe side: a wrong `believed` costs one stale answer and one read, and a loss that is
 /// counted twice under-reports a shop for a while (stranded stock), never over-reports it (oversold stock).
 struct ShopLedger {
@@ -35,6 +44,8 @@ struct ShopLedger {
     struct Item: Equatable {
         /// The level we believe the shop holds; nil until a write or a read told us.
         var believed: Int64?
+        /// Whether `believed` is what Shopify last told us (a read, or a write nothing was sold during), not derived.
+        var confirmed = false
         /// Units lost in the shop that the truth does not show yet.
         var unseen: Int64 = 0
         /// When `unseen` last grew.
@@ -43,6 +54,8 @@ struct ShopLedger {
         var writing = false
         /// Sales (step 2) announced while that write was in flight (step 5).
         var soldDuringWrite: Int64 = 0
+        /// Whether any change of the shop's own was announced while that write was in flight (step 6).
+        var ownChangeDuringWrite = false
     }
 
     /// How long unexplained loss is kept back.
@@ -66,11 +79,18 @@ struct ShopLedger {
         return (max(0, target - state.unseen), state.believed)
     }
 
+    /// Whether the shop is known to hold `quantity` already, so that no write is needed (step 6).
+    func holds(item id: String, quantity: Int64) -> Bool {
+        guard let state = items[id] else { return false }
+        return state.confirmed && state.believed == quantity
+    }
+
     /// A write of these items is being sent.
     mutating func beginWrite(items ids: [String]) {
         for id in ids {
             items[id, default: Item()].writing = true
             items[id]!.soldDuringWrite = 0
+            items[id]!.ownChangeDuringWrite = false
         }
     }
 
@@ -79,15 +99,29 @@ struct ShopLedger {
         for id in ids {
             items[id]?.writing = false
             items[id]?.soldDuringWrite = 0
+            items[id]?.ownChangeDuringWrite = false
         }
     }
 
     /// A write was applied: the shop now holds `quantity`, less the sales announced meanwhile (step 5).
     mutating func wrote(item id: String, quantity: Int64) {
         var state = item(id)
-        state.believed = quantity - (state.writing ? state.soldDuringWrite : 0)
+        let soldMeanwhile = state.writing ? state.soldDuringWrite : 0
+        state.believed = quantity - soldMeanwhile
+        state.confirmed = !(state.writing && state.ownChangeDuringWrite) && soldMeanwhile == 0
         state.writing = false
         state.soldDuringWrite = 0
+        state.ownChangeDuringWrite = false
+        items[id] = state
+    }
+
+    /// A change of the shop's own orders (a sale, a cancellation, an edit, a refund) is now part of the truth: the
+    /// shop's level may have moved by itself, so the belief is no longer confirmed (step 6). Sales also go through
+    /// ``ownSale(item:quantity:)``.
+    mutating func ownChange(item id: String) {
+        guard var state = items[id] else { return }
+        state.confirmed = false
+        if state.writing { state.ownChangeDuringWrite = true }
         items[id] = state
     }
 
@@ -98,7 +132,10 @@ struct ShopLedger {
         state.unseen -= explained
         if state.unseen == 0 { state.unseenSince = nil }
         let fresh = quantity - explained
-        if fresh > 0, let believed = state.believed { state.believed = believed - fresh }
+        if fresh > 0, let believed = state.believed {
+            state.believed = believed - fresh
+            state.confirmed = false
+        }
         if fresh > 0, state.writing { state.soldDuringWrite += fresh }
         items[id] = state
     }
@@ -111,6 +148,7 @@ struct ShopLedger {
             state.unseenSince = now
         }
         state.believed = actual
+        state.confirmed = true
         items[id] = state
     }
 
@@ -118,6 +156,7 @@ struct ShopLedger {
     /// next write reads the actual level first; unexplained loss is kept.
     mutating func forgetBelieved(item id: String) {
         items[id]?.believed = nil
+        items[id]?.confirmed = false
     }
 
     /// An `inventory_levels/update` equal to what we wrote is our own echo.

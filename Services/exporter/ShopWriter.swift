@@ -99,10 +99,13 @@ actor ShopWriter {
             await deadLetter([delivery], reason: "unreadable availability message: \(error)")
             return
         }
-        if let q = message.soldQuantity(of: shop.domain), q > 0,
-            message.version > maxSeenVersion[message.sku] ?? .min, let items = catalog.items(sku: message.sku), items.count == 1
-        {
-            ledger.ownSale(item: items[0], quantity: q)
+        if message.version > maxSeenVersion[message.sku] ?? .min, let items = catalog.items(sku: message.sku) {
+            if message.soldQuantity(of: shop.domain) != nil || message.ownQuantity(of: shop.domain) != nil {
+                items.forEach { ledger.ownChange(item: $0) }
+            }
+            if let q = message.soldQuantity(of: shop.domain), q > 0, items.count == 1 {
+                ledger.ownSale(item: items[0], quantity: q)
+            }
         }
         maxSeenVersion[message.sku] = max(maxSeenVersion[message.sku] ?? .min, message.version)
         let resync = delivery.properties.headers[StockwireTopology.resyncHeader] != nil
@@ -209,7 +212,7 @@ actor ShopWriter {
             for (e, entry) in entries.enumerated() {
                 for item in entry.items {
                     let (quantity, changeFrom) = ledger.plan(item: item, target: entry.target, now: now)
-                    if quantity == changeFrom { continue }
+                    if ledger.holds(item: item, quantity: quantity) { continue }
                     quantities.append(
                         .init(inventoryItemId: item, locationId: location, quantity: quantity, changeFromQuantity: changeFrom))
                     owner.append(e)

@@ -186,6 +186,62 @@ import Testing
         #expect(l.plan(item: "i", target: 10, now: now) == (10, 10))
     }
 
+    @Test func aConfirmedLevelEqualToTheTargetNeedsNoWrite() {
+        var l = ShopLedger()
+        #expect(!l.holds(item: "i", quantity: 0), "nothing is known of an item never read or written")
+        l.observed(item: "i", actual: 7, now: now)
+        #expect(l.holds(item: "i", quantity: 7))
+        #expect(!l.holds(item: "i", quantity: 6))
+        l.wrote(item: "i", quantity: 6)
+        #expect(l.holds(item: "i", quantity: 6))
+        l.forgetBelieved(item: "i")
+        #expect(!l.holds(item: "i", quantity: 6), "a resync reads the shop again")
+    }
+
+    @Test func aSaleOverwrittenByACompareAndSetThatABARestockLetThroughIsWrittenBackNotSkipped() {
+        // Black-friday drift: we believe the shop holds 10. Before our write lands the shop sells one (9) and
+        // restocks one of a cancelled order (10): the value is back to 10, so our compare-and-set from 10 succeeds
+        // and writes 10 over the sale. That sale's order reaches the truth while the write is in flight, so the
+        // ledger derives 10 − 1 = 9, but the shop holds 10. The truth then says 9 (sale in, cancel not yet): a
+        // write must go out — skipping because "the shop holds 9" left it one unit above the truth for good.
+        var l = ShopLedger()
+        l.wrote(item: "i", quantity: 10)
+        #expect(l.plan(item: "i", target: 10, now: now) == (10, 10))
+        l.beginWrite(items: ["i"])
+        l.ownSale(item: "i", quantity: 1)
+        l.wrote(item: "i", quantity: 10)
+        #expect(l.plan(item: "i", target: 9, now: now) == (9, 9))
+        #expect(!l.holds(item: "i", quantity: 9), "a derived belief is not a reason to skip the write")
+        // Shopify answers stale (it holds 10); the read shows more than believed, which adds no hold-back.
+        l.observed(item: "i", actual: 10, now: now)
+        #expect(l.plan(item: "i", target: 9, now: now) == (9, 10))
+        #expect(l.item("i").unseen == 0)
+    }
+
+    @Test func anOwnSaleMakesTheBeliefAGuessUntilShopifyConfirmsIt() {
+        var l = ShopLedger()
+        l.wrote(item: "i", quantity: 10)
+        l.ownSale(item: "i", quantity: 1)
+        #expect(!l.holds(item: "i", quantity: 9))
+        l.wrote(item: "i", quantity: 9)
+        #expect(l.holds(item: "i", quantity: 9))
+    }
+
+    @Test func aCancellationInTheShopIsNotSkippedOver() {
+        // Black-friday drift: we wrote 79 (confirmed). The shop then cancels an order and Shopify restocks it (80).
+        // The truth's next value is 79 again (that cancel, and a sale elsewhere): the shop must be written.
+        var l = ShopLedger()
+        l.wrote(item: "i", quantity: 79)
+        #expect(l.holds(item: "i", quantity: 79))
+        l.ownChange(item: "i")
+        #expect(!l.holds(item: "i", quantity: 79))
+        // The same cancellation announced while a write was in flight leaves that write unconfirmed.
+        l.beginWrite(items: ["i"])
+        l.ownChange(item: "i")
+        l.wrote(item: "i", quantity: 79)
+        #expect(!l.holds(item: "i", quantity: 79))
+    }
+
     @Test func echoOfOurOwnWriteIsRecognised() {
         var l = ShopLedger()
         l.wrote(item: "i", quantity: 4)
