@@ -21,6 +21,11 @@ enum EventDecoder {
         "fulfillments/update", "products/delete", "app/uninstalled", "shop/update",
     ]
 
+    /// The largest quantity one order line or refund line may carry, as for a warehouse movement: far above any
+    /// real order, and small enough that sums over every line of every order cannot overflow the stock arithmetic
+    /// (a signed payload with a quantity near `Int64.max` would otherwise trap the calculator on every redelivery).
+    static let maxQuantity: Int64 = 1_000_000_000
+
     /// Reads one delivery.
     static func decode(body: [UInt8], properties: AMQPProperties) -> DecodedDelivery {
         let envelope: EventEnvelope
@@ -101,6 +106,9 @@ enum EventDecoder {
             guard item.quantity >= 0, (item.current_quantity ?? 0) >= 0 else {
                 throw ContractError("order \(order.id) line \(item.id): quantities must not be negative")
             }
+            guard item.quantity <= maxQuantity, (item.current_quantity ?? 0) <= maxQuantity else {
+                throw ContractError("order \(order.id) line \(item.id): quantities must be at most \(maxQuantity)")
+            }
             guard let sku = item.sku?.trimmingCharacters(in: .whitespaces), !sku.isEmpty else {
                 withoutSku += 1
                 continue
@@ -138,6 +146,9 @@ enum EventDecoder {
 
     static func refund(_ body: [UInt8], shop: String) throws -> RefundEvent {
         let r = try json(ShopifyRefund.self, body)
+        for (i, line) in (r.refund_line_items ?? []).enumerated() where line.quantity > maxQuantity {
+            throw ContractError("refund \(r.id): refund_line_items[\(i)].quantity must be at most \(maxQuantity)")
+        }
         return RefundEvent(
             shop: shop, orderId: r.order_id, refundId: r.id,
             lines: (r.refund_line_items ?? []).map {
@@ -181,7 +192,14 @@ enum EventDecoder {
         } catch let DecodingError.valueNotFound(type, context) {
             throw ContractError("field \(path(context.codingPath)) must be \(type), not null")
         } catch let DecodingError.dataCorrupted(context) {
-            if context.codingPath.isEmpty { throw ContractError("body is not valid JSON") }
+            if context.codingPath.isEmpty {
+                // JSONDecoder reports a number that does not fit its Int64 field (1.5, 2^64) as invalid JSON,
+                // without a path; say what is wrong when the JSON itself is fine.
+                if (try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])) != nil {
+                    throw ContractError("a number does not fit its field: ids and quantities are whole numbers within 64 bits")
+                }
+                throw ContractError("body is not valid JSON")
+            }
             throw ContractError("field \(path(context.codingPath)) is not valid: \(context.debugDescription)")
         }
     }

@@ -26,6 +26,12 @@ struct IngestRejection: Error, Sendable {
             closeConnection: true)
     }
 
+    /// 415: a body ingest does not read as sent (see ``Request/unsupportedMediaType``). The connection is closed so
+    /// that the body, possibly a compression bomb, is never read.
+    static func unsupportedMediaType(_ reason: String, _ message: String) -> IngestRejection {
+        IngestRejection(status: .unsupportedMediaType, reason: reason, message: message, closeConnection: true)
+    }
+
     static func unavailable(_ failure: PublishFailure) -> IngestRejection {
         IngestRejection(
             status: .serviceUnavailable, reason: failure.reason,

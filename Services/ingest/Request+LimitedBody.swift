@@ -24,7 +24,9 @@ extension Request {
         if let declared, declared > limit { throw .tooLarge(limit: limit) }
         let deadline = ContinuousClock.now + readTimeout
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(declared ?? 4096)
+        // What arrives is paid for, not what is announced: a head declaring a 1 MB body and sending 10 bytes must not
+        // hold 1 MB (of address space, until touched) for as long as the sender stays silent, times every connection.
+        bytes.reserveCapacity(min(declared ?? 4096, 64 << 10))
         do {
             for try await chunk in body {
                 guard bytes.count + chunk.readableBytes <= limit else { throw IngestRejection.tooLarge(limit: limit) }

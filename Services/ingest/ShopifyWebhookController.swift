@@ -7,10 +7,12 @@ import Signing
 
 /// `POST /webhooks/shopify`: verifies a Shopify webhook and answers 200 only once the broker confirmed it.
 ///
-/// Order of checks, cheapest and least revealing first: declared size (413), shop (401), signature header (401),
-/// body within the limit and the read timeout (413, 408), HMAC over the raw bytes (401), topic and webhook id
-/// (400). Nothing is published before every check passed. Mandatory compliance topics are answered 200 after
-/// verification and not published: Stockwire keeps no customer data.
+/// Order of checks, cheapest and least revealing first: declared size (413), content type and encoding (415), shop
+/// (401), signature header (401), body within the limit and the read timeout (413, 408), HMAC over the raw bytes
+/// (401), topic and webhook id (400). A Shopify header sent twice reads as its values joined with `, `, which is
+/// never a valid signature, shop, topic or webhook id: a duplicate is refused, never "either one matches". Nothing
+/// is published before every check passed. Mandatory compliance topics are answered 200 after verification and not
+/// published: Stockwire keeps no customer data.
 struct ShopifyWebhookController: Sendable {
     let shops: ShopSecrets
     let maxBodyBytes: Int
@@ -100,6 +102,7 @@ struct ShopifyWebhookController: Sendable {
 
     func handle(_ request: Request, outcome: inout Outcome) async throws(IngestRejection) {
         if let declared = request.declaredContentLength, declared > maxBodyBytes { throw .tooLarge(limit: maxBodyBytes) }
+        if let unsupported = request.unsupportedMediaType { throw unsupported }
         let headers = Headers(request.headers)
         guard let shop = headers.shop.map(ShopSecrets.normalize) else {
             throw .unauthorized("unknown_shop", "missing X-Shopify-Shop-Domain")

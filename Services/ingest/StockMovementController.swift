@@ -24,6 +24,7 @@ struct StockMovementController: Sendable {
 
     func handle(_ request: Request, outcome: inout Outcome) async throws(IngestRejection) {
         if let declared = request.declaredContentLength, declared > maxBodyBytes { throw .tooLarge(limit: maxBodyBytes) }
+        if let unsupported = request.unsupportedMediaType { throw unsupported }
         guard let token, let given = Self.bearerToken(request.headers[.authorization]),
             constantTimeEquals(Array(given.utf8), token)
         else {

@@ -111,7 +111,9 @@ public struct StockMovement: Sendable, Equatable, Codable {
         func fail(_ field: String, _ rule: String) -> ContractError { ContractError("\(prefix)\(field): \(rule)") }
         let known = knownFields
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
-            throw fail(unknown, "unknown field (allowed: \(known.sorted().joined(separator: ", ")))")
+            // The name is the sender's and can be as long as the body: echo enough of it to find it.
+            let name = unknown.count > 64 ? String(unknown.prefix(64)) + "…" : unknown
+            throw fail(name, "unknown field (allowed: \(known.sorted().joined(separator: ", ")))")
         }
         func string(_ field: String, required: Bool, max: Int) throws -> String? {
             guard let raw = object[field], !(raw is NSNull) else {
@@ -132,9 +134,12 @@ public struct StockMovement: Sendable, Equatable, Codable {
             guard let n = raw as? NSNumber, String(cString: n.objCType) != "c" else {
                 throw fail(field, "must be an integer")
             }
+            // The exact decimal text first: NSNumber hands an integer beyond 64 bits back wrapped (2^64 − 1 as −1,
+            // 2^64 + 5 as 5). A number written with a fraction or an exponent counts when it is a small whole one.
             let d = n.doubleValue
-            guard d.rounded() == d, let exact = Int64(exactly: n.int64Value), Double(exact) == d || abs(d) > 9e15
-            else { throw fail(field, "must be a whole number") }
+            guard let exact = Int64(n.stringValue) ?? (abs(d) < 9e15 ? Int64(exactly: d) : nil) else {
+                throw fail(field, "must be a whole number")
+            }
             return exact
         }
         let id = try string("movement_id", required: true, max: 200)!
@@ -152,7 +157,7 @@ public struct StockMovement: Sendable, Equatable, Codable {
         case .stocktake:
             guard quantity >= 0 else { throw fail("quantity", "must be 0 or more for a stocktake (the counted units)") }
         }
-        guard abs(quantity) <= 1_000_000_000 else { throw fail("quantity", "must be at most 1000000000 in size") }
+        guard quantity.magnitude <= 1_000_000_000 else { throw fail("quantity", "must be at most 1000000000 in size") }
         let movement = StockMovement(
             movementId: id, sku: sku, kind: kind, quantity: quantity,
             warehouse: try string("warehouse", required: false, max: 100),

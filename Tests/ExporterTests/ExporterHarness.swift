@@ -23,26 +23,29 @@ final class ExporterHarness: Sendable {
         ProcessInfo.processInfo.environment["STOCKWIRE_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
     }
 
-    /// Starts `count` shops (domains unique to this test) with `plan`, and an exporter for them.
+    /// Starts `count` shops (domains unique to this test) with `plan`, and an exporter for them; `token` gives each
+    /// shop's Admin API token, `logger` replaces the quiet default (tests that read the log).
     static func start(
-        shops count: Int, plan: RateLimitPlan = .standard, tuning: ShopWriter.Tuning = .init()
+        shops count: Int, plan: RateLimitPlan = .standard, tuning: ShopWriter.Tuning = .init(),
+        token: @Sendable (String) -> String = { "token-\($0)" }, logger: Logger? = nil
     ) async throws -> ExporterHarness {
         let prefix = "t" + UUID().uuidString.prefix(8).lowercased()
         let domains = (0..<count).map { "\(prefix)-\($0).myshopify.com" }
         let simulator = try await Simulator.start(
             SimulatorConfiguration(
-                shops: domains.map { ShopConfiguration(domain: $0, accessToken: "token-\($0)", webhookSecret: "s", plan: plan) }))
+                shops: domains.map { ShopConfiguration(domain: $0, accessToken: token($0), webhookSecret: "s", plan: plan) }))
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("exporter-\(prefix)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var settings: [ShopSettings] = []
         for domain in domains {
             let tokenFile = directory.appendingPathComponent("\(domain).token")
-            try "token-\(domain)\n".write(to: tokenFile, atomically: true, encoding: .utf8)
+            try "\(token(domain))\n".write(to: tokenFile, atomically: true, encoding: .utf8)
             settings.append(
                 ShopSettings(domain: domain, adminURL: simulator.adminBaseURL(shop: domain), tokenFile: tokenFile.path))
         }
-        var logger = Logger(label: "exporter-test")
-        logger.logLevel = .error
+        var quiet = Logger(label: "exporter-test")
+        quiet.logLevel = .error
+        let logger = logger ?? quiet
         var config = try AMQPConfiguration(url: amqpURL, connectionName: "exporter-test")
         config.reconnectDelay = .milliseconds(100)
         let connection = AMQPConnection(

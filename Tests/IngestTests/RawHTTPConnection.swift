@@ -58,6 +58,16 @@ final class RawHTTPConnection {
     @discardableResult
     func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
+    /// Ends the sending side (TCP FIN) and keeps reading: a client that stops mid-body and waits for the answer.
+    func finishSending() { shutdown(fd, Int32(SHUT_WR)) }
+
+    /// True while the server keeps the connection open: nothing to read yet, and no EOF or reset (does not block).
+    var isOpen: Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    }
+
     private var buffer: [UInt8] = []
 
     /// Reads one response (head and a Content-Length body); nil on timeout or close before a full response.

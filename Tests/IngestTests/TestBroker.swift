@@ -35,7 +35,10 @@ enum TestBroker {
 
     /// Runs `rabbitmqctl` against the test node (`STOCKWIRE_RABBITMQCTL`, else `deploy/local/rabbitmqctl.sh`).
     @discardableResult
-    static func rabbitmqctl(_ arguments: String...) throws -> String {
+    static func rabbitmqctl(_ arguments: String...) throws -> String { try rabbitmqctl(arguments) }
+
+    @discardableResult
+    static func rabbitmqctl(_ arguments: [String]) throws -> String {
         let env = ProcessInfo.processInfo.environment
         let script =
             env["STOCKWIRE_RABBITMQCTL"]
