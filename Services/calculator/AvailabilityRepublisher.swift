@@ -45,11 +45,14 @@ struct AvailabilityRepublisher: Sendable {
             let page = try await store.skus(after: after, limit: pageSize)
             guard let last = page.last else { break }
             let now = nowMillis()
+            // A guarded SKU is republished with its shares: a resync must not hand every shop the whole available.
+            let guarded = try await store.guardShares(of: page.map(\.sku))
             let messages = try page.map { sku, stock in
                 try message(
                     AvailabilityMessage(
                         sku: sku, available: stock.available, onHand: stock.onHand, reserved: stock.reserved,
-                        version: stock.version, causes: [], computedAtMillis: now), to: target)
+                        version: stock.version, causes: [], shares: guarded[sku]?.shares, soldTotals: guarded[sku]?.sold,
+                        computedAtMillis: now), to: target)
             }
             let amqp = amqp
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -15,6 +15,8 @@ enum CalculatorApplication {
         var requests: RequestConsumer
         /// Keeps exporters' write reports for explain.
         var writes: WriteReportConsumer
+        /// Re-balances SKUs under the zero-oversell guard.
+        var guardReview: GuardReview
         var database: PostgresConnection
         var relayDatabase: PostgresConnection
     }
@@ -30,20 +32,25 @@ enum CalculatorApplication {
             topology: configuration.topology, logger: logger)
         let routes = OutboxRoutes(
             availabilityExchange: configuration.availabilityExchange, catalogExchange: configuration.catalogExchange)
+        var guarded = StockStore(db: database, routes: routes)
+        guarded.guardDefaults = configuration.guardDefaults
+        var guardedRelay = StockStore(db: relayDatabase, routes: routes)
+        guardedRelay.guardDefaults = configuration.guardDefaults
         let metrics = CalculatorMetrics()
         let relay = OutboxRelay(
             amqp: amqp, store: StockStore(db: relayDatabase, routes: routes), metrics: metrics, logger: logger)
         let processor = BatchProcessor(
-            configuration: configuration, amqp: amqp, store: StockStore(db: database, routes: routes), relay: relay,
+            configuration: configuration, amqp: amqp, store: guarded, relay: relay,
             metrics: metrics, logger: logger)
         let requests = RequestConsumer(
             queue: configuration.requestQueue, amqp: amqp,
             republisher: AvailabilityRepublisher(amqp: amqp, store: StockStore(db: relayDatabase, routes: routes), logger: logger),
             logger: logger)
         let writes = WriteReportConsumer(
-            queue: configuration.writesQueue, amqp: amqp, store: StockStore(db: relayDatabase, routes: routes), logger: logger)
+            queue: configuration.writesQueue, amqp: amqp, store: guardedRelay, relay: relay, logger: logger)
         return Parts(
             broker: BrokerService(connection: amqp), processor: processor, requests: requests, writes: writes,
+            guardReview: GuardReview(interval: configuration.guardReview, store: guardedRelay, relay: relay, logger: logger),
             database: database, relayDatabase: relayDatabase)
     }
 
@@ -52,7 +59,8 @@ enum CalculatorApplication {
         let parts = try await buildParts(configuration: configuration, logger: logger)
         let amqp = parts.broker.connection
         let database = parts.database
-        let reads = StockStore(db: parts.relayDatabase, routes: OutboxRoutes(availabilityExchange: "", catalogExchange: ""))
+        var reads = StockStore(db: parts.relayDatabase, routes: OutboxRoutes(availabilityExchange: "", catalogExchange: ""))
+        reads.guardDefaults = configuration.guardDefaults
         let ops = OpsServer.application(
             host: configuration.opsHost, port: configuration.opsPort, logger: logger,
             routes: { ExplainEndpoint.addRoutes(to: $0, store: reads) }
@@ -67,6 +75,7 @@ enum CalculatorApplication {
                   failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: parts.requests),
             .init(service: parts.writes),
+            .init(service: parts.guardReview),
             .init(service: ops),
         ]
         if let interval = configuration.reconcileInterval {

@@ -104,7 +104,9 @@ extension CalculatorCommand {
         func run() async throws {
             let logger = Observability.bootstrap(service: "calculator", level: .warning)
             let db = try await CalculatorApplication.connect(database.conninfo, logger: logger)
-            let store = StockStore(db: db, routes: OutboxRoutes(availabilityExchange: "", catalogExchange: ""))
+            var store = StockStore(db: db, routes: OutboxRoutes(availabilityExchange: "", catalogExchange: ""))
+            // The default guard threshold, as the running calculator has it from the same environment.
+            store.guardDefaults = (try? CalculatorConfiguration.fromEnvironment().guardDefaults) ?? .init()
             let explanation = try await store.explain(sku: sku, limit: limit)
             await db.close()
             guard let explanation else {
@@ -209,6 +211,43 @@ extension CalculatorCommand {
                 await db.close()
                 throw error
             }
+        }
+    }
+}
+
+// MARK: - guard
+
+extension CalculatorCommand {
+    struct Guard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set one SKU's zero-oversell guard threshold (or go back to the default).",
+            discussion: """
+                At or below its threshold a SKU's shops no longer all show the available quantity: each gets a \
+                share, and the shares never add up to more than the truth, so no two shops can sell the same last \
+                unit. A running calculator applies the new threshold with the SKU's next change. \
+                `calculator explain <sku>` shows the shares and why.
+                """)
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The SKU.") var sku: String
+        @Option(help: "Guard at or below this available quantity; 0 = never guard this SKU.") var threshold: Int?
+        @Flag(help: "Use the default threshold (STOCKWIRE_CALCULATOR_GUARD_THRESHOLD) again.") var useDefault = false
+
+        func validate() throws {
+            guard (threshold != nil) != useDefault else { throw ValidationError("give either --threshold N or --use-default") }
+            if let threshold, threshold < 0 { throw ValidationError("--threshold must be 0 or more") }
+        }
+
+        func run() async throws {
+            let logger = Observability.bootstrap(service: "calculator", level: .warning)
+            let db = try await CalculatorApplication.connect(database.conninfo, logger: logger)
+            let store = StockStore(db: db, routes: OutboxRoutes(availabilityExchange: "", catalogExchange: ""))
+            let known = try await store.setGuardThreshold(sku: sku, threshold: useDefault ? nil : threshold.map(Int64.init))
+            await db.close()
+            guard known else {
+                FileHandle.standardError.write(Data("error: unknown SKU '\(sku)'\n".utf8))
+                throw ExitCode(2)
+            }
+            print(useDefault ? "\(sku): guard threshold is the default again" : "\(sku): guard threshold \(threshold!)")
         }
     }
 }

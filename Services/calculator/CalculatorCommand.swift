@@ -12,7 +12,7 @@ struct CalculatorCommand: AsyncParsableCommand {
         abstract: "Stockwire calculator: exact stock truth in PostgreSQL, per-SKU availability out.",
         subcommands: [
             Run.self, Migrate.self, Stock.self, Warehouse.self, Explain.self, PublishAll.self, Replay.self,
-            SnapshotCommand.self, Rebuild.self, DeadLetters.self,
+            SnapshotCommand.self, Rebuild.self, DeadLetters.self, Guard.self,
         ])
 }
 
@@ -64,6 +64,12 @@ extension CalculatorCommand {
         @Option(
             help: "Seconds between reconciliation rounds: every shop re-reads its levels and drift is repaired; 0 = off (env STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S; default off).")
         var reconcileIntervalS: Int?
+        @Option(
+            help: "Zero-oversell guard: at or below this available quantity a SKU's shops get shares that never add up to more than the truth; 0 = off (env STOCKWIRE_CALCULATOR_GUARD_THRESHOLD; default 0). One SKU: `calculator guard <sku> --threshold N`.")
+        var guardThreshold: Int?
+        @Option(
+            help: "Shops the guard gives shares to, comma-separated domains (env STOCKWIRE_CALCULATOR_GUARD_SHOPS). Also: STOCKWIRE_CALCULATOR_GUARD_REBALANCE_S (idle seconds before a shop's surplus moves, default 10), STOCKWIRE_CALCULATOR_GUARD_DEMAND_HALF_LIFE_S (default 60).")
+        var guardShops: String?
 
         func resolved() throws -> CalculatorConfiguration {
             var c = try CalculatorConfiguration.fromEnvironment()
@@ -83,6 +89,8 @@ extension CalculatorCommand {
             if let relayIntervalMs { c.relayInterval = .milliseconds(relayIntervalMs) }
             if let reconcileIntervalS { c.reconcileInterval = reconcileIntervalS > 0 ? .seconds(reconcileIntervalS) : nil }
             if let dedupeDays { c.dedupeRetentionDays = dedupeDays }
+            if let guardThreshold { c.guardDefaults.threshold = Int64(guardThreshold) }
+            if let guardShops { c.guardDefaults.shops = CalculatorConfiguration.shopList(guardShops) }
             return c
         }
 

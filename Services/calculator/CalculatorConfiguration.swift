@@ -37,6 +37,14 @@ struct CalculatorConfiguration: Sendable {
     var writesQueue = StockwireTopology.calculatorWritesQueue
     /// Interval of the periodic reconciliation (`STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S`); nil = off.
     var reconcileInterval: Duration? = nil
+    /// The zero-oversell guard (see StockGuard): default threshold (`STOCKWIRE_CALCULATOR_GUARD_THRESHOLD`, 0 =
+    /// off; `calculator guard <sku> --threshold` sets one SKU's), the shops that sell the SKUs
+    /// (`STOCKWIRE_CALCULATOR_GUARD_SHOPS`, comma-separated domains; shops whose orders touch a SKU are added),
+    /// re-balancing after idle seconds (`STOCKWIRE_CALCULATOR_GUARD_REBALANCE_S`, default 10) and the demand
+    /// half-life (`STOCKWIRE_CALCULATOR_GUARD_DEMAND_HALF_LIFE_S`, default 60).
+    var guardDefaults = StockGuard.Settings()
+    /// How often guarded SKUs are looked at for re-balancing (`STOCKWIRE_CALCULATOR_GUARD_REVIEW_MS`, default 500).
+    var guardReview: Duration = .milliseconds(500)
     /// How long message ids are kept for dedupe (`STOCKWIRE_CALCULATOR_DEDUPE_DAYS`, at least 7).
     var dedupeRetentionDays = 7
     /// Test hook (`STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT=1`): the process kills itself with SIGKILL right after
@@ -94,11 +102,38 @@ struct CalculatorConfiguration: Sendable {
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_DEDUPE_DAYS") { c.dedupeRetentionDays = v }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S"), v > 0 { c.reconcileInterval = .seconds(v) }
         c.crashAfterCommit = Environment.string("STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT") == "1"
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_GUARD_THRESHOLD") { c.guardDefaults.threshold = Int64(v) }
+        if let v = Environment.string("STOCKWIRE_CALCULATOR_GUARD_SHOPS") { c.guardDefaults.shops = Self.shopList(v) }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_GUARD_REBALANCE_S") { c.guardDefaults.rebalanceAfterMillis = Int64(v) * 1000 }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_GUARD_DEMAND_HALF_LIFE_S") {
+            c.guardDefaults.demandHalfLifeMillis = Int64(v) * 1000
+        }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_GUARD_REVIEW_MS") { c.guardReview = .milliseconds(v) }
         return c
+    }
+
+    /// `a.myshopify.com, b.myshopify.com` → the domains, sorted, without blanks or repeats.
+    static func shopList(_ text: String) -> [String] {
+        Array(Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })).sorted()
     }
 
     /// Checks ranges; errors name the setting.
     func validate() throws {
+        guard guardDefaults.threshold >= 0 else {
+            throw ConfigurationError("STOCKWIRE_CALCULATOR_GUARD_THRESHOLD / --guard-threshold=\(guardDefaults.threshold) must be 0 (off) or more")
+        }
+        if guardDefaults.threshold > 0, guardDefaults.shops.isEmpty {
+            throw ConfigurationError(
+                "STOCKWIRE_CALCULATOR_GUARD_THRESHOLD is set but STOCKWIRE_CALCULATOR_GUARD_SHOPS / --guard-shops is empty: "
+                    + "the guard must know every shop that sells the SKUs to give each a share")
+        }
+        guard guardDefaults.rebalanceAfterMillis >= 1000, guardDefaults.demandHalfLifeMillis >= 1000 else {
+            throw ConfigurationError(
+                "STOCKWIRE_CALCULATOR_GUARD_REBALANCE_S and STOCKWIRE_CALCULATOR_GUARD_DEMAND_HALF_LIFE_S must be at least 1")
+        }
+        guard guardReview >= .milliseconds(50), guardReview <= .seconds(60) else {
+            throw ConfigurationError("STOCKWIRE_CALCULATOR_GUARD_REVIEW_MS must be 50…60000")
+        }
         guard (1...10_000).contains(batchSize) else {
             throw ConfigurationError("STOCKWIRE_CALCULATOR_BATCH_SIZE / --batch-size=\(batchSize) must be 1…10000")
         }

@@ -141,5 +141,25 @@ enum CalculatorSchema {
                 );
                 CREATE INDEX shop_writes_written_at ON shop_writes (written_at_ms);
                 """),
+        Migration(
+            version: 5, name: "zero-oversell guard",
+            sql: """
+                -- A SKU's own guard threshold (NULL: STOCKWIRE_CALCULATOR_GUARD_THRESHOLD).
+                ALTER TABLE skus ADD COLUMN guard_threshold bigint CHECK (guard_threshold >= 0);
+                -- One row per shop of every SKU whose guard is active (no rows: mirror mode). See StockGuard.
+                CREATE TABLE guard_shares (
+                    sku text NOT NULL,
+                    shop text NOT NULL,
+                    share bigint NOT NULL,
+                    granted bigint,
+                    sold_total bigint NOT NULL,
+                    raised_at_version bigint NOT NULL,
+                    demand double precision NOT NULL,
+                    demand_at_ms bigint NOT NULL,
+                    last_activity_at_ms bigint NOT NULL,
+                    reason text NOT NULL,
+                    PRIMARY KEY (sku, shop)
+                );
+                """),
     ]
 }

@@ -80,10 +80,28 @@ struct SkuExplanation: Sendable, Codable, Equatable {
     var history: [Version]
     /// What each shop was last written.
     var shops: [ShopWrite] = []
+    /// The zero-oversell guard threshold that applies (0: never guarded).
+    var guardThreshold: Int64 = 0
+    /// While guarded: each shop's share and why; empty in mirror mode.
+    var shares: [GuardShare] = []
+
+    /// One shop's share under the zero-oversell guard.
+    struct GuardShare: Sendable, Codable, Equatable {
+        var shop: String
+        /// What the shop is told to show.
+        var share: Int64
+        /// Units the shop may still sell (plus its sales the truth has not seen), at most; nil until its exporter
+        /// confirmed a write since the guard began.
+        var granted: Int64?
+        var soldSinceGuard: Int64
+        var reason: String
+
+        enum CodingKeys: String, CodingKey { case shop, share, granted, soldSinceGuard = "sold_since_guard", reason }
+    }
 
     enum CodingKeys: String, CodingKey {
         case sku, available, onHand = "on_hand", reserved, safetyStock = "safety_stock", version, levels
-        case openLines = "open_lines", history, shops
+        case openLines = "open_lines", history, shops, guardThreshold = "guard_threshold", shares
     }
 
     /// `shop=units` pairs, sorted, space-separated: how ``sku_history.origins`` stores them.
@@ -122,6 +140,15 @@ struct SkuExplanation: Sendable, Codable, Equatable {
         if !openLines.isEmpty {
             out += "open order lines (shop/order/line: units):\n"
             for (line, units) in openLines.sorted(by: { $0.key < $1.key }) { out += "  \(line): \(units)\n" }
+        }
+        if !shares.isEmpty {
+            out += "zero-oversell guard: on (threshold \(guardThreshold)); shares never add up to more than available\n"
+            for s in shares {
+                let claim = s.granted.map { "may still sell \($0)" } ?? "not yet confirmed by its exporter"
+                out += "  \(s.shop): share \(s.share) (\(claim); sold \(s.soldSinceGuard) since the guard began) — \(s.reason)\n"
+            }
+        } else if guardThreshold > 0 {
+            out += "zero-oversell guard: off (mirror mode above the threshold \(guardThreshold))\n"
         }
         if shops.isEmpty {
             out += "shops: no write reported yet\n"

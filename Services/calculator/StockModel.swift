@@ -42,6 +42,8 @@ struct SkuStock: Sendable, Equatable {
     var safetyStock: Int64 = 0
     /// Bumped on every committed change.
     var version: Int64 = 0
+    /// This SKU's zero-oversell guard threshold; nil = the default.
+    var guardThreshold: Int64?
 
     /// What every shop is told: `max(0, on_hand − reserved − safety_stock)`.
     var available: Int64 { max(0, onHand - reserved - safetyStock) }
@@ -207,6 +209,10 @@ struct StockState: Sendable, Equatable {
     var orders: [OrderKey: OrderState] = [:]
     var refunds: Set<RefundKey> = []
     var variants: [VariantKey: Variant] = [:]
+    /// Zero-oversell guards of the SKUs that have one active (loaded with the SKUs).
+    var guards: [String: StockGuard] = [:]
+    /// The guard's defaults (threshold, shops, timings); a SKU's own threshold wins.
+    var guardDefaults = StockGuard.Settings()
 
     /// Per-SKU bookkeeping of the changes since the last ``takeChanges(computedAtMillis:)``.
     private(set) var pending: [String: PendingChange] = [:]
@@ -223,6 +229,8 @@ struct StockState: Sendable, Equatable {
         var orderDeltaByShop: [String: Int64] = [:]
         /// Units each shop's own orders newly reserved (sales, gross: a cancel in the same batch does not net it out).
         var soldByShop: [String: Int64] = [:]
+        /// Units each shop's own orders released (cancellations, edits down, refunds), gross.
+        var restockedByShop: [String: Int64] = [:]
     }
 
     init() {}
@@ -381,7 +389,10 @@ struct StockState: Sendable, Equatable {
         if skus[sku] == nil { skus[sku] = SkuStock() }
         touch(sku, cause: cause)
         skus[sku]!.reserved += delta
-        if let shop { pending[sku]!.orderDeltaByShop[shop, default: 0] += delta }
+        if let shop {
+            pending[sku]!.orderDeltaByShop[shop, default: 0] += delta
+            if delta < 0 { pending[sku]!.restockedByShop[shop, default: 0] -= delta }
+        }
     }
 
     private mutating func touch(_ sku: String, cause: EventCause) {
@@ -393,16 +404,47 @@ struct StockState: Sendable, Equatable {
 
     // MARK: Versions and messages
 
-    /// Bumps the version of every SKU whose quantities changed since the last call and returns one availability
-    /// message per such SKU (sorted by SKU); clears the bookkeeping.
+    // MARK: Zero-oversell guard
+
+    /// Marks a SKU for a look by the guard in the next ``takeChanges(computedAtMillis:)`` (an exporter's
+    /// confirmation, or time passing), without any change of its quantities.
+    mutating func reviewGuard(sku: String) {
+        guard skus[sku] != nil, pending[sku] == nil else { return }
+        pending[sku] = PendingChange(before: skus[sku]!)
+    }
+
+    /// The guard settings of `sku`: the defaults, with the SKU's own threshold when it has one.
+    func guardSettings(of sku: String, change: PendingChange) -> StockGuard.Settings {
+        var settings = guardDefaults
+        if let own = skus[sku]?.guardThreshold { settings.threshold = own }
+        for shop in change.orderDeltaByShop.keys.sorted() where !settings.shops.contains(shop) { settings.shops.append(shop) }
+        return settings
+    }
+
+    /// Bumps the version of every SKU whose quantities (or guard shares) changed since the last call and returns
+    /// one availability message per such SKU (sorted by SKU); clears the bookkeeping.
     mutating func takeChanges(computedAtMillis: Int64) -> [AvailabilityMessage] {
         var messages: [AvailabilityMessage] = []
         for (sku, change) in pending.sorted(by: { $0.key < $1.key }) {
+            guard var stock = skus[sku] else { continue }
+            let nextVersion = max(stock.version, change.before.version) + 1
+            var guardChanged = false
+            let settings = guardSettings(of: sku, change: change)
+            if settings.threshold > 0 || guards[sku] != nil {
+                var g = guards[sku] ?? StockGuard()
+                let before = g.shares
+                for (shop, net) in change.orderDeltaByShop.sorted(by: { $0.key < $1.key }) {
+                    g.ownChange(shop: shop, net: net, version: nextVersion, now: computedAtMillis, settings: settings)
+                }
+                let allocated = g.allocate(
+                    available: stock.available, version: nextVersion, now: computedAtMillis, settings: settings)
+                guardChanged = allocated || g.shares != before
+                guards[sku] = g.active ? g : nil
+            }
             // A sale in a shop is announced even when the batch netted it out (a cancel, say): that shop's exporter
             // needs it to account for the unit the shop already took off its own count.
-            guard var stock = skus[sku], stock.quantitiesDiffer(from: change.before) || !change.soldByShop.isEmpty
-            else { continue }
-            stock.version = max(stock.version, change.before.version) + 1
+            guard stock.quantitiesDiffer(from: change.before) || !change.soldByShop.isEmpty || guardChanged else { continue }
+            stock.version = nextVersion
             skus[sku] = stock
             // Every shop whose own orders moved this SKU's reservation, with its net units; the single-origin
             // fields stay for readers of the first contract.
@@ -414,6 +456,8 @@ struct StockState: Sendable, Equatable {
                     version: stock.version, causes: change.causes, originShop: origin?.key,
                     originQuantity: origin?.value, originQuantities: origins.isEmpty ? nil : origins,
                     originSold: change.soldByShop.isEmpty ? nil : change.soldByShop,
+                    originRestocked: change.restockedByShop.isEmpty ? nil : change.restockedByShop,
+                    shares: guards[sku]?.shares, soldTotals: guards[sku]?.soldTotals,
                     firstReceivedAtMillis: change.firstReceivedAtMillis,
                     computedAtMillis: computedAtMillis))
         }

@@ -3,6 +3,20 @@ import Postgres
 
 /// The store's reads for operators: every SKU page by page (publish-all, resync) and one SKU's lineage (explain).
 extension StockStore {
+    /// The guard shares and sold totals of those of `skus` under the zero-oversell guard.
+    func guardShares(of skus: [String]) async throws -> [String: (shares: [String: Int64], sold: [String: Int64])] {
+        var out: [String: (shares: [String: Int64], sold: [String: Int64])] = [:]
+        for row in try await db.query(
+            "SELECT sku, shop, share, sold_total FROM guard_shares WHERE sku = ANY($1::text[])", [skus])
+        {
+            let sku = try row.decode(String.self, at: 0)
+            let shop = try row.decode(String.self, at: 1)
+            out[sku, default: ([:], [:])].shares[shop] = try row.decode(Int64.self, at: 2)
+            out[sku, default: ([:], [:])].sold[shop] = try row.decode(Int64.self, at: 3)
+        }
+        return out
+    }
+
     /// Up to `limit` SKUs after `after` (sorted by SKU) with their truth.
     func skus(after: String, limit: Int) async throws -> [(sku: String, stock: SkuStock)] {
         try await db.query(
@@ -81,6 +95,7 @@ extension StockStore {
             sku: sku, available: stock.available, onHand: stock.onHand, reserved: stock.reserved,
             safetyStock: stock.safetyStock, version: stock.version,
             levels: levels.map { SkuExplanation.Level(warehouse: $0.0, onHand: $0.1, forSale: $0.2) },
-            openLines: openLines, history: history, shops: shops)
+            openLines: openLines, history: history, shops: shops,
+            guardThreshold: stock.guardThreshold ?? guardDefaults.threshold, shares: try await guardShares(sku: sku))
     }
 }

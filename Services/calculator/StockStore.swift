@@ -45,6 +45,8 @@ struct OutboxRoutes: Sendable {
 struct StockStore: Sendable {
     let db: PostgresConnection
     let routes: OutboxRoutes
+    /// The zero-oversell guard's defaults.
+    var guardDefaults = StockGuard.Settings()
 
     // MARK: Batch
 
@@ -53,6 +55,7 @@ struct StockStore: Sendable {
     /// and serialization failures.
     func apply(_ events: [PreparedEvent], computedAtMillis: Int64) async throws -> BatchResult {
         let routes = routes
+        let guardDefaults = guardDefaults
         return try await db.retryingTransaction(
             isolation: .readCommitted, retry: PostgresRetryPolicy(maxAttempts: 20, maxDelay: .milliseconds(500))
         ) { tx in
@@ -101,6 +104,7 @@ struct StockStore: Sendable {
             }
 
             var state = StockState()
+            state.guardDefaults = guardDefaults
             state.warehouses = [:]
             for row in try await tx.query("SELECT name, for_sale FROM warehouses") {
                 state.warehouses[try row.decode(String.self, at: 0)] = try row.decode(Bool.self, at: 1)
@@ -167,16 +171,7 @@ struct StockStore: Sendable {
             }
             let touchedSkus = registeredSkus.union(movementSkus).sorted()
             if !touchedSkus.isEmpty {
-                for row in try await tx.query(
-                    """
-                    SELECT sku, on_hand, reserved, safety_stock, version FROM skus WHERE sku = ANY($1::text[])
-                    ORDER BY sku FOR UPDATE
-                    """, [touchedSkus])
-                {
-                    state.skus[try row.decode(String.self, at: 0)] = SkuStock(
-                        onHand: try row.decode(Int64.self, at: 1), reserved: try row.decode(Int64.self, at: 2),
-                        safetyStock: try row.decode(Int64.self, at: 3), version: try row.decode(Int64.self, at: 4))
-                }
+                try await Self.lockSkus(touchedSkus, into: &state, tx: tx)
                 for row in try await tx.query(
                     "SELECT sku, warehouse, on_hand FROM stock_levels WHERE sku = ANY($1::text[])", [touchedSkus])
                 {
@@ -207,44 +202,13 @@ struct StockStore: Sendable {
             }
 
             // 7. Outbox.
-            var pending: [(exchange: String, key: String, id: String, type: String, body: String, sku: String?)] = []
-            for m in messages {
-                pending.append(
-                    (routes.availabilityExchange, m.sku, "\(m.sku)/\(m.version)", AvailabilityMessage.messageType,
-                     String(decoding: try m.json(), as: UTF8.self), m.sku))
-            }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            for c in catalogs {
-                let message = CatalogMessage(
-                    shop: c.shop, productId: c.productId, updatedAtMillis: c.updatedAtMillis,
-                    variants: c.variants.map { .init(variantId: $0.variantId, sku: $0.sku, inventoryItemId: $0.inventoryItemId) })
-                pending.append(
-                    (routes.catalogExchange, c.shop, "catalog/\(c.shop)/\(c.productId)/\(computedAtMillis)",
-                     CatalogMessage.messageType, String(decoding: try encoder.encode(message), as: UTF8.self), nil))
-            }
-            if !pending.isEmpty {
-                let rows = try await tx.query(
-                    """
-                    INSERT INTO outbox (exchange, routing_key, message_id, message_type, body, sku)
-                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                    RETURNING id
-                    """,
-                    [pending.map(\.exchange), pending.map(\.key), pending.map(\.id), pending.map(\.type),
-                     pending.map(\.body), pending.map(\.sku)])
-                let ids = try rows.map { try $0.decode(Int64.self, at: 0) }
-                for (id, p) in zip(ids, pending) {
-                    result.outbox.append(
-                        OutboxMessage(
-                            id: id, exchange: p.exchange, routingKey: p.key, messageId: p.id, messageType: p.type,
-                            body: Array(p.body.utf8)))
-                }
-            }
+            result.outbox = try await Self.insertOutbox(
+                messages: messages, catalogs: catalogs, computedAtMillis: computedAtMillis, routes: routes, tx: tx)
             return result
         }
     }
 
-    private func writeBack(
+    func writeBack(
         initial: StockState, final state: StockState, messages: [AvailabilityMessage],
         refundOrders: [RefundKey: Int64], tx: PostgresTransaction
     ) async throws {
@@ -333,6 +297,8 @@ struct StockStore: Sendable {
                  messages.map(\.firstReceivedAtMillis), messages.map(\.computedAtMillis)])
         }
 
+        try await Self.writeGuards(initial: initial.guards, final: state.guards, tx: tx)
+
         // Catalog.
         let variantRows = state.variants.filter { initial.variants[$0.key] != $0.value }
         if !variantRows.isEmpty {
@@ -410,11 +376,12 @@ struct StockStore: Sendable {
     /// The truth of one SKU: quantities, version, last causes, and the latest published messages.
     func stock(sku: String) async throws -> (SkuStock, causes: [String], levels: [(String, Int64, Bool)])? {
         let rows = try await db.query(
-            "SELECT on_hand, reserved, safety_stock, version, last_causes FROM skus WHERE sku = $1", [sku])
+            "SELECT on_hand, reserved, safety_stock, version, last_causes, guard_threshold FROM skus WHERE sku = $1", [sku])
         guard let row = rows.first else { return nil }
         let stock = SkuStock(
             onHand: try row.decode(Int64.self, at: 0), reserved: try row.decode(Int64.self, at: 1),
-            safetyStock: try row.decode(Int64.self, at: 2), version: try row.decode(Int64.self, at: 3))
+            safetyStock: try row.decode(Int64.self, at: 2), version: try row.decode(Int64.self, at: 3),
+            guardThreshold: try row.decode(Int64?.self, at: 5))
         let causes = try row.decode(String.self, at: 4).split(separator: " ").map(String.init)
         let levels = try await db.query(
             """

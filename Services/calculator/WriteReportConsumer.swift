@@ -4,14 +4,17 @@ import Logging
 import ServiceKit
 import ServiceLifecycle
 
-/// Keeps the exporters' write reports (`calculator.writes`) in `shop_writes`, for `calculator explain`.
+/// Keeps the exporters' write reports (`calculator.writes`) in `shop_writes`, for `calculator explain`, and hands
+/// the confirmations of guarded writes to the zero-oversell guard (units a shop confirmed it no longer shows are
+/// freed and re-allocated at once).
 ///
 /// Reports are taken in batches (whatever arrived, up to 500) and acknowledged once stored; an unreadable one is
-/// dropped with a log line (lineage, not truth: nothing depends on it).
+/// dropped with a log line (the guard only frees units later: stock held back, never oversold).
 struct WriteReportConsumer: Service {
     let queue: String
     let amqp: AMQPConnection
     let store: StockStore
+    let relay: OutboxRelay
     let logger: Logger
 
     func run() async throws {
@@ -47,6 +50,10 @@ struct WriteReportConsumer: Service {
         }
         do {
             try await store.record(reports)
+            if reports.contains(where: { $0.writes.contains { $0.soldTotal != nil } }) {
+                let outbox = try await store.reallocate(reports: reports, allGuarded: false, computedAtMillis: nowMillis())
+                await relay.publishAndMark(outbox)
+            }
             batch.last?.ack(multiple: true)
         } catch {
             logger.warning("write reports not stored; they come back", metadata: ["error": "\(error)"])

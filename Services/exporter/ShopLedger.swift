@@ -14,26 +14,33 @@
 /// 2. When an availability message says the change came from this shop's own order of `q` units (`origin_shop`),
 ///    that sale is now in the truth: first it cancels discovered-but-unexplained loss (`unseen −= min(unseen, q)`);
 ///    the rest (`fresh`) is a sale Shopify already subtracted that we had not noticed, so `believed −= fresh`.
+///    2b. Units the shop's own orders gave back in that change (a cancellation, an edit down, a refund: the net is
+///    below the gross sales) were restocked by Shopify in that shop: `believed += restocked`. Without this a sale
+///    and a restock the truth has not both seen cancel out in the value (ABA) and a compare-and-set from the old
+///    belief succeeds over an unseen sale. When Shopify did not restock (a cancellation with "restock" unticked),
+///    the belief is too high: the next write gets a stale answer, and the read counts the difference as unseen loss
+///    — held back for a while, the safe direction. A restock a read showed before it was announced (step 3:
+///    `A > believed`) is kept as `gained` and used up by the announcement, so it is not added twice.
 /// 3. When Shopify answers `CHANGE_FROM_QUANTITY_STALE`, we read the actual level `A`. If `A < believed`, the shop
 ///    lost `believed − A` units we have not seen (a sale whose webhook is still on its way, or an edit in the
-///    admin): `unseen += believed − A`. If `A > believed`, units came back outside Stockwire (a restock it will
-///    hear of); the truth decides, nothing is added. Either way `believed = A`, and the write is retried.
+///    admin): `unseen += believed − A`. If `A > believed`, units came back (a restock we will hear of, or an edit):
+///    `gained += A − believed`, nothing is held back. Either way `believed = A`, and the write is retried.
 /// 4. Unexplained loss expires after ``unseenTTL`` (an admin edit never comes back as an order); reconciliation
 ///    covers what is left.
 /// 5. A sale announced while a write of the item is in flight (step 2 during the write) happened after that write
 ///    took effect, or the compare-and-set fails: if the write succeeds, the shop holds the written quantity *less*
 ///    those units, not the written quantity.
 ///
-/// Sales are counted gross (`origin_sold`): a cancel, edit or refund in the same change restocks the shop in
-/// Shopify too, which the next read shows (step 3: `A > believed` adds nothing), so netting it against the sale
-/// would leave the sale's loss unexplained for good.
+/// Sales are counted gross (`origin_sold`) and restocks separately (step 2b), so a sale and a cancellation in one
+/// change both reach the belief.
 ///
 /// 6. A write is skipped only when the shop is known to hold the quantity already: the belief was *confirmed* (by
-///    a read, or by a write during which nothing of the shop's own was announced) and no change of the shop's own
-///    has been announced since. A belief derived by steps 2 or 5 is a guess: a sale and a restock in the same shop
-///    cancel out in the value (ABA), so a compare-and-set can succeed over a sale it did not know of, and the
-///    derived belief is then one unit low. And a cancellation, edit or refund in the shop may have restocked it
-///    (Shopify does, unless told not to), which no belief follows. Skipping on such a guess left that shop a unit
+///    a read, or by a write during which nothing of the shop's own was announced), and since then only sales of
+///    the shop were announced outside writes (step 2 then follows Shopify exactly: the shop held `believed` and
+///    took the sale off it; an extra sale not announced yet only leaves the shop lower, and its announcement
+///    lowers the belief too). A belief derived during a write (step 5) or from a restock (step 2b) is a guess: a
+///    sale and a restock in the same shop cancel out in the value (ABA), so a compare-and-set can succeed over a
+///    sale it did not know of, and Shopify may not have restocked. Skipping on such a guess left that shop a unit
 ///    above or below the truth for good; writing costs at most one stale answer and one read, and puts the truth
 ///    back.
 ///
@@ -48,6 +55,9 @@ struct ShopLedger {
         var confirmed = false
         /// Units lost in the shop that the truth does not show yet.
         var unseen: Int64 = 0
+        /// Units that came back in the shop (a read showed more than believed) that no announced restock explains
+        /// yet; an announced restock first uses these up (step 2b), so a restock seen early is not counted twice.
+        var gained: Int64 = 0
         /// When `unseen` last grew.
         var unseenSince: ContinuousClock.Instant?
         /// Whether a write of the item is on its way to Shopify.
@@ -73,6 +83,7 @@ struct ShopLedger {
         var state = item(id)
         if let since = state.unseenSince, now - since > unseenTTL {
             state.unseen = 0
+            state.gained = 0
             state.unseenSince = nil
             items[id] = state
         }
@@ -108,20 +119,10 @@ struct ShopLedger {
         var state = item(id)
         let soldMeanwhile = state.writing ? state.soldDuringWrite : 0
         state.believed = quantity - soldMeanwhile
-        state.confirmed = !(state.writing && state.ownChangeDuringWrite) && soldMeanwhile == 0
+        state.confirmed = !(state.writing && state.ownChangeDuringWrite)
         state.writing = false
         state.soldDuringWrite = 0
         state.ownChangeDuringWrite = false
-        items[id] = state
-    }
-
-    /// A change of the shop's own orders (a sale, a cancellation, an edit, a refund) is now part of the truth: the
-    /// shop's level may have moved by itself, so the belief is no longer confirmed (step 6). Sales also go through
-    /// ``ownSale(item:quantity:)``.
-    mutating func ownChange(item id: String) {
-        guard var state = items[id] else { return }
-        state.confirmed = false
-        if state.writing { state.ownChangeDuringWrite = true }
         items[id] = state
     }
 
@@ -132,11 +133,25 @@ struct ShopLedger {
         state.unseen -= explained
         if state.unseen == 0 { state.unseenSince = nil }
         let fresh = quantity - explained
-        if fresh > 0, let believed = state.believed {
-            state.believed = believed - fresh
-            state.confirmed = false
+        if fresh > 0, let believed = state.believed { state.believed = believed - fresh }
+        if fresh > 0, state.writing {
+            state.soldDuringWrite += fresh
+            state.ownChangeDuringWrite = true
         }
-        if fresh > 0, state.writing { state.soldDuringWrite += fresh }
+        items[id] = state
+    }
+
+    /// The shop's own orders gave back `quantity` units that Shopify restocked in the shop (step 2b).
+    mutating func ownRestock(item id: String, quantity: Int64) {
+        guard quantity > 0, var state = items[id] else { return }
+        let explained = min(state.gained, quantity)
+        state.gained -= explained
+        if let believed = state.believed { state.believed = believed + quantity - explained }
+        if state.writing {
+            state.soldDuringWrite -= quantity - explained
+            state.ownChangeDuringWrite = true
+        }
+        state.confirmed = false
         items[id] = state
     }
 
@@ -146,6 +161,9 @@ struct ShopLedger {
         if let believed = state.believed, actual < believed {
             state.unseen += believed - actual
             state.unseenSince = now
+        } else if let believed = state.believed, actual > believed {
+            state.gained += actual - believed
+            state.unseenSince = state.unseenSince ?? now
         }
         state.believed = actual
         state.confirmed = true

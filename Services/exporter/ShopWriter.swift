@@ -45,6 +45,9 @@ actor ShopWriter {
     /// SKUs whose items changed while none of their writes had finished yet: written again once one settles.
     private var rewriteAfterSettle: Set<String> = []
     private var maxSeenVersion: [String: Int64] = [:]
+    /// Per guarded SKU, this shop's `sold_totals` figure of the newest version received: the sales the ledger has
+    /// taken in. Reported with a write, it tells the guard which sales the write already accounted for.
+    private var soldTotalSeen: [String: Int64] = [:]
     private var locationId: String?
     private(set) var pausedReason: String?
     private let wake: AsyncStream<Void>.Continuation
@@ -100,13 +103,13 @@ actor ShopWriter {
             return
         }
         if message.version > maxSeenVersion[message.sku] ?? .min, let items = catalog.items(sku: message.sku) {
-            if message.soldQuantity(of: shop.domain) != nil || message.ownQuantity(of: shop.domain) != nil {
-                items.forEach { ledger.ownChange(item: $0) }
-            }
-            if let q = message.soldQuantity(of: shop.domain), q > 0, items.count == 1 {
-                ledger.ownSale(item: items[0], quantity: q)
-            }
+            let sold = message.soldQuantity(of: shop.domain) ?? 0
+            if sold > 0, items.count == 1 { ledger.ownSale(item: items[0], quantity: sold) }
+            // Net below gross: the shop's own orders gave units back, which Shopify restocked in the shop.
+            let restocked = message.restockedQuantity(of: shop.domain)
+            if restocked > 0, items.count == 1 { ledger.ownRestock(item: items[0], quantity: restocked) }
         }
+        if message.version > maxSeenVersion[message.sku] ?? .min { soldTotalSeen[message.sku] = message.soldTotals?[shop.domain] }
         maxSeenVersion[message.sku] = max(maxSeenVersion[message.sku] ?? .min, message.version)
         let resync = delivery.properties.headers[StockwireTopology.resyncHeader] != nil
         if resync { metrics.resyncs.increment() }
@@ -174,8 +177,15 @@ actor ShopWriter {
     private struct Entry {
         var pending: Coalescer<AMQPDelivery>.Pending
         var items: [String]
+        /// What the shop should show: the available quantity, or its share under the zero-oversell guard.
+        var target: Int64
         var sku: String { pending.message.sku }
-        var target: Int64 { pending.message.available }
+
+        /// The target of one of the SKU's items: under the guard the share goes to the first item only (two items
+        /// showing it would let the shop sell it twice).
+        func target(of item: String) -> Int64 {
+            pending.message.shares == nil || item == items.first ? target : 0
+        }
     }
 
     private func write(_ batch: [Coalescer<AMQPDelivery>.Pending]) async {
@@ -195,7 +205,7 @@ actor ShopWriter {
                 continue
             }
             if pending.resync { items.forEach { ledger.forgetBelieved(item: $0) } }
-            entries.append(Entry(pending: pending, items: items))
+            entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain)))
         }
         var staleRounds = 0
         while !entries.isEmpty {
@@ -208,17 +218,29 @@ actor ShopWriter {
             }
             var quantities: [AdminAPIClient.Quantity] = []
             var owner: [Int] = []
+            var heldBack: [String: Int64] = [:]
+            let soldSeen = soldTotalSeen
+            var alreadyHeld: [(quantity: AdminAPIClient.Quantity, entry: Int)] = []
             let now = ContinuousClock.now
             for (e, entry) in entries.enumerated() {
                 for item in entry.items {
-                    let (quantity, changeFrom) = ledger.plan(item: item, target: entry.target, now: now)
-                    if ledger.holds(item: item, quantity: quantity) { continue }
-                    quantities.append(
-                        .init(inventoryItemId: item, locationId: location, quantity: quantity, changeFromQuantity: changeFrom))
+                    let (quantity, changeFrom) = ledger.plan(item: item, target: entry.target(of: item), now: now)
+                    heldBack[item] = ledger.item(item).unseen
+                    let q = AdminAPIClient.Quantity(
+                        inventoryItemId: item, locationId: location, quantity: quantity, changeFromQuantity: changeFrom)
+                    if ledger.holds(item: item, quantity: quantity) {
+                        alreadyHeld.append((q, e))
+                        continue
+                    }
+                    quantities.append(q)
                     owner.append(e)
                 }
             }
             if quantities.isEmpty {
+                // Shopify confirmed these levels already; under the guard that is worth reporting (units are freed).
+                report(
+                    quantities: alreadyHeld.map(\.quantity), owner: alreadyHeld.map(\.entry), entries: entries,
+                    heldBack: heldBack, soldSeen: soldSeen)
                 entries.forEach { settle($0.pending) }
                 return
             }
@@ -246,7 +268,9 @@ actor ShopWriter {
                         ])
                 }
                 for q in quantities { ledger.wrote(item: q.inventoryItemId, quantity: q.quantity) }
-                report(quantities: quantities, owner: owner, entries: entries)
+                report(
+                    quantities: quantities + alreadyHeld.map(\.quantity), owner: owner + alreadyHeld.map(\.entry),
+                    entries: entries, heldBack: heldBack, soldSeen: soldSeen)
                 metrics.writes.increment()
                 metrics.quantities.increment(by: quantities.count)
                 entries.forEach { settle($0.pending) }
@@ -293,16 +317,26 @@ actor ShopWriter {
         }
     }
 
-    /// Tells the calculator what was written (`stockwire.writes`), for `calculator explain`. Best effort and off
-    /// the write path: a report that cannot be published is only logged.
-    private func report(quantities: [AdminAPIClient.Quantity], owner: [Int], entries: [Entry]) {
+    /// Tells the calculator what was written (`stockwire.writes`), for `calculator explain` and, for SKUs under the
+    /// zero-oversell guard, as the confirmation that frees units (with the units held back and the version's
+    /// sold total: see `WriteReport.Write`). Best effort and off the write path: a report that cannot be published
+    /// is only logged (the guard then frees those units with a later report).
+    private func report(
+        quantities: [AdminAPIClient.Quantity], owner: [Int], entries: [Entry], heldBack: [String: Int64],
+        soldSeen: [String: Int64]
+    ) {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         var seen = Set<Int>()
         var writes: [WriteReport.Write] = []
-        for (q, e) in zip(quantities, owner) where seen.insert(e).inserted {
+        for (q, e) in zip(quantities, owner) where q.inventoryItemId == entries[e].items.first && seen.insert(e).inserted {
             let m = entries[e].pending.message
+            let guarded = m.shares != nil
             writes.append(
-                .init(sku: m.sku, version: m.version, value: q.quantity, writtenAtMillis: now, firstReceivedAtMillis: m.firstReceivedAtMillis))
+                .init(
+                    sku: m.sku, version: m.version, value: q.quantity, writtenAtMillis: now,
+                    firstReceivedAtMillis: m.firstReceivedAtMillis,
+                    heldBack: guarded ? heldBack[q.inventoryItemId] ?? 0 : nil,
+                    soldTotal: guarded ? soldSeen[m.sku] ?? m.soldTotals?[shop.domain] ?? 0 : nil))
         }
         guard !writes.isEmpty, let body = try? WriteReport(shop: shop.domain, writes: writes).json() else { return }
         let message = AMQPMessage(

@@ -33,6 +33,16 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
     /// same change does not net them out). Shopify took these off that shop's count at checkout; an exporter uses
     /// them to account for loss it saw in the shop before the truth did.
     public var originSold: [String: Int64]?
+    /// Units each shop's own orders gave back in this change (a cancellation, an edit down, a refund that
+    /// releases): Shopify restocks them in that shop unless told not to. An exporter adds them to what it believes
+    /// the shop holds.
+    public var originRestocked: [String: Int64]?
+    /// Zero-oversell guard (low stock): what each shop shows instead of `available`; absent in mirror mode. The
+    /// shares never add up to more than `available`; a shop the map does not name shows 0.
+    public var shares: [String: Int64]?
+    /// With `shares`: each shop's net units sold since the guard began, as this version knows them. An exporter
+    /// echoes its shop's figure in its write report, so the calculator can tell which sales the write saw.
+    public var soldTotals: [String: Int64]?
     /// When ingest received the first cause (ms since 1970), for end-to-end latency.
     public var firstReceivedAtMillis: Int64?
     /// When the calculator committed this value (ms since 1970).
@@ -41,7 +51,7 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", sku, available, onHand = "on_hand", reserved, version, causes
         case originShop = "origin_shop", originQuantity = "origin_quantity", originQuantities = "origin_quantities"
-        case originSold = "origin_sold"
+        case originSold = "origin_sold", originRestocked = "origin_restocked", shares, soldTotals = "sold_totals"
         case firstReceivedAtMillis = "first_received_at_ms", computedAtMillis = "computed_at_ms"
     }
 
@@ -49,7 +59,9 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
     public init(
         sku: String, available: Int64, onHand: Int64, reserved: Int64, version: Int64, causes: [String],
         originShop: String? = nil, originQuantity: Int64? = nil, originQuantities: [String: Int64]? = nil,
-        originSold: [String: Int64]? = nil, firstReceivedAtMillis: Int64? = nil, computedAtMillis: Int64
+        originSold: [String: Int64]? = nil, originRestocked: [String: Int64]? = nil, shares: [String: Int64]? = nil,
+        soldTotals: [String: Int64]? = nil,
+        firstReceivedAtMillis: Int64? = nil, computedAtMillis: Int64
     ) {
         self.schemaVersion = Self.currentSchemaVersion
         self.sku = sku
@@ -62,16 +74,29 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
         self.originQuantity = originQuantity
         self.originQuantities = originQuantities
         self.originSold = originSold
+        self.originRestocked = originRestocked
+        self.shares = shares
+        self.soldTotals = soldTotals
         self.firstReceivedAtMillis = firstReceivedAtMillis
         self.computedAtMillis = computedAtMillis
     }
 
-    /// Units `shop`'s own orders newly took in this change (gross), for an exporter's ledger: `origin_sold`, or
-    /// the net own quantity from messages of calculators that do not send it yet.
-    public func soldQuantity(of shop: String) -> Int64? {
-        if let sold = originSold { return sold[shop] }
-        return ownQuantity(of: shop)
+    /// What `shop` should show: its share under the guard (0 when it has none), else `available`.
+    public func target(for shop: String) -> Int64 {
+        guard let shares else { return available }
+        return shares[shop] ?? 0
     }
+
+    /// Units `shop`'s own orders newly took in this change (gross), for an exporter's ledger: `origin_sold`
+    /// (absent: none), or, when the change names the shop only in `origin_quantities`, its net quantity if
+    /// positive. Nil when the change has nothing of the shop's own.
+    public func soldQuantity(of shop: String) -> Int64? {
+        if let sold = originSold?[shop] { return sold }
+        return ownQuantity(of: shop).map { max(0, $0) }
+    }
+
+    /// Units `shop`'s own orders gave back in this change (`origin_restocked`; 0 when absent).
+    public func restockedQuantity(of shop: String) -> Int64 { max(0, originRestocked?[shop] ?? 0) }
 
     /// Units of this change sold in `shop` itself (Shopify already lowered that shop's count), if any.
     public func ownQuantity(of shop: String) -> Int64? {
@@ -98,15 +123,7 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
         }
         w.key(CodingKeys.onHand.rawValue)
         w.value(onHand)
-        if let originQuantities {
-            w.key(CodingKeys.originQuantities.rawValue)
-            w.beginObject()
-            for (shop, quantity) in originQuantities.sorted(by: { $0.key < $1.key }) {
-                w.key(shop)
-                w.value(quantity)
-            }
-            w.endObject()
-        }
+        if let originQuantities { w.object(CodingKeys.originQuantities.rawValue, originQuantities) }
         if let originQuantity {
             w.key(CodingKeys.originQuantity.rawValue)
             w.value(originQuantity)
@@ -115,21 +132,16 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
             w.key(CodingKeys.originShop.rawValue)
             w.value(originShop)
         }
-        if let originSold {
-            w.key(CodingKeys.originSold.rawValue)
-            w.beginObject()
-            for (shop, quantity) in originSold.sorted(by: { $0.key < $1.key }) {
-                w.key(shop)
-                w.value(quantity)
-            }
-            w.endObject()
-        }
+        if let originRestocked { w.object(CodingKeys.originRestocked.rawValue, originRestocked) }
+        if let originSold { w.object(CodingKeys.originSold.rawValue, originSold) }
         w.key(CodingKeys.reserved.rawValue)
         w.value(reserved)
         w.key(CodingKeys.schemaVersion.rawValue)
         w.value(schemaVersion)
+        if let shares { w.object(CodingKeys.shares.rawValue, shares) }
         w.key(CodingKeys.sku.rawValue)
         w.value(sku)
+        if let soldTotals { w.object(CodingKeys.soldTotals.rawValue, soldTotals) }
         w.key(CodingKeys.version.rawValue)
         w.value(version)
         w.endObject()

@@ -49,6 +49,17 @@ struct JSONWriter {
 
     mutating func value(_ number: Int) { value(Int64(number)) }
 
+    /// `"name": {…}` with the keys sorted.
+    mutating func object(_ name: String, _ members: [String: Int64]) {
+        key(name)
+        beginObject()
+        for (k, v) in members.sorted(by: { $0.key < $1.key }) {
+            key(k)
+            value(v)
+        }
+        endObject()
+    }
+
     /// The separator before a value or key: a comma unless it is the first in its container (or follows a key).
     private mutating func separate() {
         guard let last = needsComma.last else { return }

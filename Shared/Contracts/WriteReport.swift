@@ -3,8 +3,8 @@ import Foundation
 /// What an exporter wrote into one shop, reported back so that `calculator explain` can show, per shop, the value
 /// written, when, and how long after its first cause (published on `stockwire.writes`, routing key the shop).
 ///
-/// Best effort: lineage for support, not a part of the sync. A report that is lost leaves an older line in
-/// `explain`; nothing else depends on it.
+/// Best effort: a report that is lost leaves an older line in `explain`, and, for a SKU under the zero-oversell
+/// guard, keeps units claimed by that shop until a later report frees them (stock held back, never oversold).
 public struct WriteReport: Sendable, Equatable, Codable {
     public static let currentSchemaVersion = 1
     /// The AMQP `type` property of write reports.
@@ -21,17 +21,29 @@ public struct WriteReport: Sendable, Equatable, Codable {
         public var writtenAtMillis: Int64
         /// When ingest received the version's first cause (ms since 1970).
         public var firstReceivedAtMillis: Int64?
+        /// Guarded versions only: units the shop had sold that the truth had not seen, held back from the share
+        /// (written = share − held back), and the version's `sold_totals` figure of this shop. With them the
+        /// calculator bounds what the shop can still sell, and frees the rest (a compare-and-set write was accepted,
+        /// so the shop held what the exporter believed).
+        public var heldBack: Int64?
+        public var soldTotal: Int64?
 
-        public init(sku: String, version: Int64, value: Int64, writtenAtMillis: Int64, firstReceivedAtMillis: Int64?) {
+        public init(
+            sku: String, version: Int64, value: Int64, writtenAtMillis: Int64, firstReceivedAtMillis: Int64?,
+            heldBack: Int64? = nil, soldTotal: Int64? = nil
+        ) {
             self.sku = sku
             self.version = version
             self.value = value
             self.writtenAtMillis = writtenAtMillis
             self.firstReceivedAtMillis = firstReceivedAtMillis
+            self.heldBack = heldBack
+            self.soldTotal = soldTotal
         }
 
         enum CodingKeys: String, CodingKey {
             case sku, version, value, writtenAtMillis = "written_at_ms", firstReceivedAtMillis = "first_received_at_ms"
+            case heldBack = "held_back", soldTotal = "sold_total"
         }
     }
 

@@ -313,7 +313,9 @@ import Testing
             let db = try await PostgresConnection.connect(conninfo)
             let store = StockStore(db: db, routes: .init(availabilityExchange: "", catalogExchange: ""))
             let consumer = WriteReportConsumer(
-                queue: bench.configuration.writesQueue, amqp: bench.client, store: store, logger: TestServers.logger)
+                queue: bench.configuration.writesQueue, amqp: bench.client, store: store,
+                relay: OutboxRelay(amqp: bench.client, store: store, metrics: CalculatorMetrics(), logger: TestServers.logger),
+                logger: TestServers.logger)
             let running = Task { try await consumer.run() }
             func report(_ shop: String, version: Int64, value: Int64, at: Int64) async throws {
                 let body = try WriteReport(

@@ -49,6 +49,12 @@ import Testing
                 m.originSold = Dictionary(
                     (0..<Int.random(in: 0...3, using: &g)).map { _ in (Self.string(&g), Self.number(&g)) }) { a, _ in a }
             }
+            func map() -> [String: Int64] {
+                Dictionary((0..<Int.random(in: 0...3, using: &g)).map { _ in (Self.string(&g), Self.number(&g)) }) { a, _ in a }
+            }
+            if Bool.random(using: &g) { m.originRestocked = map() }
+            if Bool.random(using: &g) { m.shares = map() }
+            if Bool.random(using: &g) { m.soldTotals = map() }
             let written = try m.json()
             let decoded = try JSONDecoder().decode(AvailabilityMessage.self, from: Data(written))
             #expect(decoded == m, "round \(round): \(String(decoding: written, as: UTF8.self))")
