@@ -30,4 +30,11 @@ enum ScenarioRunner {
         p.waitUntilExit()
         return (p.terminationStatus, text)
     }
+
+    /// Removes a report and the charts the runner wrote beside it.
+    static func removeReport(_ json: URL) {
+        try? FileManager.default.removeItem(at: json)
+        try? FileManager.default.removeItem(at: json.deletingPathExtension().appendingPathExtension("svg"))
+        try? FileManager.default.removeItem(at: URL(fileURLWithPath: json.deletingPathExtension().path + "-latency.svg"))
+    }
 }

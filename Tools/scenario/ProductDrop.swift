@@ -13,6 +13,25 @@ struct ProductDrop {
         var seed: UInt64
         /// Set for the interval baseline: no exporter; the runner overwrites every shop with the truth this often.
         var intervalSeconds: Double? = nil
+        /// Set for guard mode: the calculator's zero-oversell guard threshold (shares instead of mirrored counts).
+        var guardThreshold: Int? = nil
+        /// Guard mode: idle seconds before a shop's surplus is re-balanced.
+        var guardRebalanceSeconds: Int? = nil
+
+        /// `mirror`, `guard` or `interval`.
+        var mode: String { intervalSeconds != nil ? "interval" : guardThreshold != nil ? "guard" : "event-driven" }
+
+        /// The calculator's settings for this mode.
+        func calculatorEnvironment(shops: [String]) -> [String: String] {
+            guard let guardThreshold else { return [:] }
+            return [
+                "STOCKWIRE_CALCULATOR_GUARD_THRESHOLD": "\(guardThreshold)",
+                "STOCKWIRE_CALCULATOR_GUARD_SHOPS": shops.joined(separator: ","),
+                "STOCKWIRE_CALCULATOR_GUARD_REBALANCE_S": "\(guardRebalanceSeconds ?? 2)",
+                "STOCKWIRE_CALCULATOR_GUARD_DEMAND_HALF_LIFE_S": "5",
+                "STOCKWIRE_CALCULATOR_GUARD_REVIEW_MS": "200",
+            ]
+        }
     }
 
     struct Sale {
@@ -29,7 +48,8 @@ struct ProductDrop {
         /// Units never sold although buyers were turned away (a shop showed less than the warehouse had).
         var stranded: Int
         var refused: Int
-        /// `event-driven` (Stockwire's exporter) or `interval` (the baseline).
+        /// `event-driven` (Stockwire's exporter, mirror mode), `guard` (with the zero-oversell guard) or `interval`
+        /// (the baseline).
         var mode: String
         /// Interval baseline only: how many times the runner overwrote the shops during the run.
         var intervalSyncs: Int?
@@ -93,8 +113,11 @@ struct ProductDrop {
             }
             try await interval.syncOnce()
         }
+        let guarded = settings.guardThreshold.map { settings.units <= $0 } ?? false
         let seeded = try await waitUntil(seconds: 60) {
             let levels = try await levels(sim, sku)
+            // Guarded from the start: the shops share the units instead of each showing all of them.
+            if guarded { return levels.values.reduce(0, +) == settings.units && levels.values.allSatisfy { $0 > 0 } }
             return levels.values.allSatisfy { $0 == settings.units }
         }
         guard seeded else { throw ScenarioError("the shops did not show the seeded stock within 60 s; see \(stack.work.path)/*.log") }
@@ -138,8 +161,9 @@ struct ProductDrop {
         let truthSettled = try await waitUntil(seconds: 30) {
             let truth = try await stack.truth(sku: sku)
             let l = try await levels(sim, sku)
-            // Every sale applied (each is one open unit), and every shop shows the truth.
-            return truth.reserved == (await sales.count) && l.values.allSatisfy { $0 == truth.available }
+            // Every sale applied (each is one open unit), and every shop shows the truth (under the guard: the
+            // shares add up to the truth).
+            return truth.reserved == (await sales.count) && Self.shopsAgree(l, truth.available, guarded: settings.guardThreshold != nil)
         }
         sampler.cancel()
         let timeline = await sampler.value
@@ -168,8 +192,14 @@ struct ProductDrop {
         if truth.reserved != openUnits { details.append("reserved \(truth.reserved) ≠ \(openUnits) open units in the shops' orders") }
         let truthMatchesSent = details.isEmpty
         let final = try await levels(sim, sku)
-        for (shop, level) in final.sorted(by: { $0.key < $1.key }) where level != truth.available {
-            details.append("\(shop) shows \(level), truth is \(truth.available)")
+        if settings.guardThreshold != nil {
+            if !Self.shopsAgree(final, truth.available, guarded: true) {
+                details.append("the shops show \(final.values.reduce(0, +)) in all (\(final)), the truth is \(truth.available)")
+            }
+        } else {
+            for (shop, level) in final.sorted(by: { $0.key < $1.key }) where level != truth.available {
+                details.append("\(shop) shows \(level), truth is \(truth.available)")
+            }
         }
         if !truthSettled { details.append("shops did not converge within 30 s of the drop") }
         let visibility = try await visibility(sim: sim, sales: all.sorted { $0.at < $1.at })
@@ -177,7 +207,7 @@ struct ProductDrop {
         return Result(
             settings: settings, shops: stack.domains, soldPerShop: soldPerShop, sold: sold,
             oversold: max(0, sold - settings.units), stranded: await sales.refusedCount > 0 ? max(0, settings.units - sold) : 0,
-            refused: await sales.refusedCount, mode: settings.intervalSeconds == nil ? "event-driven" : "interval",
+            refused: await sales.refusedCount, mode: settings.mode,
             intervalSyncs: intervalSyncs.map { $0 + 1 },
             secondsToSellOut: sold >= settings.units ? lastSale.map { $0.timeIntervalSince(start) } : nil,
             shopShowedZeroAfterSeconds: refusedAt.mapValues { $0.timeIntervalSince(start) },
@@ -186,8 +216,14 @@ struct ProductDrop {
             endToEnd: endToEnd,
             consistency: Consistency(
                 passed: details.isEmpty, details: details, truthMatchesSent: truthMatchesSent,
-                shopsMatchTruth: final.values.allSatisfy { $0 == truth.available } && truthSettled),
+                shopsMatchTruth: Self.shopsAgree(final, truth.available, guarded: settings.guardThreshold != nil) && truthSettled),
             adminCalls: try await adminCalls(sim), resources: resources, timeline: timeline)
+    }
+
+    /// Once quiet, the shops show the truth: each the same available quantity (mirror), or, under the guard, shares
+    /// that add up to it exactly (at most would do for safety; exactly means no unit is stranded).
+    static func shopsAgree(_ levels: [String: Int], _ available: Int, guarded: Bool) -> Bool {
+        guarded ? levels.values.reduce(0, +) == available : levels.values.allSatisfy { $0 == available }
     }
 
     /// For each sale, how long until every other shop had been written a level that accounts for it.

@@ -7,7 +7,11 @@ enum Report {
         var lines: [String] = []
         let shopsLine = r.shops.map { "\($0): \(r.soldPerShop[$0] ?? 0)" }.joined(separator: ", ")
         lines.append("")
-        lines.append(r.mode == "interval" ? "══ Product drop, interval export (baseline) ══" : "══ Product drop ══")
+        lines.append(
+            r.mode == "interval"
+                ? "══ Product drop, interval export (baseline) ══"
+                : r.mode == "guard"
+                    ? "══ Product drop, zero-oversell guard at \(r.settings.guardThreshold ?? 0) units ══" : "══ Product drop ══")
         lines.append(
             "\(r.settings.units) units, \(r.shops.count) shops, \(r.settings.buyers) buyers in \(Int(r.settings.seconds)) s: "
                 + "sold \(r.sold), oversold \(r.oversold)"
@@ -28,6 +32,25 @@ enum Report {
             lines.append(String(format: "%@: %.2f s CPU, peak %.0f MiB", name, res.cpuSeconds, res.peakMiB))
         }
         lines.append(consistencyLine(r.consistency))
+        return lines.joined(separator: "\n")
+    }
+
+    /// Several runs of one drop side by side (mirror mode, the guard, the interval baseline).
+    static func modes(_ runs: [ProductDrop.Result]) -> String {
+        func name(_ r: ProductDrop.Result) -> String {
+            r.mode == "guard" ? "guard ≤\(r.settings.guardThreshold ?? 0)" : r.mode == "event-driven" ? "mirror" : r.mode
+        }
+        func cell(_ s: String) -> String { String(repeating: " ", count: max(0, 14 - s.count)) + s }
+        var lines = ["", "══ Same drop, side by side ══", "".padding(toLength: 22, withPad: " ", startingAt: 0) + runs.map { cell(name($0)) }.joined()]
+        func row(_ label: String, _ f: (ProductDrop.Result) -> String) {
+            lines.append(label.padding(toLength: 22, withPad: " ", startingAt: 0) + runs.map { cell(f($0)) }.joined())
+        }
+        row("sold") { "\($0.sold)" }
+        row("oversold") { "\($0.oversold)" }
+        row("stranded") { "\($0.stranded)" }
+        row("refused buyers") { "\($0.refused)" }
+        row("sold out after") { $0.secondsToSellOut.map { String(format: "%.1f s", $0) } ?? "not sold out" }
+        row("consistency") { $0.consistency.passed ? "passed" : "FAILED" }
         return lines.joined(separator: "\n")
     }
 

@@ -35,19 +35,23 @@ struct StackArguments: ParsableArguments {
         }
     }
 
-    func options(startExporter: Bool = true) -> Stack.Options {
+    func options(startExporter: Bool = true, calculatorEnvironment: [String: String] = [:]) -> Stack.Options {
         let repository = FileManager.default.currentDirectoryPath
         var options = Stack.Options(
             shops: shops, plan: RateLimitPlan.preset(named: plan) ?? .plus,
             buildDirectory: URL(fileURLWithPath: buildDirectory, relativeTo: URL(fileURLWithPath: repository)).path,
             repository: repository, ingestPort: ingestPort, logLevel: logLevel)
         options.startExporter = startExporter
+        options.calculatorEnvironment = calculatorEnvironment
         return options
     }
 
     /// Starts a stack, runs `body` on it, and stops it — also on failure or Ctrl-C. A failure exits with status 2.
-    func withStack<T>(startExporter: Bool = true, _ body: (Stack, (String) -> Void) async throws -> T) async throws -> T {
-        let stack = try Stack(options: options(startExporter: startExporter))
+    func withStack<T>(
+        startExporter: Bool = true, calculatorEnvironment: [String: String] = [:],
+        _ body: (Stack, (String) -> Void) async throws -> T
+    ) async throws -> T {
+        let stack = try Stack(options: options(startExporter: startExporter, calculatorEnvironment: calculatorEnvironment))
         let interrupt = InterruptHandler { await stack.stop() }
         defer { interrupt.cancel() }
         let log: (String) -> Void = { print("• \($0)") }
@@ -83,8 +87,11 @@ struct ProductDropCommand: AsyncParsableCommand {
         commandName: "product-drop",
         abstract: "S units of one SKU, B buyers spread over the shops at a steady rate; counts oversold units.",
         discussion: """
-            With --baseline the same drop runs a second time with the exporter replaced by an interval export \
-            (see interval-baseline), and both are printed side by side: sold, oversold, stranded.
+            With --guard-threshold N the same drop runs again with the calculator's zero-oversell guard (at or below \
+            N available units the shops get shares that never add up to more than the truth). With --baseline it \
+            also runs with the exporter replaced by an interval export (see interval-baseline). All runs are \
+            printed side by side: sold, oversold, stranded, time to sell out. A slow trickle (few buyers over a \
+            long time, e.g. --units 100 --buyers 150 --seconds 30) shows whether the guard strands stock.
             """)
 
     @OptionGroup var stack: StackArguments
@@ -93,6 +100,9 @@ struct ProductDropCommand: AsyncParsableCommand {
     @Option(help: "Length of the drop in seconds.") var seconds = 10.0
     @Option(help: "Random seed (which shop each buyer visits).") var seed: UInt64 = 42
     @Flag(help: "Also run the interval baseline in this invocation and compare.") var baseline = false
+    @Option(help: "Also run the drop with the zero-oversell guard at this threshold (0: do not).") var guardThreshold = 0
+    @Option(help: "Guard run: idle seconds before a shop's surplus moves to shops that sell.") var guardRebalanceS = 2
+    @Flag(help: "Run only the guard variant (needs --guard-threshold), not mirror mode first.") var guardOnly = false
     @Option(help: "Baseline only: real seconds that stand for the 15-minute interval.") var intervalSeconds = 1.5
     @Option(help: "Write the report as JSON here (charts beside it: .svg, -latency.svg; the baseline as -interval.json).")
     var json: String?
@@ -101,15 +111,33 @@ struct ProductDropCommand: AsyncParsableCommand {
         guard units >= 1, buyers >= 1, seconds > 0, intervalSeconds > 0 else {
             throw ValidationError("need at least 1 unit and 1 buyer, and positive durations")
         }
+        guard guardThreshold >= 0, guardRebalanceS >= 1 else { throw ValidationError("--guard-threshold ≥ 0, --guard-rebalance-s ≥ 1") }
+        if guardOnly, guardThreshold == 0 { throw ValidationError("--guard-only needs --guard-threshold") }
     }
 
     func run() async throws {
         let settings = ProductDrop.Settings(units: units, buyers: buyers, seconds: seconds, seed: seed)
-        let live = try await stack.withStack { try await ProductDrop(stack: $0, settings: settings).run(log: $1) }
-        print(Report.text(live))
-        if let json { try ProductDropCommand.write(live, json: json) }
-        var passed = live.consistency.passed
-        if baseline {
+        var runs: [ProductDrop.Result] = []
+        if !guardOnly {
+            let live = try await stack.withStack { try await ProductDrop(stack: $0, settings: settings).run(log: $1) }
+            print(Report.text(live))
+            if let json { try ProductDropCommand.write(live, json: json) }
+            runs.append(live)
+        }
+        if guardThreshold > 0 {
+            var guarded = settings
+            guarded.guardThreshold = guardThreshold
+            guarded.guardRebalanceSeconds = guardRebalanceS
+            let result = try await stack.withStack(
+                calculatorEnvironment: guarded.calculatorEnvironment(shops: Stack.domains(count: stack.shops))
+            ) { try await ProductDrop(stack: $0, settings: guarded).run(log: $1) }
+            print(Report.text(result))
+            if let json { try ProductDropCommand.write(result, json: guardOnly ? json : sibling(json, "-guard.json")) }
+            runs.append(result)
+        }
+        if runs.count > 1 { print(Report.modes(runs)) }
+        var passed = runs.allSatisfy(\.consistency.passed)
+        if baseline, let live = runs.first {
             var intervalSettings = settings
             intervalSettings.intervalSeconds = intervalSeconds
             let interval = try await stack.withStack(startExporter: false) {
@@ -117,6 +145,7 @@ struct ProductDropCommand: AsyncParsableCommand {
             }
             print(Report.text(interval))
             print(Report.comparison(live, interval))
+            if runs.count > 1 { print(Report.modes(runs + [interval])) }
             if let json { try ProductDropCommand.write(interval, json: sibling(json, "-interval.json")) }
             passed = passed && interval.consistency.passed
         }

@@ -21,6 +21,8 @@ final class Stack: @unchecked Sendable {
         var startExporter = true
         /// Webhook delivery faults switched on from the start (duplicates, reordering).
         var webhookFaults = WebhookFaults()
+        /// Extra settings of the calculator (the zero-oversell guard's, say).
+        var calculatorEnvironment: [String: String] = [:]
     }
 
     let options: Options
@@ -49,12 +51,17 @@ final class Stack: @unchecked Sendable {
         self.options = options
         self.runId = String(UUID().uuidString.prefix(8).lowercased())
         self.work = URL(fileURLWithPath: options.repository).appendingPathComponent(".local/scenario/\(runId)")
-        self.domains = (0..<options.shops).map { "shop-\(Character(UnicodeScalar(97 + $0)!)).myshopify.com" }
+        self.domains = Self.domains(count: options.shops)
         self.movementToken = "movement-\(UUID().uuidString)"
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     }
 
     // MARK: - Start
+
+    /// The simulated shops' domains: shop-a.myshopify.com, shop-b…
+    static func domains(count: Int) -> [String] {
+        (0..<count).map { "shop-\(Character(UnicodeScalar(97 + $0)!)).myshopify.com" }
+    }
 
     func start(log: (String) -> Void) async throws {
         for binary in ["ingest", "calculator", "exporter"] {
@@ -106,7 +113,7 @@ final class Stack: @unchecked Sendable {
             env: common.merging([
                 "STOCKWIRE_POSTGRES": conninfo, "STOCKWIRE_CALCULATOR_OPS_PORT": "\(options.portBase + 2)",
                 "STOCKWIRE_CALCULATOR_LINGER_MS": "\(options.calculatorLingerMs)",
-            ]) { $1 })
+            ].merging(options.calculatorEnvironment) { $1 }) { $1 })
         try spawn(
             "ingest", [],
             env: common.merging([
