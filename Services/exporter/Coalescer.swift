@@ -14,6 +14,18 @@ struct Coalescer<Token> {
         var tokens: [Token]
         /// A resync asked for it: the shop's actual level is read before writing (it may have been restored).
         var resync = false
+        /// Written again although the shop has its version (``rewrite(_:)``).
+        var again = false
+    }
+
+    /// What ``take(limit:)`` hands out.
+    struct Taken {
+        /// Pending writes, oldest first.
+        var write: [Pending] = []
+        /// Deliveries that became obsolete while they waited: a newer version of their SKU was written meanwhile
+        /// (its write was in flight when they arrived). Acknowledge them; never write them, or the shop would move
+        /// back to an older version.
+        var obsolete: [Pending] = []
     }
 
     /// What became of an added message.
@@ -42,9 +54,7 @@ struct Coalescer<Token> {
     /// Adds a delivered message. A `resync` message is written even when its version is the one written last
     /// (never when a newer one was written).
     mutating func add(_ message: AvailabilityMessage, token: Token, resync: Bool = false) -> Outcome {
-        if let done = written[message.sku], message.version < done || (message.version == done && !resync) {
-            return .obsolete
-        }
+        if isObsolete(message, resync: resync, again: false) { return .obsolete }
         if var existing = pending[message.sku] {
             existing.tokens.append(token)
             if message.version > existing.message.version { existing.message = message }
@@ -61,15 +71,31 @@ struct Coalescer<Token> {
     /// which has never been written): nothing to acknowledge. Does nothing when a write of the SKU waits already.
     mutating func rewrite(_ message: AvailabilityMessage) {
         guard pending[message.sku] == nil else { return }
-        pending[message.sku] = Pending(message: message, tokens: [])
+        pending[message.sku] = Pending(message: message, tokens: [], again: true)
         order.append(message.sku)
     }
 
-    /// Takes up to `limit` pending SKUs, oldest first.
-    mutating func take(limit: Int) -> [Pending] {
+    /// Takes up to `limit` pending SKUs, oldest first, checked again against what was written since they arrived.
+    mutating func take(limit: Int) -> Taken {
         let skus = order.prefix(limit)
         order.removeFirst(skus.count)
-        return skus.compactMap { pending.removeValue(forKey: $0) }
+        var taken = Taken()
+        for sku in skus {
+            guard let item = pending.removeValue(forKey: sku) else { continue }
+            if isObsolete(item.message, resync: item.resync, again: item.again) {
+                taken.obsolete.append(item)
+            } else {
+                taken.write.append(item)
+            }
+        }
+        return taken
+    }
+
+    /// Whether the shop has `message`'s version or a newer one already. A resync or a rewrite writes the version
+    /// written last once more, never an older one.
+    private func isObsolete(_ message: AvailabilityMessage, resync: Bool, again: Bool) -> Bool {
+        guard let done = written[message.sku] else { return false }
+        return message.version < done || (message.version == done && !resync && !again)
     }
 
     /// Puts a batch back (its write did not happen), ahead of newer work, merging with anything that arrived since.
@@ -81,6 +107,7 @@ struct Coalescer<Token> {
                 newer.tokens = item.tokens + newer.tokens
                 if item.message.version > newer.message.version { newer.message = item.message }
                 newer.resync = newer.resync || item.resync
+                newer.again = newer.again || item.again
                 pending[sku] = newer
                 order.removeAll { $0 == sku }
             } else {

@@ -169,7 +169,12 @@ actor ShopWriter {
             try await Task.sleep(for: tuning.linger)
             while coalescer.count > 0 {
                 try Task.checkCancellation()
-                await write(coalescer.take(limit: tuning.maxBatch))
+                let taken = coalescer.take(limit: tuning.maxBatch)
+                for pending in taken.obsolete {
+                    metrics.coalesced.increment()
+                    pending.tokens.forEach { $0.ack() }
+                }
+                if !taken.write.isEmpty { await write(taken.write) }
             }
         }
     }

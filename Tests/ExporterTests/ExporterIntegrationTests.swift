@@ -27,6 +27,9 @@ import Testing
             let writes = await h.writes(shop).filter { $0.result == "applied" }
             #expect(writes.count >= 1)
             #expect(writes.count < 100, "1000 changes coalesce to far fewer writes (saw \(writes.count))")
+            let versions = writes.compactMap { $0.variables.split(separator: "StockVersion/\(sku)/").last }
+                .compactMap { Int($0.prefix { $0.isNumber }) }
+            #expect(versions == versions.sorted() && Set(versions).count == versions.count, "never an older version after a newer one: \(versions)")
         }
     }
 

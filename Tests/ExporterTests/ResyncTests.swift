@@ -12,11 +12,11 @@ import Testing
         var c = Coalescer<Int>()
         let m = AvailabilityMessage(sku: "A", available: 5, onHand: 5, reserved: 0, version: 3, causes: [], computedAtMillis: 0)
         #expect(c.add(m, token: 1) == .queued)
-        let taken = c.take(limit: 10)
+        let taken = c.take(limit: 10).write
         c.markWritten(sku: "A", version: taken[0].message.version)
         #expect(c.add(m, token: 2) == .obsolete, "a plain repeat of the written version is dropped")
         #expect(c.add(m, token: 3, resync: true) == .queued)
-        #expect(c.take(limit: 10).first?.resync == true)
+        #expect(c.take(limit: 10).write.first?.resync == true)
         var older = m
         older.version = 2
         #expect(c.add(older, token: 4, resync: true) == .obsolete, "a resync never writes an older version")
