@@ -264,6 +264,10 @@ struct StockState: Sendable, Equatable {
             return .stale
         }
         let wasCancelled = order.cancelled
+        // The first snapshot applied may already show later edits, removals or the cancellation (its orders/create
+        // came late): the shop still took each line's ordered `quantity` off its count at checkout, and Shopify put
+        // back there what was given back since.
+        let firstSnapshot = order.updatedAtMillis == nil
         order.updatedAtMillis = snapshot.updatedAtMillis
         order.triggeredAtMillis = snapshot.triggeredAtMillis
         order.cancelled = snapshot.cancelled
@@ -282,10 +286,18 @@ struct StockState: Sendable, Equatable {
             // Units the shop took off its own count at checkout (or an edit up), whatever the truth's reservation
             // does with them: a shipment booked before this snapshot leaves nothing to reserve, yet the shop's
             // count went down. Its exporter needs the figure (AvailabilityMessage.originSold).
-            let taken = line.currentQuantity - (wasCancelled ? 0 : state.currentQuantity)
-            if !snapshot.cancelled, taken > 0 {
+            let taken = firstSnapshot ? line.quantity : line.currentQuantity - (wasCancelled ? 0 : state.currentQuantity)
+            if firstSnapshot || !snapshot.cancelled, taken > 0 {
                 touch(line.sku, cause: cause)
                 pending[line.sku]!.soldByShop[snapshot.shop, default: 0] += taken
+            }
+            // Of those, what the shop has given back by now (edits down, the cancellation, refunds the truth saw
+            // first), which Shopify restocked there: announced with the sale, the pair nets out in its exporter.
+            let kept = snapshot.cancelled ? 0 : min(line.currentQuantity, line.quantity - state.refundCancelled)
+            let givenBack = firstSnapshot ? line.quantity - max(0, kept) : 0
+            if givenBack > 0 {
+                touch(line.sku, cause: cause)
+                pending[line.sku]!.restockedByShop[snapshot.shop, default: 0] += givenBack
             }
             state.quantity = line.quantity
             state.currentQuantity = line.currentQuantity
