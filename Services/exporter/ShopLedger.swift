@@ -42,7 +42,13 @@
 ///    sale and a restock in the same shop cancel out in the value (ABA), so a compare-and-set can succeed over a
 ///    sale it did not know of, and Shopify may not have restocked. Skipping on such a guess left that shop a unit
 ///    above or below the truth for good; writing costs at most one stale answer and one read, and puts the truth
-///    back.
+///    back. Likewise after a *cold* read (the first since the exporter started, or since a resync forgot the
+///    belief): the level read may already lack sales whose orders the truth has not seen, so when they are
+///    announced they are not "sales after the belief" and the belief derived from them is a guess until a read
+///    with a belief to compare against (a stale answer) brings the item back in step; restocks announced then are
+///    not added (the read may hold them already). Skipping on such a guess after an exporter restart left shops
+///    units above the truth for good, adding such a restock held units back (`stockwire-scenario faults --fault
+///    kill-exporter`).
 ///
 /// The ledger errs on the safe side: a wrong `believed` costs one stale answer and one read, and a loss that is
 /// counted twice under-reports a shop for a while (stranded stock), never over-reports it (oversold stock).
@@ -66,6 +72,8 @@ struct ShopLedger {
         var soldDuringWrite: Int64 = 0
         /// Whether any change of the shop's own was announced while that write was in flight (step 6).
         var ownChangeDuringWrite = false
+        /// Whether the belief goes back to a read made without one (step 6): announced sales may predate it.
+        var cold = false
     }
 
     /// How long unexplained loss is kept back.
@@ -134,6 +142,7 @@ struct ShopLedger {
         if state.unseen == 0 { state.unseenSince = nil }
         let fresh = quantity - explained
         if fresh > 0, let believed = state.believed { state.believed = believed - fresh }
+        if fresh > 0, state.cold { state.confirmed = false }
         if fresh > 0, state.writing {
             state.soldDuringWrite += fresh
             state.ownChangeDuringWrite = true
@@ -146,7 +155,10 @@ struct ShopLedger {
         guard quantity > 0, var state = items[id] else { return }
         let explained = min(state.gained, quantity)
         state.gained -= explained
-        if let believed = state.believed { state.believed = believed + quantity - explained }
+        // After a cold read the restock may be in the level read already: adding it again would make the next read
+        // look like a lost unit, held back from the shop (step 6); left out, the belief is at worst low, which the
+        // next write's stale answer and read set right without holding anything back.
+        if let believed = state.believed, !state.cold { state.believed = believed + quantity - explained }
         if state.writing {
             state.soldDuringWrite -= quantity - explained
             state.ownChangeDuringWrite = true
@@ -165,6 +177,7 @@ struct ShopLedger {
             state.gained += actual - believed
             state.unseenSince = state.unseenSince ?? now
         }
+        state.cold = state.believed == nil
         state.believed = actual
         state.confirmed = true
         items[id] = state
