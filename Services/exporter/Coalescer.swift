@@ -14,8 +14,11 @@ struct Coalescer<Token> {
         var tokens: [Token]
         /// A resync asked for it: the shop's actual level is read before writing (it may have been restored).
         var resync = false
-        /// Written again although the shop has its version (``rewrite(_:)``).
+        /// Written again although the shop has its version (``rewrite(_:verify:)``).
         var again = false
+        /// Read the shop's levels before planning, even where the ledger holds a belief: a read-back once the SKU is
+        /// quiet (``ShopWriter``), which writes only where the shop turns out to differ.
+        var verify = false
     }
 
     /// What ``take(limit:)`` hands out.
@@ -68,10 +71,11 @@ struct Coalescer<Token> {
     }
 
     /// Queues `message` to be written again although the shop has its version (a SKU gained an inventory item,
-    /// which has never been written): nothing to acknowledge. Does nothing when a write of the SKU waits already.
-    mutating func rewrite(_ message: AvailabilityMessage) {
+    /// which has never been written; or, with `verify`, a read-back): nothing to acknowledge. Does nothing when a
+    /// write of the SKU waits already.
+    mutating func rewrite(_ message: AvailabilityMessage, verify: Bool = false) {
         guard pending[message.sku] == nil else { return }
-        pending[message.sku] = Pending(message: message, tokens: [], again: true)
+        pending[message.sku] = Pending(message: message, tokens: [], again: true, verify: verify)
         order.append(message.sku)
     }
 
@@ -108,6 +112,7 @@ struct Coalescer<Token> {
                 if item.message.version > newer.message.version { newer.message = item.message }
                 newer.resync = newer.resync || item.resync
                 newer.again = newer.again || item.again
+                newer.verify = newer.verify || item.verify
                 pending[sku] = newer
                 order.removeAll { $0 == sku }
             } else {

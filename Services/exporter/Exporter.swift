@@ -62,6 +62,13 @@ struct Exporter: AsyncParsableCommand {
             help: "Seconds between retries while a shop's token is refused (env STOCKWIRE_EXPORTER_PAUSE_RETRY_S; default 30).")
         var pauseRetrySeconds: Int?
 
+        @Option(
+            help: """
+                Milliseconds a SKU must be quiet after a write before its levels are read back and corrected where \
+                the shop differs; 0 turns the read-back off (env STOCKWIRE_EXPORTER_VERIFY_AFTER_MS; default 2000).
+                """)
+        var verifyAfterMs: Int?
+
         func run() async throws {
             let logger = Observability.bootstrap(service: "exporter")
             let broker = BrokerSettings(url: amqpURL, passwordFile: amqpPasswordFile)
@@ -74,6 +81,10 @@ struct Exporter: AsyncParsableCommand {
             if let v = try lingerMs ?? Environment.int("STOCKWIRE_EXPORTER_LINGER_MS") { tuning.linger = .milliseconds(v) }
             if let v = try pauseRetrySeconds ?? Environment.int("STOCKWIRE_EXPORTER_PAUSE_RETRY_S") {
                 tuning.pauseRetry = .seconds(v)
+            }
+            if let v = try verifyAfterMs ?? Environment.int("STOCKWIRE_EXPORTER_VERIFY_AFTER_MS") {
+                guard v >= 0 else { throw ConfigurationError("STOCKWIRE_EXPORTER_VERIFY_AFTER_MS must be ≥ 0 (0: no read-back)") }
+                tuning.verifyAfter = .milliseconds(v)
             }
             let connection = AMQPConnection(
                 configuration: try broker.configuration(connectionName: "exporter"),

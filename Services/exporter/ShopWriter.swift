@@ -28,6 +28,13 @@ actor ShopWriter {
         var requestTimeout: Duration = .seconds(10)
         /// How long loss seen in the shop but not yet explained by an order is held back.
         var unseenTTL: Duration = .seconds(900)
+        /// How long after a SKU's last write (or skipped write) with no newer message its levels are read back, and
+        /// written where the shop differs from what the ledger expects; zero: never. The ledger infers the shop's
+        /// level from compare-and-set answers and from sales and restocks announced by the truth; when webhooks
+        /// arrive long after the shop changed (a broker or network outage, Shopify's retries), a sale and a restock
+        /// can reach it in an order that leaves a belief one unit off. The read-back puts that right within
+        /// seconds of the SKU going quiet instead of at the next change or reconciliation round.
+        var verifyAfter: Duration = .seconds(2)
     }
 
     nonisolated let shop: ShopSettings
@@ -45,6 +52,14 @@ actor ShopWriter {
     /// SKUs whose items changed while none of their writes had finished yet: written again once one settles.
     private var rewriteAfterSettle: Set<String> = []
     private var maxSeenVersion: [String: Int64] = [:]
+    /// Versions of each SKU whose own sales and restocks reached the ledger: each once, in whatever order they
+    /// arrive. The calculator's outbox can publish a version after a newer one (its first publish failed in a broker
+    /// outage and was sent again); taking only versions above the newest seen dropped that version's sale, and the
+    /// shop was held a unit below the truth (`stockwire-scenario faults --fault broker-crash`).
+    private var announced: [String: AnnouncedVersions] = [:]
+    /// SKUs to read back, and when (``Tuning/verifyAfter``): set when a write driven by a message settles, pushed
+    /// back by the next one.
+    private var verifyDue: [String: ContinuousClock.Instant] = [:]
     /// Per guarded SKU, this shop's `sold_totals` figure of the newest version received: the sales the ledger has
     /// taken in. Reported with a write, it tells the guard which sales the write already accounted for.
     private var soldTotalSeen: [String: Int64] = [:]
@@ -76,6 +91,7 @@ actor ShopWriter {
                 for try await delivery in consumer { await self.receive(delivery) }
             }
             group.addTask { try await self.writeLoop() }
+            group.addTask { try await self.verifyLoop() }
             defer { consumer.cancel() }
             try await group.next()
             group.cancelAll()
@@ -102,7 +118,9 @@ actor ShopWriter {
             await deadLetter([delivery], reason: "unreadable availability message: \(error)")
             return
         }
-        if message.version > maxSeenVersion[message.sku] ?? .min, let items = catalog.items(sku: message.sku) {
+        if announced[message.sku, default: AnnouncedVersions(first: message.version)].insert(message.version),
+            let items = catalog.items(sku: message.sku)
+        {
             let sold = message.soldQuantity(of: shop.domain) ?? 0
             if sold > 0, items.count == 1 { ledger.ownSale(item: items[0], quantity: sold) }
             // Net below gross: the shop's own orders gave units back, which Shopify restocked in the shop.
@@ -179,6 +197,26 @@ actor ShopWriter {
         }
     }
 
+    /// Queues the read-back of every SKU that has been quiet for ``Tuning/verifyAfter``, a few times a second.
+    private func verifyLoop() async throws {
+        let tick = tuning.verifyAfter > .zero ? min(tuning.verifyAfter / 4, .milliseconds(500)) : .seconds(3600)
+        while true {
+            try await Task.sleep(for: tick)
+            let now = ContinuousClock.now
+            var queued = 0
+            for (sku, due) in verifyDue where due <= now {
+                verifyDue[sku] = nil
+                guard let last = lastWritten[sku], catalog.items(sku: sku)?.isEmpty == false else { continue }
+                coalescer.rewrite(last, verify: true)
+                queued += 1
+            }
+            if queued > 0 {
+                metrics.verifications.increment(by: queued)
+                wake.yield()
+            }
+        }
+    }
+
     private struct Entry {
         var pending: Coalescer<AMQPDelivery>.Pending
         var items: [String]
@@ -213,13 +251,17 @@ actor ShopWriter {
             entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain)))
         }
         var staleRounds = 0
+        var readBack = false
         while !entries.isEmpty {
-            let unknown = entries.flatMap(\.items).filter { ledger.item($0).believed == nil }
+            let unknown = entries.flatMap { e in
+                e.items.filter { (e.pending.verify && !readBack) || ledger.item($0).believed == nil }
+            }
             if !unknown.isEmpty {
                 guard await readLevels(unknown, location: location) else {
                     coalescer.putBack(entries.map(\.pending))
                     return
                 }
+                readBack = true
             }
             var quantities: [AdminAPIClient.Quantity] = []
             var owner: [Int] = []
@@ -262,6 +304,15 @@ actor ShopWriter {
             }
             if !errors.isEmpty { ledger.writeFailed(items: written) }
             if errors.isEmpty {
+                for (q, e) in zip(quantities, owner) where entries[e].pending.verify {
+                    metrics.verifyRepaired.increment()
+                    logger.notice(
+                        "read-back found the shop off what was written: corrected",
+                        metadata: [
+                            "sku": "\(entries[e].sku)", "item": "\(q.inventoryItemId)",
+                            "shop_had": "\(q.changeFromQuantity.map(String.init) ?? "?")", "written": "\(q.quantity)",
+                        ])
+                }
                 for (q, e) in zip(quantities, owner) where entries[e].pending.resync {
                     // A resync or reconciliation found the shop holding something other than the truth.
                     metrics.driftRepaired.increment()
@@ -361,6 +412,9 @@ actor ShopWriter {
     /// Marks a pending write done: the shop has this version (or it was skipped); its deliveries are acknowledged.
     private func settle(_ pending: Coalescer<AMQPDelivery>.Pending) {
         coalescer.markWritten(sku: pending.message.sku, version: pending.message.version)
+        if !pending.tokens.isEmpty, tuning.verifyAfter > .zero {
+            verifyDue[pending.message.sku] = .now + tuning.verifyAfter
+        }
         if pending.message.version >= lastWritten[pending.message.sku]?.version ?? .min {
             lastWritten[pending.message.sku] = pending.message
         }
@@ -574,6 +628,8 @@ struct ShopMetrics: Sendable {
     let deadLettered: Counter
     let resyncs: Counter
     let driftRepaired: Counter
+    let verifications: Counter
+    let verifyRepaired: Counter
     let transientFailures: Counter
     let paused: Gauge
     let endToEnd: Metrics.Timer
@@ -591,8 +647,33 @@ struct ShopMetrics: Sendable {
         deadLettered = Counter(label: "stockwire_exporter_dead_lettered_total", dimensions: d)
         resyncs = Counter(label: "stockwire_exporter_resync_messages_total", dimensions: d)
         driftRepaired = Counter(label: "stockwire_exporter_drift_repaired_total", dimensions: d)
+        verifications = Counter(label: "stockwire_exporter_read_backs_total", dimensions: d)
+        verifyRepaired = Counter(label: "stockwire_exporter_read_back_repairs_total", dimensions: d)
         transientFailures = Counter(label: "stockwire_exporter_transient_failures_total", dimensions: d)
         paused = Gauge(label: "stockwire_exporter_shop_paused", dimensions: d)
         endToEnd = Metrics.Timer(label: "stockwire_exporter_end_to_end_seconds", dimensions: d)
+    }
+}
+
+/// The versions of one SKU already taken in: every version up to `floor`, and those above it in `above`.
+struct AnnouncedVersions: Sendable, Equatable {
+    private(set) var floor: Int64
+    private(set) var above: Set<Int64> = []
+    /// Versions kept above the floor at most; beyond it the floor moves up to the oldest of them (a version older
+    /// than that arriving still later is taken as seen).
+    static let limit = 64
+
+    /// Starts at the first version seen: older ones arriving later are taken as seen (they predate this writer).
+    init(first: Int64) { floor = first - 1 }
+
+    /// Takes `version` in; false when it was taken in before.
+    mutating func insert(_ version: Int64) -> Bool {
+        guard version > floor, above.insert(version).inserted else { return false }
+        if above.count > Self.limit, let oldest = above.min() {
+            above.remove(oldest)
+            floor = oldest
+        }
+        while above.remove(floor + 1) != nil { floor += 1 }
+        return true
     }
 }

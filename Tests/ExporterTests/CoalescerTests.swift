@@ -291,3 +291,22 @@ import Testing
         #expect(!l.isEcho(item: "i", available: 3))
     }
 }
+
+@Suite struct AnnouncedVersionsTests {
+    @Test func everyVersionIsTakenInOnceWhateverTheOrder() {
+        var a = AnnouncedVersions(first: 36)
+        let taken = [36, 38, 37, 37, 38, 36].map { a.insert(Int64($0)) }
+        // 38 before 37 (the outbox sent 37 again after a broker outage): 37 still carries its sale; redeliveries
+        // are not taken in twice.
+        #expect(taken == [true, true, true, false, false, false])
+        #expect(a.floor == 38 && a.above.isEmpty, "consecutive versions compact into the floor")
+    }
+
+    @Test func versionsBeforeTheFirstSeenAreTakenAsSeenAndTheSetStaysBounded() {
+        var a = AnnouncedVersions(first: 100)
+        let older = a.insert(99)
+        #expect(!older)
+        for v in stride(from: 102, through: 400, by: 2) { _ = a.insert(Int64(v)) }
+        #expect(a.above.count <= AnnouncedVersions.limit)
+    }
+}
