@@ -190,6 +190,13 @@ final class ConnectionWorker {
                 "login to \(configuration.redactedURL) failed: \(describe(reply)) (check user, password and vhost)")
         }
         socketFD = amqp_get_sockfd(state)
+        if heartbeat > 0 {
+            // A send blocked on a dead peer (a cut network, a half-open connection) never returns on its own, and
+            // heartbeats are only checked between calls: with TCP_USER_TIMEOUT (18 on Linux) the kernel fails it
+            // once data or a zero-window probe has gone unacknowledged for two heartbeats.
+            var milliseconds = UInt32(heartbeat) * 2_000
+            setsockopt(socketFD, Int32(IPPROTO_TCP), 18, &milliseconds, socklen_t(MemoryLayout<UInt32>.size))
+        }
         generation += 1
         tracker = ConfirmTracker()
         partial.removeAll()
@@ -273,7 +280,8 @@ final class ConnectionWorker {
     private func waitForWork() {
         if amqp_data_in_buffer(conn) != 0 || amqp_frames_enqueued(conn) != 0 { return }
         guard mailbox.prepareSleep() else { return }
-        var limit = configuration.heartbeat / 2
+        // At most a second, so a silent broker is noticed within two heartbeats, not two and a half.
+        var limit = min(configuration.heartbeat / 2, .seconds(1))
         if let deadline = tracker.earliestDeadline {
             limit = min(limit, max(.zero, deadline - .now) + .milliseconds(1))
         }
