@@ -43,7 +43,9 @@ extension Simulator {
 
         switch await state.admit(shop: domain, operation: operation) {
         case .throttled(let throttleCost, let retryAfter, let as429):
-            await logCall(domain, apiVersion, operation.name, as429 ? 429 : 200, "throttled", key, requested, quantities, variables, started)
+            await logCall(
+                domain, apiVersion, operation.name, as429 ? 429 : 200, "throttled", key, requested, quantities, variables, started,
+                retryAfter: as429 ? retryAfter : nil)
             let errors = [GraphQLError(message: "Throttled", code: "THROTTLED").json]
             return Self.graphQL(errors: errors, cost: throttleCost, status: as429 ? 429 : 200, retryAfter: as429 ? retryAfter : nil)
         case .answer(let data, let answerCost, let result):
@@ -85,7 +87,7 @@ extension Simulator {
 
     private func logCall(
         _ shop: String, _ apiVersion: String, _ operation: String, _ status: Int, _ result: String, _ key: String?,
-        _ requested: Double, _ quantities: [LoggedQuantity]?, _ variables: JSONValue, _ started: Date
+        _ requested: Double, _ quantities: [LoggedQuantity]?, _ variables: JSONValue, _ started: Date, retryAfter: Int? = nil
     ) async {
         var summary = variables.jsonString
         if summary.count > 2_000 { summary = String(summary.prefix(2_000)) + "…" }
@@ -93,7 +95,8 @@ extension Simulator {
         await state.log { sequence in
             WriteLogEntry(
                 sequence: sequence, time: time, shop: shop, apiVersion: apiVersion, operation: operation, httpStatus: status,
-                result: result, idempotencyKey: key, requestedCost: requested, quantities: quantities, variables: summary)
+                result: result, idempotencyKey: key, requestedCost: requested, quantities: quantities, variables: summary,
+                retryAfter: retryAfter)
         }
     }
 

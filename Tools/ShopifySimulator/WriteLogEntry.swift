@@ -23,6 +23,8 @@ public struct WriteLogEntry: Sendable, Codable, Equatable {
     public var quantities: [LoggedQuantity]?
     /// The variables, compact JSON, cut at 2,000 characters.
     public var variables: String
+    /// Seconds of the `Retry-After` header answered with a 429, else nil.
+    public var retryAfter: Int? = nil
 }
 
 /// One quantity of a logged `inventorySetQuantities`.

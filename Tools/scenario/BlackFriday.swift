@@ -57,6 +57,8 @@ struct BlackFriday {
         /// Ingest receipt → write applied in each shop (exporter histogram, load and drain only).
         var endToEnd: LatencyHistogram?
         var secondsToQuiet: Double
+        /// Whether the system went quiet with every shop equal to the truth within the quiet timeout.
+        var converged: Bool? = nil
         var consistency: ProductDrop.Consistency
         var resources: [String: ProductDrop.Resource]
         /// Set when the raw broker limit was measured in the same invocation.
@@ -73,8 +75,21 @@ struct BlackFriday {
         var quantity: Int
     }
 
+    /// What the load offers a fault injector (Faults.swift) and the checker.
+    struct LoadContext: Sendable {
+        let sim: Simulator
+        let skus: [String]
+        let warehouse: Warehouse
+        /// When the first event was issued.
+        let start: Date
+    }
+
     let stack: Stack
     let settings: Settings
+    /// A fault run's injector (Faults.swift): runs alongside the load from its first event, and the wait for quiet
+    /// starts once both the load and the injector are done (the fault healed), so the time to quiet is the time to
+    /// converge after the fault. Nil for a plain black-friday run.
+    var injector: (@Sendable (LoadContext) async -> Void)? = nil
 
     var skuPrefix: String { "BF-\(stack.runId)-" }
 
@@ -136,6 +151,8 @@ struct BlackFriday {
         let weights = Self.mix.map(\.1)
         let weightSum = weights.reduce(0, +)
         let start = Date()
+        let context = LoadContext(sim: sim, skus: skus, warehouse: warehouse, start: start)
+        let injection = injector.map { inject in Task { await inject(context) } }
         var issued = 0
         await withTaskGroup(of: Void.self) { group in
             while issued < total {
@@ -158,6 +175,10 @@ struct BlackFriday {
             await group.waitForAll()
         }
         let issuedSeconds = Date().timeIntervalSince(start)
+        if let injection {
+            log(String(format: "load issued in %.1f s; waiting for the fault injector to finish", issuedSeconds))
+            await injection.value
+        }
         log(String(format: "load issued in %.1f s; waiting for the system to go quiet", issuedSeconds))
 
         // MARK: Quiet
@@ -275,7 +296,7 @@ struct BlackFriday {
             eventsApplied: try await stack.processedMessageCount(), calculatorCounters: counters,
             endToEnd: LatencyHistogram.parse(exporterAfter, metric: metric)?
                 .subtracting(LatencyHistogram.parse(exporterBefore, metric: metric)),
-            secondsToQuiet: secondsToQuiet,
+            secondsToQuiet: secondsToQuiet, converged: converged,
             consistency: ProductDrop.Consistency(
                 passed: details.isEmpty, details: details, truthMatchesSent: truthMatchesSent, shopsMatchTruth: shopsMatchTruth),
             resources: resources, rawLimit: nil, loadAverage: Self.loadAverage())
@@ -484,6 +505,8 @@ actor Warehouse {
     let url: String
     let token: String
     private(set) var accepted: [Movement] = []
+    /// Ids of every movement sent, accepted or not (the checker's "sent").
+    private(set) var attempted: Set<String> = []
 
     init(client: HTTPClient, url: String, token: String) {
         self.client = client
@@ -494,8 +517,10 @@ actor Warehouse {
     func send(_ movements: [Movement]) async throws {
         let encoder = JSONEncoder()
         let body = try movements.count == 1 ? encoder.encode(movements[0]) : encoder.encode(movements)
+        attempted.formUnion(movements.map(\.movementId))
         var lastError = ""
-        for attempt in 0..<60 {
+        // A warehouse system retries for a while: two minutes covers a broker restart or a 60 s memory alarm.
+        for attempt in 0..<240 {
             if attempt > 0 { try await Task.sleep(for: .milliseconds(500)) }
             var request = HTTPClientRequest(url: url)
             request.method = .POST

@@ -16,6 +16,7 @@ struct ScenarioCommand: AsyncParsableCommand {
             """,
         subcommands: [
             ProductDropCommand.self, IntervalBaselineCommand.self, BlackFridayCommand.self, RawLimitCommand.self,
+            FaultsCommand.self,
         ],
         defaultSubcommand: ProductDropCommand.self)
 }

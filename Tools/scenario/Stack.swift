@@ -5,8 +5,9 @@ import ShopifySimulator
 /// Everything a scenario runs on: the local servers (through `deploy/local`), a fresh database, the simulator
 /// and the three services as release-built processes; all stopped again by ``stop()``, also after a failure.
 final class Stack: @unchecked Sendable {
-    // @unchecked: mutated only by the scenario's single task (start, run, stop in sequence) and read by the
-    // Ctrl-C handler, which only calls stop(); stop() is guarded by `stopped` under `lock`.
+    // @unchecked: mutated only by the scenario's single task (start, run, stop in sequence) — or, during a fault
+    // run, by its one fault injector (Stack+Faults), which alone kills and restarts services while the load runs —
+    // and read by the Ctrl-C handler, which only calls stop(); stop() is guarded by `stopped` under `lock`.
     struct Options {
         var shops: Int
         var plan: RateLimitPlan
@@ -21,6 +22,15 @@ final class Stack: @unchecked Sendable {
         var startExporter = true
         /// Webhook delivery faults switched on from the start (duplicates, reordering).
         var webhookFaults = WebhookFaults()
+        /// The services' broker URL (`STOCKWIRE_AMQP_URL`); nil: their default. Fault runs give each run a virtual
+        /// host of its own (Stack+Faults), so that its queues are not shared with a concurrent run.
+        var amqpURL: String? = nil
+        /// The broker URL the services get instead of `amqpURL` (through a fault run's TCP proxy); the scenario's
+        /// own connections keep `amqpURL`.
+        var servicesAMQPURL: String? = nil
+        /// Factor on Shopify's webhook retry schedule (8 retries over about 4 hours); nil: the simulator's default
+        /// (all eight within 24 s). Faults that keep ingest answering 503 for a minute need a longer one.
+        var webhookTimeScale: Double? = nil
         /// Extra settings of the calculator (the zero-oversell guard's, say).
         var calculatorEnvironment: [String: String] = [:]
     }
@@ -31,7 +41,10 @@ final class Stack: @unchecked Sendable {
     let domains: [String]
     private(set) var simulator: Simulator?
     private(set) var database: String?
-    private var processes: [(name: String, process: Process)] = []
+    /// The running services; Stack+Faults replaces an entry when it kills and restarts a service.
+    var processes: [(name: String, process: Process)] = []
+    /// How each service was started (arguments and environment), to start it again the same way (Stack+Faults).
+    private(set) var launches: [String: (arguments: [String], environment: [String: String])] = [:]
     private var stoppedBefore: [String] = []
     private let lock = NSLock()
     private var stopped = false
@@ -100,13 +113,16 @@ final class Stack: @unchecked Sendable {
         let sim = try await Simulator.start(
             // Shopify delivers from many connections at once; 256 in flight keeps the simulator from being the bottleneck.
             SimulatorConfiguration(
-                shops: simShops, ingestURL: "\(ingestURL)/webhooks/shopify", webhookConcurrency: 256, logLevel: "error"))
+                shops: simShops, ingestURL: "\(ingestURL)/webhooks/shopify",
+                timeScale: options.webhookTimeScale ?? SimulatorConfiguration().timeScale, webhookConcurrency: 256,
+                logLevel: "error"))
         simulator = sim
         for i in exporterShops.indices { exporterShops[i]["admin_url"] = sim.adminBaseURL(shop: domains[i]) }
         let shopsFile = try write(
             "exporter-shops.json", String(decoding: try JSONSerialization.data(withJSONObject: exporterShops), as: UTF8.self))
 
-        let common = ["STOCKWIRE_LOG_LEVEL": options.logLevel]
+        var common = ["STOCKWIRE_LOG_LEVEL": options.logLevel]
+        if let url = options.servicesAMQPURL ?? options.amqpURL { common["STOCKWIRE_AMQP_URL"] = url }
         try spawn("calculator", ["migrate"], env: common.merging(["STOCKWIRE_POSTGRES": conninfo]) { $1 }, wait: true)
         try spawn(
             "calculator", ["run"],
@@ -209,6 +225,7 @@ final class Stack: @unchecked Sendable {
             }
         } else {
             processes.append((binary, p))
+            launches[binary] = (args, env)
         }
     }
 
@@ -222,6 +239,12 @@ final class Stack: @unchecked Sendable {
         try p.run()
         p.waitUntilExit()
         return p.terminationStatus
+    }
+
+    /// Runs `deploy/local/<server>.sh` with `args` (a fault run crashes and starts the servers with it).
+    @discardableResult
+    func server(_ server: String, _ args: [String]) throws -> String {
+        try run("\(options.repository)/deploy/local/\(server).sh", args)
     }
 
     @discardableResult

@@ -8,13 +8,15 @@ SW_COMPONENT=postgres
 
 usage() {
   cat <<EOF
-usage: $(basename "$0") start|stop|restart|status|--help
+usage: $(basename "$0") start|stop|crash|restart|status|--help
 
   start    install postgresql-15 if missing, initdb on first use, start the server, wait until it
            accepts connections and make sure role and database "stockwire" exist. No-op if our
            server already runs. If something else already listens on 127.0.0.1:$SW_PG_PORT and
            answers, it is used as is (nothing is started; the stockwire login is only checked).
   stop     stop the server these scripts started (never anything else).
+  crash    stop that server in "immediate" mode (no checkpoint, clients cut off: recovery on the next
+           start), for fault tests; start it again with start.
   restart  stop, then start.
   status   print the state; exit 0 = our server is up, 1 = a server we did not start listens on
            the port, 3 = not running.
@@ -205,6 +207,17 @@ cmd_stop() {
   sw_log "stopped"
 }
 
+cmd_crash() {
+  local d pid
+  d="$(pg_dir)"
+  pid="$(pg_pid "$d")" || sw_die "no server started by these scripts runs: nothing to crash"
+  sw_require_root
+  sw_log "immediate stop of PostgreSQL (pid $pid): clients cut off, crash recovery on the next start"
+  (sw_pg_run "$SW_PG_BIN/pg_ctl" stop -D "$d/data" -m immediate -w -t 30) >/dev/null 2>&1 ||
+    { sw_tail_log "$d/log/postgresql.log" 30; sw_die "could not stop PostgreSQL pid $pid"; }
+  sw_log "stopped; the marker stays, so start brings it back as ours"
+}
+
 cmd_status() {
   local d pid
   d="$(pg_dir)"
@@ -237,6 +250,7 @@ cmd_status() {
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
+  crash) cmd_crash ;;
   restart) cmd_stop && cmd_start ;;
   status) cmd_status ;;
   -h | --help | help) usage ;;

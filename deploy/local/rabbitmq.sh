@@ -8,12 +8,13 @@ SW_COMPONENT=rabbitmq
 
 usage() {
   cat <<EOF
-usage: $(basename "$0") start|stop|restart|status|--help
+usage: $(basename "$0") start|stop|crash|restart|status|--help
 
   start    install rabbitmq-server if missing, start the local node and wait until it accepts AMQP.
            No-op if our node already runs. If something else already listens on
            127.0.0.1:$SW_AMQP_PORT and speaks AMQP, it is used as is (nothing is started).
   stop     stop the node these scripts started (never anything else).
+  crash    SIGKILL that node (no shutdown: as when its machine dies), for fault tests; start it again with start.
   restart  stop, then start.
   status   print the state; exit 0 = our node is up, 1 = a broker we did not start listens
            on the port, 3 = not running.
@@ -191,6 +192,18 @@ cmd_stop() {
   sw_log "stopped"
 }
 
+cmd_crash() {
+  local d pid
+  d="$(rmq_dir)"
+  pid="$(rmq_pid "$d")" || sw_die "no node started by these scripts runs: nothing to crash"
+  sw_require_root
+  sw_log "SIGKILL node $SW_RMQ_NODE (pid $pid): no shutdown, as when its machine dies"
+  kill -KILL "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$d/rabbitmq.pid"
+  sw_log "killed; the marker stays, so start brings it back as ours"
+}
+
 cmd_status() {
   local d pid
   d="$(rmq_dir)"
@@ -218,6 +231,7 @@ cmd_status() {
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
+  crash) cmd_crash ;;
   restart) cmd_stop && cmd_start ;;
   status) cmd_status ;;
   -h | --help | help) usage ;;

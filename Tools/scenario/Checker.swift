@@ -1,0 +1,428 @@
+import Foundation
+import Postgres
+import ShopifySimulator
+
+/// The fault suite's checker, after RabbitMQ's Jepsen queue checker: from the simulator's logs (every webhook sent
+/// and its answer, every Admin API write, every level change), the movements and messages the run sent, the truth
+/// in PostgreSQL and the broker's own record (event log, queues, dead letters), it computes what a merchant relies
+/// on — nothing lost, nothing applied twice, nothing from nowhere, no shop moved back to an older version, every
+/// message accounted for — and how long the shops took to equal the truth again once the fault healed.
+///
+/// The arithmetic is ``HistoryChecker`` (pure, unit-tested); this type gathers its inputs once the run is quiet.
+struct Checker {
+    /// A run passes with these figures at zero, the accounting balanced and convergence within this many seconds.
+    static let convergenceLimitSeconds = 30.0
+
+    struct Report: Codable {
+        /// lost = duplicated = unexpected = rolled back = stale = 0, the accounting balanced, the dead letters as
+        /// expected, converged within ``convergenceLimitSeconds``.
+        var passed: Bool
+        /// What failed, in words.
+        var failures: [String]
+        /// Distinct message ids sent (every webhook delivery attempt, every movement, every message the injector
+        /// sent or published), answered 2xx (webhooks and movements), and applied (the calculator's dedupe table).
+        var sent: Int
+        var accepted: Int
+        var applied: Int
+        /// Of the accepted, the injector's own deliveries (duplicates, late and reordered snapshots, re-posted movements).
+        var injectedAccepted: Int
+        /// Webhooks never answered 2xx by the end of the run (Shopify gave up after its retries, or still retries):
+        /// lost to the merchant although no answer promised them, so a failure too.
+        var neverAccepted: Int
+        /// Answered 2xx, never applied; `lostInDeadLetters` of them sit in a dead-letter queue.
+        var lost: Int
+        var lostInDeadLetters: Int
+        /// Events applied more than once: a message id among the causes of two versions of a SKU, plus order lines and
+        /// SKUs holding more shipped, refunded or received units than were sent.
+        var duplicated: Int
+        /// Applied, never sent.
+        var unexpected: Int
+        /// Orders whose applied snapshot is older than the newest one the shop sent (a late or reordered snapshot won).
+        var rolledBack: Int
+        /// Writes that moved a shop to an older availability version of a SKU than it had been written before.
+        var staleWrites: Int
+        var writes: WriteCoverage
+        /// The availability messages as routed to the shops' queues (a tap queue of the run's own).
+        var publications: Publications
+        /// Units sold beyond every unit received (mirror mode can oversell the last units; reported, not a failure).
+        var oversoldUnits: Int
+        var oversoldSkus: Int
+        /// From the fault healed (the load over and the last restart ready) to quiet with every shop equal to the truth.
+        var convergenceSeconds: Double
+        var converged: Bool
+        var accounting: Accounting
+        /// Up to a few ids or lines per failing figure, to start a diagnosis.
+        var examples: [String]
+    }
+
+    /// How many Admin API writes the stale-write check could place on a version.
+    struct WriteCoverage: Codable {
+        /// SKU-writes applied in the shops (one per SKU per successful `inventorySetQuantities`).
+        var applied: Int
+        /// Of those, single-SKU writes: their reference (`StockVersion/<sku>/<version>`) names the version.
+        var versionFromReference: Int
+        /// Writes the exporters reported with their versions (`shop_writes`, first write of each version only): the
+        /// only version source for batch writes, whose reference (`StockBatch/<uuid>`) names none.
+        var versionFromReports: Int
+    }
+
+    /// What the calculator published, read back from the tap (`faults.availability-tap`).
+    struct Publications: Codable {
+        var messages: Int
+        /// The same version again (the outbox publishes at least once): harmless, exporters keep the newest.
+        var republished: Int
+        /// A version after a newer one of the same SKU (reported: exporters keep the newest version).
+        var outOfOrder: Int
+        /// One version published with different contents: a version number reused for another truth (a failure).
+        var conflicting: Int
+    }
+
+    struct Accounting: Codable {
+        /// `calculator.events`, by message id: published (the broker's event log `stockwire.events.log`) = applied
+        /// (dedupe table) + dead-lettered (`dead.calculator.events`), nothing left in the queue.
+        var published: Int
+        var applied: Int
+        var deadLettered: Int
+        var unaccounted: Int
+        var appliedAndDeadLettered: Int
+        var appliedNotPublished: Int
+        var remaining: Int
+        var balanced: Bool
+        /// Every queue of the run's virtual host, with the broker's counters.
+        var queues: [BrokerAdmin.QueueFigures]
+        /// Message ids in the calculator's and each exporter's dead-letter queue.
+        var calculatorDeadLetters: [String]
+        var exporterDeadLetters: [String: [String]]
+        /// Dead letters are exactly the poison the run injected (none without the poison fault).
+        var deadLettersAsExpected: Bool
+    }
+
+    let stack: Stack
+    let context: BlackFriday.LoadContext
+    let injection: InjectionLog
+    let virtualHost: String
+    let admin: BrokerAdmin
+    let tap: AvailabilityTap
+
+    // MARK: - Run
+
+    func run(_ result: BlackFriday.Result) async throws -> Report {
+        let sim = context.sim
+        var failures: [String] = []
+        var examples: [String] = []
+        func example(_ what: String, _ items: [String]) {
+            if !items.isEmpty { examples.append("\(what): " + items.prefix(5).joined(separator: ", ")) }
+        }
+
+        // MARK: Sent, accepted, applied
+        var sent = Set<String>()
+        var accepted = Set<String>()
+        var lastAttempt: [String: WebhookDeliveryRecord] = [:]
+        for d in sim.webhookDeliveries() where d.outcome != "dropped" {
+            let id = "\(d.shop)/\(d.webhookId)"
+            sent.insert(id)
+            lastAttempt[id] = d
+            if let s = d.status, (200..<300).contains(s) { accepted.insert(id) }
+        }
+        let neverAccepted = lastAttempt.filter { !accepted.contains($0.key) }.sorted { $0.key < $1.key }
+        if !neverAccepted.isEmpty { failures.append("\(neverAccepted.count) webhooks never answered 2xx (Shopify gives up)") }
+        example(
+            "never answered 2xx",
+            neverAccepted.map {
+                "\($0.key) \($0.value.topic): attempt \($0.value.attempt) \($0.value.outcome), "
+                    + "\($0.value.status.map { "HTTP \($0)" } ?? $0.value.error ?? "no answer")"
+            })
+        let movementsSent = await context.warehouse.attempted
+        let movementsAccepted = await context.warehouse.accepted
+        sent.formUnion(movementsSent.map { "warehouse/\($0)" })
+        accepted.formUnion(movementsAccepted.map { "warehouse/\($0.movementId)" })
+        sent.formUnion(await injection.sent)
+        let injectedAccepted = await injection.accepted
+        accepted.formUnion(injectedAccepted)
+
+        let db = try await PostgresConnection.connect(stack.conninfo)
+        defer { Task { await db.close() } }
+        let applied = Set(try await db.query("SELECT message_id FROM processed_messages", []).map { try $0.decode(String.self, at: 0) })
+
+        // MARK: Broker
+        let queues = try await settledQueues()
+        func queue(_ name: String) -> BrokerAdmin.QueueFigures? { queues.first { $0.name == name } }
+        let calculatorDead = try await admin.peek(
+            virtualHost: virtualHost, queue: "dead.calculator.events", count: (queue("dead.calculator.events")?.messages ?? 0) + 50)
+        let deadIds = Set(calculatorDead.compactMap(\.messageId))
+        var exporterDead: [String: [String]] = [:]
+        for shop in stack.domains {
+            let name = "dead.exporter.\(shop)"
+            let peeked = try await admin.peek(virtualHost: virtualHost, queue: name, count: (queue(name)?.messages ?? 0) + 50)
+            exporterDead[shop] = peeked.map { $0.messageId ?? "(no id)" }.sorted()
+        }
+        let logCount = queue("stockwire.events.log")?.messages ?? 0
+        let published = Set(
+            try await readStream(amqpURL: stack.options.amqpURL ?? "", stream: "stockwire.events.log", expected: logCount)
+                .compactMap { $0 })
+
+        // MARK: Lost, unexpected
+        let (lost, lostInDead) = HistoryChecker.lost(accepted: accepted, applied: applied, deadLettered: deadIds)
+        let unexpected = HistoryChecker.unexpected(applied: applied, sent: sent)
+        if !lost.isEmpty { failures.append("lost \(lost.count) acknowledged events (\(lostInDead.count) of them dead-lettered)") }
+        if !unexpected.isEmpty { failures.append("\(unexpected.count) events applied that nobody sent") }
+        example("lost", lost)
+        example("unexpected", unexpected)
+
+        // MARK: Duplicated
+        var history: [HistoryChecker.SkuVersion] = []
+        for row in try await db.query("SELECT sku, version, causes FROM sku_history", []) {
+            history.append(
+                HistoryChecker.SkuVersion(
+                    sku: try row.decode(String.self, at: 0), version: try row.decode(Int64.self, at: 1),
+                    causes: try row.decode(String.self, at: 2).split(separator: " ").map(String.init)))
+        }
+        let repeated = HistoryChecker.appliedMoreThanOnce(history)
+        var duplicateDetails = repeated.map { "\($0.messageId) caused versions \($0.versions) of \($0.sku)" }
+        let excess = try await excessUnits(db: db, sim: sim, movements: movementsAccepted)
+        duplicateDetails += excess
+        if !duplicateDetails.isEmpty { failures.append("\(duplicateDetails.count) events applied more than once") }
+        example("duplicated", duplicateDetails)
+
+        // MARK: Rolled back
+        let rolledBack = try await rolledBackOrders(db: db, sim: sim)
+        if !rolledBack.isEmpty { failures.append("\(rolledBack.count) orders hold an older snapshot than the newest sent") }
+        example("rolled back", rolledBack)
+
+        // MARK: Stale writes
+        let (writes, coverage) = try await shopWrites(db: db, sim: sim)
+        let stale = HistoryChecker.staleWrites(writes)
+        if !stale.isEmpty { failures.append("\(stale.count) writes moved a shop to an older version") }
+        example(
+            "stale writes",
+            stale.map { "\($0.write.shop) \($0.write.sku) v\($0.write.version) after v\($0.newerBefore)" })
+
+        // MARK: Published versions
+        let tapped = try await tap.read()
+        let order = HistoryChecker.publicationOrder(
+            tapped.map { HistoryChecker.Publication(sku: $0.sku, version: $0.version, content: $0.content) })
+        if !order.conflicting.isEmpty {
+            failures.append("\(order.conflicting.count) availability versions published with different contents")
+        }
+        example("conflicting versions", order.conflicting.map { "\($0.sku) v\($0.version)" })
+        example("out of order (reported)", order.outOfOrder.map { "\($0.sku) v\($0.version)" })
+
+        // MARK: Oversold
+        var sold: [String: Int] = [:]
+        for shop in stack.domains {
+            for order in try await sim.orders(shop: shop) where order.cancelledAt == nil {
+                for line in order.lineItems { if let sku = line.sku { sold[sku, default: 0] += line.currentQuantity } }
+            }
+        }
+        var received: [String: Int] = [:]
+        for m in Dictionary(movementsAccepted.map { ($0.movementId, $0) }, uniquingKeysWith: { a, _ in a }).values
+        where m.kind == "receipt" {
+            received[m.sku, default: 0] += m.quantity
+        }
+        let skuSet = Set(context.skus)
+        let oversold = HistoryChecker.oversold(sold: sold.filter { skuSet.contains($0.key) }, received: received)
+
+        // MARK: Accounting
+        let account = HistoryChecker.account(
+            published: published, applied: applied, deadLettered: deadIds,
+            remaining: queue("calculator.events")?.messages ?? 0)
+        var exporterRemaining = 0
+        for shop in stack.domains { exporterRemaining += queue("exporter.\(shop)")?.messages ?? 0 }
+        let expected = await injection.expected
+        var deadAsExpected = deadIds == expected.calculator
+        if !deadAsExpected {
+            failures.append(
+                "calculator dead letters \(Array(deadIds.sorted().prefix(5))) ≠ the poison injected \(Array(expected.calculator.sorted().prefix(5)))")
+        }
+        for shop in stack.domains {
+            let have = exporterDead[shop] ?? []
+            let wanted = expected.exporter[shop] ?? []
+            let prefixes = expected.exporterPrefixes[shop] ?? []
+            let unwanted = have.filter { id in !wanted.contains(id) && !prefixes.contains { id.hasPrefix($0) } }
+            let missing = wanted.filter { !have.contains($0) }.sorted()
+            let missingPrefix = prefixes.filter { p in !have.contains { $0.hasPrefix(p) } }.map { "\($0)…" }
+            if !unwanted.isEmpty || !missing.isEmpty || !missingPrefix.isEmpty {
+                deadAsExpected = false
+                failures.append(
+                    "\(shop) dead letters: unexpected \(Array(unwanted.prefix(5))), missing \(Array(missing.prefix(5)) + missingPrefix)")
+            }
+        }
+        if !account.balanced {
+            failures.append(
+                "accounting: \(account.published) published ≠ \(account.applied) applied + \(account.deadLettered) dead-lettered "
+                    + "(\(account.unaccounted.count) unaccounted, \(account.both.count) both, "
+                    + "\(account.appliedNotPublished.count) applied but never published, \(account.remaining) still queued)")
+            example("unaccounted", account.unaccounted)
+        }
+        if exporterRemaining > 0 { failures.append("\(exporterRemaining) messages still in the exporters' queues once quiet") }
+
+        // MARK: Convergence
+        let converged = result.converged ?? false
+        if !converged {
+            failures.append("not converged within the quiet timeout (\(Int(result.settings.quietTimeout)) s)")
+        } else if result.secondsToQuiet > Self.convergenceLimitSeconds {
+            failures.append(String(format: "converged after %.1f s > %.0f s", result.secondsToQuiet, Self.convergenceLimitSeconds))
+        }
+        if result.consistency.truthMatchesSent == false {
+            failures.append("the truth differs from a recomputation from the shops' orders and the movements sent")
+        }
+
+        return Report(
+            passed: failures.isEmpty, failures: failures, sent: sent.count, accepted: accepted.count,
+            applied: applied.count, injectedAccepted: injectedAccepted.count, neverAccepted: neverAccepted.count,
+            lost: lost.count, lostInDeadLetters: lostInDead.count,
+            duplicated: duplicateDetails.count, unexpected: unexpected.count, rolledBack: rolledBack.count,
+            staleWrites: stale.count, writes: coverage,
+            publications: Publications(
+                messages: tapped.count, republished: order.republished, outOfOrder: order.outOfOrder.count,
+                conflicting: order.conflicting.count),
+            oversoldUnits: oversold.values.reduce(0, +),
+            oversoldSkus: oversold.count, convergenceSeconds: result.secondsToQuiet, converged: converged,
+            accounting: Accounting(
+                published: account.published, applied: account.applied, deadLettered: account.deadLettered,
+                unaccounted: account.unaccounted.count, appliedAndDeadLettered: account.both.count,
+                appliedNotPublished: account.appliedNotPublished.count, remaining: account.remaining + exporterRemaining,
+                balanced: account.balanced && exporterRemaining == 0, queues: queues.sorted { $0.name < $1.name },
+                calculatorDeadLetters: deadIds.sorted(), exporterDeadLetters: exporterDead,
+                deadLettersAsExpected: deadAsExpected),
+            examples: examples)
+    }
+
+    // MARK: - Inputs
+
+    /// The run's queues once their message counts stopped moving for longer than the management plugin's refresh
+    /// interval (5 s), so that the counts are current.
+    private func settledQueues() async throws -> [BrokerAdmin.QueueFigures] {
+        var last: [BrokerAdmin.QueueFigures] = []
+        var stableSince = ContinuousClock.now
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            let now = try await admin.queues(virtualHost: virtualHost)
+            let key = { (q: [BrokerAdmin.QueueFigures]) in q.map { "\($0.name):\($0.messages)" }.sorted() }
+            if key(now) != key(last) {
+                last = now
+                stableSince = .now
+            } else if ContinuousClock.now - stableSince >= .seconds(6) || ContinuousClock.now >= deadline {
+                return now
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// Order lines holding more shipped or refund-cancelled units than were sent for them, and SKUs holding more
+    /// received units (on hand plus shipped) than the receipts sent.
+    private func excessUnits(db: PostgresConnection, sim: Simulator, movements: [Movement]) async throws -> [String] {
+        let unique = Dictionary(movements.map { ($0.movementId, $0) }, uniquingKeysWith: { a, _ in a }).values
+        var shippedSent: [String: Int64] = [:]
+        var receivedSent: [String: Int64] = [:]
+        for m in unique {
+            if m.kind == "shipment" { shippedSent["\(m.shop ?? "")/\(m.orderId ?? 0)/\(m.lineItemId ?? 0)", default: 0] += Int64(m.quantity) }
+            if m.kind == "receipt" { receivedSent[m.sku, default: 0] += Int64(m.quantity) }
+        }
+        var refundedSent: [String: Int64] = [:]
+        for shop in stack.domains {
+            for order in try await sim.orders(shop: shop) {
+                for refund in order.refunds {
+                    for line in refund.refundLineItems where line.restockType == "cancel" {
+                        refundedSent["\(shop)/\(order.id)/\(line.lineItemId)", default: 0] += Int64(line.quantity)
+                    }
+                }
+            }
+        }
+        var shippedApplied: [String: Int64] = [:]
+        var refundedApplied: [String: Int64] = [:]
+        var shippedBySku: [String: Int64] = [:]
+        for row in try await db.query("SELECT shop, order_id, line_id, sku, shipped, refund_cancelled FROM order_lines", []) {
+            let key = "\(try row.decode(String.self, at: 0))/\(try row.decode(Int64.self, at: 1))/\(try row.decode(Int64.self, at: 2))"
+            let shipped = try row.decode(Int64.self, at: 4)
+            shippedApplied[key] = shipped
+            refundedApplied[key] = try row.decode(Int64.self, at: 5)
+            if let sku = try row.decode(String?.self, at: 3) { shippedBySku[sku, default: 0] += shipped }
+        }
+        var receivedApplied: [String: Int64] = [:]
+        for row in try await db.query("SELECT sku, on_hand FROM skus WHERE starts_with(sku, $1)", ["BF-\(stack.runId)-"]) {
+            let sku = try row.decode(String.self, at: 0)
+            receivedApplied[sku] = try row.decode(Int64.self, at: 1) + (shippedBySku[sku] ?? 0)
+        }
+        var out: [String] = []
+        for (key, units) in HistoryChecker.excess(applied: shippedApplied, sent: shippedSent).sorted(by: { $0.key < $1.key }) {
+            out.append("order line \(key): \(units) units shipped beyond the shipments sent")
+        }
+        for (key, units) in HistoryChecker.excess(applied: refundedApplied, sent: refundedSent).sorted(by: { $0.key < $1.key }) {
+            out.append("order line \(key): \(units) units released beyond the refunds sent")
+        }
+        for (sku, units) in HistoryChecker.excess(applied: receivedApplied, sent: receivedSent).sorted(by: { $0.key < $1.key }) {
+            out.append("\(sku): \(units) units received beyond the receipts sent")
+        }
+        return out
+    }
+
+    /// Orders whose applied snapshot (`orders.updated_at_ms`) is older than the shop's current `updated_at`.
+    private func rolledBackOrders(db: PostgresConnection, sim: Simulator) async throws -> [String] {
+        var applied: [String: Int64] = [:]
+        for row in try await db.query("SELECT shop, order_id, updated_at_ms FROM orders WHERE updated_at_ms IS NOT NULL", []) {
+            applied["\(try row.decode(String.self, at: 0))/\(try row.decode(Int64.self, at: 1))"] = try row.decode(Int64.self, at: 2)
+        }
+        let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime]
+        var newest: [String: Int64] = [:]
+        for shop in stack.domains {
+            for order in try await sim.orders(shop: shop) {
+                guard let date = parser.date(from: order.updatedAt) else { continue }
+                newest["\(shop)/\(order.id)"] = Int64((date.timeIntervalSince1970 * 1000).rounded())
+            }
+        }
+        return HistoryChecker.rolledBack(applied: applied, newest: newest).sorted { $0.key < $1.key }.map {
+            "\($0.key): applied updated_at \($0.value.applied), newest sent \($0.value.newest)"
+        }
+    }
+
+    /// Every write whose version is known: single-SKU writes from the simulator's write log (their reference names
+    /// the version), and the exporters' write reports (`shop_writes`).
+    private func shopWrites(db: PostgresConnection, sim: Simulator) async throws -> ([HistoryChecker.ShopWrite], WriteCoverage) {
+        var skuOfItem: [String: [String: String]] = [:]
+        for shop in stack.domains {
+            for v in try await sim.variants(shop: shop) { skuOfItem[shop, default: [:]][v.inventoryItemGID] = v.sku }
+        }
+        let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var writes: [HistoryChecker.ShopWrite] = []
+        var applied = 0
+        var fromReference = 0
+        for entry in await sim.writeLog() where entry.operation == "inventorySetQuantities" && entry.result == "applied" {
+            let skus = Set((entry.quantities ?? []).compactMap { skuOfItem[entry.shop]?[$0.inventoryItemId] })
+            applied += skus.count
+            guard let reference = Self.reference(entry.variables), let (sku, version) = HistoryChecker.stockVersion(reference: reference),
+                let date = parser.date(from: entry.time)
+            else { continue }
+            fromReference += 1
+            writes.append(
+                HistoryChecker.ShopWrite(
+                    shop: entry.shop, sku: sku, version: version, atMillis: Int64((date.timeIntervalSince1970 * 1000).rounded()),
+                    sequence: entry.sequence))
+        }
+        var fromReports = 0
+        for row in try await db.query("SELECT shop, sku, version, written_at_ms FROM shop_writes", []) {
+            fromReports += 1
+            writes.append(
+                HistoryChecker.ShopWrite(
+                    shop: try row.decode(String.self, at: 0), sku: try row.decode(String.self, at: 1),
+                    version: try row.decode(Int64.self, at: 2), atMillis: try row.decode(Int64.self, at: 3)))
+        }
+        return (writes, WriteCoverage(applied: applied, versionFromReference: fromReference, versionFromReports: fromReports))
+    }
+
+    /// `input.referenceDocumentUri` of logged mutation variables (compact JSON, possibly cut at 2,000 characters).
+    static func reference(_ variables: String) -> String? {
+        if let object = try? JSONSerialization.jsonObject(with: Data(variables.utf8)) as? [String: Any],
+            let input = object["input"] as? [String: Any]
+        {
+            return input["referenceDocumentUri"] as? String
+        }
+        // Cut: find the field by text.
+        guard let range = variables.range(of: #""referenceDocumentUri":""#) else { return nil }
+        let rest = variables[range.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        return String(rest[..<end])
+    }
+}

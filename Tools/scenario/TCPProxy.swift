@@ -1,0 +1,215 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A TCP proxy of the scenario's own between the services and a server (the `broker-blackhole` fault), to cut the
+/// network without root or firewall rules.
+///
+/// `blackhole()` stops forwarding in both directions but keeps every connection open: each side sees a half-open
+/// connection — silence, no FIN, no RST — as when a cable is pulled or a NAT forgets the flow. New connections are
+/// accepted and get nothing. The proxy records when each side gives up on a connection (closes it), which is how
+/// long its dead-peer detection took. `heal()` forwards again.
+///
+/// One thread accepts; each connection has two pumping threads. Blocking calls stay off the Swift concurrency pool.
+final class TCPProxy: @unchecked Sendable {
+    // @unchecked: the mutable state below is only touched under `lock`.
+    /// One side giving up on a connection while it was blackholed.
+    struct GaveUp: Sendable, Codable {
+        /// `client` (the service) or `server`.
+        var side: String
+        /// Seconds from the start of the blackhole (or from the connection's opening, if later).
+        var afterSeconds: Double
+        /// Whether the connection was open when the blackhole began (not a reconnection attempt during it).
+        var openAtCut: Bool
+    }
+
+    let port: Int
+    private let targetHost: String
+    private let targetPort: Int
+    private let listener: Int32
+    private let lock = NSLock()
+    private var blackholedSince: Date?
+    private var open = 0
+    private var gaveUp: [GaveUp] = []
+    private var stopped = false
+
+    /// Listens on 127.0.0.1 (an ephemeral port) and forwards to `host:port`.
+    init(targetHost: String, targetPort: Int) throws {
+        self.targetHost = targetHost
+        self.targetPort = targetPort
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ScenarioError("proxy: socket() failed: errno \(errno)") }
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = Self.address("127.0.0.1", 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 128) == 0 else {
+            close(fd)
+            throw ScenarioError("proxy: cannot listen on 127.0.0.1: errno \(errno)")
+        }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        listener = fd
+        port = Int(UInt16(bigEndian: actual.sin_port))
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "proxy-accept"
+        thread.start()
+    }
+
+    /// Stops forwarding, keeping every connection open.
+    func blackhole() { lock.withLock { blackholedSince = Date() } }
+
+    /// Forwards again.
+    func heal() { lock.withLock { blackholedSince = nil } }
+
+    /// Connections open now, and every side that gave up on one during a blackhole.
+    var figures: (open: Int, gaveUp: [GaveUp]) { lock.withLock { (open, gaveUp) } }
+
+    /// Stops accepting; open connections end when their peers close them.
+    func stop() {
+        lock.withLock { stopped = true }
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+
+    // MARK: - Threads
+
+    private func acceptLoop() {
+        while !lock.withLock({ stopped }) {
+            let client = accept(listener, nil, nil)
+            if client < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = Self.address(targetHost, targetPort)
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard server >= 0, connected == 0 else {
+                close(client)
+                if server >= 0 { close(server) }
+                continue
+            }
+            let opened = Date()
+            let connection = Connection()
+            signal(SIGPIPE, SIG_IGN)
+            lock.withLock { open += 1 }
+            for (from, to, side) in [(client, server, "client"), (server, client, "server")] {
+                let thread = Thread { [self] in
+                    pump(from: from, to: to, side: side, opened: opened, connection: connection)
+                }
+                thread.name = "proxy-pump"
+                thread.start()
+            }
+        }
+    }
+
+    /// A connection's shared state: whether one side has ended it, and how many pumps still run (the last one
+    /// closes both sockets, so neither pump ever touches a descriptor number the system has handed out again).
+    private final class Connection: @unchecked Sendable {
+        let lock = NSLock()
+        var ended = false
+        var pumps = 2
+    }
+
+    /// Moves bytes from `from` to `to` while forwarding. While blackholed nothing moves: it only watches whether
+    /// `from`'s side gives up (end of stream or reset), records when, and leaves the other side in silence, as a
+    /// real cut would. Once forwarding again, a connection one side gave up on is closed on both.
+    private func pump(from: Int32, to: Int32, side: String, opened: Date, connection: Connection) {
+        defer {
+            let last = connection.lock.withLock {
+                connection.pumps -= 1
+                return connection.pumps == 0
+            }
+            if last {
+                close(from)
+                close(to)
+                lock.withLock { open -= 1 }
+            }
+        }
+        /// This side gave up on the connection while it was blackholed (since `since`).
+        func record(_ since: Date) {
+            let after = Date().timeIntervalSince(max(since, opened))
+            lock.withLock {
+                gaveUp.append(GaveUp(side: side, afterSeconds: (after * 100).rounded() / 100, openAtCut: opened < since))
+            }
+            connection.lock.withLock { connection.ended = true }
+        }
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        // POLLRDHUP (Linux, 0x2000): the peer closed its side, even while unread bytes are held before that end.
+        let peerClosed = Int16(0x2000) | Int16(POLLHUP) | Int16(POLLERR)
+        var descriptor = pollfd(fd: from, events: Int16(POLLIN) | Int16(0x2000), revents: 0)
+        while true {
+            let since = lock.withLock { blackholedSince }
+            let ended = connection.lock.withLock { connection.ended }
+            if ended, since == nil {
+                shutdown(from, Int32(SHUT_RDWR))
+                shutdown(to, Int32(SHUT_RDWR))
+                return
+            }
+            let ready = poll(&descriptor, 1, 100)
+            if ready < 0, errno == EINTR { continue }
+            guard ready > 0 else { continue }
+            if let since {
+                // Held: nothing is read (bytes wait in the socket); only this side closing ends the connection.
+                guard descriptor.revents & peerClosed != 0 else {
+                    usleep(50_000)
+                    continue
+                }
+                record(since)
+                return
+            }
+            let n = read(from, &buffer, buffer.count)
+            if n <= 0 {
+                connection.lock.withLock { connection.ended = true }
+                shutdown(from, Int32(SHUT_RDWR))
+                shutdown(to, Int32(SHUT_RDWR))
+                return
+            }
+            // Writes never block: a peer that stops reading (RabbitMQ's flow control, or the other side of a cut)
+            // must not keep this pump from seeing its own side give up.
+            var sent = 0
+            while sent < n {
+                var out = pollfd(fd: to, events: Int16(POLLOUT), revents: 0)
+                let writable = poll(&out, 1, 100) > 0
+                if let since = lock.withLock({ blackholedSince }) {
+                    var own = pollfd(fd: from, events: Int16(0x2000), revents: 0)
+                    if poll(&own, 1, 0) > 0, own.revents & peerClosed != 0 {
+                        record(since)
+                        return
+                    }
+                    continue  // held: the rest of this chunk waits for the network to come back
+                }
+                if connection.lock.withLock({ connection.ended }) { return }
+                guard writable else { continue }
+                let w = buffer[sent..<n].withUnsafeBytes { send(to, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+                if w < 0, errno == EAGAIN || errno == EINTR { continue }
+                if w <= 0 {
+                    connection.lock.withLock { connection.ended = true }
+                    shutdown(from, Int32(SHUT_RDWR))
+                    shutdown(to, Int32(SHUT_RDWR))
+                    return
+                }
+                sent += w
+            }
+        }
+    }
+
+    private static func address(_ host: String, _ port: Int) -> sockaddr_in {
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &a.sin_addr)
+        return a
+    }
+}
