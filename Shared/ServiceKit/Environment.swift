@@ -20,12 +20,23 @@ public enum Environment {
     /// The content of a secret file, trailing newline removed; errors name the file, never its content.
     public static func secret(file path: String, purpose: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError("\(purpose): secret file \(path) is missing or not readable")
+            throw ConfigurationError("\(purpose): secret file \(shownPath(path)) is missing or not readable")
         }
         var text = String(decoding: data, as: UTF8.self)
         while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
-        guard !text.isEmpty else { throw ConfigurationError("\(purpose): secret file \(path) is empty") }
+        guard !text.isEmpty else { throw ConfigurationError("\(purpose): secret file \(shownPath(path)) is empty") }
         return text
+    }
+
+    /// `path` as an error message may show it: a value that does not look like a file's path may be the secret
+    /// itself, pasted where its file belongs, and is never shown.
+    public static func shownPath(_ path: String) -> String {
+        let isPath = path.count <= 1_024 && !path.contains(where: \.isWhitespace)
+            && (path.contains("/") || path.range(of: #"^[A-Za-z0-9_.-]+\.[A-Za-z0-9]{1,5}$"#, options: .regularExpression) != nil)
+        return isPath
+            ? path
+            : "(a value of \(path.count) characters, not shown: it does not look like a file's path — was the secret itself "
+                + "given instead of the path of its file?)"
     }
 }
 

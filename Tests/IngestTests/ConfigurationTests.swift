@@ -98,3 +98,25 @@ import Testing
         #expect(StockMovementController.bearerToken(nil) == nil)
     }
 }
+
+/// A secret pasted where the path of its file belongs must not end up in the error (which is logged).
+@Suite struct SecretFileErrorTests {
+    @Test func aPastedSecretIsNotEchoedInTheError() {
+        let pasted = "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"
+        let error = #expect(throws: ConfigurationError.self) {
+            _ = try Environment.secret(file: pasted, purpose: "STOCKWIRE_INGEST_WEBHOOK_SECRETS")
+        }
+        let text = error.map { "\($0)" } ?? ""
+        #expect(!text.contains(pasted), "\(text)")
+        #expect(text.contains("does not look like a file's path"), "\(text)")
+    }
+
+    @Test func aRealPathIsNamedSoTheOperatorCanFixIt() {
+        let path = "/run/secrets/shop-a.token-does-not-exist"
+        let error = #expect(throws: ConfigurationError.self) {
+            _ = try Environment.secret(file: path, purpose: "exporter token")
+        }
+        #expect(error.map { "\($0)" }?.contains(path) == true)
+        #expect(Environment.shownPath("shop-a.token") == "shop-a.token")
+    }
+}
