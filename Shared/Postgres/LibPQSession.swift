@@ -41,6 +41,14 @@ final class LibPQSession: @unchecked Sendable {
             // GSSAPI encryption is off unless the conninfo asks for it: probing it loads Kerberos, whose mutex
             // assertions abort a multi-threaded process (seen here: "k5_mutex_unlock: Received error 22").
             ("gssencmode", "disable"),
+            // A dead server or a cut network must fail a query instead of hanging it: keepalives notice an idle
+            // connection's silence within 25 s, tcp_user_timeout fails one whose data goes unacknowledged for 30 s
+            // (PostgreSQL has no heartbeat of its own). Given before `dbname`, so the conninfo may override them.
+            ("keepalives", "1"),
+            ("keepalives_idle", "10"),
+            ("keepalives_interval", "5"),
+            ("keepalives_count", "3"),
+            ("tcp_user_timeout", "30000"),
             ("dbname", conninfo),
             ("connect_timeout", String(seconds)),
             ("client_encoding", "UTF8"),
