@@ -149,7 +149,7 @@ import Testing
     }
 
     @Test func halfOpenBrokerConnectionsAreGivenUpWithinTwoHeartbeatsAndNothingIsLost() throws {
-        // The injector fails the run when a service's /readyz did not turn red within 23 s (two 10 s heartbeats).
+        // The injector fails the run when a service's /readyz did not turn red within 26 s (two 10 s heartbeats and 6 s).
         let report = try run("broker-blackhole", port: 18309)
         #expect(report.events.contains { $0.what.hasPrefix("every connection between the services and RabbitMQ blackholed") })
         #expect(report.events.contains { $0.what.hasPrefix("network back") })
