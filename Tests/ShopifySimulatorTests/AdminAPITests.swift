@@ -184,7 +184,9 @@ import Testing
     }
 
     @Test func throttlingDrainsRefusesAndRestores() async throws {
-        try await withSimulator(planA: RateLimitPlan(restoreRate: 5, maximumAvailable: 30)) { sim in
+        // 2 points/s: the four calls below must drain the bucket before it restores one write (10 points, 5 s), even
+        // on a machine loaded enough that each call takes a second (a CI rehearsal beside a soak saw 5 points/s fail).
+        try await withSimulator(planA: RateLimitPlan(restoreRate: 2, maximumAvailable: 30)) { sim in
             let tee = try await sim.createVariant(shop: shopA, sku: "TEE", available: 0)
             var results: [String] = []
             for i in 0..<4 {
@@ -198,7 +200,7 @@ import Testing
             #expect(results.prefix(3) == ["ok", "ok", "ok"])
             #expect(results[3] == "THROTTLED")
             #expect(try await sim.levels(shop: shopA)["TEE"] == 2)  // the throttled write applied nothing
-            try await Task.sleep(for: .milliseconds(2_100))  // 5 points/s restores 10
+            try await Task.sleep(for: .milliseconds(5_100))  // 2 points/s restores 10
             let restored = try await graphQL(sim, setQuantitiesMutation, setInput([quantity(tee, 7, from: nil)]))
             #expect(restored.json.userErrorCodes.isEmpty && restored.json["errors"] == nil)
 
@@ -208,7 +210,7 @@ import Testing
             #expect(Int(refused.headers["retry-after"] ?? "") ?? 0 >= 1)
             #expect(try await sim.levels(shop: shopA)["TEE"] == 7)
             try await sim.setFaults(ShopFaults(), shop: shopA)
-            try await Task.sleep(for: .milliseconds(2_100))
+            try await Task.sleep(for: .milliseconds(5_100))
             #expect(try await graphQL(sim, setQuantitiesMutation, setInput([quantity(tee, 8, from: nil)])).json.userErrorCodes.isEmpty)
             #expect(await sim.writeLog(shop: shopA).map(\.result).filter { $0 == "throttled" }.count == 2)
         }
