@@ -35,7 +35,9 @@ extension Report {
         lines.append("oversold \(c.oversoldUnits) units over \(c.oversoldSkus) SKUs (reported, not a failure)")
         lines.append(
             c.converged
-                ? String(format: "converged %.1f s after the fault healed (limit %.0f s)", c.convergenceSeconds, Checker.convergenceLimitSeconds)
+                ? String(
+                    format: "converged %.1f s after the fault healed and Shopify's last retry was delivered (that took %.1f s; limit %.0f s)",
+                    c.convergenceSeconds, c.secondsWaitingForShopify, Checker.convergenceLimitSeconds)
                 : "NOT converged")
         lines.append(c.passed ? "checker: PASSED" : "checker: FAILED — " + c.failures.joined(separator: "; "))
         for e in c.examples { lines.append("  \(e)") }
