@@ -134,18 +134,12 @@ struct ShopLedger {
         items[id] = state
     }
 
-    /// The shop's own order of `quantity` units is now part of the truth (step 2). `inWrittenTarget`: the
-    /// announcing version is not newer than one already written (it arrived late, out of order): the written
-    /// quantity counted the sale already, so it only explains loss a read found, and the belief stays.
-    mutating func ownSale(item id: String, quantity: Int64, inWrittenTarget: Bool = false) {
+    /// The shop's own order of `quantity` units is now part of the truth (step 2).
+    mutating func ownSale(item id: String, quantity: Int64) {
         var state = item(id)
         let explained = min(state.unseen, quantity)
         state.unseen -= explained
         if state.unseen == 0 { state.unseenSince = nil }
-        if inWrittenTarget {
-            items[id] = state
-            return
-        }
         let fresh = quantity - explained
         if fresh > 0, let believed = state.believed { state.believed = believed - fresh }
         if fresh > 0, state.cold { state.confirmed = false }
@@ -157,15 +151,10 @@ struct ShopLedger {
     }
 
     /// The shop's own orders gave back `quantity` units that Shopify restocked in the shop (step 2b).
-    /// `inWrittenTarget` as for ``ownSale(item:quantity:inWrittenTarget:)``.
-    mutating func ownRestock(item id: String, quantity: Int64, inWrittenTarget: Bool = false) {
+    mutating func ownRestock(item id: String, quantity: Int64) {
         guard quantity > 0, var state = items[id] else { return }
         let explained = min(state.gained, quantity)
         state.gained -= explained
-        if inWrittenTarget {
-            items[id] = state
-            return
-        }
         // After a cold read the restock may be in the level read already: adding it again would make the next read
         // look like a lost unit, held back from the shop (step 6); left out, the belief is at worst low, which the
         // next write's stale answer and read set right without holding anything back.

@@ -57,14 +57,11 @@ actor ShopWriter {
     /// outage and was sent again); taking only versions above the newest seen dropped that version's sale, and the
     /// shop was held a unit below the truth (`stockwire-scenario faults --fault broker-crash`).
     private var announced: [String: AnnouncedVersions] = [:]
-    /// The version of each SKU whose write is on its way to Shopify.
-    private var writingVersion: [String: Int64] = [:]
     /// SKUs to read back, and when (``Tuning/verifyAfter``): set when a write driven by a message settles, pushed
     /// back by the next one.
     private var verifyDue: [String: ContinuousClock.Instant] = [:]
-    /// Per guarded SKU, this shop's `sold_totals` figure of the newest version up to which every version reached
-    /// the ledger: the sales it has taken in. Reported with a write, it tells the guard which sales the write
-    /// already accounted for.
+    /// Per guarded SKU, this shop's `sold_totals` figure of the newest version received: the sales the ledger has
+    /// taken in. Reported with a write, it tells the guard which sales the write already accounted for.
     private var soldTotalSeen: [String: Int64] = [:]
     private var locationId: String?
     private(set) var pausedReason: String?
@@ -121,26 +118,16 @@ actor ShopWriter {
             await deadLetter([delivery], reason: "unreadable availability message: \(error)")
             return
         }
-        if announced[message.sku, default: AnnouncedVersions(first: message.version)]
-            .insert(message.version, soldTotal: message.soldTotals?[shop.domain]),
+        if announced[message.sku, default: AnnouncedVersions(first: message.version)].insert(message.version),
             let items = catalog.items(sku: message.sku)
         {
             let sold = message.soldQuantity(of: shop.domain) ?? 0
-            // A version no newer than one written (or being written) arrived late: that write's quantity, computed
-            // from a truth that already held this change, counted its sales and restocks.
-            let written = max(coalescer.writtenVersion(message.sku) ?? .min, writingVersion[message.sku] ?? .min)
-            let inWrittenTarget = message.version <= written
-            if sold > 0, items.count == 1 { ledger.ownSale(item: items[0], quantity: sold, inWrittenTarget: inWrittenTarget) }
+            if sold > 0, items.count == 1 { ledger.ownSale(item: items[0], quantity: sold) }
             // Net below gross: the shop's own orders gave units back, which Shopify restocked in the shop.
             let restocked = message.restockedQuantity(of: shop.domain)
-            if restocked > 0, items.count == 1 {
-                ledger.ownRestock(item: items[0], quantity: restocked, inWrittenTarget: inWrittenTarget)
-            }
+            if restocked > 0, items.count == 1 { ledger.ownRestock(item: items[0], quantity: restocked) }
         }
-        // The sold total a write may claim to have accounted for: that of the newest version up to which every
-        // version's sales reached the ledger. The newest version's own total would also count the sales of an older
-        // version still on its way (published out of order), and the guard would free units the shop may sell.
-        soldTotalSeen[message.sku] = announced[message.sku]?.floorSoldTotal
+        if message.version > maxSeenVersion[message.sku] ?? .min { soldTotalSeen[message.sku] = message.soldTotals?[shop.domain] }
         maxSeenVersion[message.sku] = max(maxSeenVersion[message.sku] ?? .min, message.version)
         let resync = delivery.properties.headers[StockwireTopology.resyncHeader] != nil
         if resync { metrics.resyncs.increment() }
@@ -310,10 +297,7 @@ actor ShopWriter {
                 : "gid://stockwire/StockBatch/\(UUID().uuidString)"
             let written = quantities.map(\.inventoryItemId)
             ledger.beginWrite(items: written)
-            for entry in entries { writingVersion[entry.sku] = entry.pending.message.version }
-            let errors = await send(quantities, reference: reference)
-            for entry in entries { writingVersion[entry.sku] = nil }
-            guard let errors else {
+            guard let errors = await send(quantities, reference: reference) else {
                 ledger.writeFailed(items: written)
                 coalescer.putBack(entries.map(\.pending))
                 return
@@ -671,14 +655,10 @@ struct ShopMetrics: Sendable {
     }
 }
 
-/// The versions of one SKU already taken in: every version up to `floor`, and those above it in `above`, with
-/// the shop's sold total each carried (the zero-oversell guard's `sold_totals`).
+/// The versions of one SKU already taken in: every version up to `floor`, and those above it in `above`.
 struct AnnouncedVersions: Sendable, Equatable {
     private(set) var floor: Int64
     private(set) var above: Set<Int64> = []
-    /// The sold total of the version at `floor`: every sale it counts has reached the ledger.
-    private(set) var floorSoldTotal: Int64?
-    private var soldTotals: [Int64: Int64] = [:]
     /// Versions kept above the floor at most; beyond it the floor moves up to the oldest of them (a version older
     /// than that arriving still later is taken as seen).
     static let limit = 64
@@ -687,18 +667,13 @@ struct AnnouncedVersions: Sendable, Equatable {
     init(first: Int64) { floor = first - 1 }
 
     /// Takes `version` in; false when it was taken in before.
-    mutating func insert(_ version: Int64, soldTotal: Int64? = nil) -> Bool {
+    mutating func insert(_ version: Int64) -> Bool {
         guard version > floor, above.insert(version).inserted else { return false }
-        if let soldTotal { soldTotals[version] = soldTotal }
         if above.count > Self.limit, let oldest = above.min() {
             above.remove(oldest)
             floor = oldest
-            floorSoldTotal = soldTotals.removeValue(forKey: oldest)
         }
-        while above.remove(floor + 1) != nil {
-            floor += 1
-            floorSoldTotal = soldTotals.removeValue(forKey: floor)
-        }
+        while above.remove(floor + 1) != nil { floor += 1 }
         return true
     }
 }

@@ -310,18 +310,3 @@ import Testing
         #expect(a.above.count <= AnnouncedVersions.limit)
     }
 }
-
-extension AnnouncedVersionsTests {
-    /// Under the guard a write reports the sold total its ledger has taken in. With version 38 (shop sold 5 in all)
-    /// arriving before 37 (the fifth sale), the ledger has not taken in 37's sale yet: claiming 5 would let the guard
-    /// free a unit the shop may still sell.
-    @Test func theSoldTotalClaimedIsThatOfTheNewestVersionWithEveryOlderOneTakenIn() {
-        var a = AnnouncedVersions(first: 36)
-        _ = a.insert(36, soldTotal: 4)
-        #expect(a.floorSoldTotal == 4)
-        _ = a.insert(38, soldTotal: 5)
-        #expect(a.floorSoldTotal == 4, "37 is still on its way")
-        _ = a.insert(37, soldTotal: 5)
-        #expect(a.floorSoldTotal == 5)
-    }
-}

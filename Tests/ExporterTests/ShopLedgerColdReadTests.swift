@@ -52,28 +52,3 @@ extension ShopLedgerColdReadTests {
         #expect(l.plan(item: "i", target: 5, now: now) == (5, 5))
     }
 }
-
-/// A version published out of order (after a newer one was written) announces a sale the written quantity counted
-/// already. Taking it off the belief again would leave the belief a unit low, and a later write skipped on it
-/// would leave the shop a unit above its target.
-@Suite struct ShopLedgerLateVersionTests {
-    let now = ContinuousClock.now
-
-    @Test func aSaleOfAVersionAlreadyWrittenLeavesTheBeliefAsWritten() {
-        var l = ShopLedger()
-        l.observed(item: "i", actual: 10, now: now)
-        l.wrote(item: "i", quantity: 8)  // version 38: the truth already counted version 37's sale
-        l.ownSale(item: "i", quantity: 1, inWrittenTarget: true)  // version 37 arrives late
-        #expect(l.item("i").believed == 8)
-        #expect(!l.holds(item: "i", quantity: 7), "the shop holds 8: a target of 7 must be written")
-    }
-
-    @Test func itStillExplainsLossAReadFound() {
-        var l = ShopLedger()
-        l.observed(item: "i", actual: 10, now: now)
-        l.observed(item: "i", actual: 9, now: now)  // a sale seen by a read before its version came
-        #expect(l.item("i").unseen == 1)
-        l.ownSale(item: "i", quantity: 1, inWrittenTarget: true)
-        #expect(l.item("i").unseen == 0 && l.item("i").believed == 9)
-    }
-}
