@@ -52,13 +52,21 @@ import Testing
         #expect(confirmed.value.count == total)
         #expect(failures.value > 0, "the restart happened while publishing, so some publish must fail")
         // Every confirmed message survived the restart (persistent, quorum); retries may add duplicates.
+        // Bounded: a message missing must fail the test with the figures, not hang the run.
+        let consumer = conn.consume(queue: queue, prefetch: 1000)
+        let deadline = Task {
+            try? await Task.sleep(for: .seconds(60))
+            consumer.cancel()
+        }
         var seen = Set<Int>()
-        for try await d in conn.consume(queue: queue, prefetch: 1000) {
+        for try await d in consumer {
             seen.insert(Int(String(decoding: d.body, as: UTF8.self)) ?? -1)
             d.ack()
             if seen.count == total { break }
         }
-        #expect(seen == Set(0..<total))
+        deadline.cancel()
+        consumer.cancel()
+        #expect(seen == Set(0..<total), "missing after the restart: \(Set(0..<total).subtracting(seen).sorted().prefix(20))")
         try await conn.deleteQueue(queue)
         await conn.close()
     }
