@@ -571,9 +571,14 @@ struct FaultInjector: Sendable {
         await injection.note("memory alarm lifted (watermark 0.4, deploy/local's setting)")
     }
 
-    private func seconds(since start: ContinuousClock.Instant) -> String {
+    /// Seconds elapsed since `start`.
+    private static func elapsed(since start: ContinuousClock.Instant) -> Double {
         let d = ContinuousClock.now - start
-        return String(format: "%.1f", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    private func seconds(since start: ContinuousClock.Instant) -> String {
+        String(format: "%.1f", Self.elapsed(since: start))
     }
 
     // MARK: A network cut
@@ -596,8 +601,7 @@ struct FaultInjector: Sendable {
                     while ContinuousClock.now < until {
                         let status = try? await HTTP.get(stack.readyURL(service)).0
                         if status != 200 {
-                            let d = ContinuousClock.now - cut
-                            return (service, Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+                            return (service, Self.elapsed(since: cut))
                         }
                         try? await Task.sleep(for: .milliseconds(200))
                     }
