@@ -103,13 +103,14 @@ let package = Package(
         .executableTarget(
             name: "stockwire-scenario",
             dependencies: [
-                "ShopifySimulator", "Postgres", "AMQP", "BrokerBench",
+                "ShopifySimulator", "Postgres", "AMQP", "BrokerBench", "NetworkFaults",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tools/scenario"),
+        .target(name: "NetworkFaults", path: "Tools/NetworkFaults"),
         .target(
             name: "BrokerBench", dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")],
             path: "Tools/amqp-bench/BrokerBench"),
@@ -139,7 +140,7 @@ let package = Package(
             path: "Tools/exporter-bench"),
 
         // MARK: Tests
-        .testTarget(name: "AMQPTests", dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "NetworkFaults", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SigningTests", dependencies: ["Signing"]),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),

@@ -249,7 +249,16 @@ final class ConnectionWorker {
     private func serve() throws {
         while true {
             let commands = mailbox.take()
-            for command in commands { try handle(command) }
+            for (i, command) in commands.enumerated() {
+                do {
+                    try handle(command)
+                } catch {
+                    // The connection failed under this command: the commands taken with it are answered as if it
+                    // had failed before they came, never dropped (a dropped publish left its caller waiting for ever).
+                    for rest in commands[(i + 1)...] { handleDisconnected(rest) }
+                    throw error
+                }
+            }
             if shutdown != nil {
                 try drainAndClose()
                 return
@@ -342,8 +351,10 @@ final class ConnectionWorker {
                 for item in items { try declare(item) }
                 if remember { topology.append(contentsOf: items.filter { !topology.contains($0) }) }
                 c.resume()
-            } catch let error as AMQPError where error.code == .channelClosed {
+            } catch {
+                // A closed channel is reopened and the caller told; a lost connection is also thrown on.
                 c.resume(throwing: error)
+                if (error as? AMQPError)?.code != .channelClosed { throw error }
             }
         case .inspect(let queue, let c):
             do {
@@ -351,8 +362,10 @@ final class ConnectionWorker {
                 let ok = amqp_queue_declare(conn, Channel.control, arena.bytes(queue), 1, 0, 0, 0, amqp_empty_table)
                 try check(amqp_get_rpc_reply(conn), channel: Channel.control, what: "inspect queue \(queue)")
                 c.resume(returning: AMQPQueueInfo(messages: ok!.pointee.message_count, consumers: ok!.pointee.consumer_count))
-            } catch let error as AMQPError where error.code == .channelClosed {
+            } catch {
+                // A closed channel is reopened and the caller told; a lost connection is also thrown on.
                 c.resume(throwing: error)
+                if (error as? AMQPError)?.code != .channelClosed { throw error }
             }
         case .purge(let queue, let c):
             do {
@@ -360,8 +373,10 @@ final class ConnectionWorker {
                 let ok = amqp_queue_purge(conn, Channel.control, arena.bytes(queue))
                 try check(amqp_get_rpc_reply(conn), channel: Channel.control, what: "purge queue \(queue)")
                 c.resume(returning: ok!.pointee.message_count)
-            } catch let error as AMQPError where error.code == .channelClosed {
+            } catch {
+                // A closed channel is reopened and the caller told; a lost connection is also thrown on.
                 c.resume(throwing: error)
+                if (error as? AMQPError)?.code != .channelClosed { throw error }
             }
         case .deleteQueue(let queue, let c):
             do {
@@ -374,8 +389,10 @@ final class ConnectionWorker {
                     return false
                 }
                 c.resume()
-            } catch let error as AMQPError where error.code == .channelClosed {
+            } catch {
+                // A closed channel is reopened and the caller told; a lost connection is also thrown on.
                 c.resume(throwing: error)
+                if (error as? AMQPError)?.code != .channelClosed { throw error }
             }
         case .deleteExchange(let exchange, let c):
             do {
@@ -388,14 +405,17 @@ final class ConnectionWorker {
                     return false
                 }
                 c.resume()
-            } catch let error as AMQPError where error.code == .channelClosed {
+            } catch {
+                // A closed channel is reopened and the caller told; a lost connection is also thrown on.
                 c.resume(throwing: error)
+                if (error as? AMQPError)?.code != .channelClosed { throw error }
             }
         case .consume(let spec):
             consumers[spec.id] = ConsumerRecord(spec: spec)
             try subscribe(spec.id)
         case .cancel(let id, let release):
             guard let record = consumers.removeValue(forKey: id) else { return }
+            defer { record.spec.continuation.finish() }
             if record.channel != 0 && release {
                 consumerByChannel[record.channel] = nil
                 amqp_channel_close(conn, record.channel, AMQP_REPLY_SUCCESS)
@@ -408,7 +428,6 @@ final class ConnectionWorker {
                 amqp_basic_cancel(conn, record.channel, arena.bytes(record.consumerTag))
                 try check(amqp_get_rpc_reply(conn), channel: record.channel, what: "cancel consumer of \(record.spec.queue)")
             }
-            record.spec.continuation.finish()
         case .shutdown(let c):
             shutdown = c
         }

@@ -13,14 +13,20 @@ import Testing
         let total = 2_000
         let confirmed = Shared(Set<Int>())
         let failures = Shared(0)
+        // Publishes called and not answered yet: every one must be answered (confirmed or failed), none left waiting.
+        let inFlight = Shared(0)
+        let finished = Shared(false)
 
         let publisher = Task {
+            defer { finished.update { $0 = true } }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for worker in 0..<20 {
                     group.addTask {
                         for i in stride(from: worker, to: total, by: 20) {
                             while true {
                                 do {
+                                    inFlight.update { $0 += 1 }
+                                    defer { inFlight.update { $0 -= 1 } }
                                     try await conn.publish(
                                         AMQPMessage(
                                             exchange: "", routingKey: queue, body: Array("\(i)".utf8),
@@ -47,6 +53,14 @@ import Testing
         try TestBroker.rabbitmqctl("stop_app")
         #expect(try await eventually { conn.status != .ready })
         try TestBroker.rabbitmqctl("start_app")
+        // Bounded: a publish the client never answers (it once dropped the commands it had taken with the one that
+        // met the dead socket) must fail the test with the figures, not hang the run.
+        let done = try await eventually(timeout: .seconds(120)) { finished.value }
+        guard done else {
+            Issue.record(
+                "publishing did not finish: \(inFlight.value) publishes never answered, \(confirmed.value.count) of \(total) confirmed")
+            return
+        }
         try await publisher.value
 
         #expect(confirmed.value.count == total)

@@ -1,4 +1,5 @@
 import Foundation
+import NetworkFaults
 import Testing
 
 @testable import AMQP
@@ -244,6 +245,55 @@ import Testing
         }
         #expect(try await eventually { try await conn.queueInfo(queue).messages == 1 })
         try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [2]), timeout: .seconds(5))
+    }
+
+    /// A connection reset under a stream of publishes: every publish is answered — confirmed, or failed so that the
+    /// caller can retry — and none is left waiting. The worker once dropped the publishes it had taken from the
+    /// mailbox together with the one that met the dead socket: their callers waited for ever (a calculator stuck
+    /// in its batch loop, an ingest request never answered), with or without a confirm deadline.
+    @Test func everyPublishIsAnsweredWhenTheConnectionIsResetUnderLoad() async throws {
+        let queue = TestBroker.unique("reset")
+        let broker = TestBroker.endpoint
+        let proxy = try TCPProxy(targetHost: broker.host, targetPort: broker.port)
+        defer { proxy.stop() }
+        let conn = try await TestBroker.connect("reset-test", topology: [.quorumQueue(queue)], port: proxy.port)
+        let called = Shared(0)
+        let answered = Shared(0)
+        let failed = Shared(0)
+        let stop = Shared(false)
+        // Many publishers without pause: the I/O thread takes several publishes from its mailbox at a time, so the
+        // reset lands in the middle of such a batch.
+        for _ in 0..<32 {
+            Task {
+                while !stop.value {
+                    called.update { $0 += 1 }
+                    do {
+                        try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [1]), timeout: .seconds(30))
+                    } catch {
+                        failed.update { $0 += 1 }
+                        try? await Task.sleep(for: .milliseconds(5))
+                    }
+                    answered.update { $0 += 1 }
+                }
+            }
+        }
+        var resets = 0
+        for _ in 0..<10 {
+            let before = answered.value
+            #expect(try await eventually(timeout: .seconds(30)) { conn.status == .ready && answered.value > before + 200 })
+            resets += proxy.reset()
+            #expect(try await eventually(timeout: .seconds(30)) { conn.status != .ready || failed.value > 0 })
+        }
+        stop.update { $0 = true }
+        let settled = try await eventually(timeout: .seconds(40)) { answered.value == called.value }
+        #expect(resets >= 10, "the proxy reset \(resets) connections")
+        #expect(failed.value > 0, "a reset under load must fail some publishes")
+        #expect(settled, "\(called.value - answered.value) of \(called.value) publishes never answered after \(resets) resets")
+        if settled {
+            try await conn.waitUntilConnected(timeout: .seconds(30))
+            try await conn.deleteQueue(queue)
+            await conn.close()
+        }
     }
 
     @Test func brokerURLIsParsedAndRedacted() throws {

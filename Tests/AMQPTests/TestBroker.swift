@@ -17,11 +17,22 @@ enum TestBroker {
         return l
     }
 
-    /// A connected connection with a fast reconnect, declaring `topology`.
+    /// The broker's host and port.
+    static var endpoint: (host: String, port: Int) {
+        let c = try? AMQPConfiguration(url: url)
+        return (c?.host ?? "127.0.0.1", c?.port ?? 5672)
+    }
+
+    /// A connected connection with a fast reconnect, declaring `topology`; through a proxy on 127.0.0.1:`port` when
+    /// given.
     static func connect(
-        _ name: String = "test", topology: [AMQPTopology] = [], heartbeat: Duration = .seconds(10)
+        _ name: String = "test", topology: [AMQPTopology] = [], heartbeat: Duration = .seconds(10), port: Int? = nil
     ) async throws -> AMQPConnection {
         var config = try AMQPConfiguration(url: url, connectionName: name)
+        if let port {
+            config.host = "127.0.0.1"
+            config.port = port
+        }
         config.reconnectDelay = .milliseconds(100)
         config.reconnectMaxDelay = .seconds(1)
         config.heartbeat = heartbeat

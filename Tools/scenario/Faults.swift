@@ -4,6 +4,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import NetworkFaults
 import Postgres
 import ShopifySimulator
 import Signing

@@ -4,28 +4,34 @@ import Foundation
     import Glibc
 #endif
 
-/// A TCP proxy of the scenario's own between the services and a server (the `broker-blackhole` fault), to cut the
-/// network without root or firewall rules.
+/// A TCP proxy of the project's own between a client and a server, to cut the network without root or firewall
+/// rules: the scenario runner's `broker-blackhole` fault, and tests that need a connection reset under load.
 ///
 /// `blackhole()` stops forwarding in both directions but keeps every connection open: each side sees a half-open
 /// connection — silence, no FIN, no RST — as when a cable is pulled or a NAT forgets the flow. New connections are
 /// accepted and get nothing. The proxy records when each side gives up on a connection (closes it), which is how
-/// long its dead-peer detection took. `heal()` forwards again.
+/// long its dead-peer detection took. `heal()` forwards again. `reset()` aborts every open connection with a TCP
+/// reset on both sides, as a broker node dying or a stateful firewall dropping the flow does.
 ///
 /// One thread accepts; each connection has two pumping threads. Blocking calls stay off the Swift concurrency pool.
-final class TCPProxy: @unchecked Sendable {
+public final class TCPProxy: @unchecked Sendable {
     // @unchecked: the mutable state below is only touched under `lock`.
     /// One side giving up on a connection while it was blackholed.
-    struct GaveUp: Sendable, Codable {
+    public struct GaveUp: Sendable, Codable {
         /// `client` (the service) or `server`.
-        var side: String
+        public var side: String
         /// Seconds from the start of the blackhole (or from the connection's opening, if later).
-        var afterSeconds: Double
+        public var afterSeconds: Double
         /// Whether the connection was open when the blackhole began (not a reconnection attempt during it).
-        var openAtCut: Bool
+        public var openAtCut: Bool
     }
 
-    let port: Int
+    /// The proxy could not listen.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public let port: Int
     private let targetHost: String
     private let targetPort: Int
     private let listener: Int32
@@ -34,13 +40,15 @@ final class TCPProxy: @unchecked Sendable {
     private var open = 0
     private var gaveUp: [GaveUp] = []
     private var stopped = false
+    /// Every open connection, so that `reset()` can abort them.
+    private var connections: [ObjectIdentifier: Connection] = [:]
 
     /// Listens on 127.0.0.1 (an ephemeral port) and forwards to `host:port`.
-    init(targetHost: String, targetPort: Int) throws {
+    public init(targetHost: String, targetPort: Int) throws {
         self.targetHost = targetHost
         self.targetPort = targetPort
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ScenarioError("proxy: socket() failed: errno \(errno)") }
+        guard fd >= 0 else { throw Failure(description: "proxy: socket() failed: errno \(errno)") }
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = Self.address("127.0.0.1", 0)
@@ -49,7 +57,7 @@ final class TCPProxy: @unchecked Sendable {
         }
         guard bound == 0, listen(fd, 128) == 0 else {
             close(fd)
-            throw ScenarioError("proxy: cannot listen on 127.0.0.1: errno \(errno)")
+            throw Failure(description: "proxy: cannot listen on 127.0.0.1: errno \(errno)")
         }
         var actual = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -64,16 +72,25 @@ final class TCPProxy: @unchecked Sendable {
     }
 
     /// Stops forwarding, keeping every connection open.
-    func blackhole() { lock.withLock { blackholedSince = Date() } }
+    public func blackhole() { lock.withLock { blackholedSince = Date() } }
 
     /// Forwards again.
-    func heal() { lock.withLock { blackholedSince = nil } }
+    public func heal() { lock.withLock { blackholedSince = nil } }
 
     /// Connections open now, and every side that gave up on one during a blackhole.
-    var figures: (open: Int, gaveUp: [GaveUp]) { lock.withLock { (open, gaveUp) } }
+    public var figures: (open: Int, gaveUp: [GaveUp]) { lock.withLock { (open, gaveUp) } }
 
     /// Stops accepting; open connections end when their peers close them.
-    func stop() {
+    /// Aborts every open connection: both sides get a TCP reset (`SO_LINGER` 0), not an orderly close. Returns how
+    /// many connections were reset.
+    @discardableResult
+    public func reset() -> Int {
+        let open = lock.withLock { Array(connections.values) }
+        for connection in open { connection.abort() }
+        return open.count
+    }
+
+    public func stop() {
         lock.withLock { stopped = true }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
@@ -101,9 +118,12 @@ final class TCPProxy: @unchecked Sendable {
                 continue
             }
             let opened = Date()
-            let connection = Connection()
+            let connection = Connection(client: client, server: server)
             signal(SIGPIPE, SIG_IGN)
-            lock.withLock { open += 1 }
+            lock.withLock {
+                open += 1
+                connections[ObjectIdentifier(connection)] = connection
+            }
             for (from, to, side) in [(client, server, "client"), (server, client, "server")] {
                 let thread = Thread { [self] in
                     pump(from: from, to: to, side: side, opened: opened, connection: connection)
@@ -119,7 +139,39 @@ final class TCPProxy: @unchecked Sendable {
     private final class Connection: @unchecked Sendable {
         let lock = NSLock()
         var ended = false
+        var aborted = false
         var pumps = 2
+        let client: Int32
+        let server: Int32
+        init(client: Int32, server: Int32) {
+            self.client = client
+            self.server = server
+        }
+
+        /// Resets both sides. With `SO_LINGER` {on, 0} the close (by the last pump) sends RST instead of FIN; shutting
+        /// the sockets for reading only wakes the pumps without sending anything.
+        func abort() {
+            let first = lock.withLock { () -> Bool in
+                guard !ended else { return false }
+                ended = true
+                aborted = true
+                return true
+            }
+            guard first else { return }
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            for fd in [client, server] {
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                shutdown(fd, Int32(SHUT_RD))
+            }
+        }
+
+        /// Ends forwarding in both directions: an orderly shutdown (FIN), or, once aborted, nothing that would send
+        /// a FIN before the reset.
+        func halt() {
+            let how = lock.withLock { aborted } ? Int32(SHUT_RD) : Int32(SHUT_RDWR)
+            shutdown(client, how)
+            shutdown(server, how)
+        }
     }
 
     /// Moves bytes from `from` to `to` while forwarding. While blackholed nothing moves: it only watches whether
@@ -134,7 +186,10 @@ final class TCPProxy: @unchecked Sendable {
             if last {
                 close(from)
                 close(to)
-                lock.withLock { open -= 1 }
+                lock.withLock {
+                    open -= 1
+                    connections[ObjectIdentifier(connection)] = nil
+                }
             }
         }
         /// This side gave up on the connection while it was blackholed (since `since`).
@@ -153,8 +208,7 @@ final class TCPProxy: @unchecked Sendable {
             let since = lock.withLock { blackholedSince }
             let ended = connection.lock.withLock { connection.ended }
             if ended, since == nil {
-                shutdown(from, Int32(SHUT_RDWR))
-                shutdown(to, Int32(SHUT_RDWR))
+                connection.halt()
                 return
             }
             let ready = poll(&descriptor, 1, 100)
@@ -172,8 +226,7 @@ final class TCPProxy: @unchecked Sendable {
             let n = read(from, &buffer, buffer.count)
             if n <= 0 {
                 connection.lock.withLock { connection.ended = true }
-                shutdown(from, Int32(SHUT_RDWR))
-                shutdown(to, Int32(SHUT_RDWR))
+                connection.halt()
                 return
             }
             // Writes never block: a peer that stops reading (RabbitMQ's flow control, or the other side of a cut)
@@ -196,8 +249,7 @@ final class TCPProxy: @unchecked Sendable {
                 if w < 0, errno == EAGAIN || errno == EINTR { continue }
                 if w <= 0 {
                     connection.lock.withLock { connection.ended = true }
-                    shutdown(from, Int32(SHUT_RDWR))
-                    shutdown(to, Int32(SHUT_RDWR))
+                    connection.halt()
                     return
                 }
                 sent += w
