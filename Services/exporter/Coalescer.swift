@@ -102,6 +102,15 @@ struct Coalescer<Token> {
         return message.version < done || (message.version == done && !resync && !again)
     }
 
+    /// Takes the pending write of `sku` if it carries `version` or a newer one (it arrived while an older version of
+    /// the SKU was being written): the writer folds it into that write, so that the write carries the newest
+    /// target. Its place in the order is left behind; ``take(limit:)`` skips it.
+    mutating func takeNewer(sku: String, atLeast version: Int64) -> Pending? {
+        guard let item = pending[sku], item.message.version >= version else { return nil }
+        pending[sku] = nil
+        return item
+    }
+
     /// Puts a batch back (its write did not happen), ahead of newer work, merging with anything that arrived since.
     mutating func putBack(_ batch: [Pending]) {
         var front: [String] = []

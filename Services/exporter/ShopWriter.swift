@@ -253,6 +253,12 @@ actor ShopWriter {
         var staleRounds = 0
         var readBack = false
         while !entries.isEmpty {
+            // Every round plans with the newest version of each SKU. While this write waited (a read, a stale
+            // answer, throttling), newer versions came in and their announcements moved the ledger: their sales are
+            // no longer unseen. An older version's target with that ledger gives back every unit sold in between —
+            // under the guard, units another shop has been given (seen: a shop that had sold out its share of 13
+            // written 11 again, from the version taken before those sales).
+            absorbNewerVersions(&entries)
             let unknown = entries.flatMap { e in
                 e.items.filter { (e.pending.verify && !readBack) || ledger.item($0).believed == nil }
             }
@@ -262,6 +268,7 @@ actor ShopWriter {
                     return
                 }
                 readBack = true
+                continue  // versions may have come during the read
             }
             var quantities: [AdminAPIClient.Quantity] = []
             var owner: [Int] = []
@@ -370,6 +377,25 @@ actor ShopWriter {
                 coalescer.putBack(entries.map(\.pending))
                 return
             }
+        }
+    }
+
+    /// Folds into each entry the SKU's pending write of a newer version, if one came in meanwhile: its target
+    /// replaces the entry's, its deliveries are settled with the write. Synchronous, so that the plan that follows
+    /// sees the target and the ledger as of the same announcements.
+    private func absorbNewerVersions(_ entries: inout [Entry]) {
+        for i in entries.indices {
+            let current = entries[i].pending
+            guard let newer = coalescer.takeNewer(sku: current.message.sku, atLeast: current.message.version) else { continue }
+            metrics.coalesced.increment()
+            var merged = newer
+            merged.tokens = current.tokens + newer.tokens
+            merged.again = current.again || newer.again
+            merged.verify = current.verify || newer.verify
+            merged.resync = current.resync || newer.resync
+            if newer.resync && !current.resync { entries[i].items.forEach { ledger.forgetBelieved(item: $0) } }
+            entries[i].pending = merged
+            entries[i].target = merged.message.target(for: shop.domain)
         }
     }
 

@@ -52,6 +52,21 @@ import Testing
         #expect(next.obsolete.map(\.tokens) == [[2]], "998's delivery is acknowledged, not written")
     }
 
+    @Test func aNewerVersionIsHandedToTheWriteInFlightAndNotWrittenTwice() {
+        var c = Coalescer<Int>()
+        _ = c.add(message("A", 2, available: 12), token: 1)
+        let inFlight = c.take(limit: 10).write
+        #expect(c.takeNewer(sku: "A", atLeast: 2) == nil, "nothing newer yet")
+        _ = c.add(message("A", 1, available: 13), token: 2)
+        #expect(c.takeNewer(sku: "A", atLeast: inFlight[0].message.version) == nil, "an older version is not handed over")
+        _ = c.add(message("A", 3, available: 1), token: 3)
+        let newer = c.takeNewer(sku: "A", atLeast: inFlight[0].message.version)
+        #expect(newer?.message.version == 3)
+        #expect(newer?.tokens == [2, 3], "the older delivery folded into it is settled with it")
+        #expect(c.count == 0)
+        #expect(c.take(limit: 10).write.isEmpty, "the version handed over is not written again")
+    }
+
     @Test func aRewriteOfTheVersionWrittenLastStillGoesOut() {
         var c = Coalescer<Int>()
         c.markWritten(sku: "A", version: 4)

@@ -110,6 +110,34 @@ import Testing
         #expect(!stale.isEmpty, "the compare-and-set caught the race")
     }
 
+    /// Found by the zero-oversell guard's drop on a loaded machine: a shop that had sold out its share of 13 was
+    /// written 11 again. The write of an older version went stale; while the exporter read the shop's level, a
+    /// newer version announced the shop's sales, and the retry planned the older version's target with a ledger
+    /// that no longer counted those sales as unseen: every unit sold in between was given back. A retry now
+    /// carries the newest version's target.
+    @Test func aRetryAfterAStaleAnswerWritesTheNewestVersionNotTheOneItStartedWith() async throws {
+        let h = try await ExporterHarness.start(shops: 1, plan: .plus)
+        defer { Task { await h.stop() } }
+        let shop = h.shops[0]
+        let sku = h.sku("retry")
+        _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 13)
+        try await h.publish(sku: sku, available: 13, version: 1)
+        #expect(try await eventually { await h.simulator.writeLog(shop: shop).contains { $0.operation == "nodes" } })
+        // The shop sells 11; the truth has not seen them yet.
+        for _ in 0..<11 { _ = try await h.simulator.checkout(shop: shop, sku: sku, quantity: 1) }
+        // Every Admin call now takes 1 s, so that the next write and the read after its stale answer are slow.
+        try await h.simulator.setFaults(ShopFaults(latencyMs: 1_000), shop: shop)
+        try await h.publish(sku: sku, available: 12, version: 2)  // a unit shipped from the warehouse
+        #expect(try await eventually { !(try await h.simulator.idempotencyKeysInFlight(shop: shop)).isEmpty })
+        // While version 2's write is on its way, the truth learns the shop's 11 sales: 1 left.
+        try await h.publish(sku: sku, available: 1, version: 3, originShop: shop, originQuantity: 11)
+        #expect(try await eventually { try await h.level(shop, sku) == 1 })
+        try await h.simulator.setFaults(ShopFaults(), shop: shop)
+        let values = await h.writes(shop).filter { $0.result == "applied" }.compactMap { $0.quantities?.first?.quantity }
+        #expect(!values.contains(12), "version 2's target was written after the shop's sales were announced: \(values)")
+        #expect(values.allSatisfy { $0 <= 2 }, "the shop never showed more than it had left: \(values)")
+    }
+
     @Test func aSKUTheShopDoesNotListIsSkippedNotAnError() async throws {
         let h = try await ExporterHarness.start(shops: 1)
         defer { Task { await h.stop() } }
