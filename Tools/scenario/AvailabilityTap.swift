@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import Logging
 import ShopifySimulator
+import Synchronization
 
 /// A queue of the run's own bound to every availability message (`stockwire.availability`, `#`), declared before the
 /// load: the checker reads back what the calculator published, in the order the broker routed it — the order every
@@ -19,6 +20,10 @@ struct AvailabilityTap: Sendable {
     }
 
     let amqpURL: String
+    /// The tap's queue: a name of the run's own where runs share a virtual host.
+    var queue: String = Self.queue
+    /// Deleted by the broker once unused this long (a run that dies leaves no queue collecting for ever); nil: kept.
+    var expiresAfterMs: Int64? = nil
 
     /// Declares the tap (before the load).
     func declare() async throws {
@@ -26,8 +31,8 @@ struct AvailabilityTap: Sendable {
         defer { Task { await connection.close() } }
         try await connection.waitUntilConnected(timeout: .seconds(10))
         try await connection.declare([
-            .quorumQueue(Self.queue),
-            .binding(queue: Self.queue, exchange: "stockwire.availability", routingKey: "#"),
+            .quorumQueue(queue, extra: expiresAfterMs.map { ["x-expires": .int64($0)] } ?? [:]),
+            .binding(queue: queue, exchange: "stockwire.availability", routingKey: "#"),
         ])
     }
 
@@ -36,13 +41,15 @@ struct AvailabilityTap: Sendable {
         let connection = try Self.connect(amqpURL)
         defer { Task { await connection.close() } }
         try await connection.waitUntilConnected(timeout: .seconds(10))
-        let expected = Int(try await connection.queueInfo(Self.queue).messages)
-        let consumer = connection.consume(queue: Self.queue, prefetch: 1_000)
+        let expected = Int(try await connection.queueInfo(queue).messages)
+        let consumer = connection.consume(queue: queue, prefetch: 1_000)
         var out: [Message] = []
         guard expected > 0 else { return out }
+        let progress = Progress()
         let reader = Task { () -> [Message] in
             var messages: [Message] = []
             for try await delivery in consumer {
+                progress.count.withLock { $0 += 1 }
                 if let object = try? JSONSerialization.jsonObject(with: Data(delivery.body)) as? [String: Any],
                     let sku = object["sku"] as? String, let version = (object["version"] as? NSNumber)?.int64Value
                 {
@@ -57,14 +64,29 @@ struct AvailabilityTap: Sendable {
             }
             return messages
         }
+        // Gives up only when nothing came for 15 s: a one-hour soak's tap holds tens of thousands of versions.
         let timeout = Task {
-            try? await Task.sleep(for: .seconds(30))
+            var last = -1
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(15))
+                let now = progress.count.withLock { $0 }
+                if now == last { break }
+                last = now
+            }
             consumer.cancel()
         }
         out = (try? await reader.value) ?? []
         timeout.cancel()
         consumer.cancel()
         return out
+    }
+
+    /// Deletes the tap's queue (once read).
+    func delete() async {
+        guard let connection = try? Self.connect(amqpURL) else { return }
+        defer { Task { await connection.close() } }
+        guard (try? await connection.waitUntilConnected(timeout: .seconds(10))) != nil else { return }
+        try? await connection.deleteQueue(queue)
     }
 
     private static func connect(_ url: String) throws -> AMQPConnection {
@@ -75,4 +97,9 @@ struct AvailabilityTap: Sendable {
         connection.start()
         return connection
     }
+}
+
+/// Messages read so far, shared between a reader and its watchdog.
+private final class Progress: Sendable {
+    let count = Mutex(0)
 }

@@ -125,7 +125,7 @@ struct BlackFriday {
             try await warehouse.send(Array(receipts[chunk..<min(chunk + 1_000, receipts.count)]))
         }
         let seedTarget = Dictionary(uniqueKeysWithValues: zip(skus, seed))
-        let seeded = try await waitUntil(seconds: 120) {
+        let seeded = try await pollUntil(seconds: 120, every: .milliseconds(250)) {
             let truths = try await stack.truths(prefix: skuPrefix)
             guard truths.count == skus.count, skus.allSatisfy({ truths[$0]?.available == seedTarget[$0] }) else { return false }
             for shop in stack.domains {
@@ -191,7 +191,7 @@ struct BlackFriday {
         let waitingForShopify = Date().timeIntervalSince(quietStart)
         var lastTruths: [String: Stack.Truth] = [:]
         var stableRounds = 0
-        let converged = try await waitUntil(seconds: settings.quietTimeout) {
+        let converged = try await pollUntil(seconds: settings.quietTimeout, every: .milliseconds(250)) {
             let truths = try await stack.truths(prefix: skuPrefix)
             stableRounds = truths == lastTruths ? stableRounds + 1 : 0
             lastTruths = truths
@@ -429,14 +429,6 @@ struct BlackFriday {
             separator: " ")
     }
 
-    private func waitUntil(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        return try await condition()
-    }
 }
 
 /// Open order lines the runner may still edit, cancel, refund or ship; a line taken is out of the book until its

@@ -161,7 +161,7 @@ struct Checker {
         }
         let logCount = queue("stockwire.events.log")?.messages ?? 0
         let published = Set(
-            try await readStream(amqpURL: stack.options.amqpURL ?? "", stream: "stockwire.events.log", expected: logCount)
+            try await readStream(amqpURL: stack.amqpURL, stream: "stockwire.events.log", expected: logCount)
                 .compactMap { $0 })
 
         // MARK: Lost, unexpected
@@ -199,6 +199,9 @@ struct Checker {
         example(
             "stale writes",
             stale.map { "\($0.write.shop) \($0.write.sku) v\($0.write.version) after v\($0.newerBefore)" })
+        if !stale.isEmpty, let path = try? await staleWriteDetails(stale, writes: writes, sim: sim) {
+            example("stale writes, each with the writes around it", [path])
+        }
 
         // MARK: Published versions
         let tapped = try await tap.read()
@@ -420,6 +423,39 @@ struct Checker {
                     version: try row.decode(Int64.self, at: 2), atMillis: try row.decode(Int64.self, at: 3)))
         }
         return (writes, WriteCoverage(applied: applied, versionFromReference: fromReference, versionFromReports: fromReports))
+    }
+
+    /// For each stale write (the first 100), every write of that shop and SKU from 3 s before to 1 s after it: when,
+    /// which version, and where the version comes from (the simulator's write log with the write's compare-and-set
+    /// and idempotency key, or an exporter's report). Written next to the services' logs; returns the path.
+    private func staleWriteDetails(
+        _ stale: [HistoryChecker.StaleWrite], writes: [HistoryChecker.ShopWrite], sim: Simulator
+    ) async throws -> String {
+        let log = Dictionary(await sim.writeLog().map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        func time(_ ms: Int64) -> String { f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)) }
+        var out = ""
+        for s in stale.prefix(100) {
+            out += "== \(s.write.shop) \(s.write.sku): v\(s.write.version) at \(time(s.write.atMillis)) after v\(s.newerBefore)\n"
+            let around = writes.filter {
+                $0.shop == s.write.shop && $0.sku == s.write.sku && $0.atMillis >= s.write.atMillis - 3_000
+                    && $0.atMillis <= s.write.atMillis + 1_000
+            }.sorted { ($0.atMillis, $0.sequence ?? .max) < ($1.atMillis, $1.sequence ?? .max) }
+            for w in around {
+                var line = "  \(time(w.atMillis))  v\(w.version)"
+                if let seq = w.sequence, let e = log[seq] {
+                    let q = (e.quantities ?? []).map { "\($0.changeFromQuantity.map(String.init) ?? "null") → \($0.quantity)" }
+                    line += "  write #\(seq) \(e.result) \(q.joined(separator: ", ")) key \(e.idempotencyKey ?? "-")"
+                } else {
+                    line += "  reported by the exporter"
+                }
+                out += line + (w == s.write ? "   ← stale\n" : "\n")
+            }
+        }
+        let url = stack.work.appendingPathComponent("stale-writes.txt")
+        try out.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
     }
 
     /// `input.referenceDocumentUri` of logged mutation variables (compact JSON, possibly cut at 2,000 characters).

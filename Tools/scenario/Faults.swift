@@ -40,6 +40,13 @@ enum Fault: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
     /// heartbeats (20 s, plus 6 s of slack: its `/readyz` turns red), reconnect once the network is back, and lose
     /// nothing.
     case brokerBlackhole = "broker-blackhole"
+    /// Every connection between the calculator and PostgreSQL cut for `--down-seconds` (default 45): the calculator
+    /// reaches PostgreSQL through a TCP proxy of the run's own, and nftables drops every packet to and from that
+    /// proxy (silence, no FIN, no RST, new connections unanswered). A query in flight must fail within its
+    /// `tcp_user_timeout` (30 s) instead of hanging, `/readyz` must turn red, and once the network is back the
+    /// calculator reconnects and applies what waited in the broker, losing nothing. Needs `nft` and the right to
+    /// change this machine's packet filter (root); a command, not in CI.
+    case postgresCut = "postgres-cut"
     /// The first shop answers 429 with `Retry-After`, then `THROTTLED`, then 5xx, then hangs, each for
     /// `--down-seconds` (default 10; give 120 for "hanging for minutes"), while the other shops stay healthy: their
     /// end-to-end latency is compared with the seconds before, the slow shop must never be called before its
@@ -58,6 +65,7 @@ enum Fault: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
         case .brokerCrash: return 1
         case .slowShop: return 10
         case .brokerBlackhole: return 30
+        case .postgresCut: return 45
         default: return 0.5
         }
     }
@@ -199,6 +207,12 @@ struct FaultsCommand: AsyncParsableCommand {
             options.servicesAMQPURL = BrokerAdmin.amqpURL(virtualHost: virtualHost, port: p.port)
             proxy = p
         }
+        if fault == .postgresCut {
+            let database = PacketFilter.endpoint(conninfo: Stack.defaultAdminConninfo)
+            let p = try TCPProxy(targetHost: database.host, targetPort: database.port)
+            options.servicesPostgresPort = p.port
+            proxy = p
+        }
         defer { proxy?.stop() }
         if fault.needsLongRetries { options.webhookTimeScale = 1.0 / 120 }
         let s = try Stack(options: options)
@@ -275,7 +289,7 @@ struct FaultRun {
         let injector = FaultInjector(
             stack: stack, settings: settings, load: load, injection: injection, admin: admin, virtualHost: virtualHost,
             proxy: proxy)
-        let tap = AvailabilityTap(amqpURL: stack.options.amqpURL ?? "")
+        let tap = AvailabilityTap(amqpURL: stack.amqpURL)
         try await tap.declare()
         var blackFriday = BlackFriday(stack: stack, settings: load)
         blackFriday.injector = { context in
@@ -332,6 +346,7 @@ struct FaultInjector: Sendable {
             case .soak: try await soak(c)
             case .slowShop: try await slowShop(c)
             case .brokerBlackhole: try await brokerBlackhole(c)
+            case .postgresCut: try await postgresCut(c)
             }
         } catch {
             await injection.fail("\(error)")
@@ -638,6 +653,37 @@ struct FaultInjector: Sendable {
         }
     }
 
+    /// See ``Fault/postgresCut``. `/readyz` of the calculator is polled during the cut: the time it turns red is how
+    /// long it took to notice the dead database.
+    private func postgresCut(_ c: BlackFriday.LoadContext) async throws {
+        guard let proxy else { throw ScenarioError("postgres-cut needs the run's proxy") }
+        try await at(c, load.seconds * 0.3)
+        let filter = try PacketFilter.drop(port: proxy.port, table: "stockwire_cut_\(stack.runId)")
+        let cut = ContinuousClock.now
+        await injection.note("every packet to and from the calculator's PostgreSQL connections dropped (nftables, port \(proxy.port))")
+        let until = cut + .milliseconds(Int(settings.downSeconds * 1000))
+        var red: Double?
+        var reason = ""
+        while ContinuousClock.now < until {
+            if red == nil, let (status, body) = try? await HTTP.get(stack.readyURL(.calculator)), status != 200 {
+                red = Self.elapsed(since: cut)
+                reason = body.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        filter.remove()
+        await injection.note(
+            "network back after \(Int(settings.downSeconds)) s; calculator /readyz red after "
+                + (red.map { String(format: "%.1f s (%@)", $0, reason) } ?? "never"))
+        // tcp_user_timeout (30 s) fails a query whose data goes unacknowledged; keepalives (10 s idle, 3 × 5 s) an
+        // idle connection; 5 s of slack for the readiness check and a loaded machine.
+        let limit = 35.0
+        guard settings.downSeconds >= limit else { return }
+        if (red ?? .infinity) > limit {
+            await injection.fail("the calculator did not notice the cut database within \(Int(limit)) s")
+        }
+    }
+
     // MARK: A slow shop
 
     /// The first shop misbehaves in four phases while the others are healthy (see ``Fault/slowShop``).
@@ -759,7 +805,7 @@ struct FaultInjector: Sendable {
         let refused = "PX-\(run)-refused"
         let location = try await c.sim.addLocation(shop: shop, name: "Second store")
         try await c.sim.createVariant(shop: shop, sku: refused, available: 0, locationID: location, title: "Refused")
-        let registered = try await waitUntil(seconds: 20) { try await stack.truths(prefix: refused)[refused] != nil }
+        let registered = try await pollUntil(seconds: 20, every: .milliseconds(200)) { try await stack.truths(prefix: refused)[refused] != nil }
         guard registered else { throw ScenarioError("the calculator did not register \(refused) within 20 s") }
         try await c.warehouse.send([Movement(id: "px-\(run)-refused-receipt", sku: refused, kind: "receipt", quantity: 5)])
         await injection.expectExporterDeadLetters(shop: shop, prefix: "\(refused)/")
@@ -768,7 +814,7 @@ struct FaultInjector: Sendable {
         var logger = Logger(label: "scenario-poison")
         logger.logLevel = .error
         let amqp = AMQPConnection(
-            configuration: try AMQPConfiguration(url: stack.options.amqpURL ?? "", connectionName: "stockwire-scenario poison"),
+            configuration: try AMQPConfiguration(url: stack.amqpURL, connectionName: "stockwire-scenario poison"),
             logger: logger)
         amqp.start()
         defer { Task { await amqp.close() } }
@@ -952,14 +998,6 @@ struct FaultInjector: Sendable {
         return f.string(from: date)
     }
 
-    private func waitUntil(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        return try await condition()
-    }
 }
 
 /// Sends webhooks (signed with the shop's secret, Shopify's headers) and movements the way their senders retry

@@ -21,3 +21,13 @@ enum HTTP {
         return (Int(response.status.code), String(buffer: body))
     }
 }
+
+/// Checks `condition` every `interval` until it holds or `seconds` passed; the last check decides.
+func pollUntil(seconds: Double, every interval: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: interval)
+    }
+    return try await condition()
+}

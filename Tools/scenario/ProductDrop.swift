@@ -100,6 +100,14 @@ struct ProductDrop {
             throw ScenarioError("the products/create webhooks were not accepted by ingest within 30 s")
         }
 
+        // Under the guard every availability version is kept (a queue of the run's own), for the diagnosis of an
+        // oversold drop.
+        let tap =
+            settings.guardThreshold == nil
+            ? nil
+            : AvailabilityTap(
+                amqpURL: stack.amqpURL, queue: "scenario.availability-tap.\(stack.runId)", expiresAfterMs: 30 * 60 * 1000)
+        try await tap?.declare()
         log("seeding \(settings.units) units of \(sku) through a warehouse goods receipt")
         let receipt = #"{"movement_id":"receipt-\#(stack.runId)","sku":"\#(sku)","kind":"receipt","quantity":\#(settings.units)}"#
         let (status, body) = try await HTTP.post("\(stack.ingestURL)/stock-movements", json: Array(receipt.utf8), bearer: stack.movementToken)
@@ -108,13 +116,13 @@ struct ProductDrop {
         var intervalTask: Task<Int, Never>?
         if let interval {
             // The interval app's first run after the receipt: it copies the truth into every shop.
-            guard try await waitUntil(seconds: 60, { try await stack.truth(sku: sku).onHand == settings.units }) else {
+            guard try await pollUntil(seconds: 60, every: .milliseconds(50), { try await stack.truth(sku: sku).onHand == settings.units }) else {
                 throw ScenarioError("the calculator did not apply the goods receipt within 60 s; see \(stack.work.path)/*.log")
             }
             try await interval.syncOnce()
         }
         let guarded = settings.guardThreshold.map { settings.units <= $0 } ?? false
-        let seeded = try await waitUntil(seconds: 60) {
+        let seeded = try await pollUntil(seconds: 60, every: .milliseconds(50)) {
             let levels = try await levels(sim, sku)
             // Guarded from the start: the shops share the units instead of each showing all of them.
             if guarded { return levels.values.reduce(0, +) == settings.units && levels.values.allSatisfy { $0 > 0 } }
@@ -158,7 +166,7 @@ struct ProductDrop {
         }
         log("drop over; waiting for the system to go quiet")
         _ = await sim.waitForWebhooks(timeout: .seconds(30))
-        let truthSettled = try await waitUntil(seconds: 30) {
+        let truthSettled = try await pollUntil(seconds: 30, every: .milliseconds(50)) {
             let truth = try await stack.truth(sku: sku)
             let l = try await levels(sim, sku)
             // Every sale applied (each is one open unit), and every shop shows the truth (under the guard: the
@@ -203,6 +211,14 @@ struct ProductDrop {
         }
         if !truthSettled { details.append("shops did not converge within 30 s of the drop") }
         let visibility = try await visibility(sim: sim, sales: all.sorted { $0.at < $1.at })
+        if let tap {
+            let tapped = (try? await tap.read()) ?? []
+            await tap.delete()
+            if sold > settings.units {
+                let path = try await guardDiagnosis(sim: sim, sku: sku, tapped: tapped)
+                details.append("the guard let the shops sell \(sold) of \(settings.units) units; timeline: \(path)")
+            }
+        }
 
         return Result(
             settings: settings, shops: stack.domains, soldPerShop: soldPerShop, sold: sold,
@@ -264,14 +280,6 @@ struct ProductDrop {
         return out
     }
 
-    private func waitUntil(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
-    }
 }
 
 /// Sales as they happen, from many buyer tasks.

@@ -10,7 +10,8 @@ struct ScenarioCommand: AsyncParsableCommand {
         abstract: "Runs Stockwire end to end against simulated Shopify shops and reports what a merchant would see.",
         discussion: """
             Starts RabbitMQ and PostgreSQL through deploy/local (and stops them afterwards if they were not \
-            running), a fresh database, the simulator, and the release builds of ingest, calculator and exporter; \
+            running), a RabbitMQ virtual host and a database of the run's own (so concurrent runs share no \
+            queue), the simulator, and the release builds of ingest, calculator and exporter; \
             runs the scenario; prints a report, writes it as JSON with a chart (SVG) beside it; stops everything \
             it started, also on Ctrl-C or failure. Service logs stay in .local/scenario/<run id>/.
             """,
@@ -26,7 +27,8 @@ struct StackArguments: ParsableArguments {
     @Option(help: "Simulated shops.") var shops = 2
     @Option(help: "Shopify plan of every shop: standard, advanced, plus or enterprise.") var plan = "plus"
     @Option(help: "Folder of the release binaries.") var buildDirectory = ".build/release"
-    @Option(help: "Port ingest listens on.") var ingestPort = 18080
+    @Option(help: "Port ingest listens on; the calculator's and exporter's ops ports follow it (19600 + 4 × (port mod 100) + 2 and + 3).")
+    var ingestPort = 18080
     @Option(help: "Log level of the services (their logs go to .local/scenario/<run id>/).") var logLevel = "warning"
 
     func validate() throws {
@@ -42,6 +44,9 @@ struct StackArguments: ParsableArguments {
             shops: shops, plan: RateLimitPlan.preset(named: plan) ?? .plus,
             buildDirectory: URL(fileURLWithPath: buildDirectory, relativeTo: URL(fileURLWithPath: repository)).path,
             repository: repository, ingestPort: ingestPort, logLevel: logLevel)
+        // The services' ops ports follow the ingest port, so that two runs with different ingest ports (a demo beside
+        // the tests) do not collide; fault runs use 19200–19599, these 19600–19999.
+        options.portBase = 19_600 + 4 * (ingestPort % 100)
         options.startExporter = startExporter
         options.calculatorEnvironment = calculatorEnvironment
         return options

@@ -22,12 +22,14 @@ final class Stack: @unchecked Sendable {
         var startExporter = true
         /// Webhook delivery faults switched on from the start (duplicates, reordering).
         var webhookFaults = WebhookFaults()
-        /// The services' broker URL (`STOCKWIRE_AMQP_URL`); nil: their default. Fault runs give each run a virtual
-        /// host of its own (Stack+Faults), so that its queues are not shared with a concurrent run.
+        /// The services' broker URL (`STOCKWIRE_AMQP_URL`); nil: the stack creates a virtual host of the run's own
+        /// (``start(log:)``) so that its queues are not shared with a concurrent run (fault runs set their own).
         var amqpURL: String? = nil
         /// The broker URL the services get instead of `amqpURL` (through a fault run's TCP proxy); the scenario's
         /// own connections keep `amqpURL`.
         var servicesAMQPURL: String? = nil
+        /// The port the calculator reaches PostgreSQL on instead of the server's (a fault run's TCP proxy).
+        var servicesPostgresPort: Int? = nil
         /// Factor on Shopify's webhook retry schedule (8 retries over about 4 hours); nil: the simulator's default
         /// (all eight within 24 s). Faults that keep ingest answering 503 for a minute need a longer one.
         var webhookTimeScale: Double? = nil
@@ -41,6 +43,10 @@ final class Stack: @unchecked Sendable {
     let domains: [String]
     private(set) var simulator: Simulator?
     private(set) var database: String?
+    /// The virtual host the stack created for the run (nil when `options.amqpURL` named one), deleted at the end.
+    private(set) var virtualHost: String?
+    /// The broker URL of the run: the scenario's own connections and (unless proxied) the services'.
+    var amqpURL: String { options.amqpURL ?? virtualHost.map { BrokerAdmin.amqpURL(virtualHost: $0) } ?? BrokerAdmin.amqpURL(virtualHost: "/") }
     /// The running services; Stack+Faults replaces an entry when it kills and restarts a service.
     var processes: [(name: String, process: Process)] = []
     /// How each service was started (arguments and environment), to start it again the same way (Stack+Faults).
@@ -54,11 +60,19 @@ final class Stack: @unchecked Sendable {
     var calculatorOpsURL: String { "http://127.0.0.1:\(options.portBase + 2)" }
     /// The exporter's ops server (`/readyz`, `/metrics`).
     var exporterOpsURL: String { "http://127.0.0.1:\(options.portBase + 3)" }
-    var adminConninfo: String {
+    /// `$STOCKWIRE_POSTGRES`, or deploy/local's server.
+    static var defaultAdminConninfo: String {
         ProcessInfo.processInfo.environment["STOCKWIRE_POSTGRES"]
             ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
     }
+    var adminConninfo: String { Self.defaultAdminConninfo }
     var conninfo: String { adminConninfo.replacingOccurrences(of: "dbname=stockwire", with: "dbname=\(database ?? "stockwire")") }
+    /// The calculator's conninfo: the run's database, through the run's proxy when there is one.
+    var servicesConninfo: String {
+        guard let port = options.servicesPostgresPort else { return conninfo }
+        let kept = conninfo.split(separator: " ").filter { !$0.hasPrefix("host=") && !$0.hasPrefix("port=") }
+        return (["host=127.0.0.1", "port=\(port)"] + kept.map(String.init)).joined(separator: " ")
+    }
 
     init(options: Options) throws {
         self.options = options
@@ -88,6 +102,19 @@ final class Stack: @unchecked Sendable {
         stoppedBefore = try ["rabbitmq", "postgres"].filter { try status(of: $0) == 3 }
         try run("\(options.repository)/deploy/local/servers.sh", ["start"])
 
+        // A virtual host of its own: two runs at once (a demo beside the tests) would otherwise consume each other's
+        // events and availability messages from the same queues.
+        if options.amqpURL == nil {
+            let name = "stockwire-scenario-\(runId)"
+            let admin = BrokerAdmin.local()
+            do {
+                try await admin.createVirtualHost(name)
+            } catch {
+                throw ScenarioError(
+                    "RabbitMQ's management API (\(admin.baseURL)) did not create the run's virtual host: \(error)")
+            }
+            virtualHost = name
+        }
         // A database of its own, so the report's consistency check reads this run's truth only.
         let admin = try await PostgresConnection.connect(adminConninfo)
         let db = "stockwire_scenario_\(runId)"
@@ -122,12 +149,12 @@ final class Stack: @unchecked Sendable {
             "exporter-shops.json", String(decoding: try JSONSerialization.data(withJSONObject: exporterShops), as: UTF8.self))
 
         var common = ["STOCKWIRE_LOG_LEVEL": options.logLevel]
-        if let url = options.servicesAMQPURL ?? options.amqpURL { common["STOCKWIRE_AMQP_URL"] = url }
+        common["STOCKWIRE_AMQP_URL"] = options.servicesAMQPURL ?? amqpURL
         try spawn("calculator", ["migrate"], env: common.merging(["STOCKWIRE_POSTGRES": conninfo]) { $1 }, wait: true)
         try spawn(
             "calculator", ["run"],
             env: common.merging([
-                "STOCKWIRE_POSTGRES": conninfo, "STOCKWIRE_CALCULATOR_OPS_PORT": "\(options.portBase + 2)",
+                "STOCKWIRE_POSTGRES": servicesConninfo, "STOCKWIRE_CALCULATOR_OPS_PORT": "\(options.portBase + 2)",
                 "STOCKWIRE_CALCULATOR_LINGER_MS": "\(options.calculatorLingerMs)",
             ].merging(options.calculatorEnvironment) { $1 }) { $1 })
         try spawn(
@@ -154,7 +181,8 @@ final class Stack: @unchecked Sendable {
     // MARK: - Stop
 
     /// Stops what this run started: services (SIGTERM, then SIGKILL), simulator, its database, and the servers
-    /// when they were not running before.
+    /// when they were not running before. `STOCKWIRE_SCENARIO_KEEP_DATABASE=1` keeps the database, for a post-mortem
+    /// of a failed run (its `shop_writes`, `sku_history`, guard rows).
     func stop() async {
         guard lock.withLock({ () -> Bool in
             if stopped { return false }
@@ -166,10 +194,13 @@ final class Stack: @unchecked Sendable {
         for (_, p) in processes { while p.isRunning && Date() < deadline { usleep(50_000) } }
         for (_, p) in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) }
         await simulator?.shutdown()
-        if let database, let admin = try? await PostgresConnection.connect(adminConninfo) {
+        if let database, ProcessInfo.processInfo.environment["STOCKWIRE_SCENARIO_KEEP_DATABASE"] == "1" {
+            print("database \(database) kept for inspection (STOCKWIRE_SCENARIO_KEEP_DATABASE=1); drop it when done")
+        } else if let database, let admin = try? await PostgresConnection.connect(adminConninfo) {
             _ = try? await admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
             await admin.close()
         }
+        if let virtualHost { await BrokerAdmin.local().deleteVirtualHost(virtualHost) }
         for server in stoppedBefore { _ = try? run("\(options.repository)/deploy/local/\(server).sh", ["stop"]) }
     }
 
