@@ -448,11 +448,19 @@ actor ShopWriter {
             coalescer.rewrite(last)
             wake.yield()
         }
-        if let first = pending.message.firstReceivedAtMillis {
-            let ms = Int64(Date().timeIntervalSince1970 * 1000) - first
-            metrics.endToEnd.recordMilliseconds(max(0, ms))
+        if let ms = Self.endToEndMillis(of: pending, nowMillis: Int64(Date().timeIntervalSince1970 * 1000)) {
+            metrics.endToEnd.recordMilliseconds(ms)
         }
         for token in pending.tokens { token.ack() }
+    }
+
+    /// The end-to-end sample a settled write gives (ingest receipt of its version's first cause → now), or nil
+    /// when it delivered nothing: a read-back or a rewrite carries the message written last, and timing it from that
+    /// message's receipt counted seconds of quiet as latency (at 100 webhooks/s the histogram showed p99 4.9 s
+    /// where the deliveries took 27 ms).
+    static func endToEndMillis<Token>(of pending: Coalescer<Token>.Pending, nowMillis: Int64) -> Int64? {
+        guard !pending.tokens.isEmpty, let first = pending.message.firstReceivedAtMillis else { return nil }
+        return max(0, nowMillis - first)
     }
 
     /// Sends one mutation until Shopify answers it; the same idempotency key on every resend.

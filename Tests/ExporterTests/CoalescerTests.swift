@@ -67,6 +67,22 @@ import Testing
         #expect(c.take(limit: 10).write.isEmpty, "the version handed over is not written again")
     }
 
+    /// The end-to-end histogram times deliveries, not the read-backs and rewrites of the version written last: those
+    /// carry an old message, and timing them from its receipt filled the histogram with seconds of quiet.
+    @Test func onlyAWriteThatSettlesDeliveriesIsTimedEndToEnd() {
+        var m = message("A", 3)
+        m.firstReceivedAtMillis = 1_000
+        var c = Coalescer<Int>()
+        c.markWritten(sku: "A", version: 3)
+        c.rewrite(m, verify: true)
+        let readBack = c.take(limit: 10).write[0]
+        #expect(ShopWriter.endToEndMillis(of: readBack, nowMillis: 4_000) == nil, "a read-back delivered nothing")
+        _ = c.add(message("A", 4), token: 7)
+        var delivered = c.take(limit: 10).write[0]
+        delivered.message.firstReceivedAtMillis = 3_990
+        #expect(ShopWriter.endToEndMillis(of: delivered, nowMillis: 4_000) == 10)
+    }
+
     @Test func aRewriteOfTheVersionWrittenLastStillGoesOut() {
         var c = Coalescer<Int>()
         c.markWritten(sku: "A", version: 4)
