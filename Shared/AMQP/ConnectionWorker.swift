@@ -347,39 +347,26 @@ final class ConnectionWorker {
             guard gen == generation, consumerByChannel[channel] != nil else { return }
             try status(amqp_basic_nack(conn, channel, tag, multiple ? 1 : 0, requeue ? 1 : 0), "basic.nack")
         case .declare(let items, let remember, let c):
-            do {
+            try answer(c) {
                 for item in items { try declare(item) }
                 if remember { topology.append(contentsOf: items.filter { !topology.contains($0) }) }
-                c.resume()
-            } catch {
-                // A closed channel is reopened and the caller told; a lost connection is also thrown on.
-                c.resume(throwing: error)
-                if (error as? AMQPError)?.code != .channelClosed { throw error }
             }
         case .inspect(let queue, let c):
-            do {
+            try answer(c) {
                 let arena = CArena()
                 let ok = amqp_queue_declare(conn, Channel.control, arena.bytes(queue), 1, 0, 0, 0, amqp_empty_table)
                 try check(amqp_get_rpc_reply(conn), channel: Channel.control, what: "inspect queue \(queue)")
-                c.resume(returning: AMQPQueueInfo(messages: ok!.pointee.message_count, consumers: ok!.pointee.consumer_count))
-            } catch {
-                // A closed channel is reopened and the caller told; a lost connection is also thrown on.
-                c.resume(throwing: error)
-                if (error as? AMQPError)?.code != .channelClosed { throw error }
+                return AMQPQueueInfo(messages: ok!.pointee.message_count, consumers: ok!.pointee.consumer_count)
             }
         case .purge(let queue, let c):
-            do {
+            try answer(c) {
                 let arena = CArena()
                 let ok = amqp_queue_purge(conn, Channel.control, arena.bytes(queue))
                 try check(amqp_get_rpc_reply(conn), channel: Channel.control, what: "purge queue \(queue)")
-                c.resume(returning: ok!.pointee.message_count)
-            } catch {
-                // A closed channel is reopened and the caller told; a lost connection is also thrown on.
-                c.resume(throwing: error)
-                if (error as? AMQPError)?.code != .channelClosed { throw error }
+                return ok!.pointee.message_count
             }
         case .deleteQueue(let queue, let c):
-            do {
+            try answer(c) {
                 let arena = CArena()
                 amqp_queue_delete(conn, Channel.control, arena.bytes(queue), 0, 0)
                 try check(amqp_get_rpc_reply(conn), channel: Channel.control, what: "delete queue \(queue)")
@@ -388,14 +375,9 @@ final class ConnectionWorker {
                     if case .binding(let q, _, _, _) = item { return q == queue }
                     return false
                 }
-                c.resume()
-            } catch {
-                // A closed channel is reopened and the caller told; a lost connection is also thrown on.
-                c.resume(throwing: error)
-                if (error as? AMQPError)?.code != .channelClosed { throw error }
             }
         case .deleteExchange(let exchange, let c):
-            do {
+            try answer(c) {
                 let arena = CArena()
                 amqp_exchange_delete(conn, Channel.control, arena.bytes(exchange), 0)
                 try check(amqp_get_rpc_reply(conn), channel: Channel.control, what: "delete exchange \(exchange)")
@@ -404,11 +386,6 @@ final class ConnectionWorker {
                     if case .binding(_, let e, _, _) = item { return e == exchange }
                     return false
                 }
-                c.resume()
-            } catch {
-                // A closed channel is reopened and the caller told; a lost connection is also thrown on.
-                c.resume(throwing: error)
-                if (error as? AMQPError)?.code != .channelClosed { throw error }
             }
         case .consume(let spec):
             consumers[spec.id] = ConsumerRecord(spec: spec)
@@ -431,6 +408,21 @@ final class ConnectionWorker {
         case .shutdown(let c):
             shutdown = c
         }
+    }
+
+    /// Runs a control command and answers its caller either way. A channel the broker closed (reopened by `check`)
+    /// fails only this command; any other error means the connection is lost: the caller is told, and the error is
+    /// thrown on so that the worker reconnects.
+    private func answer<T>(_ c: CheckedContinuation<T, any Error>, _ body: () throws -> T) throws {
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            c.resume(throwing: error)
+            if (error as? AMQPError)?.code != .channelClosed { throw error }
+            return
+        }
+        c.resume(returning: result)
     }
 
     private func publish(
