@@ -2,7 +2,7 @@ import Foundation
 
 /// Shopify's timestamp formats, written by hand: the simulator stamps every order, level change and webhook,
 /// and Foundation's Calendar and ISO8601DateFormatter (a new ICU formatter per call) stalled busy drops.
-enum Timestamp {
+public enum Timestamp {
     /// REST format in the shop's time zone, whole seconds: `2026-05-15T10:20:30-04:00`.
     static func rest(_ date: Date, utcOffsetMinutes: Int) -> String {
         let local = Int64((date.timeIntervalSince1970).rounded(.down)) + Int64(utcOffsetMinutes) * 60
@@ -13,7 +13,7 @@ enum Timestamp {
 
     /// UTC with fractional seconds (milliseconds) and `Z`, as in `X-Shopify-Triggered-At` and the simulator's
     /// own logs: `2026-05-15T14:20:30.123Z`.
-    static func precise(_ date: Date) -> String {
+    public static func precise(_ date: Date) -> String {
         let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
         return civil(seconds: seconds) + "." + pad(Int(millis - seconds * 1000), 3) + "Z"

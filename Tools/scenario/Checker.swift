@@ -432,9 +432,7 @@ struct Checker {
         _ stale: [HistoryChecker.StaleWrite], writes: [HistoryChecker.ShopWrite], sim: Simulator
     ) async throws -> String {
         let log = Dictionary(await sim.writeLog().map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        func time(_ ms: Int64) -> String { f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)) }
+        func time(_ ms: Int64) -> String { Timestamp.precise(Date(timeIntervalSince1970: Double(ms) / 1000)) }
         var out = ""
         for s in stale.prefix(100) {
             out += "== \(s.write.shop) \(s.write.sku): v\(s.write.version) at \(time(s.write.atMillis)) after v\(s.newerBefore)\n"

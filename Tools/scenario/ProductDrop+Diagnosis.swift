@@ -33,7 +33,7 @@ extension ProductDrop {
         {
             let ms = try row.decode(Int64.self, at: 3)
             events.append(
-                (Self.isoMillis(ms),
+                (Timestamp.precise(Date(timeIntervalSince1970: Double(ms) / 1000)),
                  "\(try row.decode(String.self, at: 0)) reported v\(try row.decode(Int64.self, at: 1)) = \(try row.decode(Int64.self, at: 2))"))
         }
         var out = "Guard diagnosis of \(sku) (times UTC; reports are stamped when the exporter had Shopify's answer)\n\n"
@@ -44,11 +44,5 @@ extension ProductDrop {
         let path = stack.work.appendingPathComponent("guard-diagnosis.txt")
         try out.write(to: path, atomically: true, encoding: .utf8)
         return path.path
-    }
-
-    private static func isoMillis(_ ms: Int64) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 }
