@@ -20,10 +20,6 @@ struct AvailabilityTap: Sendable {
     }
 
     let amqpURL: String
-    /// The tap's queue: a name of the run's own where runs share a virtual host.
-    var queue: String = Self.queue
-    /// Deleted by the broker once unused this long (a run that dies leaves no queue collecting for ever); nil: kept.
-    var expiresAfterMs: Int64? = nil
 
     /// Declares the tap (before the load).
     func declare() async throws {
@@ -31,8 +27,8 @@ struct AvailabilityTap: Sendable {
         defer { Task { await connection.close() } }
         try await connection.waitUntilConnected(timeout: .seconds(10))
         try await connection.declare([
-            .quorumQueue(queue, extra: expiresAfterMs.map { ["x-expires": .int64($0)] } ?? [:]),
-            .binding(queue: queue, exchange: "stockwire.availability", routingKey: "#"),
+            .quorumQueue(Self.queue),
+            .binding(queue: Self.queue, exchange: "stockwire.availability", routingKey: "#"),
         ])
     }
 
@@ -41,8 +37,8 @@ struct AvailabilityTap: Sendable {
         let connection = try Self.connect(amqpURL)
         defer { Task { await connection.close() } }
         try await connection.waitUntilConnected(timeout: .seconds(10))
-        let expected = Int(try await connection.queueInfo(queue).messages)
-        let consumer = connection.consume(queue: queue, prefetch: 1_000)
+        let expected = Int(try await connection.queueInfo(Self.queue).messages)
+        let consumer = connection.consume(queue: Self.queue, prefetch: 1_000)
         var out: [Message] = []
         guard expected > 0 else { return out }
         let progress = Progress()
@@ -79,14 +75,6 @@ struct AvailabilityTap: Sendable {
         timeout.cancel()
         consumer.cancel()
         return out
-    }
-
-    /// Deletes the tap's queue (once read).
-    func delete() async {
-        guard let connection = try? Self.connect(amqpURL) else { return }
-        defer { Task { await connection.close() } }
-        guard (try? await connection.waitUntilConnected(timeout: .seconds(10))) != nil else { return }
-        try? await connection.deleteQueue(queue)
     }
 
     private static func connect(_ url: String) throws -> AMQPConnection {

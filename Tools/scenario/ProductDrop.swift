@@ -100,13 +100,9 @@ struct ProductDrop {
             throw ScenarioError("the products/create webhooks were not accepted by ingest within 30 s")
         }
 
-        // Under the guard every availability version is kept (a queue of the run's own), for the diagnosis of an
-        // oversold drop.
-        let tap =
-            settings.guardThreshold == nil
-            ? nil
-            : AvailabilityTap(
-                amqpURL: stack.amqpURL, queue: "scenario.availability-tap.\(stack.runId)", expiresAfterMs: 30 * 60 * 1000)
+        // Under the guard every availability version is kept (in the run's own virtual host, deleted with it), for
+        // the diagnosis of an oversold drop.
+        let tap = settings.guardThreshold == nil ? nil : AvailabilityTap(amqpURL: stack.amqpURL)
         try await tap?.declare()
         log("seeding \(settings.units) units of \(sku) through a warehouse goods receipt")
         let receipt = #"{"movement_id":"receipt-\#(stack.runId)","sku":"\#(sku)","kind":"receipt","quantity":\#(settings.units)}"#
@@ -213,7 +209,6 @@ struct ProductDrop {
         let visibility = try await visibility(sim: sim, sales: all.sorted { $0.at < $1.at })
         if let tap {
             let tapped = (try? await tap.read()) ?? []
-            await tap.delete()
             if sold > settings.units {
                 let path = try await guardDiagnosis(sim: sim, sku: sku, tapped: tapped)
                 details.append("the guard let the shops sell \(sold) of \(settings.units) units; timeline: \(path)")
