@@ -208,7 +208,7 @@ struct FaultsCommand: AsyncParsableCommand {
             proxy = p
         }
         if fault == .postgresCut {
-            let database = PacketFilter.endpoint(conninfo: Stack.defaultAdminConninfo)
+            let database = Stack.databaseEndpoint
             let p = try TCPProxy(targetHost: database.host, targetPort: database.port)
             options.servicesPostgresPort = p.port
             proxy = p

@@ -29,16 +29,6 @@ struct PacketFilter: Sendable {
     /// Removes the rules: the network is back.
     func remove() { _ = Self.run(["delete", "table", "inet", table], input: nil) }
 
-    /// Host and port of a libpq key=value conninfo (defaults 127.0.0.1 and 5432).
-    static func endpoint(conninfo: String) -> (host: String, port: Int) {
-        var host = "127.0.0.1", port = 5432
-        for pair in conninfo.split(separator: " ") {
-            if pair.hasPrefix("host=") { host = String(pair.dropFirst(5)) }
-            if pair.hasPrefix("port="), let p = Int(pair.dropFirst(5)) { port = p }
-        }
-        return (host, port)
-    }
-
     private static func run(_ arguments: [String], input: String?) -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/nft")

@@ -66,6 +66,15 @@ final class Stack: @unchecked Sendable {
             ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
     }
     var adminConninfo: String { Self.defaultAdminConninfo }
+    /// Host and port of the PostgreSQL server (`defaultAdminConninfo`, key=value; defaults 127.0.0.1 and 5432).
+    static var databaseEndpoint: (host: String, port: Int) {
+        var host = "127.0.0.1", port = 5432
+        for pair in defaultAdminConninfo.split(separator: " ") {
+            if pair.hasPrefix("host=") { host = String(pair.dropFirst(5)) }
+            if pair.hasPrefix("port="), let p = Int(pair.dropFirst(5)) { port = p }
+        }
+        return (host, port)
+    }
     var conninfo: String { adminConninfo.replacingOccurrences(of: "dbname=stockwire", with: "dbname=\(database ?? "stockwire")") }
     /// The calculator's conninfo: the run's database, through the run's proxy when there is one.
     var servicesConninfo: String {
