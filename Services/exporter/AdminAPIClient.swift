@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import ServiceKit
 
@@ -59,6 +60,19 @@ struct AdminAPIClient: Sendable {
     let shop: ShopSettings
     let http: HTTPClient
     let timeout: Duration
+    /// How long Shopify takes to answer, per operation (`stockwire_exporter_admin_api_seconds`): what the shop adds to
+    /// the end-to-end time, apart from Stockwire's own (a slow shop shows here, not as a slow exporter).
+    private let timers: [String: Metrics.Timer]
+
+    init(shop: ShopSettings, http: HTTPClient, timeout: Duration) {
+        self.shop = shop
+        self.http = http
+        self.timeout = timeout
+        timers = Dictionary(
+            uniqueKeysWithValues: ["set_quantities", "levels", "variants", "locations"].map {
+                ($0, Metrics.Timer(label: "stockwire_exporter_admin_api_seconds", dimensions: [("shop", shop.domain), ("operation", $0)]))
+            })
+    }
 
     // MARK: - Calls
 
@@ -84,7 +98,7 @@ struct AdminAPIClient: Sendable {
             },
         ]
         let (data, status) = try await call(
-            Self.setQuantitiesMutation, variables: ["input": input, "key": idempotencyKey])
+            "set_quantities", Self.setQuantitiesMutation, variables: ["input": input, "key": idempotencyKey])
         guard let result = (data["inventorySetQuantities"] as? [String: Any]) else {
             throw Failure.rejected("inventorySetQuantities returned no result")
         }
@@ -103,7 +117,7 @@ struct AdminAPIClient: Sendable {
             { nodes { id sku inventoryItem { id } } } }
             """
         let escaped = sku.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        let (data, status) = try await call(query, variables: ["first": 10, "query": "sku:\"\(escaped)\""])
+        let (data, status) = try await call("variants", query, variables: ["first": 10, "query": "sku:\"\(escaped)\""])
         let nodes = ((data["productVariants"] as? [String: Any])?["nodes"] as? [[String: Any]]) ?? []
         let variants = nodes.compactMap { n -> Variant? in
             guard let id = n["id"] as? String, let s = n["sku"] as? String, s == sku,
@@ -117,7 +131,7 @@ struct AdminAPIClient: Sendable {
     /// The shop's locations (id, name).
     func locations() async throws -> [(id: String, name: String)] {
         let (data, _) = try await call(
-            "query StockwireLocations($first: Int!) { locations(first: $first) { nodes { id name } } }",
+            "locations", "query StockwireLocations($first: Int!) { locations(first: $first) { nodes { id name } } }",
             variables: ["first": 50])
         let nodes = ((data["locations"] as? [String: Any])?["nodes"] as? [[String: Any]]) ?? []
         return nodes.compactMap { n in
@@ -132,7 +146,7 @@ struct AdminAPIClient: Sendable {
             query StockwireLevels($ids: [ID!]!, $locationId: ID!) { nodes(ids: $ids) { ... on InventoryItem { id \
             inventoryLevel(locationId: $locationId) { quantities(names: ["available"]) { name quantity } } } } }
             """
-        let (data, status) = try await call(query, variables: ["ids": items, "locationId": locationId])
+        let (data, status) = try await call("levels", query, variables: ["ids": items, "locationId": locationId])
         var out: [String: Int64] = [:]
         for node in data["nodes"] as? [Any] ?? [] {
             guard let n = node as? [String: Any], let id = n["id"] as? String,
@@ -148,7 +162,9 @@ struct AdminAPIClient: Sendable {
 
     // MARK: - Transport
 
-    private func call(_ query: String, variables: [String: Any]) async throws -> ([String: Any], ThrottleStatus?) {
+    private func call(_ operation: String, _ query: String, variables: [String: Any]) async throws -> (
+        [String: Any], ThrottleStatus?
+    ) {
         let token: String
         do {
             token = try Environment.secret(file: shop.tokenFile, purpose: "shop \(shop.domain) Admin API token")
@@ -165,11 +181,14 @@ struct AdminAPIClient: Sendable {
 
         let response: HTTPClientResponse
         let bytes: ByteBuffer
+        let started = ContinuousClock.now
         do {
             let (s, a) = timeout.components
             response = try await http.execute(
                 request, timeout: .nanoseconds(s * 1_000_000_000 + a / 1_000_000_000))
             bytes = try await response.body.collect(upTo: 16 << 20)
+            let (seconds, attoseconds) = started.duration(to: .now).components
+            timers[operation]?.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         } catch {
             throw Failure.transient("\(shop.domain): \(error)")
         }
