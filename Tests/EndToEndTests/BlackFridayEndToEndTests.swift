@@ -18,6 +18,13 @@ import Testing
         var movementsAccepted: Int
         var eventsApplied: Int
         var consistency: Consistency
+        struct CPU: Decodable {
+            var seconds: [String: Double]
+            var machineBusySeconds: Double
+        }
+        var cpu: CPU?
+        struct Histogram: Decodable { var counts: [Int] }
+        var shopWriteAnswers: Histogram?
     }
 
     @Test func blackFridayMixLeavesTheTruthEqualToWhatWasSentAndEveryShopEqualToTheTruth() async throws {
@@ -47,5 +54,13 @@ import Testing
         // Exporter: once quiet, every shop shows the truth — after sales, edits, cancellations and refunds in the
         // shops themselves, whose restocks Shopify applies on its own (ShopLedger, step 6).
         #expect(report.consistency.shopsMatchTruth == true, "\(report.consistency.details)")
+        // The figures that name what bounds the throughput: CPU of every part, RabbitMQ's and PostgreSQL's included,
+        // and the shops' own answer times, apart from Stockwire's.
+        let cpu = try #require(report.cpu, "no CPU budget in the report")
+        for part in ["ingest", "calculator", "exporter", "RabbitMQ", "PostgreSQL", "scenario (buyers + simulator)"] {
+            #expect((cpu.seconds[part] ?? 0) > 0, "no CPU measured for \(part): \(cpu.seconds)")
+        }
+        #expect(cpu.machineBusySeconds >= cpu.seconds.values.reduce(0, +) * 0.5, "\(cpu)")
+        #expect((report.shopWriteAnswers?.counts.reduce(0, +) ?? 0) > 0, "no shop answer times in the report")
     }
 }

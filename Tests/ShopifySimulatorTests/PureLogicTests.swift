@@ -60,4 +60,22 @@ import Testing
         }
         #expect(Timestamp.precise(Date(timeIntervalSince1970: 951_782_400.5)) == "2000-02-29T00:00:00.500Z")
     }
+
+    @Test func preciseStampsParseBackAsFoundationParsesThem() {
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var seed: UInt64 = 7
+        for i in 0..<3_000 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let seconds = Double(Int64(seed >> 11) % 6_311_390_400) - 2_208_988_800 + Double(i % 1000) / 1000
+            let stamp = Timestamp.precise(Date(timeIntervalSince1970: seconds))
+            let parsed = Timestamp.parsePrecise(stamp)
+            #expect(parsed != nil && parsed == iso.date(from: stamp), "\(stamp)")
+        }
+        for text in ["", "2026-05-15T14:20:30Z", "2026-05-15T14:20:30.123+00:00", "2026-13-15T14:20:30.123Z", "2026-05-15 14:20:30.123Z",
+            "2026-05-1xT14:20:30.123Z"]
+        {
+            #expect(Timestamp.parsePrecise(text) == nil, "\(text)")
+        }
+    }
 }

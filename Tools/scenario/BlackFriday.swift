@@ -56,6 +56,11 @@ struct BlackFriday {
         var calculatorCounters: [String: Double]
         /// Ingest receipt → write applied in each shop (exporter histogram, load and drain only).
         var endToEnd: LatencyHistogram?
+        /// How long the (simulated) shops took to answer the exporter's writes, load and drain only: the part of the
+        /// end-to-end time that is the shop's, not Stockwire's.
+        var shopWriteAnswers: LatencyHistogram? = nil
+        /// CPU per part from the start of the load until quiet (nil in reports written before it was measured).
+        var cpu: CPUBudget? = nil
         var secondsToQuiet: Double
         /// Of `secondsToQuiet`, the wait for Shopify's webhook retries still scheduled when the load was over.
         var secondsWaitingForShopify: Double? = nil
@@ -142,6 +147,7 @@ struct BlackFriday {
         sim.setWebhookFaults(WebhookFaults(duplicateRate: settings.duplicateRate, reorderWindowMs: settings.reorderWindowMs))
         let exporterBefore = await stack.metrics(stack.exporterOpsURL)
         let calculatorBefore = await stack.metrics(stack.calculatorOpsURL)
+        let cpuBefore = CPUBudget.Snapshot.take(services: stack.servicePIDs)
         let firstDelivery = sim.webhookDeliveries().last?.sequence ?? 0
         let total = Int(settings.rate * settings.seconds)
         log(
@@ -203,16 +209,15 @@ struct BlackFriday {
             return true
         }
         let secondsToQuiet = Date().timeIntervalSince(quietStart)
+        let cpu = CPUBudget(from: cpuBefore, to: CPUBudget.Snapshot.take(services: stack.servicePIDs))
         let exporterAfter = await stack.metrics(stack.exporterOpsURL)
         let calculatorAfter = await stack.metrics(stack.calculatorOpsURL)
         let resources = stack.resources().mapValues { ProductDrop.Resource(cpuSeconds: $0.cpuSeconds, peakMiB: $0.peakMiB) }
 
         // MARK: Throughput
-        let parser = ISO8601DateFormatter()
-        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let deliveries = sim.webhookDeliveries(since: firstDelivery)
         let accepted = deliveries.filter { ($0.status ?? 0) >= 200 && ($0.status ?? 0) < 300 }
-        let acceptedTimes = accepted.compactMap { parser.date(from: $0.time) }
+        let acceptedTimes = accepted.compactMap { Timestamp.parsePrecise($0.time) }
         let lastAccepted = acceptedTimes.max() ?? start
         let acceptSeconds = max(lastAccepted.timeIntervalSince(start), 0.001)
         var perSecond = [Int](repeating: 0, count: max(1, Int(settings.seconds)))
@@ -291,6 +296,7 @@ struct BlackFriday {
             "stale": "stockwire_calculator_events_stale_total", "ignored": "stockwire_calculator_events_ignored_total",
         ].mapValues { Self.counter(calculatorAfter, $0) - Self.counter(calculatorBefore, $0) }
         let metric = "stockwire_exporter_end_to_end_seconds"
+        let (shopMetric, writes) = ("stockwire_exporter_admin_api_seconds", #"operation="set_quantities""#)
         return Result(
             settings: settings, shops: stack.domains, done: await tally.done, refused: await tally.refused,
             issuedPerSecond: Double(total) / issuedSeconds, webhooksAccepted: accepted.count,
@@ -301,7 +307,9 @@ struct BlackFriday {
             eventsApplied: try await stack.processedMessageCount(), calculatorCounters: counters,
             endToEnd: LatencyHistogram.parse(exporterAfter, metric: metric)?
                 .subtracting(LatencyHistogram.parse(exporterBefore, metric: metric)),
-            secondsToQuiet: secondsToQuiet, secondsWaitingForShopify: waitingForShopify, converged: converged,
+            shopWriteAnswers: LatencyHistogram.parse(exporterAfter, metric: shopMetric, label: writes)?
+                .subtracting(LatencyHistogram.parse(exporterBefore, metric: shopMetric, label: writes)),
+            cpu: cpu, secondsToQuiet: secondsToQuiet, secondsWaitingForShopify: waitingForShopify, converged: converged,
             consistency: ProductDrop.Consistency(
                 passed: details.isEmpty, details: details, truthMatchesSent: truthMatchesSent, shopsMatchTruth: shopsMatchTruth),
             resources: resources, rawLimit: nil, loadAverage: Self.loadAverage())

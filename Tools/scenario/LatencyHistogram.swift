@@ -15,13 +15,15 @@ struct LatencyHistogram: Codable, Equatable {
 
     var count: Int { counts.reduce(0, +) }
 
-    /// Parses `metric` out of a Prometheus text page; nil when the page has no such histogram.
-    static func parse(_ page: String, metric: String) -> LatencyHistogram? {
+    /// Parses `metric` out of a Prometheus text page, only the series carrying `label` (`name="value"`) when given;
+    /// nil when the page has no such histogram.
+    static func parse(_ page: String, metric: String, label: String? = nil) -> LatencyHistogram? {
         var cumulative: [Double: Int] = [:]
         var infinity = 0
         var sum = 0.0
         var found = false
         for line in page.split(separator: "\n") where line.hasPrefix(metric) {
+            if let label, !line.contains(label) { continue }
             let rest = line.dropFirst(metric.count)
             guard let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
             if rest.hasPrefix("_bucket") {

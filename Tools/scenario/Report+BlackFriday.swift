@@ -27,11 +27,15 @@ extension Report {
                     c["duplicate"] ?? 0, c["stale"] ?? 0, c["ignored"] ?? 0)
                 + "; warehouse movements accepted \(r.movementsAccepted)")
         lines.append("end to end, ingest receipt → write applied in each shop: " + (r.endToEnd?.summary ?? "no exporter figures"))
+        if let answers = r.shopWriteAnswers, answers.count > 0 {
+            lines.append("of which the shops' own time, request → answer of a write (simulated Shopify): " + answers.summary)
+        }
         lines.append(String(format: "quiet and converged %.1f s after the last event was issued", r.secondsToQuiet))
         for name in r.resources.keys.sorted() {
             let res = r.resources[name]!
             lines.append(String(format: "%@: %.1f s CPU, peak %.0f MiB", name, res.cpuSeconds, res.peakMiB))
         }
+        if let cpu = r.cpu { lines.append("from the load's start until quiet: " + cpu.summary(per: r.webhooksAccepted, unit: "webhook")) }
         if let raw = r.rawLimit {
             lines.append(text(raw))
             lines.append(

@@ -213,6 +213,11 @@ final class Stack: @unchecked Sendable {
         for server in stoppedBefore { _ = try? run("\(options.repository)/deploy/local/\(server).sh", ["stop"]) }
     }
 
+    /// The pids of the services this run started and that are still running, by name.
+    var servicePIDs: [String: Int32] {
+        Dictionary(processes.filter { $0.process.isRunning }.map { ($0.name, $0.process.processIdentifier) }) { a, _ in a }
+    }
+
     /// Process CPU seconds and peak memory (from /proc) of each service, read before stopping.
     func resources() -> [String: (cpuSeconds: Double, peakMiB: Double)] {
         var out: [String: (Double, Double)] = [:]
