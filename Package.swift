@@ -103,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "stockwire-scenario",
             dependencies: [
-                "ShopifySimulator", "Postgres", "AMQP", "BrokerBench", "NetworkFaults",
+                "ShopifySimulator", "Postgres", "AMQP", "BrokerBench", "NetworkFaults", "Contracts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

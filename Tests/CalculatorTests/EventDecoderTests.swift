@@ -79,6 +79,21 @@ import Testing
         #expect(c.variants.first?.inventoryItemId == 9_007_199_254_740_997)
     }
 
+    /// README tells operators to subscribe shops to `ShopifyWebhookTopics.used` and no others: each of them must be
+    /// one the calculator reads, never one it throws away or refuses as unknown.
+    @Test func everySubscribedTopicIsReadAndNoneIsIgnored() {
+        #expect(Set(ShopifyWebhookTopics.used).isDisjoint(with: EventDecoder.ignoredTopics))
+        #expect(!ShopifyWebhookTopics.used.contains("inventory_levels/update"))
+        for topic in ShopifyWebhookTopics.used {
+            let e = Self.envelope(topic, "{}").message()
+            if case .poison(let reason) = EventDecoder.decode(body: e.body, properties: e.properties) {
+                #expect(!reason.contains("unknown topic"), "\(topic): \(reason)")
+            } else {
+                Issue.record("\(topic) with an empty payload must be refused for a missing field")
+            }
+        }
+    }
+
     @Test func badInputIsPoisonWithAReason() {
         func reason(_ topic: String, _ json: String, shop: String? = "a.myshopify.com") -> String? {
             let e = Self.envelope(topic, json, shop: shop).message()

@@ -5,10 +5,12 @@ import Testing
 
 @Suite struct StorefrontWebhookTests {
     /// A receiver plus a simulator sending to it; both shut down afterwards.
-    func withReceiver(_ body: (Simulator, WebhookRecorder) async throws -> Void) async throws {
+    func withReceiver(
+        topicsA: Set<String>? = nil, _ body: (Simulator, WebhookRecorder) async throws -> Void
+    ) async throws {
         let receiver = try await WebhookRecorder.start()
         do {
-            try await withSimulator(ingestURL: receiver.url) { sim in try await body(sim, receiver) }
+            try await withSimulator(ingestURL: receiver.url, topicsA: topicsA) { sim in try await body(sim, receiver) }
         } catch {
             await receiver.shutdown()
             throw error
@@ -81,6 +83,25 @@ import Testing
             _ = try await graphQL(sim, setQuantitiesMutation, setInput([quantity(tee, 9, from: 3)]))
             let echo = await receiver.wait(for: 2) { $0.header("X-Shopify-Topic") == "inventory_levels/update" }
             #expect(echo.last?.json["available"] == .int(9))
+        }
+    }
+
+    @Test func aShopSendsOnlyTheTopicsItIsSubscribedTo() async throws {
+        try await withReceiver(topicsA: ["orders/create"]) { sim, receiver in
+            let tee = try await sim.createVariant(shop: shopA, sku: "TEE", available: 5)
+            _ = try await sim.createVariant(shop: shopB, sku: "TEE", available: 5)
+            _ = try await sim.checkout(shop: shopA, sku: "TEE", quantity: 1)
+            _ = try await sim.checkout(shop: shopB, sku: "TEE", quantity: 1)
+            _ = try await graphQL(sim, setQuantitiesMutation, setInput([quantity(tee, 9, from: 4)]))
+            #expect(await sim.waitForWebhooks())
+            func topics(_ shop: String) -> [String] {
+                receiver.deliveries.filter { $0.header("X-Shopify-Shop-Domain") == shop }.compactMap { $0.header("X-Shopify-Topic") }
+            }
+            // Shop A: neither products/create, nor the checkout's level change, nor the echo of the Admin write.
+            #expect(topics(shopA) == ["orders/create"])
+            // Shop B subscribes to everything (no list): all three.
+            #expect(Set(topics(shopB)) == ["products/create", "orders/create", "inventory_levels/update"])
+            #expect(try await sim.levels(shop: shopA)["TEE"] == 9)
         }
     }
 

@@ -9,12 +9,16 @@ let shopB = "bravo.myshopify.com"
 let tokenA = "shpat_acme"
 let secretA = "acme-webhook-secret"
 
-/// A simulator with two shops; optional ingest URL and plan for shop A.
-func startSimulator(ingestURL: String? = nil, planA: RateLimitPlan = .standard) async throws -> Simulator {
+/// A simulator with two shops; optional ingest URL, plan and webhook subscriptions for shop A.
+func startSimulator(
+    ingestURL: String? = nil, planA: RateLimitPlan = .standard, topicsA: Set<String>? = nil
+) async throws -> Simulator {
     try await Simulator.start(
         SimulatorConfiguration(
             shops: [
-                ShopConfiguration(domain: shopA, accessToken: tokenA, webhookSecret: secretA, plan: planA, locationID: 70_001),
+                ShopConfiguration(
+                    domain: shopA, accessToken: tokenA, webhookSecret: secretA, plan: planA, locationID: 70_001,
+                    webhookTopics: topicsA),
                 ShopConfiguration(domain: shopB, accessToken: "shpat_bravo", webhookSecret: "bravo-secret", locationID: 70_002),
             ],
             ingestURL: ingestURL))
@@ -22,9 +26,10 @@ func startSimulator(ingestURL: String? = nil, planA: RateLimitPlan = .standard) 
 
 /// Runs `body` with a started simulator and always shuts it down.
 func withSimulator<T>(
-    ingestURL: String? = nil, planA: RateLimitPlan = .standard, _ body: (Simulator) async throws -> T
+    ingestURL: String? = nil, planA: RateLimitPlan = .standard, topicsA: Set<String>? = nil,
+    _ body: (Simulator) async throws -> T
 ) async throws -> T {
-    let sim = try await startSimulator(ingestURL: ingestURL, planA: planA)
+    let sim = try await startSimulator(ingestURL: ingestURL, planA: planA, topicsA: topicsA)
     do {
         let result = try await body(sim)
         await sim.shutdown()

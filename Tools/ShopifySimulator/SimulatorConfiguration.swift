@@ -108,6 +108,9 @@ public struct ShopConfiguration: Sendable, Codable, Equatable {
     public var webhookAPIVersion: String
     /// Offset of the shop's time zone used in REST timestamps (`…-04:00`), in minutes. Default 0.
     public var utcOffsetMinutes: Int
+    /// The webhook topics the shop is subscribed to, as an app's subscriptions are; nil (the default): every topic
+    /// the simulator fires.
+    public var webhookTopics: Set<String>?
 
     /// A shop; omitted fields take their documented defaults.
     public init(
@@ -118,7 +121,8 @@ public struct ShopConfiguration: Sendable, Codable, Equatable {
         locationID: Int64? = nil,
         locationName: String = "Warehouse",
         webhookAPIVersion: String = "2026-10",
-        utcOffsetMinutes: Int = 0
+        utcOffsetMinutes: Int = 0,
+        webhookTopics: Set<String>? = nil
     ) {
         self.domain = domain
         self.accessToken = accessToken
@@ -128,6 +132,7 @@ public struct ShopConfiguration: Sendable, Codable, Equatable {
         self.locationName = locationName
         self.webhookAPIVersion = webhookAPIVersion
         self.utcOffsetMinutes = utcOffsetMinutes
+        self.webhookTopics = webhookTopics
     }
 
     public init(from decoder: any Decoder) throws {
@@ -140,6 +145,7 @@ public struct ShopConfiguration: Sendable, Codable, Equatable {
         locationName = try c.decodeIfPresent(String.self, forKey: .locationName) ?? "Warehouse"
         webhookAPIVersion = try c.decodeIfPresent(String.self, forKey: .webhookAPIVersion) ?? "2026-10"
         utcOffsetMinutes = try c.decodeIfPresent(Int.self, forKey: .utcOffsetMinutes) ?? 0
+        webhookTopics = try c.decodeIfPresent(Set<String>.self, forKey: .webhookTopics)
     }
 
     /// A stable location id in Shopify's usual range, different for different domains.

@@ -65,8 +65,10 @@ final class WebhookDispatcher: Sendable {
         state.withLock { s in Array(s.log.drop { $0.sequence <= since }) }
     }
 
-    /// Queues the webhooks of one action: one event id for all, a new webhook id for each.
+    /// Queues the webhooks of one action that the shop is subscribed to: one event id for all, a new webhook id for
+    /// each.
     func enqueue(shop: ShopConfiguration, webhooks: [OutgoingWebhook], now: Date) {
+        let webhooks = shop.webhookTopics.map { topics in webhooks.filter { topics.contains($0.topic) } } ?? webhooks
         guard ingestURL != nil, !webhooks.isEmpty else { return }
         let eventID = UUID().uuidString.lowercased()
         let triggeredAt = Timestamp.precise(now)

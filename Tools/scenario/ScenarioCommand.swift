@@ -1,4 +1,5 @@
 import ArgumentParser
+import Contracts
 import Foundation
 import ShopifySimulator
 
@@ -30,6 +31,11 @@ struct StackArguments: ParsableArguments {
     @Option(help: "Port ingest listens on; the calculator's and exporter's ops ports follow it (19600 + 4 × (port mod 100) + 2 and + 3).")
     var ingestPort = 18080
     @Option(help: "Log level of the services (their logs go to .local/scenario/<run id>/).") var logLevel = "warning"
+    @Flag(
+        help: ArgumentHelp(
+            "Subscribe the shops to every topic the simulator fires, inventory_levels/update included.",
+            discussion: "By default they are subscribed as README tells operators to: only the topics Stockwire reads."))
+    var subscribeAllTopics = false
 
     func validate() throws {
         guard shops >= 1, shops <= 26 else { throw ValidationError("--shops must be 1…26") }
@@ -49,6 +55,7 @@ struct StackArguments: ParsableArguments {
         options.portBase = 19_600 + 4 * (ingestPort % 100)
         options.startExporter = startExporter
         options.calculatorEnvironment = calculatorEnvironment
+        options.webhookTopics = subscribeAllTopics ? nil : Set(ShopifyWebhookTopics.used)
         return options
     }
 
@@ -212,8 +219,9 @@ struct BlackFridayCommand: AsyncParsableCommand {
         commandName: "black-friday",
         abstract: "A constant rate of orders, edits, cancellations, refunds, receipts and shipments over many SKUs and shops.",
         discussion: """
-            Events (not webhooks): each shop action fires 2–4 webhooks (orders/create + inventory_levels/update, \
-            …), each warehouse movement one POST /stock-movements. Mix: \
+            Events (not webhooks): each shop action fires 1–2 webhooks of the topics the shops are subscribed to, \
+            which are the ones Stockwire reads (orders/create; orders/edited, orders/cancelled or refunds/create, each \
+            with orders/updated), each warehouse movement one POST /stock-movements. Mix: \
             \(BlackFriday.mix.map { "\($0.0.rawValue) \(Int($0.1)) %" }.joined(separator: ", ")). SKU popularity is \
             Zipf-distributed; stock is seeded first (1.5× the expected sales per SKU). Webhook duplicates and \
             reordering are on during the load. Exits 1 when the consistency check fails.

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Postgres
 import ShopifySimulator
@@ -35,6 +36,9 @@ final class Stack: @unchecked Sendable {
         var webhookTimeScale: Double? = nil
         /// Extra settings of the calculator (the zero-oversell guard's, say).
         var calculatorEnvironment: [String: String] = [:]
+        /// The webhook topics every shop is subscribed to; nil: every topic the simulator fires. By default the ones
+        /// README tells operators to subscribe: those Stockwire reads.
+        var webhookTopics: Set<String>? = Set(ShopifyWebhookTopics.used)
     }
 
     let options: Options
@@ -141,7 +145,10 @@ final class Stack: @unchecked Sendable {
             let secretFile = try write("\(domain).webhook-secret", secret)
             let tokenFile = try write("\(domain).token", token)
             ingestShops.append("\(domain)=\(secretFile)")
-            simShops.append(ShopConfiguration(domain: domain, accessToken: token, webhookSecret: secret, plan: options.plan))
+            simShops.append(
+                ShopConfiguration(
+                    domain: domain, accessToken: token, webhookSecret: secret, plan: options.plan,
+                    webhookTopics: options.webhookTopics))
             exporterShops.append(["domain": domain, "token_file": tokenFile])
         }
         let movementTokenFile = try write("movement-token", movementToken)
