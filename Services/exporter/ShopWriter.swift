@@ -250,8 +250,15 @@ actor ShopWriter {
             if pending.resync { items.forEach { ledger.forgetBelieved(item: $0) } }
             entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain)))
         }
+        await write(entries, location: location, readBack: false)
+    }
+
+    /// Writes `entries` in compare-and-set rounds until the shop takes them (settled), the writer is cancelled or
+    /// they keep going stale (put back). `readBack`: their verifying read was done already.
+    private func write(_ entries: [Entry], location: String, readBack: Bool) async {
+        var entries = entries
+        var readBack = readBack
         var staleRounds = 0
-        var readBack = false
         while !entries.isEmpty {
             // Every round plans with the newest version of each SKU. While this write waited (a read, a stale
             // answer, throttling), newer versions came in and their announcements moved the ledger: their sales are
@@ -370,9 +377,19 @@ actor ShopWriter {
                 coalescer.putBack(entries.map(\.pending))
                 return
             }
-            let items = stale.compactMap { $0.quantityIndex }.filter { $0 < quantities.count }.map {
-                quantities[$0].inventoryItemId
+            let staleIndices = stale.compactMap { $0.quantityIndex }.filter { $0 < quantities.count }
+            let staleEntries = Set(staleIndices.map { owner[$0] })
+            if !staleEntries.isEmpty, staleEntries.count < entries.count {
+                // The shop held every other quantity as planned: write those at once, in a call of their own, instead
+                // of holding them behind the read of the stale ones. In a shop that sells all the time a batch of 250
+                // went stale round after round (a popular SKU sold again during each read), and every SKU in it waited
+                // seconds (black-friday, 4 shops at 100 sales/s each: end to end p50 ≈ 8 s).
+                let clean = entries.indices.filter { !staleEntries.contains($0) }.map { entries[$0] }
+                entries = entries.indices.filter { staleEntries.contains($0) }.map { entries[$0] }
+                metrics.staleSplits.increment()
+                await write(clean, location: location, readBack: readBack)
             }
+            let items = staleIndices.map { quantities[$0].inventoryItemId }
             guard await readLevels(items.isEmpty ? quantities.map(\.inventoryItemId) : items, location: location) else {
                 coalescer.putBack(entries.map(\.pending))
                 return
@@ -656,6 +673,7 @@ struct ShopMetrics: Sendable {
     let coalesced: Counter
     let throttledWaits: Counter
     let stale: Counter
+    let staleSplits: Counter
     let skipped: Counter
     let lookups: Counter
     let catalogUpdates: Counter
@@ -675,6 +693,7 @@ struct ShopMetrics: Sendable {
         coalesced = Counter(label: "stockwire_exporter_coalesced_total", dimensions: d)
         throttledWaits = Counter(label: "stockwire_exporter_throttled_waits_total", dimensions: d)
         stale = Counter(label: "stockwire_exporter_stale_answers_total", dimensions: d)
+        staleSplits = Counter(label: "stockwire_exporter_stale_splits_total", dimensions: d)
         skipped = Counter(label: "stockwire_exporter_unmapped_skus_total", dimensions: d)
         lookups = Counter(label: "stockwire_exporter_sku_lookups_total", dimensions: d)
         catalogUpdates = Counter(label: "stockwire_exporter_catalog_updates_total", dimensions: d)

@@ -138,6 +138,41 @@ import Testing
         #expect(values.allSatisfy { $0 <= 2 }, "the shop never showed more than it had left: \(values)")
     }
 
+    @Test func aSKUThatKeepsChangingInTheShopDoesNotHoldBackTheOthersInItsBatch() async throws {
+        let h = try await ExporterHarness.start(shops: 1, plan: .plus)
+        defer { Task { await h.stop() } }
+        let shop = h.shops[0]
+        let (hot, calm) = (h.sku("hot"), h.sku("calm"))
+        for sku in [hot, calm] {
+            _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50)
+            try await h.publish(sku: sku, available: 45, version: 1)
+        }
+        #expect(try await eventually { try await h.level(shop, hot) == 45 })
+        #expect(try await eventually { try await h.level(shop, calm) == 45 })
+        // Every Admin call now takes 300 ms, and the hot SKU changes in the shop every 20 ms: every compare-and-set
+        // that includes it is stale, whatever the exporter read just before.
+        try await h.simulator.setFaults(ShopFaults(latencyMs: 300), shop: shop)
+        let churn = Task {
+            var value = 40
+            while !Task.isCancelled {
+                try? await h.simulator.setAvailable(shop: shop, sku: hot, available: value)
+                value += 1  // never back to a value the exporter may have read
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        defer { churn.cancel() }
+        // The hot SKU's write is under way (and going stale) when the calm one arrives, so that the calm one is taken
+        // with it into the next batch.
+        try await h.publish(sku: hot, available: 30, version: 2)
+        #expect(try await eventually { !(try await h.simulator.idempotencyKeysInFlight(shop: shop)).isEmpty })
+        try await h.publish(sku: calm, available: 20, version: 2)
+        // The calm SKU is written although the hot one never holds still: first its version 2 waits behind the hot
+        // SKU's write (stale eight times, then put back), then the two are taken in one batch.
+        // Without the split the two went stale together round after round, and the calm one waited as long as the
+        // hot one kept changing.
+        #expect(try await eventually(timeout: .seconds(30)) { try await h.level(shop, calm) == 20 })
+    }
+
     @Test func aSKUTheShopDoesNotListIsSkippedNotAnError() async throws {
         let h = try await ExporterHarness.start(shops: 1)
         defer { Task { await h.stop() } }
