@@ -588,6 +588,23 @@ struct FaultInjector: Sendable {
     }
 
     /// Seconds elapsed since `start`.
+    /// Polls `service`'s `/readyz` every 200 ms until it answers anything but 200 (or does not answer) or `until`
+    /// passes. Returns the seconds since `cut` that took and the reason it gave, or nil when it stayed ready.
+    private static func readinessTurnsRed(
+        _ service: Stack.Service, of stack: Stack, since cut: ContinuousClock.Instant, until: ContinuousClock.Instant
+    ) async -> (seconds: Double, reason: String)? {
+        while ContinuousClock.now < until {
+            do {
+                let (status, body) = try await HTTP.get(stack.readyURL(service))
+                if status != 200 { return (elapsed(since: cut), body.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            } catch {
+                return (elapsed(since: cut), "no answer: \(error)")
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return nil
+    }
+
     private static func elapsed(since start: ContinuousClock.Instant) -> Double {
         let d = ContinuousClock.now - start
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
@@ -614,14 +631,7 @@ struct FaultInjector: Sendable {
         let detected = await withTaskGroup(of: (Stack.Service, Double?).self) { group in
             for service in Stack.Service.allCases {
                 group.addTask {
-                    while ContinuousClock.now < until {
-                        let status = try? await HTTP.get(stack.readyURL(service)).0
-                        if status != 200 {
-                            return (service, Self.elapsed(since: cut))
-                        }
-                        try? await Task.sleep(for: .milliseconds(200))
-                    }
-                    return (service, nil)
+                    (service, await Self.readinessTurnsRed(service, of: stack, since: cut, until: until)?.seconds)
                 }
             }
             var out: [Stack.Service: Double?] = [:]
@@ -662,24 +672,17 @@ struct FaultInjector: Sendable {
         let cut = ContinuousClock.now
         await injection.note("every packet to and from the calculator's PostgreSQL connections dropped (nftables, port \(proxy.port))")
         let until = cut + .milliseconds(Int(settings.downSeconds * 1000))
-        var red: Double?
-        var reason = ""
-        while ContinuousClock.now < until {
-            if red == nil, let (status, body) = try? await HTTP.get(stack.readyURL(.calculator)), status != 200 {
-                red = Self.elapsed(since: cut)
-                reason = body.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
+        let red = await Self.readinessTurnsRed(.calculator, of: stack, since: cut, until: until)
+        try await Task.sleep(until: until)
         filter.remove()
         await injection.note(
             "network back after \(Int(settings.downSeconds)) s; calculator /readyz red after "
-                + (red.map { String(format: "%.1f s (%@)", $0, reason) } ?? "never"))
+                + (red.map { String(format: "%.1f s (%@)", $0.seconds, $0.reason) } ?? "never"))
         // tcp_user_timeout (30 s) fails a query whose data goes unacknowledged; keepalives (10 s idle, 3 × 5 s) an
         // idle connection; 5 s of slack for the readiness check and a loaded machine.
         let limit = 35.0
         guard settings.downSeconds >= limit else { return }
-        if (red ?? .infinity) > limit {
+        if (red?.seconds ?? .infinity) > limit {
             await injection.fail("the calculator did not notice the cut database within \(Int(limit)) s")
         }
     }
