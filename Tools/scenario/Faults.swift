@@ -587,7 +587,6 @@ struct FaultInjector: Sendable {
         await injection.note("memory alarm lifted (watermark 0.4, deploy/local's setting)")
     }
 
-    /// Seconds elapsed since `start`.
     /// Polls `service`'s `/readyz` every 200 ms until it answers anything but 200 (or does not answer) or `until`
     /// passes. Returns the seconds since `cut` that took and the reason it gave, or nil when it stayed ready.
     private static func readinessTurnsRed(
@@ -605,6 +604,7 @@ struct FaultInjector: Sendable {
         return nil
     }
 
+    /// Seconds elapsed since `start`.
     private static func elapsed(since start: ContinuousClock.Instant) -> Double {
         let d = ContinuousClock.now - start
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
