@@ -228,27 +228,21 @@ final class Stack: @unchecked Sendable {
     /// Process CPU seconds and peak memory (from /proc) of each service, read before stopping.
     func resources() -> [String: (cpuSeconds: Double, peakMiB: Double)] {
         var out: [String: (Double, Double)] = [:]
-        let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
-        for (name, p) in processes where p.isRunning {
-            let pid = p.processIdentifier
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-            else { continue }
-            let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
-            let cpu = fields.count > 12 ? (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0) : 0
-            let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?
-                .split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
-            out[name] = (cpu / tick, hwm / 1024)
+        for (name, pid) in servicePIDs {
+            guard let peak = Self.peakMiB(process: "\(pid)") else { continue }
+            out[name] = (CPUBudget.processSeconds(pid: pid, withReapedChildren: false), peak)
         }
         // This process plays the buyers and hosts the simulator (storefront, Admin API, webhook delivery).
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let own = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
-            + Double(usage.ru_stime.tv_usec) / 1e6
-        let ownHWM = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n")
-            .first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
-        out["scenario (buyers + simulator)"] = (own, ownHWM / 1024)
+        out[CPUBudget.scenario] = (CPUBudget.processSeconds(pid: getpid(), withReapedChildren: false), Self.peakMiB(process: "self") ?? 0)
         return out
+    }
+
+    /// The peak resident memory (`VmHWM`) of `/proc/<process>`, nil when it is gone.
+    private static func peakMiB(process: String) -> Double? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8) else { return nil }
+        let kiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?
+            .split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+        return kiB / 1024
     }
 
     // MARK: - Helpers
