@@ -23,7 +23,7 @@ struct AvailabilityTap: Sendable {
 
     /// Declares the tap (before the load).
     func declare() async throws {
-        let connection = try Self.connect(amqpURL)
+        let connection = try scenarioConnection(amqpURL, purpose: "tap")
         defer { Task { await connection.close() } }
         try await connection.waitUntilConnected(timeout: .seconds(10))
         try await connection.declare([
@@ -34,7 +34,7 @@ struct AvailabilityTap: Sendable {
 
     /// Everything the tap holds, in order (once the run is quiet).
     func read() async throws -> [Message] {
-        let connection = try Self.connect(amqpURL)
+        let connection = try scenarioConnection(amqpURL, purpose: "tap")
         defer { Task { await connection.close() } }
         try await connection.waitUntilConnected(timeout: .seconds(10))
         let expected = Int(try await connection.queueInfo(Self.queue).messages)
@@ -62,13 +62,7 @@ struct AvailabilityTap: Sendable {
         }
         // Gives up only when nothing came for 15 s: a one-hour soak's tap holds tens of thousands of versions.
         let timeout = Task {
-            var last = -1
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(15))
-                let now = progress.count.withLock { $0 }
-                if now == last { break }
-                last = now
-            }
+            try? await waitUntilQuiet(every: .seconds(15), quietFor: { _ in .seconds(15) }) { progress.count.withLock { $0 } }
             consumer.cancel()
         }
         out = (try? await reader.value) ?? []
@@ -77,14 +71,6 @@ struct AvailabilityTap: Sendable {
         return out
     }
 
-    private static func connect(_ url: String) throws -> AMQPConnection {
-        var logger = Logger(label: "scenario-availability-tap")
-        logger.logLevel = .error
-        let connection = AMQPConnection(
-            configuration: try AMQPConfiguration(url: url, connectionName: "stockwire-scenario tap"), logger: logger)
-        connection.start()
-        return connection
-    }
 }
 
 /// Messages read so far, shared between a reader and its watchdog.

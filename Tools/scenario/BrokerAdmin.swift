@@ -158,11 +158,7 @@ struct BrokerAdmin: Sendable {
 /// clock limit while messages keep coming: a one-hour soak's log holds over half a million, and a reader cut at a
 /// fixed minute reported the rest as "applied but never published". It gives up only when nothing came for 30 s.
 func readStream(amqpURL: String, stream: String, expected: Int, idle: Duration = .seconds(2)) async throws -> [String?] {
-    var logger = Logger(label: "scenario-stream-reader")
-    logger.logLevel = .error
-    let connection = AMQPConnection(
-        configuration: try AMQPConfiguration(url: amqpURL, connectionName: "stockwire-scenario checker"), logger: logger)
-    connection.start()
+    let connection = try scenarioConnection(amqpURL, purpose: "checker")
     defer { Task { await connection.close() } }
     try await connection.waitUntilConnected(timeout: .seconds(10))
     let consumer = connection.consume(queue: stream, prefetch: 1_000, arguments: ["x-stream-offset": "first"])
@@ -174,17 +170,8 @@ func readStream(amqpURL: String, stream: String, expected: Int, idle: Duration =
         }
     }
     // Until every expected message came, and then nothing more for `idle`.
-    var last = -1
-    var quietSince = ContinuousClock.now
-    while true {
-        try await Task.sleep(for: .milliseconds(100))
-        let n = await ids.count
-        if n != last {
-            last = n
-            quietSince = .now
-        } else if ContinuousClock.now - quietSince >= (n >= expected ? idle : n > 0 ? idle * 3 : .seconds(30)) {
-            break
-        }
+    try await waitUntilQuiet(every: .milliseconds(100), quietFor: { n in n >= expected ? idle : n > 0 ? idle * 3 : .seconds(30) }) {
+        await ids.count
     }
     consumer.cancel()
     reader.cancel()
@@ -195,4 +182,31 @@ private actor IdCollector {
     var ids: [String?] = []
     var count: Int { ids.count }
     func add(_ id: String?) { ids.append(id) }
+}
+
+/// A started AMQP connection of the scenario's own, named after its `purpose`, logging errors only.
+func scenarioConnection(_ amqpURL: String, purpose: String) throws -> AMQPConnection {
+    var logger = Logger(label: "scenario-\(purpose)")
+    logger.logLevel = .error
+    let connection = AMQPConnection(
+        configuration: try AMQPConfiguration(url: amqpURL, connectionName: "stockwire-scenario \(purpose)"), logger: logger)
+    connection.start()
+    return connection
+}
+
+/// Returns once `count` has not changed for `quietFor(count)`, checked every `tick`: how the scenario's readers
+/// of a queue or stream decide that everything came. Throws when cancelled.
+func waitUntilQuiet(every tick: Duration, quietFor: (Int) -> Duration, count: () async -> Int) async throws {
+    var last = -1
+    var quietSince = ContinuousClock.now
+    while true {
+        try await Task.sleep(for: tick)
+        let n = await count()
+        if n != last {
+            last = n
+            quietSince = .now
+        } else if ContinuousClock.now - quietSince >= quietFor(n) {
+            return
+        }
+    }
 }

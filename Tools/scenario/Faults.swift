@@ -814,12 +814,7 @@ struct FaultInjector: Sendable {
         await injection.expectExporterDeadLetters(shop: shop, prefix: "\(refused)/")
         await injection.note("\(refused): stocked in \(shop) at a location the exporter does not write; 5 units received")
 
-        var logger = Logger(label: "scenario-poison")
-        logger.logLevel = .error
-        let amqp = AMQPConnection(
-            configuration: try AMQPConfiguration(url: stack.amqpURL, connectionName: "stockwire-scenario poison"),
-            logger: logger)
-        amqp.start()
+        let amqp = try scenarioConnection(stack.amqpURL, purpose: "poison")
         defer { Task { await amqp.close() } }
         try await amqp.waitUntilConnected(timeout: .seconds(10))
         try await at(c, load.seconds * 0.3)
