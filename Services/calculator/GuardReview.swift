@@ -1,4 +1,5 @@
 import Logging
+import ServiceKit
 import ServiceLifecycle
 
 /// Looks at every SKU under the zero-oversell guard every `interval`: demand decays and shops go idle with time
@@ -13,12 +14,7 @@ struct GuardReview: Service {
 
     func run() async throws {
         var failing = false
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: interval)
-            } catch {
-                return
-            }
+        while await waitForNextRound(interval) {
             do {
                 let outbox = try await store.reallocate(reports: [], allGuarded: true, computedAtMillis: nowMillis())
                 if !outbox.isEmpty { await relay.publishAndMark(outbox) }

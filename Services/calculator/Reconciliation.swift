@@ -1,6 +1,7 @@
 import Logging
 import Metrics
 import Postgres
+import ServiceKit
 import ServiceLifecycle
 
 /// Periodic reconciliation (`STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S`, off by default): every interval, the
@@ -26,12 +27,7 @@ struct Reconciliation: Service {
 
     func run() async throws {
         let rounds = Counter(label: "stockwire_calculator_reconciliation_rounds_total")
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: interval)
-            } catch {
-                return
-            }
+        while await waitForNextRound(interval) {
             do {
                 guard try await db.query("SELECT pg_try_advisory_lock($1::bigint)", [Self.lockId]).scalar(Bool.self) else {
                     logger.debug("reconciliation round skipped: another calculator runs it")

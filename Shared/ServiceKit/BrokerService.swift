@@ -21,7 +21,7 @@ public struct BrokerService: Service {
     public static func waitForFirstConnection(_ connection: AMQPConnection, logger: Logger) async -> Bool {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                try await connection.waitUntilConnected(timeout: .seconds(30))
+                try await cancelWhenGracefulShutdown { try await connection.waitUntilConnected(timeout: .seconds(30)) }
                 return true
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { return false }

@@ -268,8 +268,38 @@ import Testing
         }
     }
 
-    /// Starts the real `calculator run` executable with this test's settings.
-    static func launchCalculator(_ c: CalculatorConfiguration, crashAfterCommit: Bool) throws -> Process {
+    /// What an orchestrator relies on: SIGTERM stops `calculator run` promptly with exit status 0, periodic services
+    /// (guard review, reconciliation) included. They slept through the graceful shutdown, and every stop of the
+    /// process ended in SIGKILL after the grace period.
+    @Test func sigtermStopsTheCalculatorProcessWithExitStatusZero() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let process = try Self.launchCalculator(
+                bench.configuration, crashAfterCommit: false, environment: ["STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S": "10"])
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            // Running: its consumer is on the queue and an event is applied; the guard review goes round meanwhile.
+            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).consumers == 1 })
+            try await bench.registerSkus(["S"])
+            #expect(try await eventually { try await bench.stock("S") != nil })
+            try await Task.sleep(for: .seconds(1))
+
+            let asked = ContinuousClock.now
+            process.terminate()
+            let exited = try await eventually(timeout: .seconds(10)) { !process.isRunning }
+            #expect(exited, "calculator run still running 10 s after SIGTERM")
+            if exited {
+                #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+                #expect(ContinuousClock.now - asked < .seconds(5))
+                #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).consumers == 0 })
+            }
+            await bench.tearDown()
+        }
+    }
+
+    /// Starts the real `calculator run` executable with this test's settings (and `environment` on top).
+    static func launchCalculator(
+        _ c: CalculatorConfiguration, crashAfterCommit: Bool, environment: [String: String] = [:]
+    ) throws -> Process {
         let candidates = [
             Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("calculator"),
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("calculator"),
@@ -292,7 +322,7 @@ import Testing
         env["STOCKWIRE_CALCULATOR_OPS_HOST"] = "127.0.0.1"
         env["STOCKWIRE_LOG_LEVEL"] = "warning"
         if crashAfterCommit { env["STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT"] = "1" }
-        p.environment = env
+        p.environment = env.merging(environment) { $1 }
         try p.run()
         return p
     }
