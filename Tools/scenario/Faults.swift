@@ -236,14 +236,15 @@ struct FaultsCommand: AsyncParsableCommand {
             result = try await FaultRun(
                 stack: s, settings: settings, load: load, virtualHost: virtualHost, admin: admin, proxy: proxy
             ).run(log: log)
-            await s.stop()
-            await admin.deleteVirtualHost(virtualHost)
         } catch {
             print("✘ scenario failed: \(error)")
             await s.stop()
             await admin.deleteVirtualHost(virtualHost)
             throw ExitCode(2)
         }
+        let shutdown = await s.stop()
+        await admin.deleteVirtualHost(virtualHost)
+        try ServiceShutdown.require(clean: shutdown)
         print(Report.text(result))
         if let json {
             try writeJSON(result, to: json)

@@ -59,7 +59,8 @@ struct StackArguments: ParsableArguments {
         return options
     }
 
-    /// Starts a stack, runs `body` on it, and stops it — also on failure or Ctrl-C. A failure exits with status 2.
+    /// Starts a stack, runs `body` on it, and stops it — also on failure or Ctrl-C. A failure exits with status 2, and
+    /// so does a service that does not stop cleanly on SIGTERM at the end (``ServiceShutdown``).
     func withStack<T>(
         startExporter: Bool = true, calculatorEnvironment: [String: String] = [:],
         _ body: (Stack, (String) -> Void) async throws -> T
@@ -68,16 +69,17 @@ struct StackArguments: ParsableArguments {
         let interrupt = InterruptHandler { await stack.stop() }
         defer { interrupt.cancel() }
         let log: (String) -> Void = { print("• \($0)") }
+        let result: T
         do {
             try await stack.start(log: log)
-            let result = try await body(stack, log)
-            await stack.stop()
-            return result
+            result = try await body(stack, log)
         } catch {
             print("✘ scenario failed: \(error)")
             await stack.stop()
             throw ExitCode(2)
         }
+        try ServiceShutdown.require(clean: await stack.stop())
+        return result
     }
 }
 

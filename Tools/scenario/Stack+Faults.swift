@@ -54,8 +54,7 @@ extension Stack {
         p.executableURL = URL(fileURLWithPath: "\(options.buildDirectory)/\(name)")
         p.arguments = launch.arguments
         p.environment = ProcessInfo.processInfo.environment.merging(launch.environment) { $1 }.merging(extraEnvironment) { $1 }
-        let logURL = work.appendingPathComponent("\(name)\(launch.arguments.first.map { "-\($0)" } ?? "").log")
-        let handle = try FileHandle(forWritingTo: logURL)
+        let handle = try FileHandle(forWritingTo: logURL(of: name))
         handle.seekToEndOfFile()
         let extra = extraEnvironment.keys.sorted().map { " \($0)=\(extraEnvironment[$0]!)" }.joined()
         handle.write(Data("\n==== scenario: \(name) restarted after exit status \(processes[index].process.terminationStatus)\(extra) ====\n".utf8))

@@ -199,16 +199,17 @@ final class Stack: @unchecked Sendable {
     /// Stops what this run started: services (SIGTERM, then SIGKILL), simulator, its database, and the servers
     /// when they were not running before. `STOCKWIRE_SCENARIO_KEEP_DATABASE=1` keeps the database, for a post-mortem
     /// of a failed run (its `shop_writes`, `sku_history`, guard rows).
-    func stop() async {
+    ///
+    /// Returns how each service ended (the first call only; later calls return nothing): an orchestrator stops them
+    /// the same way, and anything but exit status 0 within ``shutdownGrace`` is a defect (``ServiceShutdown``).
+    @discardableResult
+    func stop() async -> [ServiceShutdown] {
         guard lock.withLock({ () -> Bool in
             if stopped { return false }
             stopped = true
             return true
-        }) else { return }
-        for (_, p) in processes.reversed() where p.isRunning { p.terminate() }
-        let deadline = Date().addingTimeInterval(10)
-        for (_, p) in processes { while p.isRunning && Date() < deadline { usleep(50_000) } }
-        for (_, p) in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        }) else { return [] }
+        let shutdown = await stopServices()
         await simulator?.shutdown()
         if let database, ProcessInfo.processInfo.environment["STOCKWIRE_SCENARIO_KEEP_DATABASE"] == "1" {
             print("database \(database) kept for inspection (STOCKWIRE_SCENARIO_KEEP_DATABASE=1); drop it when done")
@@ -218,6 +219,46 @@ final class Stack: @unchecked Sendable {
         }
         if let virtualHost { await BrokerAdmin.local().deleteVirtualHost(virtualHost) }
         for server in stoppedBefore { _ = try? run("\(options.repository)/deploy/local/\(server).sh", ["stop"]) }
+        return shutdown
+    }
+
+    /// How long a service may take to exit after SIGTERM before it is killed (Kubernetes gives 30 s by default;
+    /// a service that needs more than this at the end of a scenario is holding on to something).
+    static let shutdownGrace: Duration = .seconds(10)
+
+    /// SIGTERM to every running service (in reverse start order), then waits for each to exit; SIGKILL after
+    /// ``shutdownGrace``.
+    private func stopServices() async -> [ServiceShutdown] {
+        let asked = ContinuousClock.now
+        var outcomes: [Int: ServiceShutdown.Outcome] = [:]
+        for (i, service) in processes.enumerated() {
+            if service.process.isRunning {
+                service.process.terminate()
+            } else {
+                outcomes[i] = .endedBefore(ServiceShutdown.Ending(service.process))
+            }
+        }
+        while outcomes.count < processes.count {
+            for (i, service) in processes.enumerated() where outcomes[i] == nil && !service.process.isRunning {
+                outcomes[i] = .ended(ServiceShutdown.Ending(service.process), after: ContinuousClock.now - asked)
+            }
+            if outcomes.count == processes.count || ContinuousClock.now - asked > Self.shutdownGrace { break }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for (i, service) in processes.enumerated() where outcomes[i] == nil {
+            kill(service.process.processIdentifier, SIGKILL)
+            service.process.waitUntilExit()
+            outcomes[i] = .killed(after: Self.shutdownGrace)
+        }
+        return processes.enumerated().map { i, service in
+            ServiceShutdown(name: service.name, outcome: outcomes[i]!, log: logURL(of: service.name).path)
+        }
+    }
+
+    /// Where a service's standard output and error go (``spawn(_:_:env:wait:)``).
+    func logURL(of binary: String, _ args: [String]? = nil) -> URL {
+        let first = (args ?? launches[binary]?.arguments)?.first
+        return work.appendingPathComponent("\(binary)\(first.map { "-\($0)" } ?? "").log")
     }
 
     /// The pids of the services this run started and that are still running, by name.
@@ -258,16 +299,16 @@ final class Stack: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: "\(options.buildDirectory)/\(binary)")
         p.arguments = args
         p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        let logURL = work.appendingPathComponent("\(binary)\(args.first.map { "-\($0)" } ?? "").log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: logURL)
+        let logFile = logURL(of: binary, args)
+        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: logFile)
         p.standardOutput = handle
         p.standardError = handle
         try p.run()
         if wait {
             p.waitUntilExit()
             guard p.terminationStatus == 0 else {
-                throw ScenarioError("\(binary) \(args.joined(separator: " ")) failed, see \(logURL.path)")
+                throw ScenarioError("\(binary) \(args.joined(separator: " ")) failed, see \(logFile.path)")
             }
         } else {
             processes.append((binary, p))
