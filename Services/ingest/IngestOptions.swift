@@ -76,13 +76,13 @@ struct IngestOptions: ParsableArguments {
 
     @Option(
         help: """
-            Retention by age of the event log stream stockwire.events.log, as RabbitMQ writes it: a number and Y, M, D,             h, m or s (env STOCKWIRE_EVENT_LOG_MAX_AGE; default 7D). Applies when the stream is first declared; change             an existing one with a RabbitMQ policy (see the README).
+            Retention by age of the event log stream stockwire.events.log, as RabbitMQ writes it: a number and Y, M, D, h, m or s (env STOCKWIRE_EVENT_LOG_MAX_AGE; default 7D). Applies when the stream is first declared; change an existing one with a RabbitMQ policy (see the README).
             """)
     var eventLogMaxAge: String?
 
     @Option(
         help: """
-            Retention by size of the event log stream, in bytes (env STOCKWIRE_EVENT_LOG_MAX_BYTES; default             20000000000). Applies when the stream is first declared.
+            Retention by size of the event log stream, in bytes (env STOCKWIRE_EVENT_LOG_MAX_BYTES; default 20000000000). Applies when the stream is first declared.
             """)
     var eventLogMaxBytes: Int64?
 

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+/// What an operator meets first: each service's `--help`, run as the built executables. (That each one stops with
+/// exit status 0 on SIGTERM is checked at the end of every scenario run: `ServiceShutdown` in Tools/scenario.)
+@Suite struct CommandLineTests {
+    /// The long-running commands an orchestrator starts; their every option can be set from the environment, and the
+    /// help names the variable.
+    static let services = [["ingest"], ["calculator", "run"], ["exporter", "run"]]
+
+    @Test(arguments: services)
+    func helpExplainsEveryOptionAndItsEnvironmentVariable(command: [String]) throws {
+        let (status, output) = try Self.run(command + ["--help"])
+        #expect(status == 0, "\(command.joined(separator: " ")) --help:\n\(output)")
+        #expect(output.contains("OVERVIEW:") && output.contains("USAGE:"), "\(output)")
+        let options = Self.options(in: output).filter { !$0.hasPrefix("-h, --help") }
+        #expect(options.count >= 5, "\(command.joined(separator: " ")): options not found in\n\(output)")
+        for option in options {
+            #expect(option.contains("(env STOCKWIRE_"), "\(command.joined(separator: " ")): '\(option)' names no variable")
+            // A help text broken by a line continuation shows as a run of spaces inside a sentence.
+            #expect(!option.contains("   "), "\(command.joined(separator: " ")): '\(option)'")
+        }
+    }
+
+    @Test(arguments: [
+        ("calculator", ["run", "migrate", "stock", "explain", "publish-all", "replay", "snapshot", "rebuild", "dead-letters", "guard"]),
+        ("exporter", ["run", "dead-letters", "resync"]),
+    ])
+    func helpListsTheSubcommands(binary: String, subcommands: [String]) throws {
+        let (status, output) = try Self.run([binary, "--help"])
+        #expect(status == 0, "\(binary) --help:\n\(output)")
+        let listed = Set(
+            (output.components(separatedBy: "SUBCOMMANDS:").dropFirst().first ?? "").split(separator: "\n")
+                .compactMap { $0.hasPrefix("  ") && !$0.hasPrefix("   ") ? $0.split(separator: " ").first.map(String.init) : nil })
+        for subcommand in subcommands { #expect(listed.contains(subcommand), "\(binary) --help lists \(listed.sorted())") }
+    }
+
+    @Test(arguments: services)
+    func anUnknownOptionIsRefusedWithTheUsage(command: [String]) throws {
+        let (status, output) = try Self.run(command + ["--no-such-option"])
+        #expect(status != 0)
+        #expect(output.contains("--no-such-option") && output.contains("Usage:"), "\(output)")
+    }
+
+    /// The options of a help text, one string each with its wrapped lines joined.
+    static func options(in help: String) -> [String] {
+        guard let section = help.components(separatedBy: "OPTIONS:").dropFirst().first else { return [] }
+        var options: [String] = []
+        for line in section.components(separatedBy: "SUBCOMMANDS:")[0].split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("  -") {
+                // The column between the name and its help is padding, not text.
+                options.append(
+                    line.trimmingCharacters(in: .whitespaces)
+                        .replacingOccurrences(of: #"^(\S+(?: <[^>]*>)?(?:, \S+(?: <[^>]*>)?)?) {2,}"#, with: "$1 ", options: .regularExpression))
+            } else if line.hasPrefix("   "), let last = options.indices.last {
+                // A wrapped help line, or the help of a long name that stood alone on its line.
+                options[last] += " " + line.trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return options
+    }
+
+    /// Runs a built service (beside the test bundle) and returns its exit status and all it printed.
+    static func run(_ command: [String]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = ScenarioRunner.buildDirectory.appendingPathComponent(command[0])
+        p.arguments = Array(command.dropFirst())
+        // Help text wraps at the terminal's width; a fixed one keeps the assertions independent of where it runs.
+        p.environment = ProcessInfo.processInfo.environment.merging(["COLUMNS": "80"]) { $1 }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, text)
+    }
+}
