@@ -42,6 +42,11 @@ public final class AMQPConnection: Sendable {
     /// The current status.
     public var status: AMQPConnectionStatus { mailbox.state.withLock { $0.status } }
 
+    /// How many established connections were lost since the start (a reconnect follows each); the owner's own
+    /// `close()` is not counted. A lost connection can be back to `.ready` within the first retry (0.1 s), quicker
+    /// than anyone polling `status` would notice; this count does not miss it.
+    public var connectionsLost: Int { mailbox.state.withLock { $0.connectionsLost } }
+
     /// True when connected and not blocked.
     public var isReady: Bool { status == .ready }
 

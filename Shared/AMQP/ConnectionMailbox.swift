@@ -39,6 +39,8 @@ final class ConnectionMailbox: Sendable {
         var sleeping = false
         var status: AMQPConnectionStatus = .connecting
         var generation: UInt64 = 0
+        /// Established connections lost since the start (not counting the owner's close).
+        var connectionsLost = 0
         var closed = false
         var nextConsumerId = 1
     }

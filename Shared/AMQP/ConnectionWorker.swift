@@ -217,7 +217,10 @@ final class ConnectionWorker {
 
     private func teardown(reason: String) {
         mailbox.state.withLock { s in
-            if s.status != .closed { s.status = .disconnected(reason: reason) }
+            if s.status != .closed {
+                if s.generation != 0 { s.connectionsLost += 1 }
+                s.status = .disconnected(reason: reason)
+            }
             s.generation = 0
         }
         let lost = AMQPError(.connectionLost, "connection to \(configuration.redactedURL) lost: \(reason)")
