@@ -11,27 +11,41 @@ import Testing
         let connections = 100
         try await h.run(publishers: 2) { _, port in
             // 100 keep-alive connections with 10 webhooks each: up to 100 publishes awaiting confirms at once.
-            let statuses = await withTaskGroup(of: [Int].self) { group in
+            let results = await withTaskGroup(of: [Int: String].self) { group in
                 for worker in 0..<connections {
                     group.addTask {
                         await onThread {
-                            guard let c = RawHTTPConnection(port: port, receiveTimeout: .seconds(15)) else { return [-1] }
-                            var out: [Int] = []
-                            for i in stride(from: worker, to: total, by: connections) {
+                            let requests = Array(stride(from: worker, to: total, by: connections))
+                            guard let c = RawHTTPConnection(port: port, receiveTimeout: .seconds(15)) else {
+                                let reason = "connect failed: \(String(cString: strerror(errno)))"
+                                return Dictionary(uniqueKeysWithValues: requests.map { ($0, reason) })
+                            }
+                            let started = ContinuousClock.now
+                            var out: [Int: String] = [:]
+                            for i in requests {
                                 let body = Array(#"{"id":\#(5_800_000_000_000_000 + i),"n":\#(i)}"#.utf8)
                                 let headers = IngestHarness.webhookHeaders(body: body, webhookId: "wh-\(i)")
                                     .map { ($0.name.rawName, $0.value) }
                                 c.send(RawHTTPConnection.request(path: "/webhooks/shopify", headers: headers, body: body))
-                                out.append(c.readResponse()?.status ?? -1)
+                                if let response = c.readResponse() {
+                                    out[i] = "\(response.status)"
+                                } else {
+                                    out[i] = "no answer (\(c.lastFailure ?? "?"), connection \(worker), "
+                                        + "request \(out.count + 1) of \(requests.count), after \(ContinuousClock.now - started))"
+                                }
                             }
                             return out
                         }
                     }
                 }
-                return await group.reduce(into: [Int]()) { $0 += $1 }
+                return await group.reduce(into: [Int: String]()) { $0.merge($1) { a, _ in a } }
             }
+            let statuses = results.values.map { Int($0) ?? -1 }
+            let failures = results.filter { $0.value != "200" }.sorted { $0.key < $1.key }
             #expect(statuses.count == total)
-            #expect(statuses.allSatisfy { $0 == 200 }, "statuses: \(Dictionary(grouping: statuses) { $0 }.mapValues(\.count))")
+            #expect(
+                statuses.allSatisfy { $0 == 200 },
+                "statuses: \(Dictionary(grouping: statuses) { $0 }.mapValues(\.count)); first failures: \(failures.prefix(5))")
             let messages = try await h.take(total, timeout: .seconds(30))
             let ids = Set(messages.compactMap(\.properties.messageId))
             #expect(ids.count == total)

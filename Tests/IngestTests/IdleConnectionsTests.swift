@@ -28,6 +28,8 @@ import Testing
         var opened = 0
         var stillOpen = 0
         var statuses: [Int] = []
+        /// Why each request that did not get its 200 failed.
+        var failures: [String] = []
         var latencies: [Duration] = []
         var residentKiB: [String: Int] = [:]
     }
@@ -62,7 +64,7 @@ import Testing
             let total = Self.warmUp + Self.webhooks
             #expect(
                 m.statuses.count == total && m.statuses.allSatisfy { $0 == 200 },
-                "\(Dictionary(grouping: m.statuses) { $0 }.mapValues(\.count))")
+                "\(Dictionary(grouping: m.statuses) { $0 }.mapValues(\.count)); first failures: \(m.failures.prefix(5))")
             try #require(m.latencies.count == Self.webhooks, "every webhook sent under load was timed")
             let sorted = m.latencies.sorted()
             let p99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
@@ -90,7 +92,7 @@ import Testing
     }
 
     final class Results: Sendable {
-        let values = Mutex<(statuses: [Int], latencies: [Duration])>(([], []))
+        let values = Mutex<(statuses: [Int], latencies: [Duration], failures: [String])>(([], [], []))
     }
 
     /// Runs on a thread of its own: blocking sockets, 2,000 of them.
@@ -112,13 +114,19 @@ import Testing
                     ]
                     let start = ContinuousClock.now
                     if connection == nil { connection = RawHTTPConnection(port: port, receiveTimeout: .seconds(5)) }
+                    let connectError = connection == nil ? String(cString: strerror(errno)) : nil
                     connection?.send(RawHTTPConnection.request(path: "/webhooks/shopify", headers: headers, body: body))
                     let status = connection?.readResponse()?.status ?? -1
                     let elapsed = ContinuousClock.now - start
+                    let failure =
+                        status == 200
+                        ? nil
+                        : "\(id)-\(i): \(connectError.map { "connect failed: \($0)" } ?? connection?.lastFailure ?? "status \(status)") after \(elapsed)"
                     if status != 200 { connection = nil }
                     results.values.withLock {
                         $0.statuses.append(status)
                         $0.latencies.append(elapsed)
+                        if let failure { $0.failures.append(failure) }
                     }
                 }
             }
@@ -128,7 +136,7 @@ import Testing
         // Only the latencies of the webhooks sent while the idle connections are held count.
         send(warmUp, id: "warm")
         let warmStatuses = results.values.withLock { values in
-            defer { values = ([], []) }
+            defer { (values.statuses, values.latencies) = ([], []) }
             return values.statuses
         }
         Thread.sleep(forTimeInterval: 0.3)
@@ -174,7 +182,9 @@ import Testing
         m.residentKiB["after webhooks"] = IngestProcess.status(pid: pid, field: "VmRSS")
         m.residentKiB["peak"] = IngestProcess.status(pid: pid, field: "VmHWM")
         m.stillOpen = held.filter(\.isOpen).count
-        (m.statuses, m.latencies) = results.values.withLock { (warmStatuses + $0.statuses, $0.latencies) }
+        (m.statuses, m.latencies, m.failures) = results.values.withLock {
+            (warmStatuses + $0.statuses, $0.latencies, $0.failures)
+        }
         held.removeAll()
         return m
     }

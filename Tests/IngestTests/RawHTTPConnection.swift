@@ -77,7 +77,10 @@ final class RawHTTPConnection {
                 let head = String(decoding: buffer[..<end], as: UTF8.self)
                 var lines = head.components(separatedBy: "\r\n")
                 let statusLine = lines.removeFirst().split(separator: " ")
-                guard statusLine.count >= 2, let status = Int(statusLine[1]) else { return nil }
+                guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
+                    lastFailure = "unreadable status line '\(statusLine.joined(separator: " "))'"
+                    return nil
+                }
                 var headers: [String: String] = [:]
                 for line in lines {
                     guard let colon = line.firstIndex(of: ":") else { continue }
@@ -101,16 +104,31 @@ final class RawHTTPConnection {
         while true {
             let n = recv(fd, &scratch, scratch.count, 0)
             if n == 0 { return true }
+            if n < 0 && errno == EINTR { continue }
             if n < 0 { return errno == ECONNRESET }
         }
     }
 
+    /// Why the last ``readResponse()`` returned nil: "closed by the server", "timed out", or the socket error.
+    private(set) var lastFailure: String?
+
     private func fill() -> Bool {
         var scratch = [UInt8](repeating: 0, count: 65536)
-        let n = recv(fd, &scratch, scratch.count, 0)
-        guard n > 0 else { return false }
-        buffer.append(contentsOf: scratch[..<n])
-        return true
+        while true {
+            let n = recv(fd, &scratch, scratch.count, 0)
+            if n > 0 {
+                buffer.append(contentsOf: scratch[..<n])
+                return true
+            }
+            if n == 0 {
+                lastFailure = "closed by the server"
+                return false
+            }
+            // A signal handler anywhere in the test process interrupts a recv with SO_RCVTIMEO (never restarted).
+            if errno == EINTR { continue }
+            lastFailure = errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" : String(cString: strerror(errno))
+            return false
+        }
     }
 
     private func headEnd() -> Int? {
