@@ -66,7 +66,8 @@ enum CalculatorApplication {
             routes: { ExplainEndpoint.addRoutes(to: $0, store: reads) }
         ) {
             if let reason = BrokerService.readiness(of: amqp) { return reason }
-            if !(await database.isConnected) { return "database connection lost" }
+            // Never waits behind the batch statements: during a network cut one of them hangs until tcp_user_timeout.
+            if let reason = database.unreadiness(stallAfter: .seconds(5)) { return reason }
             return nil
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [

@@ -36,6 +36,10 @@ final class ConnectionWorker: Sendable {
         }
     }
 
+    /// How long the job now running has been running; nil while the worker waits for work. Answers at once, also
+    /// while that job blocks in libpq.
+    var busyFor: Duration? { queue.runningSince.map { ContinuousClock.now - $0 } }
+
     /// Lets already-submitted jobs finish, then ends the thread. Later submissions are refused.
     func stop() {
         queue.close()
@@ -52,6 +56,7 @@ private final class JobQueue: Sendable {
         var jobs: [ConnectionWorker.Job] = []
         var head = 0
         var closed = false
+        var runningSince: ContinuousClock.Instant?
     }
 
     private let state = Mutex(State())
@@ -67,6 +72,8 @@ private final class JobQueue: Sendable {
         return accepted
     }
 
+    var runningSince: ContinuousClock.Instant? { state.withLock { $0.runningSince } }
+
     func close() {
         let wasOpen = state.withLock { state in
             defer { state.closed = true }
@@ -79,7 +86,10 @@ private final class JobQueue: Sendable {
     func drain() {
         while true {
             wakeups.wait()
-            while let job = pop() { job() }
+            while let job = pop() {
+                job()
+                state.withLock { $0.runningSince = nil }
+            }
             if state.withLock({ $0.closed && $0.head == $0.jobs.count }) { return }
         }
     }
@@ -93,6 +103,7 @@ private final class JobQueue: Sendable {
             }
             let job = state.jobs[state.head]
             state.head += 1
+            state.runningSince = .now
             if state.head > 64, state.head * 2 > state.jobs.count {
                 state.jobs.removeFirst(state.head)
                 state.head = 0

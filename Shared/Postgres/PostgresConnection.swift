@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// One PostgreSQL session over libpq, safe to share between tasks.
 ///
@@ -18,6 +19,14 @@ public final class PostgresConnection: Sendable {
     let gate = ConnectionGate()
     private let worker: ConnectionWorker
     private let session: LibPQSession
+    /// The libpq status after the last job that ran. (A box the jobs capture, not `self`: a job must never hold
+    /// the last reference to the connection, whose deinit submits a job of its own.)
+    private let lastStatus = LastStatus()
+
+    private final class LastStatus: Sendable {
+        /// True while `CONNECTION_OK`.
+        let connected = Atomic<Bool>(true)
+    }
 
     private init(target: String, logger: Logger, worker: ConnectionWorker, session: LibPQSession) {
         self.target = target
@@ -76,11 +85,30 @@ public final class PostgresConnection: Sendable {
         try await withSession { session in try session.reset() }
     }
 
-    /// Whether the connection is currently usable (libpq status `CONNECTION_OK`); cheap, no round trip.
+    /// Whether the connection is currently usable (libpq status `CONNECTION_OK`); no round trip, but it waits
+    /// behind the statements already submitted. A readiness probe uses ``unreadiness(stallAfter:)``.
     public var isConnected: Bool {
         get async {
-            (try? await worker.run { [session] in session.isConnected }) ?? false
+            (try? await worker.run { [session, lastStatus] in
+                let connected = session.isConnected
+                lastStatus.connected.store(connected, ordering: .relaxed)
+                return connected
+            }) ?? false
         }
+    }
+
+    /// Why the connection is not fit to serve, or nil when it looks fit; answers at once, without waiting behind
+    /// the statements (which is what a readiness probe needs while a network cut holds one for minutes).
+    ///
+    /// - A statement (or any job on the connection) running longer than `stallAfter`: the database is not
+    ///   answering. libpq gives up only at `tcp_user_timeout`, and until then everything else waits in line.
+    /// - The connection was found lost by the last statement that ran.
+    public func unreadiness(stallAfter: Duration) -> String? {
+        if let busy = worker.busyFor, busy > stallAfter {
+            let seconds = Double(busy.components.seconds) + Double(busy.components.attoseconds) / 1e18
+            return "database not answering: a statement has waited \(String(format: "%.1f", seconds)) s"
+        }
+        return lastStatus.connected.load(ordering: .relaxed) ? nil : "database connection lost"
     }
 
     // MARK: Statements
@@ -121,13 +149,17 @@ public final class PostgresConnection: Sendable {
     /// Runs `body` on the connection's thread while holding the connection (or inside the caller's lease).
     func withSession<T: Sendable>(_ body: @escaping @Sendable (LibPQSession) throws -> T) async throws -> T {
         try await gate.withLease(isolation: nil) {
-            try await worker.run { [session] in try body(session) }
+            try await withLeasedSession(body)
         }
     }
 
-    /// Runs `body` on the connection's thread, assuming the caller already holds the lease.
+    /// Runs `body` on the connection's thread, assuming the caller already holds the lease; notes whether the
+    /// connection is still up afterwards (``unreadiness(stallAfter:)``).
     func withLeasedSession<T: Sendable>(_ body: @escaping @Sendable (LibPQSession) throws -> T) async throws -> T {
-        try await worker.run { [session] in try body(session) }
+        try await worker.run { [session, lastStatus] in
+            defer { lastStatus.connected.store(session.isConnected, ordering: .relaxed) }
+            return try body(session)
+        }
     }
 
     static func texts(_ parameters: [(any PostgresEncodable)?]) -> [String?] {

@@ -164,6 +164,7 @@ import Testing
                     try await victim.query("SELECT 1")
                 })
             #expect(lost.isConnectionLost)
+            #expect(victim.unreadiness(stallAfter: .seconds(5)) == "database connection lost")
             #expect(!(await victim.isConnected))
             let stillLost = try #require(
                 await #expect(throws: PostgresError.self) {
@@ -173,7 +174,34 @@ import Testing
 
             try await victim.reset()
             #expect(await victim.isConnected)
+            #expect(victim.unreadiness(stallAfter: .seconds(5)) == nil)
             #expect(try await victim.query("SELECT pg_backend_pid()").scalar(Int32.self) != pid)
+        }
+    }
+
+    /// A readiness probe asks while a statement hangs (a network cut holds one until tcp_user_timeout): the answer
+    /// comes at once, and names the stall once the statement has waited longer than allowed.
+    @Test func unreadinessAnswersAtOnceWhileAStatementHangs() async throws {
+        try await TestDatabase.withSchema { schema in
+            let db = try await schema.connect()
+            #expect(db.unreadiness(stallAfter: .milliseconds(500)) == nil)
+            let sleeper = Task { try await db.query("SELECT pg_sleep(2)") }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(db.unreadiness(stallAfter: .milliseconds(500)) == nil)
+            try await Task.sleep(for: .milliseconds(700))
+            let asked = ContinuousClock.now
+            let reason = db.unreadiness(stallAfter: .milliseconds(500))
+            #expect(ContinuousClock.now - asked < .milliseconds(50))
+            #expect(reason?.hasPrefix("database not answering: a statement has waited") == true, "\(reason ?? "nil")")
+            _ = try await sleeper.value
+            // The statement's answer arrives a moment before its job is done with the connection.
+            var fit = false
+            for _ in 0..<100 where !fit {
+                fit = db.unreadiness(stallAfter: .milliseconds(500)) == nil
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(fit)
+            await db.close()
         }
     }
 
