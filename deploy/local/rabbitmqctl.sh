@@ -22,4 +22,9 @@ if [[ ! -e "$d/started-by-stockwire" && ! -s "$d/rabbitmq.pid" ]] && sw_port_ope
   exec /usr/sbin/rabbitmqctl "$@"
 fi
 [[ -s "$d/home/.erlang.cookie" ]] || sw_die "no local RabbitMQ node set up yet (run deploy/local/rabbitmq.sh start)"
-sw_rmqctl "$d" "$@"
+# Bounded: a node that no longer answers (seen once on RabbitMQ 3.10 here: add_vhost hung and AMQP logins with
+# it) must fail the caller, not hang a test run until CI's limit. SW_CMD_TIMEOUT overrides the 120 s.
+rc=0
+SW_CMD_TIMEOUT="${SW_CMD_TIMEOUT:-120}" sw_rmqctl "$d" "$@" || rc=$?
+((rc != 124)) || sw_warn "rabbitmqctl $* did not finish within ${SW_CMD_TIMEOUT:-120} s; is node $SW_RMQ_NODE stuck? (deploy/local/servers.sh status)"
+exit "$rc"
