@@ -80,7 +80,6 @@ public final class TCPProxy: @unchecked Sendable {
     /// Connections open now, and every side that gave up on one during a blackhole.
     public var figures: (open: Int, gaveUp: [GaveUp]) { lock.withLock { (open, gaveUp) } }
 
-    /// Stops accepting; open connections end when their peers close them.
     /// Aborts every open connection: both sides get a TCP reset (`SO_LINGER` 0), not an orderly close. Returns how
     /// many connections were reset.
     @discardableResult
@@ -90,19 +89,25 @@ public final class TCPProxy: @unchecked Sendable {
         return open.count
     }
 
+    /// Stops accepting (open connections go on). The accept loop closes the listener as it ends: closed here, an
+    /// accept still to come could take a connection from whatever socket got the number next.
     public func stop() {
         lock.withLock { stopped = true }
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     // MARK: - Threads
 
     private func acceptLoop() {
+        defer { close(listener) }
         while !lock.withLock({ stopped }) {
             let client = accept(listener, nil, nil)
             if client < 0 {
                 if errno == EINTR { continue }
+                return
+            }
+            if lock.withLock({ stopped }) {
+                close(client)
                 return
             }
             let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -136,10 +141,17 @@ public final class TCPProxy: @unchecked Sendable {
 
     /// A connection's shared state: whether one side has ended it, and how many pumps still run (the last one
     /// closes both sockets, so neither pump ever touches a descriptor number the system has handed out again).
+    ///
+    /// Every call on the two descriptors from outside the pumps happens under `lock`, and so does their close: a
+    /// descriptor number closed and handed out again belongs to someone else in this process. (`abort()` once set
+    /// `SO_LINGER` and shut for reading after releasing the lock; when the pumps closed the sockets in between, it
+    /// shut a socket of another test instead, whose next read saw the end of its stream.)
     private final class Connection: @unchecked Sendable {
         let lock = NSLock()
         var ended = false
         var aborted = false
+        /// Set by the last pump when it closed both sockets.
+        var closed = false
         var pumps = 2
         let client: Int32
         let server: Int32
@@ -151,17 +163,27 @@ public final class TCPProxy: @unchecked Sendable {
         /// Resets both sides. With `SO_LINGER` {on, 0} the close (by the last pump) sends RST instead of FIN; shutting
         /// the sockets for reading only wakes the pumps without sending anything.
         func abort() {
-            let first = lock.withLock { () -> Bool in
-                guard !ended else { return false }
+            lock.withLock {
+                guard !ended, !closed else { return }
                 ended = true
                 aborted = true
-                return true
+                var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                for fd in [client, server] {
+                    setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                    shutdown(fd, Int32(SHUT_RD))
+                }
             }
-            guard first else { return }
-            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-            for fd in [client, server] {
-                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-                shutdown(fd, Int32(SHUT_RD))
+        }
+
+        /// Called by each pump as it ends; the last one closes both sockets.
+        func pumpEnded() -> Bool {
+            lock.withLock {
+                pumps -= 1
+                guard pumps == 0 else { return false }
+                closed = true
+                close(client)
+                close(server)
+                return true
             }
         }
 
@@ -179,13 +201,7 @@ public final class TCPProxy: @unchecked Sendable {
     /// real cut would. Once forwarding again, a connection one side gave up on is closed on both.
     private func pump(from: Int32, to: Int32, side: String, opened: Date, connection: Connection) {
         defer {
-            let last = connection.lock.withLock {
-                connection.pumps -= 1
-                return connection.pumps == 0
-            }
-            if last {
-                close(from)
-                close(to)
+            if connection.pumpEnded() {
                 lock.withLock {
                     open -= 1
                     connections[ObjectIdentifier(connection)] = nil
