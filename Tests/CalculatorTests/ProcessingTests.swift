@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import Foundation
+import Postgres
 import Testing
 
 @testable import calculator
@@ -215,9 +216,30 @@ import Testing
             var model = Make.state(skus: skus)
             for (id, event, _) in events { _ = model.apply(event, cause: Make.cause(id)) }
             let distinct = Int64(events.count + 1)
-            #expect(try await eventually(timeout: .seconds(60)) {
+            let allApplied = try await eventually(timeout: .seconds(60)) {
                 try await bench.scalar("SELECT count(*) FROM processed_messages") == distinct
-            })
+            }
+            if !allApplied {
+                // Say where the missing ones are: never consumed, dead-lettered, or consumed and not applied.
+                let db = try await PostgresConnection.connect(bench.conninfo)
+                let applied = Set(try await db.query("SELECT message_id FROM processed_messages").rows.map { try $0.decode(String.self, at: 0) })
+                let sessions = try await db.query(
+                    """
+                    SELECT coalesce(state, '') || ' ' || coalesce(wait_event_type, '-') || '/' || coalesce(wait_event, '-')
+                        || ' xact ' || coalesce(round(extract(epoch FROM now() - xact_start))::text, '-') || ' s: '
+                        || left(query, 120)
+                    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                    """
+                ).rows.map { try $0.decode(String.self, at: 0) }
+                await db.close()
+                Issue.record("database sessions: \(sessions.joined(separator: "\n"))")
+                let missing = events.map(\.0).filter { !applied.contains($0) }
+                let ready = try await bench.client.queueInfo(bench.configuration.queue)
+                let dead = try await bench.client.queueInfo(bench.deadQueue)
+                let where_ =
+                    "events queue: \(ready.messages) ready, \(ready.consumers) consumers; dead letters: \(dead.messages)"
+                Issue.record("\(missing.count) of \(events.count) events not applied after 60 s (\(missing.prefix(8))); \(where_)")
+            }
             #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).messages == 0 })
             for sku in skus {
                 let got = try #require(try await bench.stock(sku))

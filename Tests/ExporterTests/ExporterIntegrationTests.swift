@@ -304,7 +304,12 @@ import Testing
 /// written (a belief left a unit off by webhooks that arrived long after the shop changed: `faults --fault
 /// broker-crash` found shops a unit above the truth for good). Here the shop is moved behind the exporter's back.
 @Suite struct ExporterReadBackTests {
-    func drift(verifyAfter: Duration) async throws -> (level: Int?, h: ExporterHarness, sku: String) {
+    /// The shop is moved to 11 right after the exporter wrote 9, before the read-back is due (`verifyAfter` after
+    /// the write: long enough that the test's own polling, slow on a loaded machine, cannot miss it). Returns the
+    /// level once `settled` holds for it, or after `timeout`.
+    func drift(
+        verifyAfter: Duration, timeout: Duration = .seconds(10), until settled: @escaping @Sendable (Int?) -> Bool
+    ) async throws -> (level: Int?, h: ExporterHarness, sku: String) {
         var tuning = ShopWriter.Tuning()
         tuning.verifyAfter = verifyAfter
         let h = try await ExporterHarness.start(shops: 1, tuning: tuning)
@@ -314,12 +319,12 @@ import Testing
         try await h.publish(sku: sku, available: 9, version: 1)
         #expect(try await eventually { try await h.level(shop, sku) == 9 })
         try await h.simulator.setAvailable(shop: shop, sku: sku, available: 11)
-        try await Task.sleep(for: .seconds(2))
+        _ = try await eventually(timeout: timeout) { settled(try await h.level(shop, sku)) }
         return (try await h.level(shop, sku), h, sku)
     }
 
     @Test func aQuietSkuIsReadBackAndAShopAboveWhatWasWrittenIsCorrected() async throws {
-        let (level, h, sku) = try await drift(verifyAfter: .milliseconds(300))
+        let (level, h, sku) = try await drift(verifyAfter: .milliseconds(1_500)) { $0 == 9 }
         defer { Task { await h.stop() } }
         #expect(level == 9, "the shop showed 11 after a write of 9; the read-back puts 9 back")
         let writes = await h.writes(h.shops[0]).filter { $0.result == "applied" }
@@ -328,7 +333,8 @@ import Testing
     }
 
     @Test func withTheReadBackOffTheShopIsLeftAsItIs() async throws {
-        let (level, h, _) = try await drift(verifyAfter: .zero)
+        // Nothing to wait for: the level is checked after the 3 s a read-back would have needed.
+        let (level, h, _) = try await drift(verifyAfter: .zero, timeout: .seconds(3)) { _ in false }
         defer { Task { await h.stop() } }
         #expect(level == 11)
     }
