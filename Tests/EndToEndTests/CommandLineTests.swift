@@ -60,19 +60,9 @@ import Testing
         return options
     }
 
-    /// Runs a built service (beside the test bundle) and returns its exit status and all it printed.
+    /// Runs a built service (beside the test bundle) and returns its exit status and all it printed. Help text
+    /// wraps at the terminal's width; a fixed one keeps the assertions independent of where it runs.
     static func run(_ command: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = ScenarioRunner.buildDirectory.appendingPathComponent(command[0])
-        p.arguments = Array(command.dropFirst())
-        // Help text wraps at the terminal's width; a fixed one keeps the assertions independent of where it runs.
-        p.environment = ProcessInfo.processInfo.environment.merging(["COLUMNS": "80"]) { $1 }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, text)
+        try ScenarioRunner.runBuilt(command[0], Array(command.dropFirst()), environment: ["COLUMNS": "80"])
     }
 }

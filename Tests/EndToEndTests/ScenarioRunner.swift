@@ -18,10 +18,20 @@ enum ScenarioRunner {
     /// Runs the scenario with `arguments` (after the subcommand), returns its exit status and output.
     static func run(_ subcommand: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let build = buildDirectory
+        return try runBuilt(
+            "stockwire-scenario", [subcommand, "--build-directory", build.path] + arguments, in: repository)
+    }
+
+    /// Runs an executable of the build folder with `arguments` (and `environment` on top of this process's) and
+    /// returns its exit status and everything it printed, standard error included.
+    static func runBuilt(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil
+    ) throws -> (status: Int32, output: String) {
         let p = Process()
-        p.executableURL = build.appendingPathComponent("stockwire-scenario")
-        p.currentDirectoryURL = repository
-        p.arguments = [subcommand, "--build-directory", build.path] + arguments
+        p.executableURL = buildDirectory.appendingPathComponent(executable)
+        p.currentDirectoryURL = directory
+        p.arguments = arguments
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out
