@@ -30,6 +30,8 @@ import Testing
         var statuses: [Int] = []
         /// Why each request that did not get its 200 failed.
         var failures: [String] = []
+        /// Warm-up webhooks sent again after a 503.
+        var retried = 0
         var latencies: [Duration] = []
         var residentKiB: [String: Int] = [:]
     }
@@ -89,22 +91,28 @@ import Testing
             try await observer.waitUntilConnected(timeout: .seconds(10))
             let depth = try await observer.queueInfo(StockwireTopology.calculatorQueue).messages
             await observer.close()
-            #expect(depth == UInt32(total))
+            // At least once: a webhook answered 503 and sent again may be in the queue twice (the calculator dedupes).
+            #expect(depth >= UInt32(total) && depth <= UInt32(total + m.retried), "depth \(depth)")
         }
     }
 
     final class Results: Sendable {
         let values = Mutex<(statuses: [Int], latencies: [Duration], failures: [String])>(([], [], []))
+        let retries = Mutex(0)
     }
 
     /// Runs on a thread of its own: blocking sockets, 2,000 of them.
     static func measure(port: Int, pid: Int32, secret: String) -> Measurement {
         var m = Measurement()
         let results = Results()
-        func send(_ count: Int, id: String) {
+        /// `retries503`: answers 503 are sent again, as Shopify does, up to this many times.
+        func send(_ count: Int, id: String, retries503: Int = 0) {
             runThreads(senders) { worker in
                 var connection: RawHTTPConnection?
-                for i in stride(from: worker, to: count, by: senders) {
+                var attempt = 0
+                var pending = Array(stride(from: worker, to: count, by: senders))
+                while !pending.isEmpty {
+                    let i = pending.removeFirst()
                     let body = Array(
                         #"{"id":\#(5_800_000_000_000_000 + i),"line_items":[{"id":\#(i),"sku":"SKU-\#(i % 40)","quantity":1}],"note":"\#(String(repeating: "x", count: 1_000))"}"#
                             .utf8)
@@ -125,6 +133,14 @@ import Testing
                         ? nil
                         : "\(id)-\(i): \(connectError.map { "connect failed: \($0)" } ?? connection?.lastFailure ?? "status \(status)") after \(elapsed)"
                     if status != 200 { connection = nil }
+                    if status == 503, attempt < retries503 {
+                        attempt += 1
+                        results.retries.withLock { $0 += 1 }
+                        pending.insert(i, at: 0)
+                        Thread.sleep(forTimeInterval: 0.2)
+                        continue
+                    }
+                    attempt = 0
                     results.values.withLock {
                         $0.statuses.append(status)
                         $0.latencies.append(elapsed)
@@ -135,8 +151,11 @@ import Testing
         }
 
         // Warm up, so that the baseline includes what any running ingest has (pools, caches, first connections).
-        // Only the latencies of the webhooks sent while the idle connections are held count.
-        send(warmUp, id: "warm")
+        // Only the latencies of the webhooks sent while the idle connections are held count. A 503 here is sent
+        // again: RabbitMQ 3.10 can close the connection of the first publishes into a stream it has just declared
+        // (`osiris_writer:write` function_clause in its log, INTERNAL_ERROR to the client), and this test's virtual
+        // host and stream are brand new. Ingest answers 503 and reconnects, and Shopify retries, as here.
+        send(warmUp, id: "warm", retries503: 5)
         let warmStatuses = results.values.withLock { values in
             defer { (values.statuses, values.latencies) = ([], []) }
             return values.statuses
@@ -184,6 +203,7 @@ import Testing
         m.residentKiB["after webhooks"] = IngestProcess.status(pid: pid, field: "VmRSS")
         m.residentKiB["peak"] = IngestProcess.status(pid: pid, field: "VmHWM")
         m.stillOpen = held.filter(\.isOpen).count
+        m.retried = results.retries.withLock { $0 }
         (m.statuses, m.latencies, m.failures) = results.values.withLock {
             (warmStatuses + $0.statuses, $0.latencies, $0.failures)
         }
