@@ -151,7 +151,7 @@ struct FaultsCommand: AsyncParsableCommand {
             Once the fault healed and the system is quiet, the checker computes lost, duplicated and unexpected \
             events, rolled-back orders, stale writes, oversold units, the dead-letter accounting and the time to \
             converge, prints them and writes them into the JSON report. Exits 1 when the checker fails, 2 when the \
-            run itself broke.
+            run itself broke or a service did not stop cleanly on SIGTERM at the end.
             """)
 
     @OptionGroup var stack: StackArguments

@@ -14,7 +14,9 @@ struct ScenarioCommand: AsyncParsableCommand {
             running), a RabbitMQ virtual host and a database of the run's own (so concurrent runs share no \
             queue), the simulator, and the release builds of ingest, calculator and exporter; \
             runs the scenario; prints a report, writes it as JSON with a chart (SVG) beside it; stops everything \
-            it started, also on Ctrl-C or failure. Service logs stay in .local/scenario/<run id>/.
+            it started, also on Ctrl-C or failure. The services are stopped with SIGTERM, as an orchestrator \
+            does: one that does not exit with status 0 within 10 s fails the run (exit status 2). Service logs \
+            stay in .local/scenario/<run id>/.
             """,
         subcommands: [
             ProductDropCommand.self, IntervalBaselineCommand.self, BlackFridayCommand.self, RawLimitCommand.self,

@@ -18,7 +18,7 @@ struct ServiceShutdown: Sendable, Equatable, CustomStringConvertible {
             status = process.terminationStatus
         }
 
-        var description: String { signalled ? "killed by signal \(status)" : "exit status \(status)" }
+        var description: String { signalled ? "killed by signal \(status)" : "exited with status \(status)" }
     }
 
     enum Outcome: Sendable, Equatable {
@@ -44,18 +44,18 @@ struct ServiceShutdown: Sendable, Equatable, CustomStringConvertible {
         switch outcome {
         case .ended(let ending, let after):
             let seconds = Double(after.components.seconds) + Double(after.components.attoseconds) / 1e18
-            return "\(name) \(ending) \(String(format: "%.2f", seconds)) s after SIGTERM"
+            return "\(name) \(ending), \(String(format: "%.2f", seconds)) s after SIGTERM"
         case .killed(let after):
             return "\(name) still running \(after) after SIGTERM, killed"
         case .endedBefore(let ending):
-            return "\(name) had already ended (\(ending)) before the stop"
+            return "\(name) had already ended before the stop (\(ending))"
         }
     }
 
     /// One line for the run's output: each service's ending, and where to look when one was not clean.
     static func summary(_ services: [ServiceShutdown]) -> String {
         let unclean = services.filter { !$0.clean }
-        if unclean.isEmpty { return "services stopped cleanly on SIGTERM: " + services.map(\.description).joined(separator: ", ") }
+        if unclean.isEmpty { return "services stopped cleanly on SIGTERM: " + services.map(\.description).joined(separator: "; ") }
         return "services did not stop cleanly on SIGTERM: "
             + unclean.map { "\($0) (log: \($0.log))" }.joined(separator: "; ")
     }
