@@ -65,7 +65,8 @@ extension Stack {
         if waitReady { try await self.waitReady(service, timeout: .seconds(60)) }
     }
 
-    /// Waits until a service answers `/readyz` with 200; throws when it exits or is not ready within `timeout`.
+    /// Waits until a service answers `/readyz` with 200 (at its first start and after a restart); throws when it
+    /// exits or is not ready within `timeout`.
     func waitReady(_ service: Service, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -77,7 +78,8 @@ extension Stack {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw ScenarioError("\(service.rawValue) not ready within \(timeout) after a restart; see \(work.path)/\(service.rawValue)*.log")
+        throw ScenarioError(
+            "\(service.rawValue) not ready within \(timeout) (\(readyURL(service))); see \(work.path)/\(service.rawValue)*.log")
     }
 
     /// The shop's webhook secret, as the run wrote it for ingest (to sign webhooks the fault injector sends itself).

@@ -189,9 +189,9 @@ final class Stack: @unchecked Sendable {
                 ]) { $1 })
         }
         log("waiting for ingest, calculator\(options.startExporter ? " and exporter" : "") to be ready")
-        try await waitReady("\(ingestURL)/readyz", name: "ingest")
-        try await waitReady(calculatorOpsURL + "/readyz", name: "calculator")
-        if options.startExporter { try await waitReady(exporterOpsURL + "/readyz", name: "exporter") }
+        try await waitReady(.ingest, timeout: .seconds(60))
+        try await waitReady(.calculator, timeout: .seconds(60))
+        if options.startExporter { try await waitReady(.exporter, timeout: .seconds(60)) }
     }
 
     // MARK: - Stop
@@ -231,7 +231,7 @@ final class Stack: @unchecked Sendable {
     private func stopServices() async -> [ServiceShutdown] {
         let asked = ContinuousClock.now
         var outcomes: [Int: ServiceShutdown.Outcome] = [:]
-        for (i, service) in processes.enumerated() {
+        for (i, service) in processes.enumerated().reversed() {
             if service.process.isRunning {
                 service.process.terminate()
             } else {
@@ -352,18 +352,6 @@ final class Stack: @unchecked Sendable {
         let out = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
         guard p.terminationStatus == 0 else { throw ScenarioError("\(script) \(args.joined(separator: " ")) failed:\n\(out)") }
         return out
-    }
-
-    private func waitReady(_ url: String, name: String) async throws {
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            if let (status, _) = try? await HTTP.get(url), status == 200 { return }
-            if let dead = processes.first(where: { $0.name == name && !$0.process.isRunning }) {
-                throw ScenarioError("\(name) exited with status \(dead.process.terminationStatus); see \(work.path)/\(name)*.log")
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw ScenarioError("\(name) not ready within 60 s (\(url)); see \(work.path)/\(name)*.log")
     }
 }
 
