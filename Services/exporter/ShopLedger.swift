@@ -44,11 +44,26 @@
 ///    above or below the truth for good; writing costs at most one stale answer and one read, and puts the truth
 ///    back. Likewise after a *cold* read (the first since the exporter started, or since a resync forgot the
 ///    belief): the level read may already lack sales whose orders the truth has not seen, so when they are
-///    announced they are not "sales after the belief" and the belief derived from them is a guess until a read
-///    with a belief to compare against (a stale answer) brings the item back in step; restocks announced then are
-///    not added (the read may hold them already). Skipping on such a guess after an exporter restart left shops
-///    units above the truth for good, adding such a restock held units back (`stockwire-scenario faults --fault
-///    kill-exporter`).
+///    announced they are not "sales after the belief" and the belief derived from them is a guess; restocks
+///    announced then are not added (the read may hold them already). Skipping on such a guess after an exporter
+///    restart left shops units above the truth for good, adding such a restock held units back
+///    (`stockwire-scenario faults --fault kill-exporter`). Nothing in an announcement says when the change happened
+///    at Shopify, and a later read does not sort it out either (the level read then holds that restock as much as
+///    the cold read did), so the item stays cold for ``coldWindow`` after its cold read — as long as a webhook is
+///    expected to take — and no longer only until its next read: a restock before the cold read announced after
+///    that next read was added, and the read after counted the unit as lost, held back for good
+///    (`ShopLedgerModelTests`). A restock left out only costs a stale answer and a read.
+///
+/// 7. A read is not atomic with the announcements the way a compare-and-set write is: a sale announced while a read
+///    is in flight may or may not be in the level read (the checkout may come just before or just after Shopify read
+///    the level). Taken as in the level when it was not, the belief is a unit too high, and the next stale answer's
+///    read counts the sale again as unseen loss: a unit held back from the shop for ``unseenTTL`` although the truth
+///    has it (seen: the exporter read 109, a checkout followed 15 ms later and was announced during the read, the
+///    answer set the belief back to 109, and the shop was written 107 − 1, then 102 − 1). So a read during which
+///    a change of the shop's own was announced is read again (``readAnswered(item:actual:now:final:)``); when it
+///    has to be taken (the item sells on every read), every sale announced meanwhile is taken as after the read and
+///    every restock as before it, and the item is cold (step 6): the belief errs low, which costs a stale answer and
+///    never holds a unit back.
 ///
 /// The ledger errs on the safe side: a wrong `believed` costs one stale answer and one read, and a loss that is
 /// counted twice under-reports a shop for a while (stranded stock), never over-reports it (oversold stock).
@@ -74,14 +89,31 @@ struct ShopLedger {
         var ownChangeDuringWrite = false
         /// Whether the belief goes back to a read made without one (step 6): announced sales may predate it.
         var cold = false
+        /// Until when announcements may still describe changes older than the cold read (step 6).
+        var coldUntil: ContinuousClock.Instant?
+        /// Restocks announced while cold and left out of the belief: a read that shows the level above the belief
+        /// counts them first, so they are not taken as units gained that a later restock announcement would use up.
+        var skippedRestock: Int64 = 0
+        /// Whether a read of the item is on its way to Shopify (step 7).
+        var reading = false
+        /// Sales (step 2) announced while that read was in flight, not explained by unseen loss.
+        var soldDuringRead: Int64 = 0
+        /// Whether any change of the shop's own was announced while that read was in flight.
+        var ownChangeDuringRead = false
     }
 
     /// How long unexplained loss is kept back.
     let unseenTTL: Duration
+    /// How long after a cold read announced changes may predate it (step 6): Shopify delivers most webhooks within
+    /// seconds; later ones come after an outage, and a belief that errs on them costs a stale answer.
+    let coldWindow: Duration
     private(set) var items: [String: Item] = [:]
 
     /// Creates an empty ledger.
-    init(unseenTTL: Duration = .seconds(900)) { self.unseenTTL = unseenTTL }
+    init(unseenTTL: Duration = .seconds(900), coldWindow: Duration = .seconds(300)) {
+        self.unseenTTL = unseenTTL
+        self.coldWindow = coldWindow
+    }
 
     /// The state of an item.
     func item(_ id: String) -> Item { items[id] ?? Item() }
@@ -147,6 +179,10 @@ struct ShopLedger {
             state.soldDuringWrite += fresh
             state.ownChangeDuringWrite = true
         }
+        if fresh > 0, state.reading {
+            state.soldDuringRead += fresh
+            state.ownChangeDuringRead = true
+        }
         items[id] = state
     }
 
@@ -159,25 +195,84 @@ struct ShopLedger {
         // look like a lost unit, held back from the shop (step 6); left out, the belief is at worst low, which the
         // next write's stale answer and read set right without holding anything back.
         if let believed = state.believed, !state.cold { state.believed = believed + quantity - explained }
+        if state.cold { state.skippedRestock += quantity - explained }
         if state.writing {
-            state.soldDuringWrite -= quantity - explained
+            // The same holds for a write planned on a cold read: the level it compared against may hold the restock
+            // already, and adding it to what the write leaves made the next read count a unit lost that was not
+            // (found by `ShopLedgerModelTests`: a restock before the cold read, announced while the write was on
+            // its way, held a unit back from the shop for good).
+            if !state.cold { state.soldDuringWrite -= quantity - explained }
             state.ownChangeDuringWrite = true
         }
+        if state.reading { state.ownChangeDuringRead = true }
         state.confirmed = false
         items[id] = state
+    }
+
+    /// A read of these items is being sent (step 7).
+    mutating func beginRead(items ids: [String]) {
+        for id in ids {
+            items[id, default: Item()].reading = true
+            items[id]!.soldDuringRead = 0
+            items[id]!.ownChangeDuringRead = false
+        }
+    }
+
+    /// The read did not answer: nothing changes but that it is no longer in flight.
+    mutating func readFailed(items ids: [String]) {
+        for id in ids {
+            items[id]?.reading = false
+            items[id]?.soldDuringRead = 0
+            items[id]?.ownChangeDuringRead = false
+        }
+    }
+
+    /// The answer of a read begun with ``beginRead(items:)`` (step 7): applied, and true, unless a change of the
+    /// shop's own was announced while it was in flight and `final` is false: then nothing is applied, and the
+    /// item is to be read again. A `final` ambiguous answer is applied with the belief erring low.
+    mutating func readAnswered(item id: String, actual: Int64, now: ContinuousClock.Instant, final: Bool) -> Bool {
+        var state = item(id)
+        guard state.reading, state.ownChangeDuringRead else {
+            observed(item: id, actual: actual, now: now)
+            return true
+        }
+        guard final else {
+            state.reading = false
+            state.soldDuringRead = 0
+            state.ownChangeDuringRead = false
+            items[id] = state
+            return false
+        }
+        // Sales announced meanwhile already lowered the belief: compare with it as it stands (they are taken as in
+        // the level read, so no loss is counted twice), but believe the level less those sales (taken as after it).
+        let sold = state.soldDuringRead
+        observed(item: id, actual: actual, now: now)
+        items[id]!.believed = actual - sold
+        items[id]!.cold = true
+        items[id]!.confirmed = false
+        return true
     }
 
     /// The actual level was read (after a stale answer, or before the first write) (step 3).
     mutating func observed(item id: String, actual: Int64, now: ContinuousClock.Instant) {
         var state = item(id)
+        state.reading = false
+        state.soldDuringRead = 0
+        state.ownChangeDuringRead = false
         if let believed = state.believed, actual < believed {
             state.unseen += believed - actual
             state.unseenSince = now
         } else if let believed = state.believed, actual > believed {
-            state.gained += actual - believed
-            state.unseenSince = state.unseenSince ?? now
+            let skipped = min(state.skippedRestock, actual - believed)
+            state.skippedRestock -= skipped
+            if actual - believed > skipped {
+                state.gained += actual - believed - skipped
+                state.unseenSince = state.unseenSince ?? now
+            }
         }
-        state.cold = state.believed == nil
+        if state.believed == nil { state.coldUntil = now + coldWindow }
+        state.cold = state.believed == nil || state.coldUntil.map { now < $0 } ?? false
+        if !state.cold { state.skippedRestock = 0 }
         state.believed = actual
         state.confirmed = true
         items[id] = state

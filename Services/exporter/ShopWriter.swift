@@ -620,26 +620,47 @@ actor ShopWriter {
         return nil
     }
 
-    /// Reads the actual levels of `items` into the ledger; false when cancelled.
+    /// Reads the actual levels of `items` into the ledger; false when cancelled. An item whose read was ambiguous
+    /// (a change of the shop's own was announced while it was in flight: ``ShopLedger`` step 7) is read again, up to
+    /// ``ambiguousReadLimit`` times, then taken with the belief erring low.
     private func readLevels(_ items: [String], location: String) async -> Bool {
+        var items = items
+        var attempt = 1
+        while !items.isEmpty {
+            guard let levels = await fetchLevels(items, location: location) else { return false }
+            let now = ContinuousClock.now
+            let final = attempt >= Self.ambiguousReadLimit
+            items = items.filter { !ledger.readAnswered(item: $0, actual: levels[$0] ?? 0, now: now, final: final) }
+            if !items.isEmpty { metrics.ambiguousReads.increment(by: items.count) }
+            attempt += 1
+        }
+        return true
+    }
+
+    /// How many times an item is read while its own sales keep being announced during the read.
+    static let ambiguousReadLimit = 3
+
+    /// One read of `items`' levels, begun in the ledger (step 7); nil when cancelled.
+    private func fetchLevels(_ items: [String], location: String) async -> [String: Int64]? {
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
             let wait = bucket.reserve(cost: Double(2 + items.count / 10), at: .now)
-            if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil else { return false } }
+            if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil else { return nil } }
+            ledger.beginRead(items: items)
             do {
                 let (levels, status) = try await client.levels(items: items, locationId: location)
                 adopt(status)
                 resume()
-                let now = ContinuousClock.now
-                for item in items { ledger.observed(item: item, actual: levels[item] ?? 0, now: now) }
-                return true
+                return levels
             } catch let failure as AdminAPIClient.Failure {
-                guard await handle(failure, cost: Double(2 + items.count / 10), backoff: &backoff) else { return false }
+                ledger.readFailed(items: items)
+                guard await handle(failure, cost: Double(2 + items.count / 10), backoff: &backoff) else { return nil }
             } catch {
-                return false
+                ledger.readFailed(items: items)
+                return nil
             }
         }
-        return false
+        return nil
     }
 
     // MARK: - Dead letters
@@ -682,6 +703,7 @@ struct ShopMetrics: Sendable {
     let driftRepaired: Counter
     let verifications: Counter
     let verifyRepaired: Counter
+    let ambiguousReads: Counter
     let transientFailures: Counter
     let paused: Gauge
     let endToEnd: Metrics.Timer
@@ -702,6 +724,7 @@ struct ShopMetrics: Sendable {
         driftRepaired = Counter(label: "stockwire_exporter_drift_repaired_total", dimensions: d)
         verifications = Counter(label: "stockwire_exporter_read_backs_total", dimensions: d)
         verifyRepaired = Counter(label: "stockwire_exporter_read_back_repairs_total", dimensions: d)
+        ambiguousReads = Counter(label: "stockwire_exporter_ambiguous_reads_total", dimensions: d)
         transientFailures = Counter(label: "stockwire_exporter_transient_failures_total", dimensions: d)
         paused = Gauge(label: "stockwire_exporter_shop_paused", dimensions: d)
         endToEnd = Metrics.Timer(label: "stockwire_exporter_end_to_end_seconds", dimensions: d)
