@@ -44,39 +44,59 @@ struct AvailabilityRepublisher: Sendable {
         while true {
             let page = try await store.skus(after: after, limit: pageSize)
             guard let last = page.last else { break }
-            let now = nowMillis()
-            // A guarded SKU is republished with its shares: a resync must not hand every shop the whole available.
-            let guarded = try await store.guardShares(of: page.map(\.sku))
-            let messages = try page.map { sku, stock in
-                try message(
-                    AvailabilityMessage(
-                        sku: sku, available: stock.available, onHand: stock.onHand, reserved: stock.reserved,
-                        version: stock.version, causes: [], shares: guarded[sku]?.shares, soldTotals: guarded[sku]?.sold,
-                        computedAtMillis: now), to: target)
-            }
-            let amqp = amqp
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for m in messages { group.addTask { try await amqp.publish(m, timeout: .seconds(30)) } }
-                do {
-                    try await group.waitForAll()
-                } catch {
-                    throw RepublishError(
-                        "published \(published) SKU(s) to \(target), then the broker refused one: \(error); run it again",
-                        unroutable: (error as? AMQPError)?.code == .unroutable)
-                }
-            }
-            published += messages.count
+            try await publish(page, to: target, resync: true, publishedBefore: published)
+            published += page.count
             after = last.sku
         }
         logger.info("availability republished", metadata: ["target": "\(target)", "skus": "\(published)"])
         return published
     }
 
-    private func message(_ m: AvailabilityMessage, to target: Target) throws -> AMQPMessage {
+    /// Publishes the current availability of those of `skus` the truth knows, once each, as ordinary availability
+    /// messages (no resync flag: an exporter writes them only when they are newer than what it wrote). What a
+    /// replay publishes at its end. Returns how many went out.
+    func publish(skus: [String], to target: Target) async throws -> Int {
+        var published = 0
+        for start in stride(from: 0, to: skus.count, by: pageSize) {
+            let page = try await store.skus(named: Array(skus[start..<min(start + pageSize, skus.count)]))
+            try await publish(page, to: target, resync: false, publishedBefore: published)
+            published += page.count
+        }
+        return published
+    }
+
+    private func publish(
+        _ page: [(sku: String, stock: SkuStock)], to target: Target, resync: Bool, publishedBefore published: Int
+    ) async throws {
+        let now = nowMillis()
+        // A guarded SKU is republished with its shares: a resync must not hand every shop the whole available.
+        let guarded = try await store.guardShares(of: page.map(\.sku))
+        let messages = try page.map { sku, stock in
+            try message(
+                AvailabilityMessage(
+                    sku: sku, available: stock.available, onHand: stock.onHand, reserved: stock.reserved,
+                    version: stock.version, causes: [], shares: guarded[sku]?.shares, soldTotals: guarded[sku]?.sold,
+                    computedAtMillis: now), to: target, resync: resync)
+        }
+        let amqp = amqp
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for m in messages { group.addTask { try await amqp.publish(m, timeout: .seconds(30)) } }
+            do {
+                try await group.waitForAll()
+            } catch {
+                throw RepublishError(
+                    "published \(published) SKU(s) to \(target), then the broker refused one: \(error); run it again",
+                    unroutable: (error as? AMQPError)?.code == .unroutable)
+            }
+        }
+    }
+
+    private func message(_ m: AvailabilityMessage, to target: Target, resync: Bool) throws -> AMQPMessage {
+        var headers: [String: AMQPValue] = ["x-schema-version": 1]
+        if resync { headers[StockwireTopology.resyncHeader] = 1 }
         let properties = AMQPProperties(
             contentType: "application/json", messageId: "\(m.sku)/\(m.version)", timestamp: UInt64(nowMillis() / 1000),
-            type: AvailabilityMessage.messageType,
-            headers: ["x-schema-version": 1, StockwireTopology.resyncHeader: 1])
+            type: AvailabilityMessage.messageType, headers: headers)
         switch target {
         case .exchange(let exchange):
             return AMQPMessage(exchange: exchange, routingKey: m.sku, body: try m.json(), properties: properties, mandatory: false)

@@ -131,10 +131,16 @@ extension CalculatorCommand {
             discussion: """
                 Reads stockwire.events.log from --from and applies every event through the same transaction as \
                 `calculator run`: an event already applied is a duplicate and changes nothing, so replaying too \
-                much is harmless; replaying too little is not, so when in doubt start earlier. Changed SKUs are \
-                published as usual. Stops once nothing arrived for --idle-seconds (caught up) or after \
-                --until-offset, and prints what it did, with the last offset to continue from. The stream keeps \
-                events as long as its retention allows (declared by ingest: 7 days, 20 GB).
+                much is harmless; replaying too little is not, so when in doubt start earlier. Stops once nothing \
+                arrived for --idle-seconds (caught up) or after --until-offset, and prints what it did, with the last \
+                offset to continue from. The stream keeps events as long as its retention allows (declared by \
+                ingest: 7 days, 20 GB).
+
+                What it publishes (--publish): by default nothing while it runs, then, once it has caught up, each \
+                SKU it changed once, at its value then — never the values of the past it passes through on the way, \
+                which running exporters would write and shops would show. A replay stopped before its end \
+                published nothing of what it applied: run `calculator publish-all`. `as-it-goes` publishes after \
+                every batch (only for a database that is already current); `none` leaves it to the operator.
 
                 Rebuild (an empty database, from the whole stream while retention still covers it): \
                 `calculator replay --postgres <new database> --from first --batch-size 1`. One event per \
@@ -152,6 +158,8 @@ extension CalculatorCommand {
         @Option(help: "The stream to read.") var stream = StockwireTopology.eventsLog
         @Option(help: "Events per transaction (1–10000).") var batchSize = 500
         @Option(help: "Stop when nothing arrived for this many seconds.") var idleSeconds = 3
+        @Option(help: "What to publish: end (each changed SKU once, when caught up), as-it-goes, or none.")
+        var publish = StreamReplay.Publishing.end
         @Option(help: "Exchange for availability messages (env STOCKWIRE_AVAILABILITY_EXCHANGE; default stockwire.availability).")
         var availabilityExchange: String?
         @Option(help: "Exchange for catalog messages (env STOCKWIRE_CATALOG_EXCHANGE; default stockwire.catalog).")
@@ -174,14 +182,17 @@ extension CalculatorCommand {
             if let catalogExchange { configuration.catalogExchange = catalogExchange }
             let report = try await Self.replay(
                 configuration: configuration, stream: stream, from: StreamReplay.Start(from)!, until: untilOffset,
-                batchSize: batchSize, idle: .seconds(idleSeconds), logger: logger)
+                batchSize: batchSize, idle: .seconds(idleSeconds), publishing: publish, logger: logger)
             print(report.summary)
+            if publish == .none, !report.changedSkus.isEmpty {
+                print("next: `calculator publish-all` so every shop gets the replayed truth")
+            }
         }
 
         /// Connects (migrating the database), replays, closes.
         static func replay(
             configuration: CalculatorConfiguration, stream: String, from: StreamReplay.Start, until: Int64?,
-            batchSize: Int, idle: Duration, logger: Logger
+            batchSize: Int, idle: Duration, publishing: StreamReplay.Publishing = .end, logger: Logger
         ) async throws -> StreamReplay.Report {
             let db = try await CalculatorApplication.connect(configuration.postgres, logger: logger)
             try await Migrator.migrate(db, CalculatorSchema.migrations, logger: logger)
@@ -202,6 +213,8 @@ extension CalculatorCommand {
                 replay.batchSize = batchSize
                 replay.idleTimeout = idle
                 replay.untilOffset = until
+                replay.publishing = publishing
+                replay.availabilityExchange = configuration.availabilityExchange
                 let report = try await replay.run(from: from, logger: logger)
                 await amqp.close()
                 await db.close()

@@ -51,7 +51,8 @@ extension CalculatorCommand {
                 that the snapshot already holds is a duplicate and changes nothing: starting earlier is always safe, \
                 starting too late is not. An event applied after the snapshot entered the log before it was applied; \
                 the margin covers how far the calculator lagged behind the log (raise it after an outage, or use \
-                --replay-from first while the log's retention still covers the snapshot). 3. Then run \
+                --replay-from first while the log's retention still covers the snapshot). The replay publishes nothing: \
+                the values it passes through are the past, and shops must not be moved back to them. 3. Then run \
                 `calculator publish-all` so every shop gets the rebuilt truth.
                 """)
 
@@ -108,7 +109,7 @@ extension CalculatorCommand {
             configuration.broker = broker.settings
             let report = try await Replay.replay(
                 configuration: configuration, stream: stream, from: start, until: nil, batchSize: 1,
-                idle: .seconds(idleSeconds), logger: logger)
+                idle: .seconds(idleSeconds), publishing: .none, logger: logger)
             print(report.summary)
             print("next: `calculator publish-all` so every shop gets the rebuilt truth")
         }

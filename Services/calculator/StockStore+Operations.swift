@@ -17,6 +17,21 @@ extension StockStore {
         return out
     }
 
+    /// The truth of those of `skus` the store knows, sorted by SKU.
+    func skus(named skus: [String]) async throws -> [(sku: String, stock: SkuStock)] {
+        try await db.query(
+            "SELECT sku, on_hand, reserved, safety_stock, version FROM skus WHERE sku = ANY($1::text[]) ORDER BY sku",
+            [skus]
+        ).map {
+            (
+                try $0.decode(String.self, at: 0),
+                SkuStock(
+                    onHand: try $0.decode(Int64.self, at: 1), reserved: try $0.decode(Int64.self, at: 2),
+                    safetyStock: try $0.decode(Int64.self, at: 3), version: try $0.decode(Int64.self, at: 4))
+            )
+        }
+    }
+
     /// Up to `limit` SKUs after `after` (sorted by SKU) with their truth.
     func skus(after: String, limit: Int) async throws -> [(sku: String, stock: SkuStock)] {
         try await db.query(

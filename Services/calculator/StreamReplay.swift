@@ -1,4 +1,6 @@
 import AMQP
+import ArgumentParser
+import Contracts
 import Foundation
 import Logging
 import Synchronization
@@ -6,8 +8,9 @@ import Synchronization
 /// Re-applies events from the event log stream (`stockwire.events.log`) to the stock truth, through the same
 /// batch transaction as `calculator run` (``BatchProcessor/applyRecovering(_:)``): every event is deduplicated by
 /// its message id, so replaying events that were already applied changes nothing and is counted as a duplicate.
-/// Outbox rows the replay produces are published at the end of each batch (a running calculator's relay would
-/// also pick up what is left).
+/// What it publishes is ``Publishing``: by default nothing until it has caught up, then each SKU it changed once,
+/// at its value then. Published as it goes, a replay into an empty database sent the shops values of the past at
+/// versions above the ones they had (2–14 of 100–260 messages in one run), which running exporters wrote.
 ///
 /// A stream never ends: the replay stops once nothing has arrived for ``idleTimeout`` (it caught up).
 struct StreamReplay: Sendable {
@@ -65,16 +68,34 @@ struct StreamReplay: Sendable {
         var unreadable = 0
         /// The offset of the last event read, to continue from (`--from <it + 1>`).
         var lastOffset: Int64?
+        /// SKUs whose availability the replay changed and held back (``Publishing/end`` or ``Publishing/none``).
+        var changedSkus: Set<String> = []
+        /// Of those, how many availability messages went out at the end.
+        var publishedAtEnd = 0
 
         var summary: String {
             "read \(read) event(s): \(applied) applied, \(duplicates) duplicate(s), \(stale) stale, \(ignored) ignored, "
                 + "\(rejected) rejected, \(unreadable) unreadable"
                 + (lastOffset.map { "; last offset \($0) (continue with --from \($0 + 1))" } ?? "")
+                + (changedSkus.isEmpty ? "" : "; \(changedSkus.count) SKU(s) changed, \(publishedAtEnd) published at the end")
         }
+    }
+
+    /// What a replay publishes of the availability it changes.
+    enum Publishing: String, Sendable, CaseIterable, ExpressibleByArgument {
+        /// Nothing while it runs; once it has caught up, each changed SKU once, at its value then.
+        case end
+        /// After every batch, as `calculator run` does: values of the past when replaying into an empty database.
+        case asItGoes = "as-it-goes"
+        /// Nothing (a rebuild: `calculator publish-all` follows, on the operator's word).
+        case none
     }
 
     let stream: String
     let processor: BatchProcessor
+    var publishing = Publishing.end
+    /// Where ``Publishing/end`` publishes.
+    var availabilityExchange = StockwireTopology.availabilityExchange
     var batchSize = 500
     var idleTimeout: Duration = .seconds(3)
     /// Stop after the event with this offset (inclusive), or when caught up.
@@ -126,6 +147,11 @@ struct StreamReplay: Sendable {
             if let until = untilOffset, let last = report.lastOffset, last >= until { break }
         }
         if let failure = buffer.failure { throw failure }
+        if publishing == .end, !report.changedSkus.isEmpty {
+            let republisher = AvailabilityRepublisher(amqp: amqp, store: processor.store, logger: logger)
+            report.publishedAtEnd = try await republisher.publish(
+                skus: report.changedSkus.sorted(), to: .exchange(availabilityExchange))
+        }
         logger.info("replay finished", metadata: ["stream": "\(stream)", "from": "\(start)", "report": "\(report.summary)"])
         return report
     }
@@ -158,7 +184,16 @@ struct StreamReplay: Sendable {
             case .rejected: report.rejected += 1
             }
         }
-        await processor.relay.publishAndMark(result.outbox)
+        guard publishing != .asItGoes else {
+            await processor.relay.publishAndMark(result.outbox)
+            return
+        }
+        // Availability of the past is held back: its rows are marked sent unpublished, so that no relay (this one,
+        // or a running calculator's) sends them. Catalog messages still go: an exporter keeps the newest per product.
+        let availability = result.outbox.filter { $0.messageType == AvailabilityMessage.messageType }
+        report.changedSkus.formUnion(availability.map(\.routingKey))
+        try await processor.store.markSent(availability.map(\.id))
+        await processor.relay.publishAndMark(result.outbox.filter { $0.messageType != AvailabilityMessage.messageType })
     }
 }
 

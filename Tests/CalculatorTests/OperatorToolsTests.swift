@@ -160,6 +160,8 @@ import Testing
             let original = try await Self.truth(conninfo)
             let originalVersions = try await Self.versions(conninfo)
             #expect(original.contains("S1 19 5 0"), "on_hand 19, reserved 2−1+4: \(original)")
+            let live = try await bench.availability(expecting: .max, timeout: .seconds(2))
+            #expect(!live.isEmpty, "drained what the live calculator published")
             try await TestServers.withDatabase { rebuilt in
                 var configuration = bench.configuration
                 configuration.postgres = rebuilt
@@ -168,6 +170,15 @@ import Testing
                     idle: .seconds(2), logger: TestServers.logger)
                 #expect(report.read == 7 && report.applied == 6 && report.duplicates == 1, "\(report.summary)")
                 #expect(report.lastOffset != nil)
+                // The replay passed through every past value of S1 (20, 18, 14, 14) but publishes each changed SKU
+                // once, at its value now (S1: 19 on hand − 5 reserved; S2: 5), after it caught up.
+                let published = try await bench.availability(expecting: 3, timeout: .seconds(3))
+                #expect(published.map(\.sku).sorted() == ["S1", "S2"], "each changed SKU once: \(published)")
+                #expect(published.first { $0.sku == "S1" }?.available == 14 && published.first { $0.sku == "S2" }?.available == 5)
+                #expect(report.publishedAtEnd == 2)
+                #expect(
+                    try await Self.unsentOutboxRows(rebuilt) == 0,
+                    "its rows are marked sent: no running relay publishes the past either")
                 #expect(try await Self.truth(rebuilt) == original, "rebuilt truth equals the original")
                 let rebuiltVersions = try await Self.versions(rebuilt)
                 for (sku, version) in originalVersions {
@@ -376,6 +387,13 @@ import Testing
     }
 
     /// Every SKU's version.
+    static func unsentOutboxRows(_ conninfo: String) async throws -> Int64 {
+        let db = try await PostgresConnection.connect(conninfo)
+        let count = try await db.query("SELECT count(*) FROM outbox WHERE sent_at IS NULL").scalar(Int64.self)
+        await db.close()
+        return count
+    }
+
     static func versions(_ conninfo: String) async throws -> [String: Int64] {
         let db = try await PostgresConnection.connect(conninfo)
         var out: [String: Int64] = [:]
