@@ -38,13 +38,13 @@ struct AvailabilityRepublisher: Sendable {
 
     /// Publishes every SKU's availability to `target` and returns how many messages the broker confirmed; throws
     /// (naming how many went out before) when the broker refuses one.
-    func publishAll(to target: Target) async throws -> Int {
+    func publishAll(to target: Target, reconcile: Bool = false) async throws -> Int {
         var after = ""
         var published = 0
         while true {
             let page = try await store.skus(after: after, limit: pageSize)
             guard let last = page.last else { break }
-            try await publish(page, to: target, resync: true, publishedBefore: published)
+            try await publish(page, to: target, resync: reconcile ? .reconcile : .resync, publishedBefore: published)
             published += page.count
             after = last.sku
         }
@@ -59,14 +59,17 @@ struct AvailabilityRepublisher: Sendable {
         var published = 0
         for start in stride(from: 0, to: skus.count, by: pageSize) {
             let page = try await store.skus(named: Array(skus[start..<min(start + pageSize, skus.count)]))
-            try await publish(page, to: target, resync: false, publishedBefore: published)
+            try await publish(page, to: target, resync: .none, publishedBefore: published)
             published += page.count
         }
         return published
     }
 
+    /// How a message is flagged: not at all, as an operator's resync, or as a reconciliation round.
+    private enum Flag { case none, resync, reconcile }
+
     private func publish(
-        _ page: [(sku: String, stock: SkuStock)], to target: Target, resync: Bool, publishedBefore published: Int
+        _ page: [(sku: String, stock: SkuStock)], to target: Target, resync: Flag, publishedBefore published: Int
     ) async throws {
         let now = nowMillis()
         // A guarded SKU is republished with its shares: a resync must not hand every shop the whole available.
@@ -91,9 +94,13 @@ struct AvailabilityRepublisher: Sendable {
         }
     }
 
-    private func message(_ m: AvailabilityMessage, to target: Target, resync: Bool) throws -> AMQPMessage {
+    private func message(_ m: AvailabilityMessage, to target: Target, resync: Flag) throws -> AMQPMessage {
         var headers: [String: AMQPValue] = ["x-schema-version": 1]
-        if resync { headers[StockwireTopology.resyncHeader] = 1 }
+        switch resync {
+        case .none: break
+        case .resync: headers[StockwireTopology.resyncHeader] = 1
+        case .reconcile: headers[StockwireTopology.resyncHeader] = .string(StockwireTopology.resyncReconcile)
+        }
         let properties = AMQPProperties(
             contentType: "application/json", messageId: "\(m.sku)/\(m.version)", timestamp: UInt64(nowMillis() / 1000),
             type: AvailabilityMessage.messageType, headers: headers)

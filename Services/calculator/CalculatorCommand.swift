@@ -62,7 +62,7 @@ extension CalculatorCommand {
         @Option(help: "Days message ids are kept for dedupe, at least 7 (env STOCKWIRE_CALCULATOR_DEDUPE_DAYS; default 7). Logging: STOCKWIRE_LOG_LEVEL.")
         var dedupeDays: Int?
         @Option(
-            help: "Seconds between reconciliation rounds: every shop re-reads its levels and drift is repaired; 0 = off (env STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S; default off).")
+            help: "Seconds between reconciliation rounds: every shop re-reads its levels and drift is repaired; 0 = off (env STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S; default 3600).")
         var reconcileIntervalS: Int?
         @Option(
             help: "Zero-oversell guard: at or below this available quantity a SKU's shops get shares that never add up to more than the truth; 0 = off (env STOCKWIRE_CALCULATOR_GUARD_THRESHOLD; default 0). One SKU: `calculator guard <sku> --threshold N`.")

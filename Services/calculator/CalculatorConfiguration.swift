@@ -35,8 +35,9 @@ struct CalculatorConfiguration: Sendable {
     /// Exporters' write reports: the exchange and the queue the calculator keeps them from (for `explain`).
     var writesExchange = StockwireTopology.writesExchange
     var writesQueue = StockwireTopology.calculatorWritesQueue
-    /// Interval of the periodic reconciliation (`STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S`); nil = off.
-    var reconcileInterval: Duration? = nil
+    /// Interval of the periodic reconciliation (`STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S`, default an hour); nil =
+    /// off.
+    var reconcileInterval: Duration? = .seconds(3600)
     /// The zero-oversell guard (see StockGuard): default threshold (`STOCKWIRE_CALCULATOR_GUARD_THRESHOLD`, 0 =
     /// off; `calculator guard <sku> --threshold` sets one SKU's), the shops that sell the SKUs
     /// (`STOCKWIRE_CALCULATOR_GUARD_SHOPS`, comma-separated domains; shops whose orders touch a SKU are added),
@@ -100,7 +101,7 @@ struct CalculatorConfiguration: Sendable {
         if let v = Environment.string("STOCKWIRE_CALCULATOR_REQUESTS_QUEUE") { c.requestQueue = v }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS") { c.relayInterval = .milliseconds(v) }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_DEDUPE_DAYS") { c.dedupeRetentionDays = v }
-        if let v = try Environment.int("STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S"), v > 0 { c.reconcileInterval = .seconds(v) }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S") { c.reconcileInterval = v > 0 ? .seconds(v) : nil }
         c.crashAfterCommit = Environment.string("STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT") == "1"
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_GUARD_THRESHOLD") { c.guardDefaults.threshold = Int64(v) }
         if let v = Environment.string("STOCKWIRE_CALCULATOR_GUARD_SHOPS") { c.guardDefaults.shops = Self.shopList(v) }

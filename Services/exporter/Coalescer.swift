@@ -19,6 +19,19 @@ struct Coalescer<Token> {
         /// Read the shop's levels before planning, even where the ledger holds a belief: a read-back once the SKU is
         /// quiet (``ShopWriter``), which writes only where the shop turns out to differ.
         var verify = false
+        /// A reconciliation round asked for it: read the shop like a read-back, keeping the ledger's belief (unlike an
+        /// operator's resync, which forgets it).
+        var reconcile = false
+
+        /// Takes on the flags of `other`, which joins this write: an operator's resync forgets the belief whatever
+        /// joined it; a reconciliation keeps it unless such a resync is part of the write.
+        mutating func joinFlags(of other: Pending) {
+            let forgets = (resync && !reconcile) || (other.resync && !other.reconcile)
+            resync = resync || other.resync
+            reconcile = resync && !forgets
+            again = again || other.again
+            verify = verify || other.verify
+        }
     }
 
     /// What ``take(limit:)`` hands out.
@@ -56,16 +69,17 @@ struct Coalescer<Token> {
 
     /// Adds a delivered message. A `resync` message is written even when its version is the one written last
     /// (never when a newer one was written).
-    mutating func add(_ message: AvailabilityMessage, token: Token, resync: Bool = false) -> Outcome {
+    /// A `reconcile` message (a reconciliation round's resync) is read like a read-back.
+    mutating func add(_ message: AvailabilityMessage, token: Token, resync: Bool = false, reconcile: Bool = false) -> Outcome {
         if isObsolete(message, resync: resync, again: false) { return .obsolete }
         if var existing = pending[message.sku] {
             existing.tokens.append(token)
             if message.version > existing.message.version { existing.message = message }
-            existing.resync = existing.resync || resync
+            existing.joinFlags(of: Pending(message: message, tokens: [], resync: resync, verify: reconcile, reconcile: reconcile))
             pending[message.sku] = existing
             return .coalesced
         }
-        pending[message.sku] = Pending(message: message, tokens: [token], resync: resync)
+        pending[message.sku] = Pending(message: message, tokens: [token], resync: resync, verify: reconcile, reconcile: reconcile)
         order.append(message.sku)
         return .queued
     }
@@ -119,9 +133,7 @@ struct Coalescer<Token> {
             if var newer = pending[sku] {
                 newer.tokens = item.tokens + newer.tokens
                 if item.message.version > newer.message.version { newer.message = item.message }
-                newer.resync = newer.resync || item.resync
-                newer.again = newer.again || item.again
-                newer.verify = newer.verify || item.verify
+                newer.joinFlags(of: item)
                 pending[sku] = newer
                 order.removeAll { $0 == sku }
             } else {

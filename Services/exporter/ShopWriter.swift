@@ -129,9 +129,11 @@ actor ShopWriter {
         }
         if message.version > maxSeenVersion[message.sku] ?? .min { soldTotalSeen[message.sku] = message.soldTotals?[shop.domain] }
         maxSeenVersion[message.sku] = max(maxSeenVersion[message.sku] ?? .min, message.version)
-        let resync = delivery.properties.headers[StockwireTopology.resyncHeader] != nil
+        let flag = delivery.properties.headers[StockwireTopology.resyncHeader]
+        let resync = flag != nil
+        let reconcile = flag?.stringValue == StockwireTopology.resyncReconcile
         if resync { metrics.resyncs.increment() }
-        switch coalescer.add(message, token: delivery, resync: resync) {
+        switch coalescer.add(message, token: delivery, resync: resync, reconcile: reconcile) {
         case .queued: break
         case .coalesced: metrics.coalesced.increment()
         case .obsolete:
@@ -247,7 +249,7 @@ actor ShopWriter {
                 settle(pending)
                 continue
             }
-            if pending.resync { items.forEach { ledger.forgetBelieved(item: $0) } }
+            if pending.resync && !pending.reconcile { items.forEach { ledger.forgetBelieved(item: $0) } }
             entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain)))
         }
         await write(entries, location: location, readBack: false)
@@ -318,7 +320,7 @@ actor ShopWriter {
             }
             if !errors.isEmpty { ledger.writeFailed(items: written) }
             if errors.isEmpty {
-                for (q, e) in zip(quantities, owner) where entries[e].pending.verify {
+                for (q, e) in zip(quantities, owner) where entries[e].pending.verify && !entries[e].pending.reconcile {
                     metrics.verifyRepaired.increment()
                     logger.notice(
                         "read-back found the shop off what was written: corrected",
@@ -407,10 +409,10 @@ actor ShopWriter {
             metrics.coalesced.increment()
             var merged = newer
             merged.tokens = current.tokens + newer.tokens
-            merged.again = current.again || newer.again
-            merged.verify = current.verify || newer.verify
-            merged.resync = current.resync || newer.resync
-            if newer.resync && !current.resync { entries[i].items.forEach { ledger.forgetBelieved(item: $0) } }
+            merged.joinFlags(of: current)
+            if newer.resync && !newer.reconcile && !(current.resync && !current.reconcile) {
+                entries[i].items.forEach { ledger.forgetBelieved(item: $0) }
+            }
             entries[i].pending = merged
             entries[i].target = merged.message.target(for: shop.domain)
         }

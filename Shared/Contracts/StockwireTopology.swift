@@ -23,6 +23,10 @@ public enum StockwireTopology {
     /// Header flagging an availability message as a resync: an exporter writes it even when it has written this
     /// version before (reading the shop's level first), never when it has written a newer one.
     public static let resyncHeader = "x-stockwire-resync"
+    /// The value of ``resyncHeader`` on a periodic reconciliation round: the exporter reads the shop and writes only
+    /// what drifted, keeping what its ledger knows of sales still on their way (an operator's resync, any other value,
+    /// forgets it: the shop may have been restored).
+    public static let resyncReconcile = "reconcile"
     /// Deliveries after which a message that keeps failing is dead-lettered.
     public static let deliveryLimit = 5
 

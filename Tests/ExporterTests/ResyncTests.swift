@@ -46,6 +46,53 @@ import Testing
         await h.stop()
     }
 
+    /// A reconciliation round reads the shop and writes only what drifted, never against a change in flight: a
+    /// unit the shop lost that no order explains yet (a sale whose webhook is still on its way) stays held back,
+    /// where an operator's resync (the shop may have been restored) forgets the belief and writes the truth.
+    @Test func aReconciliationRepairsDriftButKeepsASaleStillOnItsWay() async throws {
+        let h = try await ExporterHarness.start(shops: 1)
+        let shop = h.shops[0]
+        let (drifted, selling, restored) = (h.sku("drifted"), h.sku("selling"), h.sku("restored"))
+        for sku in [drifted, selling, restored] {
+            _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50)
+            try await h.publish(sku: sku, available: 5, version: 1)
+            #expect(try await eventually { try await h.level(shop, sku) == 5 })
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        // `drifted` is set to 9 by hand (the exporter's ledger still believes 5); `selling` and `restored` each sell
+        // a unit in the shop.
+        try await h.simulator.setAvailable(shop: shop, sku: drifted, available: 9)
+        try await h.simulator.setAvailable(shop: shop, sku: selling, available: 4)
+        try await h.simulator.setAvailable(shop: shop, sku: restored, available: 4)
+        let readsBefore = await h.calls(shop, "nodes").count
+
+        try await publishResync(h, shop: shop, sku: drifted, available: 5, version: 1, reconcile: true)
+        try await publishResync(h, shop: shop, sku: selling, available: 5, version: 1, reconcile: true)
+        #expect(try await eventually { try await h.level(shop, drifted) == 5 }, "the drift is repaired")
+        #expect(try await eventually { await h.calls(shop, "nodes").count > readsBefore }, "the shop was read")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await h.level(shop, selling) == 4, "the unit sold is not given back by a reconciliation")
+
+        // The same state under an operator's resync: the belief is forgotten, and the truth is written.
+        try await publishResync(h, shop: shop, sku: restored, available: 5, version: 1)
+        #expect(try await eventually { try await h.level(shop, restored) == 5 }, "an operator's resync writes the truth")
+        await h.stop()
+    }
+
+    @Test func aReconciliationJoinedByAPlainMessageStillKeepsTheBelief() {
+        var c = Coalescer<Int>()
+        let m = AvailabilityMessage(sku: "A", available: 5, onHand: 5, reserved: 0, version: 3, causes: [], computedAtMillis: 0)
+        #expect(c.add(m, token: 1, resync: true, reconcile: true) == .queued)
+        var newer = m
+        newer.version = 4
+        #expect(c.add(newer, token: 2) == .coalesced)
+        let taken = c.take(limit: 1).write[0]
+        #expect(taken.reconcile && taken.verify && taken.message.version == 4)
+        #expect(c.add(m, token: 3, resync: true, reconcile: true) == .queued)
+        #expect(c.add(m, token: 4, resync: true) == .coalesced)
+        #expect(c.take(limit: 1).write[0].reconcile == false, "an operator's resync joined: the belief is forgotten")
+    }
+
     @Test func resyncCommandSendsARequestToTheCalculatorsQueue() async throws {
         let h = try await ExporterHarness.start(shops: 1)
         let requests = "test.requests.\(h.prefix)"
@@ -75,7 +122,9 @@ import Testing
     }
 
     /// What the calculator publishes in answer to a resync request.
-    private func publishResync(_ h: ExporterHarness, shop: String, sku: String, available: Int64, version: Int64) async throws {
+    private func publishResync(
+        _ h: ExporterHarness, shop: String, sku: String, available: Int64, version: Int64, reconcile: Bool = false
+    ) async throws {
         let m = AvailabilityMessage(
             sku: sku, available: available, onHand: available, reserved: 0, version: version, causes: [],
             computedAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
@@ -84,6 +133,8 @@ import Testing
                 exchange: "", routingKey: StockwireTopology.exporterQueue(shop: shop), body: try m.json(),
                 properties: AMQPProperties(
                     contentType: "application/json", messageId: "\(sku)/\(version)", type: AvailabilityMessage.messageType,
-                    headers: [StockwireTopology.resyncHeader: 1])))
+                    headers: [
+                        StockwireTopology.resyncHeader: reconcile ? .string(StockwireTopology.resyncReconcile) : 1
+                    ])))
     }
 }
