@@ -15,20 +15,22 @@ enum ScenarioRunner {
         return repository.appendingPathComponent(".build/debug")
     }
 
-    /// Runs the scenario with `arguments` (after the subcommand), returns its exit status and output.
-    static func run(_ subcommand: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let build = buildDirectory
+    /// Runs the scenario with `arguments` (after the subcommand), returns its exit status and output. `build`: the
+    /// folder whose scenario runner and services run (``buildDirectory`` unless given).
+    static func run(_ subcommand: String, _ arguments: [String], build: URL? = nil) throws -> (status: Int32, output: String) {
+        let build = build ?? buildDirectory
         return try runBuilt(
-            "stockwire-scenario", [subcommand, "--build-directory", build.path] + arguments, in: repository)
+            "stockwire-scenario", [subcommand, "--build-directory", build.path] + arguments, in: repository, build: build)
     }
 
     /// Runs an executable of the build folder with `arguments` (and `environment` on top of this process's) and
     /// returns its exit status and everything it printed, standard error included.
     static func runBuilt(
-        _ executable: String, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
+        build: URL? = nil
     ) throws -> (status: Int32, output: String) {
         let p = Process()
-        p.executableURL = buildDirectory.appendingPathComponent(executable)
+        p.executableURL = (build ?? buildDirectory).appendingPathComponent(executable)
         p.currentDirectoryURL = directory
         p.arguments = arguments
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }

@@ -23,6 +23,12 @@ struct ExporterBench: AsyncParsableCommand {
             not through stockwire.availability: that exchange fans out to every shop queue on the broker, including \
             other people's. Queues and the exchange are deleted afterwards.
 
+            --reconcile N measures one reconciliation round instead of the load: after the warm-up (and the \
+            exporter's read-backs of it), N SKUs per shop are set by hand in the simulator, every SKU is published \
+            once at the version written, flagged as the calculator's hourly round is, and the run reports per shop \
+            the Admin API reads, writes and points the round cost, the exporter's CPU, and the seconds until every \
+            drifted level was repaired and until the round was through.
+
             Build: swift build -c release --product exporter && swift build -c release --product exporter-bench
             """)
 
@@ -50,10 +56,14 @@ struct ExporterBench: AsyncParsableCommand {
     @Option(help: "The exporter executable (default: `exporter` next to this executable).")
     var exporterBinary: String?
 
+    @Option(help: "Measure one reconciliation round with this many SKUs per shop set by hand, instead of the load.")
+    var reconcile: Int?
+
     func validate() throws {
         guard shops >= 1, skus >= 1, window >= 1, seconds >= 1, ramp >= 0 else {
             throw ValidationError("--shops, --skus, --window and --seconds must be at least 1, --ramp at least 0")
         }
+        if let reconcile, reconcile < 0 { throw ValidationError("--reconcile must be 0 or more") }
         for name in presetNames where RateLimitPlan.preset(named: name) == nil {
             throw ValidationError("unknown preset '\(name)' (standard, advanced, plus, enterprise)")
         }
@@ -72,17 +82,36 @@ struct ExporterBench: AsyncParsableCommand {
             .path
         let url = amqpURL ?? ProcessInfo.processInfo.environment["STOCKWIRE_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
         var results: [BenchScenario.Result] = []
+        var reconciliations: [BenchScenario.ReconcileResult] = []
         for name in presetNames {
             let scenario = BenchScenario(
                 planName: name, plan: RateLimitPlan.preset(named: name)!, shops: shops, skus: skus, window: window,
                 ramp: .seconds(ramp), measure: .seconds(seconds), amqpURL: url, exporterBinary: binary,
                 workDirectory: FileManager.default.temporaryDirectory)
-            let result = try await scenario.run { line in
-                FileHandle.standardError.write(Data("\(line)\n".utf8))
+            let log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data("\(line)\n".utf8)) }
+            if let reconcile {
+                reconciliations.append(try await scenario.runReconcile(drift: min(reconcile, skus), log: log))
+            } else {
+                results.append(try await scenario.run(log: log))
             }
-            results.append(result)
         }
-        print(Self.table(results))
+        print(reconcile == nil ? Self.table(results) : Self.table(reconciliations))
+    }
+
+    static func table(_ results: [BenchScenario.ReconcileResult]) -> String {
+        var lines = [
+            "| preset | SKUs | shops | drifted per shop | reads per shop | writes per shop | points per shop | exporter CPU s (all shops) | repaired after s | round took s | warm-up s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in results {
+            let cells = [
+                r.planName, fmt(Double(r.skus), 0), "\(r.shops)", fmt(Double(r.drifted), 0), fmt(Double(r.reads), 0),
+                fmt(Double(r.writes), 0), fmt(r.points, 0), fmt(r.exporterCPUSeconds, 2), fmt(r.repairSeconds, 1),
+                fmt(r.roundSeconds, 1), fmt(r.warmUpSeconds, 1),
+            ]
+            lines.append("| " + cells.joined(separator: " | ") + " |")
+        }
+        return lines.joined(separator: "\n")
     }
 
     static func table(_ results: [BenchScenario.Result]) -> String {

@@ -6,6 +6,8 @@
 #   STOCKWIRE_TEST_AMQP_URL   amqp://guest:guest@127.0.0.1:5672/
 #   STOCKWIRE_TEST_POSTGRES   host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire
 #   STOCKWIRE_RABBITMQCTL     absolute path of deploy/local/rabbitmqctl.sh
+#   STOCKWIRE_TEST_RELEASE_BUILD  .build/release, in a full run (no arguments) only: the crash faults at a
+#                             merchant's size run release builds of the services, made here
 # On exit (success, failure, Ctrl-C) it stops only the servers it started itself; servers that
 # were already running before are left running. Exit code: that of `swift test` (or of the build).
 set -euo pipefail
@@ -58,6 +60,16 @@ servers_pid=$!
 sw_log "swift build --build-tests ($(swift --version 2>/dev/null | head -n1))"
 build_rc=0
 swift build --build-tests || build_rc=$?
+
+# A full run (no arguments) also runs the crash faults at a merchant's size (4 shops, 500 SKUs, 400 events/s),
+# which debug services cannot carry on two cores: build the executables those runs start in release mode.
+if (($# == 0)) && ((build_rc == 0)); then
+  sw_log "swift build -c release (the services for the fault runs at a merchant's size)"
+  for product in ingest calculator exporter stockwire-scenario; do
+    swift build -c release --product "$product" || { build_rc=$?; break; }
+  done
+  export STOCKWIRE_TEST_RELEASE_BUILD="$SW_REPO_ROOT/.build/release"
+fi
 
 servers_rc=0
 wait "$servers_pid" || servers_rc=$?
