@@ -457,7 +457,9 @@ actor ShopWriter {
     /// Marks a pending write done: the shop has this version (or it was skipped); its deliveries are acknowledged.
     private func settle(_ pending: Coalescer<AMQPDelivery>.Pending) {
         coalescer.markWritten(sku: pending.message.sku, version: pending.message.version)
-        if !pending.tokens.isEmpty, tuning.verifyAfter > .zero {
+        // A write driven by messages is read back once the SKU is quiet; one that read the shop first (a
+        // reconciliation round) was just read: reading it again doubled what a round cost each shop.
+        if !pending.tokens.isEmpty, !pending.verify, tuning.verifyAfter > .zero {
             verifyDue[pending.message.sku] = .now + tuning.verifyAfter
         }
         if pending.message.version >= lastWritten[pending.message.sku]?.version ?? .min {
