@@ -309,7 +309,7 @@ actor ShopWriter {
             }
             let reference =
                 entries.count == 1
-                ? "gid://stockwire/StockVersion/\(entries[0].sku)/\(entries[0].pending.message.version)"
+                ? Self.reference(sku: entries[0].sku, version: entries[0].pending.message.version)
                 : "gid://stockwire/StockBatch/\(UUID().uuidString)"
             let written = quantities.map(\.inventoryItemId)
             ledger.beginWrite(items: written)
@@ -398,6 +398,17 @@ actor ShopWriter {
             }
         }
     }
+
+    /// The `referenceDocumentUri` of a write of one SKU's version: `gid://stockwire/StockVersion/<sku>/<version>`,
+    /// the SKU percent-encoded (RFC 3986: everything but unreserved characters). Shopify refuses a reference that
+    /// is not a valid URI (`INVALID_REFERENCE_DOCUMENT`), and real SKUs hold spaces, `#`, `%`, `/` and umlauts:
+    /// taken raw, every write of `TEE BLUE M` was refused and dead-lettered, and the SKU never synced.
+    static func reference(sku: String, version: Int64) -> String {
+        "gid://stockwire/StockVersion/\(sku.addingPercentEncoding(withAllowedCharacters: uriUnreserved) ?? sku)/\(version)"
+    }
+
+    /// RFC 3986's unreserved characters, the only ones a reference leaves as they are.
+    static let uriUnreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     /// Folds into each entry the SKU's pending write of a newer version, if one came in meanwhile: its target
     /// replaces the entry's, its deliveries are settled with the write. Synchronous, so that the plan that follows

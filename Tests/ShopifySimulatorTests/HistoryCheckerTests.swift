@@ -82,6 +82,8 @@ import Testing
         #expect(single?.sku == "BF-1a2b-17")
         #expect(single?.version == 42)
         #expect(HistoryChecker.stockVersion(reference: "gid://stockwire/StockBatch/0F3C-77") == nil)
+        let odd = HistoryChecker.stockVersion(reference: "gid://stockwire/StockVersion/TEE%20BLUE%20M%2F2/7")
+        #expect(odd?.sku == "TEE BLUE M/2" && odd?.version == 7, "a percent-encoded SKU is read back as it was")
         #expect(HistoryChecker.stockVersion(reference: "gid://stockwire/StockVersion/S/x") == nil)
         #expect(HistoryChecker.stockVersion(reference: "gid://stockwire/StockVersion/7") == nil)
     }

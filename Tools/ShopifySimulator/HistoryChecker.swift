@@ -127,7 +127,8 @@ public enum HistoryChecker {
         return out
     }
 
-    /// The SKU and version of an exporter's single-SKU write reference, `gid://stockwire/StockVersion/<sku>/<version>`;
+    /// The SKU and version of an exporter's single-SKU write reference, `gid://stockwire/StockVersion/<sku>/<version>`
+    /// (the SKU percent-encoded);
     /// nil for a batch reference (`gid://stockwire/StockBatch/<uuid>`), which names no version.
     public static func stockVersion(reference: String) -> (sku: String, version: Int64)? {
         let prefix = "gid://stockwire/StockVersion/"
@@ -136,7 +137,8 @@ public enum HistoryChecker {
         guard let slash = rest.lastIndex(of: "/"), slash != rest.startIndex,
             let version = Int64(rest[rest.index(after: slash)...])
         else { return nil }
-        return (String(rest[..<slash]), version)
+        let sku = String(rest[..<slash])
+        return (sku.removingPercentEncoding ?? sku, version)
     }
 
     // MARK: - Published versions
