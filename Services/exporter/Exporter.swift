@@ -2,6 +2,7 @@ import AMQP
 import ArgumentParser
 import AsyncHTTPClient
 import Contracts
+import Foundation
 import Logging
 import ServiceKit
 import ServiceLifecycle
@@ -97,6 +98,11 @@ struct Exporter: AsyncParsableCommand {
             logger.info(
                 "exporter starting",
                 metadata: ["shops": "\(shops.map(\.domain).joined(separator: ","))", "broker": "\(broker.redactedURL)"])
+            for shop in shops {
+                if let warning = ShopifyAPIVersion(shop.apiVersion)?.supportWarning(shop: shop.domain, now: Date()) {
+                    logger.warning("\(warning)")
+                }
+            }
             let group = ServiceGroup(
                 configuration: .init(
                     services: [.init(service: BrokerService(connection: connection)), .init(service: app), .init(service: ops)],

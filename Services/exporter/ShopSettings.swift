@@ -19,7 +19,7 @@ struct ShopSettings: Sendable, Equatable, Decodable {
         case apiVersion = "api_version"
     }
 
-    init(domain: String, adminURL: String? = nil, tokenFile: String, locationId: String? = nil, apiVersion: String = "2026-10") {
+    init(domain: String, adminURL: String? = nil, tokenFile: String, locationId: String? = nil, apiVersion: String = ShopifyAPIVersion.pinned.description) {
         self.domain = domain
         self.adminURL = adminURL ?? "https://\(domain)"
         self.tokenFile = tokenFile
@@ -34,7 +34,7 @@ struct ShopSettings: Sendable, Equatable, Decodable {
             domain: domain, adminURL: try c.decodeIfPresent(String.self, forKey: .adminURL),
             tokenFile: try c.decode(String.self, forKey: .tokenFile),
             locationId: try c.decodeIfPresent(String.self, forKey: .locationId),
-            apiVersion: try c.decodeIfPresent(String.self, forKey: .apiVersion) ?? "2026-10")
+            apiVersion: try c.decodeIfPresent(String.self, forKey: .apiVersion) ?? ShopifyAPIVersion.pinned.description)
     }
 
     /// The GraphQL endpoint.
@@ -61,6 +61,9 @@ struct ShopSettings: Sendable, Equatable, Decodable {
             }
             guard seen.insert(shop.domain).inserted else {
                 throw ConfigurationError("shops file \(path): \(shop.domain) is listed twice")
+            }
+            if let problem = ShopifyAPIVersion.problem(shop.apiVersion, shop: shop.domain) {
+                throw ConfigurationError("shops file \(path): \(problem)")
             }
         }
         return shops

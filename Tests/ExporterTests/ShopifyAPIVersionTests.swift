@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+@testable import exporter
+
+/// Issue #16, item 3: a shops file pinned below 2026-04 has no compare-and-set writes, so every write was refused
+/// and retried for ever. The exporter refuses to start, naming the shop and the fix.
+@Suite struct ShopifyAPIVersionTests {
+    @Test func versionsAreReadAndOrdered() throws {
+        #expect(ShopifyAPIVersion("2026-04") == ShopifyAPIVersion(year: 2026, month: 4))
+        #expect(try #require(ShopifyAPIVersion("2025-10")) < ShopifyAPIVersion.minimum)
+        #expect(ShopifyAPIVersion.pinned >= ShopifyAPIVersion.minimum)
+        for bad in ["unstable", "2026-05", "2026-4", "26-04", "2026-04-01", ""] {
+            #expect(ShopifyAPIVersion(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func aShopsFilePinnedBelowTheMinimumIsRefusedNamingTheShopAndTheFix() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("shops-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try #"[{"domain": "a.myshopify.com", "token_file": "/t"}, {"domain": "b.myshopify.com", "token_file": "/t", "api_version": "2025-10"}]"#
+            .write(to: file, atomically: true, encoding: .utf8)
+        let error = try #require(throws: (any Error).self) { try ShopSettings.load(file: file.path) }
+        let text = "\(error)"
+        #expect(text.contains("b.myshopify.com") && text.contains("2025-10") && text.contains("\"api_version\": \"2026-10\""), "\(text)")
+
+        try #"[{"domain": "a.myshopify.com", "token_file": "/t", "api_version": "unstable"}]"#
+            .write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: (any Error).self) { try ShopSettings.load(file: file.path) }
+
+        try #"[{"domain": "a.myshopify.com", "token_file": "/t", "api_version": "2026-04"}]"#
+            .write(to: file, atomically: true, encoding: .utf8)
+        #expect(try ShopSettings.load(file: file.path).first?.graphQLURL.contains("/admin/api/2026-04/") == true)
+    }
+
+    @Test func aWarningComesNinetyDaysBeforeSupportEndsAndAfterIt() throws {
+        let v = try #require(ShopifyAPIVersion("2026-04"))
+        let ends = v.supportEnds
+        #expect(ends == ISO8601DateFormatter().date(from: "2027-04-01T00:00:00Z"))
+        #expect(v.supportWarning(shop: "a", now: ends.addingTimeInterval(-100 * 86_400)) == nil)
+        #expect(v.supportWarning(shop: "a", now: ends.addingTimeInterval(-30 * 86_400))?.contains("supported until 2027-04-01") == true)
+        #expect(v.supportWarning(shop: "a", now: ends.addingTimeInterval(86_400))?.contains("past its support") == true)
+    }
+}
