@@ -252,7 +252,32 @@ actor ShopWriter {
             if pending.resync && !pending.reconcile { items.forEach { ledger.forgetBelieved(item: $0) } }
             entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain)))
         }
-        await write(entries, location: location, readBack: false)
+        for chunk in Self.chunks(entries, maxItems: tuning.maxBatch) { await write(chunk, location: location, readBack: false) }
+    }
+
+    /// `entries` in order, in runs of at most `maxItems` inventory items. A write sends one quantity per item, and
+    /// Shopify refuses a whole request whose input array holds more than 250 (https://shopify.dev/docs/api/usage/limits):
+    /// a batch of 250 SKUs, 60 of them on two variants, was refused and sent again for ever, and the shop stuck.
+    static func chunks<E>(_ entries: [E], maxItems: Int, items: (E) -> Int) -> [[E]] {
+        var out: [[E]] = []
+        var current: [E] = []
+        var count = 0
+        for entry in entries {
+            let n = items(entry)
+            if !current.isEmpty, count + n > maxItems {
+                out.append(current)
+                current = []
+                count = 0
+            }
+            current.append(entry)
+            count += n
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
+    private static func chunks(_ entries: [Entry], maxItems: Int) -> [[Entry]] {
+        chunks(entries, maxItems: maxItems) { $0.items.count }
     }
 
     /// Writes `entries` in compare-and-set rounds until the shop takes them (settled), the writer is cancelled or
@@ -639,6 +664,14 @@ actor ShopWriter {
     /// (a change of the shop's own was announced while it was in flight: ``ShopLedger`` step 7) is read again, up to
     /// ``ambiguousReadLimit`` times, then taken with the belief erring low.
     private func readLevels(_ items: [String], location: String) async -> Bool {
+        // `nodes(ids:)` takes at most 250 ids, like every input array.
+        guard items.count <= tuning.maxBatch else {
+            for start in stride(from: 0, to: items.count, by: tuning.maxBatch) {
+                guard await readLevels(Array(items[start..<min(start + tuning.maxBatch, items.count)]), location: location)
+                else { return false }
+            }
+            return true
+        }
         var items = items
         var attempt = 1
         while !items.isEmpty {

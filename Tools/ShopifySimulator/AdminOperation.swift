@@ -100,6 +100,27 @@ enum AdminOperation: Sendable {
         case (.subscription, _):
             throw GraphQLError(message: "Subscriptions are not supported", code: "BAD_REQUEST")
         }
+        if let (argument, size) = inputArraySize, size > Self.maximumInputArraySize {
+            throw GraphQLError(
+                message: "The input array size of \(size) is greater than the maximum allowed of "
+                    + "\(Self.maximumInputArraySize). (argument: \(argument))",
+                code: "MAX_INPUT_SIZE_EXCEEDED")
+        }
+    }
+
+    /// "Input arguments that accept an array have a maximum size of 250 for all APIs. Requests return an error if
+    /// an input array exceeds 250 items" (https://shopify.dev/docs/api/usage/limits#input-limits; since 2020-01,
+    /// https://shopify.dev/changelog/graphql-input-objects-limited-to-250-items): the whole request fails, nothing
+    /// of it runs. The message and code are those apps report seeing; the docs give neither.
+    static let maximumInputArraySize = 250
+
+    /// The largest input array of the request, and its argument.
+    var inputArraySize: (argument: String, size: Int)? {
+        switch self {
+        case .setQuantities(let input, _): return ("input.quantities", input.quantities.count)
+        case .inventoryItemNodes(let ids, _, _): return ("ids", ids.count)
+        case .productVariants, .locations: return nil
+        }
     }
 
     /// `sku:ABC`, `sku:"A B"` or `sku:'A B'` → the SKU.
