@@ -27,6 +27,49 @@ struct AdminAPIClient: Sendable {
         case transient(String)
         /// The request itself was refused (`errors` array other than THROTTLED): retrying it will not help.
         case rejected(String)
+        /// Shopify does not serve this shop now (frozen, locked, closed, a scope missing): nothing of it will work
+        /// until the merchant acts; the shop is paused by name.
+        case refused(Refusal)
+    }
+
+    /// A state in which Shopify refuses every request of the shop (https://shopify.dev/docs/api/usage/response-codes).
+    enum Refusal: Sendable, Equatable {
+        /// 402 Payment Required.
+        case frozen
+        /// 423 Locked.
+        case locked
+        /// 404 Not Found.
+        case closed
+        /// 403 Forbidden: the app lacks a scope; Shopify's message.
+        case scopeMissing(String)
+        /// A GraphQL `ACCESS_DENIED` error: the token lacks a field's access scope; Shopify's message.
+        case accessDenied(String)
+
+        /// The state's name, for logs and the metric's `state` label.
+        var name: String {
+            switch self {
+            case .frozen: return "frozen"
+            case .locked: return "locked"
+            case .closed: return "closed"
+            case .scopeMissing: return "scope_missing"
+            case .accessDenied: return "access_denied"
+            }
+        }
+
+        /// What it means and what fixes it.
+        var reason: String {
+            switch self {
+            case .frozen:
+                return "shop frozen (402 Payment Required): its owner must pay the outstanding balance in the shop's admin"
+            case .locked: return "shop locked by Shopify (423 Locked): its owner must contact Shopify"
+            case .closed: return "shop not found (404): closed, or the domain in the shops file is wrong"
+            case .scopeMissing(let message):
+                return "a scope is missing (403 Forbidden: \(message)): grant the app read_inventory, write_inventory, "
+                    + "read_products and read_locations, then reinstall it"
+            case .accessDenied(let message):
+                return "access denied (\(message)): grant the app the scope named, then reinstall it"
+            }
+        }
     }
 
     /// A user error of a mutation.
@@ -194,7 +237,11 @@ struct AdminAPIClient: Sendable {
         }
         switch response.status.code {
         case 200: break
-        case 401, 403: throw Failure.unauthorized
+        case 401: throw Failure.unauthorized
+        case 402: throw Failure.refused(.frozen)
+        case 403: throw Failure.refused(.scopeMissing(Self.errorText(bytes)))
+        case 404: throw Failure.refused(.closed)
+        case 423: throw Failure.refused(.locked)
         case 429:
             let retry = response.headers.first(name: "Retry-After").flatMap(Double.init).map {
                 Duration.milliseconds(Int64($0 * 1000))
@@ -211,10 +258,17 @@ struct AdminAPIClient: Sendable {
             let codes = errors.compactMap { ($0["extensions"] as? [String: Any])?["code"] as? String }
             if codes.contains("THROTTLED") { throw Failure.throttled(retryAfter: nil, status: status) }
             let messages = errors.compactMap { $0["message"] as? String }.joined(separator: "; ")
+            if codes.contains("ACCESS_DENIED") { throw Failure.refused(.accessDenied(messages)) }
             throw Failure.rejected("\(shop.domain): \(messages)")
         }
         if let errors = object["errors"] as? String { throw Failure.rejected("\(shop.domain): \(errors)") }
         return (object["data"] as? [String: Any] ?? [:], status)
+    }
+
+    /// The `errors` text of a refusal's body, cut short; "" when there is none.
+    static func errorText(_ bytes: ByteBuffer) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any] else { return "" }
+        return String((object["errors"] as? String ?? "").prefix(200))
     }
 
     static func throttleStatus(_ object: [String: Any]) -> ThrottleStatus? {

@@ -20,8 +20,11 @@ actor ShopWriter {
         var maxBatch: Int = 250
         /// How long to wait for more changes before writing.
         var linger: Duration = .milliseconds(5)
-        /// How long to wait after a refused token before trying again (the token file is read again).
+        /// How long a paused shop (token refused, frozen, locked, closed, a scope missing) waits before it is tried
+        /// again (the token file is read again); doubled after each refusal up to ``maxPause``.
         var pauseRetry: Duration = .seconds(30)
+        /// The longest wait between two tries of a paused shop.
+        var maxPause: Duration = .seconds(600)
         /// Longest backoff after transient failures.
         var maxBackoff: Duration = .seconds(30)
         /// Per-request timeout.
@@ -65,6 +68,8 @@ actor ShopWriter {
     private var soldTotalSeen: [String: Int64] = [:]
     private var locationId: String?
     private(set) var pausedReason: String?
+    /// The wait before the next try of a paused shop; doubles up to `Tuning.maxPause`, reset when it answers.
+    private var pauseWait: Duration = .seconds(30)
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
     private let metrics: ShopMetrics
@@ -79,6 +84,7 @@ actor ShopWriter {
         self.logger = logger
         self.ledger = ShopLedger(unseenTTL: tuning.unseenTTL)
         self.locationId = shop.locationId
+        self.pauseWait = tuning.pauseRetry
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.metrics = ShopMetrics(shop: shop.domain)
     }
@@ -571,14 +577,11 @@ actor ShopWriter {
             backoff = min(backoff * 2, tuning.maxBackoff)
             return ok
         case .unauthorized:
-            if pausedReason == nil {
-                logger.error(
-                    "shop refused the Admin API token: pausing this shop (others continue); fix the token file, it is read again",
-                    metadata: ["token_file": "\(shop.tokenFile)"])
-            }
-            pausedReason = "Admin API token refused (401)"
-            metrics.paused.record(1)
-            return (try? await Task.sleep(for: tuning.pauseRetry)) != nil
+            return await pause(
+                state: "unauthorized",
+                reason: "Admin API token refused (401): fix the token file \(shop.tokenFile), it is read again")
+        case .refused(let refusal):
+            return await pause(state: refusal.name, reason: refusal.reason)
         case .rejected(let reason):
             // A request refused as a whole is a bug on our side or a schema change: wait and retry rather than drop.
             logger.error("shop rejected a request", metadata: ["reason": "\(reason)"])
@@ -595,9 +598,29 @@ actor ShopWriter {
             restoreRate: status.restoreRate, at: .now)
     }
 
+    /// Pauses the shop by name: one log line when the reason changes, the paused gauge, the reason in `/readyz`; then
+    /// waits and lets the caller try again, which is the probe that resumes the shop once it answers. Its backlog
+    /// stays in the broker, and the other shops' writers are not touched. False when cancelled meanwhile.
+    private func pause(state: String, reason: String) async -> Bool {
+        if pausedReason != reason {
+            let message = "shop paused: \(reason); its changes wait in the broker, the other shops go on, and it is "
+                + "tried again by itself (first in \(tuning.pauseRetry), then less often)"
+            logger.error("\(message)", metadata: ["state": "\(state)"])
+            pauseWait = tuning.pauseRetry
+        }
+        pausedReason = reason
+        metrics.paused.record(1)
+        Counter(label: "stockwire_exporter_shop_refusals_total", dimensions: [("shop", shop.domain), ("state", state)])
+            .increment()
+        let wait = pauseWait
+        pauseWait = min(pauseWait * 2, tuning.maxPause)
+        return (try? await Task.sleep(for: wait)) != nil
+    }
+
     private func resume() {
-        if pausedReason != nil { logger.info("shop accepts the token again: resuming") }
+        if let pausedReason { logger.notice("shop answers again: resuming", metadata: ["was": "\(pausedReason)"]) }
         pausedReason = nil
+        pauseWait = tuning.pauseRetry
         metrics.paused.record(0)
     }
 

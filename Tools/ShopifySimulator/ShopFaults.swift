@@ -14,12 +14,15 @@ public struct ShopFaults: Sendable, Codable, Equatable {
     public var throttled: Bool
     /// When true, throttled requests get HTTP 429 with `Retry-After` instead of HTTP 200 `THROTTLED`. Default false.
     public var throttle429: Bool
+    /// A state in which Shopify does not serve the shop's Admin API at all; nil (default): served.
+    public var state: ShopUnavailability?
 
     /// No faults, or the given ones.
     public init(
         latencyMs: Int = 0, errorRate: Double = 0, hang: Bool = false, tokenRevoked: Bool = false,
-        throttled: Bool = false, throttle429: Bool = false
+        throttled: Bool = false, throttle429: Bool = false, state: ShopUnavailability? = nil
     ) {
+        self.state = state
         self.latencyMs = latencyMs
         self.errorRate = errorRate
         self.hang = hang
@@ -36,6 +39,42 @@ public struct ShopFaults: Sendable, Codable, Equatable {
         tokenRevoked = try c.decodeIfPresent(Bool.self, forKey: .tokenRevoked) ?? false
         throttled = try c.decodeIfPresent(Bool.self, forKey: .throttled) ?? false
         throttle429 = try c.decodeIfPresent(Bool.self, forKey: .throttle429) ?? false
+        state = try c.decodeIfPresent(ShopUnavailability.self, forKey: .state)
+    }
+}
+
+/// The states in which Shopify answers a shop's Admin API requests with a refusal instead of data, as its response
+/// codes page describes them (https://shopify.dev/docs/api/usage/response-codes). The bodies' wording is not
+/// documented; these follow what apps report.
+public enum ShopUnavailability: String, Sendable, Codable, CaseIterable {
+    /// 402 Payment Required: "The requested shop is currently frozen. The shop owner needs to log in to the shop's
+    /// admin and pay the outstanding balance to unfreeze the shop."
+    case frozen
+    /// 423 Locked: the shop is locked (since 2018 instead of 420:
+    /// https://shopify.dev/changelog/admin-api-requests-to-locked-stores-will-return-a-423-status-code-instead-of-420).
+    case locked
+    /// 404 Not Found: the shop is closed (or gone); "could be available again in the future".
+    case closed
+    /// 403 Forbidden: "generally returned if you haven't requested the appropriate scope for this action".
+    case scopeMissing = "scope-missing"
+    /// HTTP 200 with a GraphQL error `ACCESS_DENIED`: the token lacks the access scope a field needs.
+    case accessDenied = "access-denied"
+
+    /// The HTTP status and body Shopify answers with.
+    var answer: (status: Int, body: String) {
+        switch self {
+        case .frozen: return (402, #"{"errors":"Unavailable Shop"}"#)
+        case .locked: return (423, #"{"errors":"This shop is unavailable"}"#)
+        case .closed: return (404, #"{"errors":"Not Found"}"#)
+        case .scopeMissing:
+            return (403, #"{"errors":"[API] This action requires merchant approval for write_inventory scope."}"#)
+        case .accessDenied:
+            return (
+                200,
+                #"{"errors":[{"message":"Access denied for inventorySetQuantities field. Required access: `write_inventory` access scope.","#
+                    + #""extensions":{"code":"ACCESS_DENIED","documentation":"https://shopify.dev/api/usage/access-scopes"}}]}"#
+            )
+        }
     }
 }
 

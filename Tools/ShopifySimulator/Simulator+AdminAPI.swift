@@ -20,6 +20,11 @@ extension Simulator {
         case .authorized(let f):
             faults = f
         }
+        if let state = faults.state {
+            let (status, body) = state.answer
+            await logCall(domain, apiVersion, "unknown", status, state.rawValue, nil, 0, nil, .null, started)
+            return Self.response(status, body)
+        }
 
         let parsed: JSONValue
         do {
