@@ -1,4 +1,5 @@
 import Contracts
+import ShopifySimulator
 import Testing
 
 @testable import exporter
@@ -84,20 +85,6 @@ import Testing
 }
 
 // MARK: - The model
-
-/// A tiny deterministic random source (SplitMix64), so that a failing seed replays.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-}
 
 struct LedgerWorld {
     /// An order of the shop: placed for `ordered` units, of which `open` are still held (an edit down, a refund
@@ -188,7 +175,7 @@ struct LedgerWorld {
     let evaluateOnArrival: Bool
 
     init(seed: UInt64, kills: Int, evaluateOnArrival: Bool) {
-        rng = SplitMix64(state: seed &* 0x2545_F491_4F6C_DD1D &+ 1)
+        rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ 1)
         killsLeft = kills
         self.evaluateOnArrival = evaluateOnArrival
     }
@@ -269,7 +256,7 @@ struct LedgerWorld {
         let open = orders.indices.filter { orders[$0].open > 0 }
         guard !open.isEmpty else { return }
         let o = open[rng.below(open.count)]
-        let units = rng.chance(50) ? orders[o].open : 1
+        let units = rng.below(100) < 50 ? orders[o].open : 1
         orders[o].open -= units
         orders[o].seq += 1
         shopLevel += units
@@ -298,7 +285,7 @@ struct LedgerWorld {
         guard !inTransit.isEmpty else { return }
         let i = inTransit.firstIndex { tick - $0.sent > maxDelay } ?? rng.below(inTransit.count)
         let (o, seq, open, _) = inTransit[i]
-        if !rng.chance(15) { inTransit.remove(at: i) }
+        if rng.below(100) >= 15 { inTransit.remove(at: i) }
         if let known = orders[o].truth, known.seq >= seq { return }  // an older snapshot: ignored
         // Gross: an order seen first sold all it ordered, and gave back what it no longer holds.
         let before = orders[o].truth?.open ?? orders[o].ordered

@@ -206,7 +206,10 @@ struct BlackFriday {
                 let levels = try await sim.levels(shop: shop)
                 if skus.contains(where: { (levels[$0] ?? 0) != (truths[$0]?.available ?? 0) }) { return false }
             }
-            return true
+            // Shops equal to the truth are not yet quiet while an exporter still holds deliveries: one whose
+            // writer waited out a hung call had its shop in step and 2,000 deliveries in hand, and the checker
+            // then counted them as left in the queue (slow-shop at 4 shops × 500 SKUs × 400 events/s).
+            return try await stack.exporterQueuesDrained()
         }
         let secondsToQuiet = Date().timeIntervalSince(quietStart)
         let cpu = CPUBudget(from: cpuBefore, to: CPUBudget.Snapshot.take(services: stack.servicePIDs))

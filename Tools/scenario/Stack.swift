@@ -360,3 +360,16 @@ struct ScenarioError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+extension Stack {
+    /// Whether every exporter queue of this run is empty with nothing unacknowledged, by the management API (its
+    /// figures lag by up to 5 s, which only delays the answer: after the load the queues only drain). True when
+    /// the run has no virtual host of its own to ask about.
+    func exporterQueuesDrained() async throws -> Bool {
+        guard let virtualHost else { return true }
+        let prefix = StockwireTopology.exporterQueue(shop: "")
+        return try await BrokerAdmin.local().queues(virtualHost: virtualHost).allSatisfy {
+            !$0.name.hasPrefix(prefix) || ($0.messages == 0 && $0.unacknowledged == 0)
+        }
+    }
+}

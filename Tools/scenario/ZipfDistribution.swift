@@ -1,4 +1,5 @@
 import Foundation
+import ShopifySimulator
 
 /// Picks one of `count` items with Zipf popularity: item k (from 0) is chosen with weight 1 / (k + 1)^exponent,
 /// so a few best-sellers take most of the sales, as in real shops.
@@ -29,12 +30,4 @@ struct ZipfDistribution {
         }
         return lo
     }
-}
-
-extension SplitMix64 {
-    /// A uniform value in 0..<bound.
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(bound, 1))) }
-
-    /// A uniform value in 0..<1.
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
