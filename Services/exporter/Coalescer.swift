@@ -23,10 +23,14 @@ struct Coalescer<Token> {
         /// operator's resync, which forgets it).
         var reconcile = false
 
+        /// An operator's resync: the shop may have been restored, so the writer forgets what it believes the shop
+        /// holds and reads it cold.
+        var forgetsBelief: Bool { resync && !reconcile }
+
         /// Takes on the flags of `other`, which joins this write: an operator's resync forgets the belief whatever
         /// joined it; a reconciliation keeps it unless such a resync is part of the write.
         mutating func joinFlags(of other: Pending) {
-            let forgets = (resync && !reconcile) || (other.resync && !other.reconcile)
+            let forgets = forgetsBelief || other.forgetsBelief
             resync = resync || other.resync
             reconcile = resync && !forgets
             again = again || other.again

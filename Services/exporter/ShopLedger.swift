@@ -100,6 +100,13 @@ struct ShopLedger {
         var soldDuringRead: Int64 = 0
         /// Whether any change of the shop's own was announced while that read was in flight.
         var ownChangeDuringRead = false
+
+        /// The read in flight ended (answered, failed, or to be read again).
+        mutating func endRead() {
+            reading = false
+            soldDuringRead = 0
+            ownChangeDuringRead = false
+        }
     }
 
     /// How long unexplained loss is kept back.
@@ -212,19 +219,14 @@ struct ShopLedger {
     /// A read of these items is being sent (step 7).
     mutating func beginRead(items ids: [String]) {
         for id in ids {
-            items[id, default: Item()].reading = true
-            items[id]!.soldDuringRead = 0
-            items[id]!.ownChangeDuringRead = false
+            items[id, default: Item()].endRead()
+            items[id]!.reading = true
         }
     }
 
     /// The read did not answer: nothing changes but that it is no longer in flight.
     mutating func readFailed(items ids: [String]) {
-        for id in ids {
-            items[id]?.reading = false
-            items[id]?.soldDuringRead = 0
-            items[id]?.ownChangeDuringRead = false
-        }
+        for id in ids { items[id]?.endRead() }
     }
 
     /// The answer of a read begun with ``beginRead(items:)`` (step 7): applied, and true, unless a change of the
@@ -237,9 +239,7 @@ struct ShopLedger {
             return true
         }
         guard final else {
-            state.reading = false
-            state.soldDuringRead = 0
-            state.ownChangeDuringRead = false
+            state.endRead()
             items[id] = state
             return false
         }
@@ -256,9 +256,7 @@ struct ShopLedger {
     /// The actual level was read (after a stale answer, or before the first write) (step 3).
     mutating func observed(item id: String, actual: Int64, now: ContinuousClock.Instant) {
         var state = item(id)
-        state.reading = false
-        state.soldDuringRead = 0
-        state.ownChangeDuringRead = false
+        state.endRead()
         if let believed = state.believed, actual < believed {
             state.unseen += believed - actual
             state.unseenSince = now

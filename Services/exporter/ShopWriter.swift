@@ -255,7 +255,7 @@ actor ShopWriter {
                 settle(pending)
                 continue
             }
-            if pending.resync && !pending.reconcile { items.forEach { ledger.forgetBelieved(item: $0) } }
+            if pending.forgetsBelief { items.forEach { ledger.forgetBelieved(item: $0) } }
             entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain)))
         }
         for chunk in Self.chunks(entries, maxItems: tuning.maxBatch) { await write(chunk, location: location, readBack: false) }
@@ -452,7 +452,7 @@ actor ShopWriter {
             var merged = newer
             merged.tokens = current.tokens + newer.tokens
             merged.joinFlags(of: current)
-            if newer.resync && !newer.reconcile && !(current.resync && !current.reconcile) {
+            if newer.forgetsBelief && !current.forgetsBelief {
                 entries[i].items.forEach { ledger.forgetBelieved(item: $0) }
             }
             entries[i].pending = merged
