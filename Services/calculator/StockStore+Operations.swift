@@ -22,14 +22,7 @@ extension StockStore {
         try await db.query(
             "SELECT sku, on_hand, reserved, safety_stock, version FROM skus WHERE sku = ANY($1::text[]) ORDER BY sku",
             [skus]
-        ).map {
-            (
-                try $0.decode(String.self, at: 0),
-                SkuStock(
-                    onHand: try $0.decode(Int64.self, at: 1), reserved: try $0.decode(Int64.self, at: 2),
-                    safetyStock: try $0.decode(Int64.self, at: 3), version: try $0.decode(Int64.self, at: 4))
-            )
-        }
+        ).map(Self.skuStock)
     }
 
     /// Up to `limit` SKUs after `after` (sorted by SKU) with their truth.
@@ -37,14 +30,17 @@ extension StockStore {
         try await db.query(
             "SELECT sku, on_hand, reserved, safety_stock, version FROM skus WHERE sku > $1 ORDER BY sku LIMIT $2",
             [after, limit]
-        ).map {
-            (
-                try $0.decode(String.self, at: 0),
-                SkuStock(
-                    onHand: try $0.decode(Int64.self, at: 1), reserved: try $0.decode(Int64.self, at: 2),
-                    safetyStock: try $0.decode(Int64.self, at: 3), version: try $0.decode(Int64.self, at: 4))
-            )
-        }
+        ).map(Self.skuStock)
+    }
+
+    /// A row `sku, on_hand, reserved, safety_stock, version` of `skus`.
+    private static func skuStock(_ row: PostgresRow) throws -> (sku: String, stock: SkuStock) {
+        (
+            try row.decode(String.self, at: 0),
+            SkuStock(
+                onHand: try row.decode(Int64.self, at: 1), reserved: try row.decode(Int64.self, at: 2),
+                safetyStock: try row.decode(Int64.self, at: 3), version: try row.decode(Int64.self, at: 4))
+        )
     }
 
     /// The truth of `sku` and its last `limit` versions with their causes; nil for an unknown SKU.
