@@ -101,6 +101,13 @@ struct ShopLedger {
         /// Whether any change of the shop's own was announced while that read was in flight.
         var ownChangeDuringRead = false
 
+        /// The write in flight ended (applied or not).
+        mutating func endWrite() {
+            writing = false
+            soldDuringWrite = 0
+            ownChangeDuringWrite = false
+        }
+
         /// The read in flight ended (answered, failed, or to be read again).
         mutating func endRead() {
             reading = false
@@ -146,19 +153,14 @@ struct ShopLedger {
     /// A write of these items is being sent.
     mutating func beginWrite(items ids: [String]) {
         for id in ids {
-            items[id, default: Item()].writing = true
-            items[id]!.soldDuringWrite = 0
-            items[id]!.ownChangeDuringWrite = false
+            items[id, default: Item()].endWrite()
+            items[id]!.writing = true
         }
     }
 
     /// The write did not take effect (refused, stale, or not answered): what we believe stays as it was.
     mutating func writeFailed(items ids: [String]) {
-        for id in ids {
-            items[id]?.writing = false
-            items[id]?.soldDuringWrite = 0
-            items[id]?.ownChangeDuringWrite = false
-        }
+        for id in ids { items[id]?.endWrite() }
     }
 
     /// A write was applied: the shop now holds `quantity`, less the sales announced meanwhile (step 5).
@@ -167,9 +169,7 @@ struct ShopLedger {
         let soldMeanwhile = state.writing ? state.soldDuringWrite : 0
         state.believed = quantity - soldMeanwhile
         state.confirmed = !(state.writing && state.ownChangeDuringWrite)
-        state.writing = false
-        state.soldDuringWrite = 0
-        state.ownChangeDuringWrite = false
+        state.endWrite()
         items[id] = state
     }
 
