@@ -161,5 +161,12 @@ enum CalculatorSchema {
                     PRIMARY KEY (sku, shop)
                 );
                 """),
+        Migration(
+            version: 6, name: "write reports name the mutation",
+            sql: """
+                -- The @idempotent key of the mutation behind a write (NULL: the shop held the level already, nothing
+                -- was sent). The shop knows its writes by it, so a write can be placed in the shop's own order.
+                ALTER TABLE shop_writes ADD COLUMN idempotency_key text;
+                """),
     ]
 }

@@ -359,16 +359,16 @@ struct StockStore: Sendable {
 
     /// Keeps exporters' write reports (a repeated report changes nothing).
     func record(_ reports: [WriteReport]) async throws {
-        let rows = reports.flatMap { r in r.writes.map { (r.shop, $0) } }
+        let rows = reports.flatMap { r in r.writes.map { (r.shop, $0, r.idempotencyKey) } }
         guard !rows.isEmpty else { return }
         try await db.query(
             """
-            INSERT INTO shop_writes (sku, shop, version, value, written_at_ms, first_received_at_ms)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+            INSERT INTO shop_writes (sku, shop, version, value, written_at_ms, first_received_at_ms, idempotency_key)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[])
             ON CONFLICT DO NOTHING
             """,
             [rows.map(\.1.sku), rows.map(\.0), rows.map(\.1.version), rows.map(\.1.value), rows.map(\.1.writtenAtMillis),
-             rows.map(\.1.firstReceivedAtMillis)])
+             rows.map(\.1.firstReceivedAtMillis), rows.map(\.2)])
     }
 
     // MARK: Queries

@@ -344,7 +344,7 @@ actor ShopWriter {
                 : "gid://stockwire/StockBatch/\(UUID().uuidString)"
             let written = quantities.map(\.inventoryItemId)
             ledger.beginWrite(items: written)
-            guard let errors = await send(quantities, reference: reference) else {
+            guard let (errors, key) = await send(quantities, reference: reference) else {
                 ledger.writeFailed(items: written)
                 coalescer.putBack(entries.map(\.pending))
                 return
@@ -373,7 +373,7 @@ actor ShopWriter {
                 for q in quantities { ledger.wrote(item: q.inventoryItemId, quantity: q.quantity) }
                 report(
                     quantities: quantities + alreadyHeld.map(\.quantity), owner: owner + alreadyHeld.map(\.entry),
-                    entries: entries, heldBack: heldBack, soldSeen: soldSeen)
+                    entries: entries, heldBack: heldBack, soldSeen: soldSeen, key: key)
                 metrics.writes.increment()
                 metrics.quantities.increment(by: quantities.count)
                 entries.forEach { settle($0.pending) }
@@ -464,9 +464,10 @@ actor ShopWriter {
     /// zero-oversell guard, as the confirmation that frees units (with the units held back and the version's
     /// sold total: see `WriteReport.Write`). Best effort and off the write path: a report that cannot be published
     /// is only logged (the guard then frees those units with a later report).
+    /// `key`: the idempotency key of the mutation that wrote them, nil when nothing was sent (levels already held).
     private func report(
         quantities: [AdminAPIClient.Quantity], owner: [Int], entries: [Entry], heldBack: [String: Int64],
-        soldSeen: [String: Int64]
+        soldSeen: [String: Int64], key: String? = nil
     ) {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         var seen = Set<Int>()
@@ -481,7 +482,7 @@ actor ShopWriter {
                     heldBack: guarded ? heldBack[q.inventoryItemId] ?? 0 : nil,
                     soldTotal: guarded ? soldSeen[m.sku] ?? m.soldTotals?[shop.domain] ?? 0 : nil))
         }
-        guard !writes.isEmpty, let body = try? WriteReport(shop: shop.domain, writes: writes).json() else { return }
+        guard !writes.isEmpty, let body = try? WriteReport(shop: shop.domain, writes: writes, idempotencyKey: key).json() else { return }
         let message = AMQPMessage(
             exchange: StockwireTopology.writesExchange, routingKey: shop.domain, body: body,
             properties: AMQPProperties(contentType: "application/json", type: WriteReport.messageType), mandatory: false)
@@ -527,8 +528,11 @@ actor ShopWriter {
     }
 
     /// Sends one mutation until Shopify answers it; the same idempotency key on every resend.
-    /// Returns the user errors (empty = applied), or nil when the writer is being cancelled.
-    private func send(_ quantities: [AdminAPIClient.Quantity], reference: String) async -> [AdminAPIClient.UserError]? {
+    /// Returns the user errors (empty = applied) and the key of the attempt Shopify answered, or nil when the writer is
+    /// being cancelled.
+    private func send(
+        _ quantities: [AdminAPIClient.Quantity], reference: String
+    ) async -> (errors: [AdminAPIClient.UserError], key: String)? {
         var key = UUID().uuidString
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
@@ -552,7 +556,7 @@ actor ShopWriter {
                     key = UUID().uuidString  // Shopify asks for a new key after a failed attempt
                     continue
                 }
-                return errors
+                return (errors, key)
             } catch let failure as AdminAPIClient.Failure {
                 guard await handle(failure, cost: 10, backoff: &backoff) else { return nil }
             } catch {

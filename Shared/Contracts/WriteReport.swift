@@ -50,14 +50,21 @@ public struct WriteReport: Sendable, Equatable, Codable {
     public var schemaVersion: Int
     public var shop: String
     public var writes: [Write]
+    /// The `@idempotent` key of the mutation that wrote them; nil when the shop already held every level and no
+    /// mutation was sent. Shopify's side knows a write by this key, so the report can be put in the shop's own order
+    /// of writes instead of being placed by the exporter's clock.
+    public var idempotencyKey: String?
 
-    public init(shop: String, writes: [Write]) {
+    public init(shop: String, writes: [Write], idempotencyKey: String? = nil) {
         self.schemaVersion = Self.currentSchemaVersion
         self.shop = shop
         self.writes = writes
+        self.idempotencyKey = idempotencyKey
     }
 
-    enum CodingKeys: String, CodingKey { case schemaVersion = "schema_version", shop, writes }
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version", shop, writes, idempotencyKey = "idempotency_key"
+    }
 
     public func json() throws -> [UInt8] { Array(try JSONEncoder().encode(self)) }
 

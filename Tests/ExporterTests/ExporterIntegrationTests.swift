@@ -60,6 +60,10 @@ import Testing
         #expect(r.shop == shop && r.writes.count == 1)
         #expect(r.writes.first?.sku == sku && r.writes.first?.version == 3 && r.writes.first?.value == 12)
         #expect((r.writes.first?.writtenAtMillis ?? 0) >= before)
+        // The report names the mutation that wrote it, so the write can be found in the shop's own order.
+        let applied = await h.writes(shop).filter { $0.result == "applied" }
+        #expect(r.idempotencyKey != nil && applied.map(\.idempotencyKey) == [r.idempotencyKey])
+        #expect(applied.first?.appliedOrder != nil)
     }
 
     @Test func olderVersionsNeverMoveAShopBackwards() async throws {

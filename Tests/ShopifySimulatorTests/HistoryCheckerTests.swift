@@ -77,6 +77,21 @@ import Testing
         #expect(stale.map(\.write.version) == [2])
     }
 
+    @Test func whenEveryWriteHasItsPlaceInTheShopsOrderThePlaceDecidesNotTheTime() {
+        typealias W = HistoryChecker.ShopWrite
+        // v4 applied first but logged a millisecond later than v5 (two clocks, or two calls in flight): in order.
+        #expect(
+            HistoryChecker.staleWrites([
+                W(shop: "a", sku: "S", version: 5, atMillis: 100, sequence: 2), W(shop: "a", sku: "S", version: 4, atMillis: 101, sequence: 1),
+            ]).isEmpty)
+        // The same writes applied the other way round: stale, whatever the clocks say.
+        let stale = HistoryChecker.staleWrites([
+            W(shop: "a", sku: "S", version: 5, atMillis: 101, sequence: 1), W(shop: "a", sku: "S", version: 4, atMillis: 100, sequence: 2),
+        ])
+        #expect(stale.map(\.write.version) == [4])
+        #expect(stale.first?.newerBefore == 5)
+    }
+
     @Test func theVersionOfASingleSkuWriteIsReadFromItsReferenceAndABatchNamesNone() {
         let single = HistoryChecker.stockVersion(reference: "gid://stockwire/StockVersion/BF-1a2b-17/42")
         #expect(single?.sku == "BF-1a2b-17")

@@ -91,7 +91,7 @@ public enum HistoryChecker {
         public var version: Int64
         /// When it was applied (ms since 1970).
         public var atMillis: Int64
-        /// Position in the shop's write log, when the write comes from it (orders writes within one millisecond).
+        /// Its place in the shop's own order of applied writes (``WriteLogEntry/appliedOrder``), when known.
         public var sequence: Int?
 
         public init(shop: String, sku: String, version: Int64, atMillis: Int64, sequence: Int? = nil) {
@@ -111,13 +111,20 @@ public enum HistoryChecker {
     }
 
     /// Writes of a version older than one written to the same shop and SKU before (rewriting the same version is
-    /// not stale). Writes are ordered by time, then by write-log position.
+    /// not stale). When every write of a shop and SKU has its place in the shop's order, that order alone decides;
+    /// otherwise time does, then the place. Two clocks cannot order writes: a write report stamped by the exporter
+    /// when the answer came and the next write applied by the shop fell in one millisecond, and the checker saw
+    /// v53 written after v54 in a run where the exporter had written them in order.
     public static func staleWrites(_ writes: [ShopWrite]) -> [StaleWrite] {
         var byKey: [String: [ShopWrite]] = [:]
         for w in writes { byKey["\(w.shop)\u{0}\(w.sku)", default: []].append(w) }
         var out: [StaleWrite] = []
         for key in byKey.keys.sorted() {
-            let ordered = byKey[key]!.sorted { ($0.atMillis, $0.sequence ?? .max) < ($1.atMillis, $1.sequence ?? .max) }
+            let group = byKey[key]!
+            let ordered =
+                group.allSatisfy { $0.sequence != nil }
+                ? group.sorted { ($0.sequence!, $0.atMillis) < ($1.sequence!, $1.atMillis) }
+                : group.sorted { ($0.atMillis, $0.sequence ?? .max) < ($1.atMillis, $1.sequence ?? .max) }
             var newest: Int64?
             for w in ordered {
                 if let n = newest, w.version < n { out.append(StaleWrite(write: w, newerBefore: n)) }

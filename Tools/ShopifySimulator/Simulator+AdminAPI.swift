@@ -82,8 +82,10 @@ extension Simulator {
             return Self.response(status, status == 502 ? #"{"errors":"Bad Gateway"}"# : #"{"errors":"Service Unavailable"}"#)
         }
 
-        let (result, outcome, finalCost) = await state.execute(shop: domain, operation: operation)
-        await logCall(domain, apiVersion, operation.name, 200, outcome, key, requested, quantities, variables, started)
+        let (result, outcome, finalCost, appliedOrder) = await state.execute(shop: domain, operation: operation)
+        await logCall(
+            domain, apiVersion, operation.name, 200, outcome, key, requested, quantities, variables, started,
+            appliedOrder: appliedOrder)
         switch result {
         case .success(let data): return Self.graphQL(data: data, cost: finalCost)
         case .failure(let error): return Self.graphQL(errors: [error.json], cost: finalCost)
@@ -92,7 +94,8 @@ extension Simulator {
 
     private func logCall(
         _ shop: String, _ apiVersion: String, _ operation: String, _ status: Int, _ result: String, _ key: String?,
-        _ requested: Double, _ quantities: [LoggedQuantity]?, _ variables: JSONValue, _ started: Date, retryAfter: Int? = nil
+        _ requested: Double, _ quantities: [LoggedQuantity]?, _ variables: JSONValue, _ started: Date, retryAfter: Int? = nil,
+        appliedOrder: Int? = nil
     ) async {
         var summary = variables.jsonString
         if summary.count > 2_000 { summary = String(summary.prefix(2_000)) + "…" }
@@ -101,7 +104,7 @@ extension Simulator {
             WriteLogEntry(
                 sequence: sequence, time: time, shop: shop, apiVersion: apiVersion, operation: operation, httpStatus: status,
                 result: result, idempotencyKey: key, requestedCost: requested, quantities: quantities, variables: summary,
-                retryAfter: retryAfter)
+                retryAfter: retryAfter, appliedOrder: appliedOrder)
         }
     }
 

@@ -10,6 +10,8 @@ actor SimulatorState {
     private var faults: [String: ShopFaults] = [:]
     private var ids = IDSequences()
     private var writeLog: [WriteLogEntry] = []
+    /// Mutations applied so far, all shops: numbers each in the step that applies it.
+    private var appliedCount = 0
     private var writeSequence = 0
     private var nextLocationID: Int64 = 90_000_000_001
     private let origin = ContinuousClock.now
@@ -232,19 +234,27 @@ actor SimulatorState {
         if failed { shops[domain]?.idempotency.fail(key: key) } else { shops[domain]?.idempotency.release(key: key) }
     }
 
-    /// Runs an admitted operation: `data` (or a top-level error) and the write-log result.
-    func execute(shop domain: String, operation: AdminOperation) -> (Result<JSONValue, GraphQLError>, result: String, cost: JSONValue) {
+    /// Runs an admitted operation: `data` (or a top-level error), the write-log result, and, for a mutation that
+    /// changed levels, its place among all applied mutations (``WriteLogEntry/appliedOrder``).
+    func execute(
+        shop domain: String, operation: AdminOperation
+    ) -> (Result<JSONValue, GraphQLError>, result: String, cost: JSONValue, appliedOrder: Int?) {
         let now = Date()
         var shop = shops.removeValue(forKey: domain)!  // out of the dictionary: changed in place, not copied
         let requested = operation.requestedCost
         var actual = requested
         let outcome: (Result<JSONValue, GraphQLError>, String)
+        var appliedOrder: Int?
         switch operation {
         case .setQuantities(let input, let key):
             let result = shop.setQuantities(input, now: now)
             shop.idempotency.answer(key: key, response: result.payload)
             dispatcher.enqueue(shop: shop.configuration, webhooks: result.webhooks, now: now)
             outcome = (.success(["inventorySetQuantities": result.payload]), result.outcome)
+            if result.outcome == "applied" {
+                appliedCount += 1
+                appliedOrder = appliedCount
+            }
         case .productVariants(let first, let sku):
             let (data, count) = shop.productVariantsQuery(first: first, sku: sku)
             actual = AdminOperation.connectionCost(count)
@@ -263,7 +273,7 @@ actor SimulatorState {
         shops[domain] = shop
         let t = clock
         if actual < requested { buckets[domain]!.refund(requested - actual, at: t) }
-        return (outcome.0, outcome.1, Self.cost(requested: requested, actual: actual, bucket: buckets[domain]!, now: t))
+        return (outcome.0, outcome.1, Self.cost(requested: requested, actual: actual, bucket: buckets[domain]!, now: t), appliedOrder)
     }
 
     /// `extensions.cost` with the bucket as it stands.

@@ -25,6 +25,10 @@ public struct WriteLogEntry: Sendable, Codable, Equatable {
     public var variables: String
     /// Seconds of the `Retry-After` header answered with a 429, else nil.
     public var retryAfter: Int? = nil
+    /// For an `applied` mutation: its place among all mutations the simulator applied, numbered in the step that
+    /// applied it. This is the shops' own order of writes; `sequence` and `time` are taken when the answer is logged,
+    /// later, where two calls in flight at once can swap (and a millisecond holds several writes).
+    public var appliedOrder: Int? = nil
 }
 
 /// One quantity of a logged `inventorySetQuantities`.

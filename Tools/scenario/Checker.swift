@@ -67,6 +67,9 @@ struct Checker {
         /// Writes the exporters reported with their versions (`shop_writes`, first write of each version only): the
         /// only version source for batch writes, whose reference (`StockBatch/<uuid>`) names none.
         var versionFromReports: Int
+        /// Reports no applied mutation stands behind (the shop held the level already; or a report whose key the
+        /// shop never applied): not counted as writes.
+        var reportsWithoutWrite: Int
     }
 
     /// What the calculator published, read back from the tap (`faults.availability-tap`).
@@ -390,39 +393,51 @@ struct Checker {
         }
     }
 
-    /// Every write whose version is known: single-SKU writes from the simulator's write log (their reference names
-    /// the version), and the exporters' write reports (`shop_writes`).
+    /// Every write whose version is known, each placed in its shop's own order of applied writes
+    /// (``WriteLogEntry/appliedOrder``): single-SKU writes from the simulator's write log (their reference names the
+    /// version), and the exporters' write reports (`shop_writes`), placed by the idempotency key of the mutation that
+    /// wrote them. A report with no applied mutation behind it (the shop held the level already) moved nothing and
+    /// is not a write here.
     private func shopWrites(db: PostgresConnection, sim: Simulator) async throws -> ([HistoryChecker.ShopWrite], WriteCoverage) {
         var skuOfItem: [String: [String: String]] = [:]
         for shop in stack.domains {
             for v in try await sim.variants(shop: shop) { skuOfItem[shop, default: [:]][v.inventoryItemGID] = v.sku }
         }
-        let parser = ISO8601DateFormatter()
-        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         var writes: [HistoryChecker.ShopWrite] = []
         var applied = 0
         var fromReference = 0
+        var appliedByKey: [String: (atMillis: Int64, order: Int?)] = [:]
         for entry in await sim.writeLog() where entry.operation == "inventorySetQuantities" && entry.result == "applied" {
             let skus = Set((entry.quantities ?? []).compactMap { skuOfItem[entry.shop]?[$0.inventoryItemId] })
             applied += skus.count
-            guard let reference = Self.reference(entry.variables), let (sku, version) = HistoryChecker.stockVersion(reference: reference),
-                let date = parser.date(from: entry.time)
+            guard let date = Timestamp.parsePrecise(entry.time) else { continue }
+            let atMillis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+            if let key = entry.idempotencyKey { appliedByKey["\(entry.shop)\u{0}\(key)"] = (atMillis, entry.appliedOrder) }
+            guard let reference = Self.reference(entry.variables), let (sku, version) = HistoryChecker.stockVersion(reference: reference)
             else { continue }
             fromReference += 1
             writes.append(
-                HistoryChecker.ShopWrite(
-                    shop: entry.shop, sku: sku, version: version, atMillis: Int64((date.timeIntervalSince1970 * 1000).rounded()),
-                    sequence: entry.sequence))
+                HistoryChecker.ShopWrite(shop: entry.shop, sku: sku, version: version, atMillis: atMillis, sequence: entry.appliedOrder))
         }
         var fromReports = 0
-        for row in try await db.query("SELECT shop, sku, version, written_at_ms FROM shop_writes", []) {
+        var unplaced = 0
+        for row in try await db.query("SELECT shop, sku, version, idempotency_key FROM shop_writes", []) {
+            let shop = try row.decode(String.self, at: 0)
+            guard let key = try row.decode(String?.self, at: 3), let write = appliedByKey["\(shop)\u{0}\(key)"] else {
+                unplaced += 1
+                continue
+            }
             fromReports += 1
             writes.append(
                 HistoryChecker.ShopWrite(
-                    shop: try row.decode(String.self, at: 0), sku: try row.decode(String.self, at: 1),
-                    version: try row.decode(Int64.self, at: 2), atMillis: try row.decode(Int64.self, at: 3)))
+                    shop: shop, sku: try row.decode(String.self, at: 1), version: try row.decode(Int64.self, at: 2),
+                    atMillis: write.atMillis, sequence: write.order))
         }
-        return (writes, WriteCoverage(applied: applied, versionFromReference: fromReference, versionFromReports: fromReports))
+        return (
+            writes,
+            WriteCoverage(
+                applied: applied, versionFromReference: fromReference, versionFromReports: fromReports, reportsWithoutWrite: unplaced)
+        )
     }
 
     /// For each stale write (the first 100), every write of that shop and SKU from 3 s before to 1 s after it: when,
@@ -431,7 +446,8 @@ struct Checker {
     private func staleWriteDetails(
         _ stale: [HistoryChecker.StaleWrite], writes: [HistoryChecker.ShopWrite], sim: Simulator
     ) async throws -> String {
-        let log = Dictionary(await sim.writeLog().map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
+        let log = Dictionary(
+            await sim.writeLog().compactMap { e in e.appliedOrder.map { ($0, e) } }, uniquingKeysWith: { a, _ in a })
         func time(_ ms: Int64) -> String { Timestamp.precise(Date(timeIntervalSince1970: Double(ms) / 1000)) }
         var out = ""
         for s in stale.prefix(100) {
@@ -439,14 +455,14 @@ struct Checker {
             let around = writes.filter {
                 $0.shop == s.write.shop && $0.sku == s.write.sku && $0.atMillis >= s.write.atMillis - 3_000
                     && $0.atMillis <= s.write.atMillis + 1_000
-            }.sorted { ($0.atMillis, $0.sequence ?? .max) < ($1.atMillis, $1.sequence ?? .max) }
+            }.sorted { ($0.sequence ?? .max, $0.atMillis) < ($1.sequence ?? .max, $1.atMillis) }
             for w in around {
                 var line = "  \(time(w.atMillis))  v\(w.version)"
                 if let seq = w.sequence, let e = log[seq] {
                     let q = (e.quantities ?? []).map { "\($0.changeFromQuantity.map(String.init) ?? "null") → \($0.quantity)" }
-                    line += "  write #\(seq) \(e.result) \(q.joined(separator: ", ")) key \(e.idempotencyKey ?? "-")"
+                    line += "  write #\(e.sequence) (applied #\(seq)) \(e.result) \(q.joined(separator: ", ")) key \(e.idempotencyKey ?? "-")"
                 } else {
-                    line += "  reported by the exporter"
+                    line += "  reported by the exporter, no applied write found"
                 }
                 out += line + (w == s.write ? "   ← stale\n" : "\n")
             }
