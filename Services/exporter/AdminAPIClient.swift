@@ -17,6 +17,14 @@ struct AdminAPIClient: Sendable {
         var restoreRate: Double
     }
 
+    /// Shopify's `extensions.cost` of one answer: what the call asked for before it ran, what it was charged, and
+    /// the bucket after it.
+    struct CostReport: Sendable, Equatable {
+        var requestedQueryCost: Double?
+        var actualQueryCost: Double?
+        var throttle: ThrottleStatus?
+    }
+
     /// Why a call produced no data.
     enum Failure: Error, Equatable {
         /// 401: the token was refused (revoked or rotated).
@@ -30,6 +38,9 @@ struct AdminAPIClient: Sendable {
         /// Shopify does not serve this shop now (frozen, locked, closed, a scope missing): nothing of it will work
         /// until the merchant acts; the shop is paused by name.
         case refused(Refusal)
+        /// `MAX_COST_EXCEEDED`: the query would cost more than Shopify runs in one query; nothing ran. `cost`: what
+        /// Shopify computed, when it said.
+        case tooCostly(cost: Double?)
     }
 
     /// A state in which Shopify refuses every request of the shop (https://shopify.dev/docs/api/usage/response-codes).
@@ -130,7 +141,7 @@ struct AdminAPIClient: Sendable {
     /// when applied) and the throttle status.
     func setQuantities(
         _ quantities: [Quantity], reason: String, referenceDocumentUri: String, idempotencyKey: String
-    ) async throws -> ([UserError], ThrottleStatus?) {
+    ) async throws -> ([UserError], CostReport?) {
         let input: [String: Any] = [
             "name": "available", "reason": reason, "referenceDocumentUri": referenceDocumentUri,
             "quantities": quantities.map { q -> [String: Any] in
@@ -154,7 +165,7 @@ struct AdminAPIClient: Sendable {
     }
 
     /// The variants whose SKU is exactly `sku` (Shopify's search may match more loosely).
-    func variants(sku: String) async throws -> ([Variant], ThrottleStatus?) {
+    func variants(sku: String) async throws -> ([Variant], CostReport?) {
         let query = """
             query StockwireVariants($first: Int!, $query: String!) { productVariants(first: $first, query: $query) \
             { nodes { id sku inventoryItem { id } } } }
@@ -184,7 +195,7 @@ struct AdminAPIClient: Sendable {
     }
 
     /// The available level of each item at `locationId` (items not stocked there are absent).
-    func levels(items: [String], locationId: String) async throws -> ([String: Int64], ThrottleStatus?) {
+    func levels(items: [String], locationId: String) async throws -> ([String: Int64], CostReport?) {
         let query = """
             query StockwireLevels($ids: [ID!]!, $locationId: ID!) { nodes(ids: $ids) { ... on InventoryItem { id \
             inventoryLevel(locationId: $locationId) { quantities(names: ["available"]) { name quantity } } } } }
@@ -206,7 +217,7 @@ struct AdminAPIClient: Sendable {
     // MARK: - Transport
 
     private func call(_ operation: String, _ query: String, variables: [String: Any]) async throws -> (
-        [String: Any], ThrottleStatus?
+        [String: Any], CostReport?
     ) {
         let token: String
         do {
@@ -253,16 +264,20 @@ struct AdminAPIClient: Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any] else {
             throw Failure.transient("\(shop.domain): answer is not JSON")
         }
-        let status = Self.throttleStatus(object)
+        let report = Self.costReport(object)
+        let status = report?.throttle
         if let errors = object["errors"] as? [[String: Any]], !errors.isEmpty {
             let codes = errors.compactMap { ($0["extensions"] as? [String: Any])?["code"] as? String }
             if codes.contains("THROTTLED") { throw Failure.throttled(retryAfter: nil, status: status) }
+            if let costly = errors.first(where: { ($0["extensions"] as? [String: Any])?["code"] as? String == "MAX_COST_EXCEEDED" }) {
+                throw Failure.tooCostly(cost: ((costly["extensions"] as? [String: Any])?["cost"] as? NSNumber)?.doubleValue)
+            }
             let messages = errors.compactMap { $0["message"] as? String }.joined(separator: "; ")
             if codes.contains("ACCESS_DENIED") { throw Failure.refused(.accessDenied(messages)) }
             throw Failure.rejected("\(shop.domain): \(messages)")
         }
         if let errors = object["errors"] as? String { throw Failure.rejected("\(shop.domain): \(errors)") }
-        return (object["data"] as? [String: Any] ?? [:], status)
+        return (object["data"] as? [String: Any] ?? [:], report)
     }
 
     /// The `errors` text of a refusal's body, cut short; "" when there is none.
@@ -271,13 +286,19 @@ struct AdminAPIClient: Sendable {
         return String((object["errors"] as? String ?? "").prefix(200))
     }
 
-    static func throttleStatus(_ object: [String: Any]) -> ThrottleStatus? {
-        guard let cost = (object["extensions"] as? [String: Any])?["cost"] as? [String: Any],
-            let t = cost["throttleStatus"] as? [String: Any],
+    /// The `extensions.cost` of an answer, nil when it has none.
+    static func costReport(_ object: [String: Any]) -> CostReport? {
+        guard let cost = (object["extensions"] as? [String: Any])?["cost"] as? [String: Any] else { return nil }
+        var throttle: ThrottleStatus?
+        if let t = cost["throttleStatus"] as? [String: Any],
             let maximum = (t["maximumAvailable"] as? NSNumber)?.doubleValue,
             let current = (t["currentlyAvailable"] as? NSNumber)?.doubleValue,
             let rate = (t["restoreRate"] as? NSNumber)?.doubleValue
-        else { return nil }
-        return ThrottleStatus(maximumAvailable: maximum, currentlyAvailable: current, restoreRate: rate)
+        {
+            throttle = ThrottleStatus(maximumAvailable: maximum, currentlyAvailable: current, restoreRate: rate)
+        }
+        return CostReport(
+            requestedQueryCost: (cost["requestedQueryCost"] as? NSNumber)?.doubleValue,
+            actualQueryCost: (cost["actualQueryCost"] as? NSNumber)?.doubleValue, throttle: throttle)
     }
 }

@@ -49,6 +49,8 @@ actor ShopWriter {
     private var coalescer = Coalescer<AMQPDelivery>()
     private var ledger: ShopLedger
     private var bucket = CostBucket(now: .now)
+    /// What each call costs, learned from Shopify's answers.
+    private var costs = QueryCosts()
     private var catalog = ShopCatalog()
     /// The newest message written per SKU: written again to an inventory item a catalog message adds.
     private var lastWritten: [String: AvailabilityMessage] = [:]
@@ -536,7 +538,7 @@ actor ShopWriter {
         var key = UUID().uuidString
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
-            let wait = bucket.reserve(cost: 10, at: .now)
+            let wait = bucket.reserve(cost: costs.estimate(.write), at: .now)
             if wait > .zero {
                 metrics.throttledWaits.increment()
                 guard (try? await Task.sleep(for: wait)) != nil else { return nil }
@@ -544,7 +546,7 @@ actor ShopWriter {
             do {
                 let (errors, status) = try await client.setQuantities(
                     quantities, reason: "correction", referenceDocumentUri: reference, idempotencyKey: key)
-                adopt(status)
+                adopt(status, call: .write)
                 resume()
                 if errors.contains(where: { $0.code == "IDEMPOTENCY_CONCURRENT_REQUEST" }) {
                     // The earlier attempt with this key is still running at Shopify (our side timed out): wait, same key.
@@ -558,9 +560,9 @@ actor ShopWriter {
                 }
                 return (errors, key)
             } catch let failure as AdminAPIClient.Failure {
-                guard await handle(failure, cost: 10, backoff: &backoff) else { return nil }
+                guard await handle(failure, cost: costs.estimate(.write), backoff: &backoff) else { return nil }
             } catch {
-                guard await handle(.transient("\(error)"), cost: 10, backoff: &backoff) else { return nil }
+                guard await handle(.transient("\(error)"), cost: costs.estimate(.write), backoff: &backoff) else { return nil }
             }
         }
         return nil
@@ -592,7 +594,21 @@ actor ShopWriter {
             let ok = (try? await Task.sleep(for: backoff)) != nil
             backoff = min(backoff * 2, tuning.maxBackoff)
             return ok
+        case .tooCostly(let cost):
+            // Only a level read grows with its input, and it splits itself (fetchLevels); any other call over the
+            // maximum is a bug on our side or a changed cost rule: wait and retry rather than drop.
+            logger.error(
+                "shop refused a query as too costly", metadata: ["cost": "\(cost.map { "\($0)" } ?? "?")", "maximum": "\(QueryCosts.maximumPerQuery)"])
+            let ok = (try? await Task.sleep(for: backoff)) != nil
+            backoff = min(backoff * 2, tuning.maxBackoff)
+            return ok
         }
+    }
+
+    /// Adopts what Shopify reported with an answer: the call's requested cost, and the bucket as it stands.
+    private func adopt(_ report: AdminAPIClient.CostReport?, call: QueryCosts.Call, items: Int = 1) {
+        if let requested = report?.requestedQueryCost { costs.learn(call, items: items, requested: requested) }
+        adopt(report?.throttle)
     }
 
     private func adopt(_ status: AdminAPIClient.ThrottleStatus?) {
@@ -648,7 +664,7 @@ actor ShopWriter {
                 locationId = locations[0].id
                 return locationId
             } catch let failure as AdminAPIClient.Failure {
-                guard await handle(failure, cost: 2, backoff: &backoff) else { return nil }
+                guard await handle(failure, cost: costs.estimate(.locations), backoff: &backoff) else { return nil }
             } catch {
                 return nil
             }
@@ -662,11 +678,11 @@ actor ShopWriter {
         if let known = catalog.items(sku: sku) { return known }
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
-            let wait = bucket.reserve(cost: 3, at: .now)
+            let wait = bucket.reserve(cost: costs.estimate(.variants), at: .now)
             if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil else { return nil } }
             do {
                 let (variants, status) = try await client.variants(sku: sku)
-                adopt(status)
+                adopt(status, call: .variants)
                 resume()
                 if variants.isEmpty {
                     logger.info("SKU not listed in this shop: skipped", metadata: ["sku": "\(sku)"])
@@ -679,7 +695,7 @@ actor ShopWriter {
                 catalog.recordLookup(sku: sku, items: variants.map(\.inventoryItemId))
                 return catalog.items(sku: sku) ?? []
             } catch let failure as AdminAPIClient.Failure {
-                guard await handle(failure, cost: 3, backoff: &backoff) else { return nil }
+                guard await handle(failure, cost: costs.estimate(.variants), backoff: &backoff) else { return nil }
             } catch {
                 return nil
             }
@@ -691,10 +707,12 @@ actor ShopWriter {
     /// (a change of the shop's own was announced while it was in flight: ``ShopLedger`` step 7) is read again, up to
     /// ``ambiguousReadLimit`` times, then taken with the belief erring low.
     private func readLevels(_ items: [String], location: String) async -> Bool {
-        // `nodes(ids:)` takes at most 250 ids, like every input array.
-        guard items.count <= tuning.maxBatch else {
-            for start in stride(from: 0, to: items.count, by: tuning.maxBatch) {
-                guard await readLevels(Array(items[start..<min(start + tuning.maxBatch, items.count)]), location: location)
+        // `nodes(ids:)` takes at most 250 ids, like every input array, and a read of 250 costs about 750 points
+        // against Shopify's maximum of 1,000 per query.
+        let most = costs.levelItemsPerQuery(limit: tuning.maxBatch)
+        guard items.count <= most else {
+            for start in stride(from: 0, to: items.count, by: most) {
+                guard await readLevels(Array(items[start..<min(start + most, items.count)]), location: location)
                 else { return false }
             }
             return true
@@ -715,21 +733,34 @@ actor ShopWriter {
     /// How many times an item is read while its own sales keep being announced during the read.
     static let ambiguousReadLimit = 3
 
-    /// One read of `items`' levels, begun in the ledger (step 7); nil when cancelled.
+    /// One read of `items`' levels, begun in the ledger (step 7); nil when cancelled. A read Shopify finds too costly
+    /// teaches the cost per item and is read in halves.
     private func fetchLevels(_ items: [String], location: String) async -> [String: Int64]? {
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
-            let wait = bucket.reserve(cost: Double(2 + items.count / 10), at: .now)
+            let wait = bucket.reserve(cost: costs.estimate(.levels, items: items.count), at: .now)
             if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil else { return nil } }
             ledger.beginRead(items: items)
             do {
                 let (levels, status) = try await client.levels(items: items, locationId: location)
-                adopt(status)
+                adopt(status, call: .levels, items: items.count)
                 resume()
                 return levels
+            } catch AdminAPIClient.Failure.tooCostly(let cost) where items.count > 1 {
+                ledger.readFailed(items: items)
+                metrics.costlyReads.increment()
+                costs.learn(.levels, items: items.count, requested: cost ?? costs.estimate(.levels, items: items.count) * 2)
+                logger.warning(
+                    "a level read was over Shopify's query cost maximum: read in halves",
+                    metadata: ["items": "\(items.count)", "cost": "\(cost.map { "\($0)" } ?? "?")"])
+                let half = items.count / 2
+                guard let first = await fetchLevels(Array(items[..<half]), location: location),
+                    let second = await fetchLevels(Array(items[half...]), location: location)
+                else { return nil }
+                return first.merging(second) { a, _ in a }
             } catch let failure as AdminAPIClient.Failure {
                 ledger.readFailed(items: items)
-                guard await handle(failure, cost: Double(2 + items.count / 10), backoff: &backoff) else { return nil }
+                guard await handle(failure, cost: costs.estimate(.levels, items: items.count), backoff: &backoff) else { return nil }
             } catch {
                 ledger.readFailed(items: items)
                 return nil
@@ -779,6 +810,8 @@ struct ShopMetrics: Sendable {
     let verifications: Counter
     let verifyRepaired: Counter
     let ambiguousReads: Counter
+    /// Level reads Shopify refused as over its single-query cost maximum (read again in halves).
+    let costlyReads: Counter
     let transientFailures: Counter
     let paused: Gauge
     let endToEnd: Metrics.Timer
@@ -800,6 +833,7 @@ struct ShopMetrics: Sendable {
         verifications = Counter(label: "stockwire_exporter_read_backs_total", dimensions: d)
         verifyRepaired = Counter(label: "stockwire_exporter_read_back_repairs_total", dimensions: d)
         ambiguousReads = Counter(label: "stockwire_exporter_ambiguous_reads_total", dimensions: d)
+        costlyReads = Counter(label: "stockwire_exporter_costly_reads_total", dimensions: d)
         transientFailures = Counter(label: "stockwire_exporter_transient_failures_total", dimensions: d)
         paused = Gauge(label: "stockwire_exporter_shop_paused", dimensions: d)
         endToEnd = Metrics.Timer(label: "stockwire_exporter_end_to_end_seconds", dimensions: d)

@@ -165,6 +165,43 @@ import Testing
         }
     }
 
+    /// Shopify's cost rules (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits#cost-calculation):
+    /// a connection is 2 plus `first` nodes, `nodes(ids:)` is per id, what was not returned is refunded, and a query
+    /// over 1,000 points runs nothing and costs nothing.
+    @Test func queriesCostWhatShopifysRulesChargeAndOneOverTheMaximumRunsNothing() async throws {
+        try await withSimulator(planA: .plus) { sim in
+            let tee = try await sim.createVariant(shop: shopA, sku: "TEE", available: 4)
+            let variants = try await graphQL(
+                sim, "query V($first: Int!, $query: String) { productVariants(first: $first, query: $query) { nodes { id sku inventoryItem { id } } } }",
+                ["first": 10, "query": "sku:TEE"])
+            #expect(variants.json.at("extensions.cost.requestedQueryCost") == .double(22))
+            #expect(variants.json.at("extensions.cost.actualQueryCost") == .double(4))
+            let levels = """
+                query R($ids: [ID!]!, $locationId: ID!) { nodes(ids: $ids) { ... on InventoryItem { id
+                  inventoryLevel(locationId: $locationId) { quantities(names: ["available"]) { name quantity } } } } }
+                """
+            let ids: [JSONValue] = [.string(tee.inventoryItemGID)] + (1...249).map { .string("gid://shopify/InventoryItem/9\($0)") }
+            let read = try await graphQL(sim, levels, ["ids": .array(ids), "locationId": "gid://shopify/Location/70001"])
+            #expect(read.json.at("extensions.cost.requestedQueryCost") == .double(750))
+            #expect(read.json.at("extensions.cost.actualQueryCost") == .double(3))
+            #expect(read.json.at("data.nodes.0.inventoryLevel.quantities.0.quantity") == .int(4))
+
+            try await sim.setFaults(ShopFaults(costScale: 2), shop: shopA)
+            let before = try await graphQL(sim, "{ locations(first: 1) { nodes { id } } }")
+            let tooCostly = try await graphQL(sim, levels, ["ids": .array(ids), "locationId": "gid://shopify/Location/70001"])
+            #expect(tooCostly.status == 200 && tooCostly.json["data"] == nil)
+            #expect(tooCostly.json.at("errors.0.extensions.code")?.stringValue == "MAX_COST_EXCEEDED")
+            #expect(tooCostly.json.at("errors.0.extensions.maxCost") == .double(1000))
+            #expect(tooCostly.json.at("extensions.cost.requestedQueryCost") == .double(1500))
+            #expect(tooCostly.json.at("extensions.cost.actualQueryCost") == .null)
+            let charged =
+                (before.json.at("extensions.cost.throttleStatus.currentlyAvailable")?.doubleValue ?? 0)
+                - (tooCostly.json.at("extensions.cost.throttleStatus.currentlyAvailable")?.doubleValue ?? 0)
+            #expect(charged <= 0, "a query refused for its cost is not charged")
+            #expect(await sim.writeLog(shop: shopA).last?.result == "MAX_COST_EXCEEDED")
+        }
+    }
+
     @Test func unsupportedQueriesGetAnErrorsArray() async throws {
         try await withSimulator { sim in
             let products = try await graphQL(sim, "{ products(first: 1) { nodes { id } } }")

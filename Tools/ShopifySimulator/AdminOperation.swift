@@ -24,17 +24,41 @@ enum AdminOperation: Sendable {
         }
     }
 
-    /// Points reserved before running. `inventorySetQuantities` 10; connections `2 + ceil(first / 10)`;
-    /// `nodes` `1 + ids.count`.
+    /// Points reserved before running, by Shopify's cost rules
+    /// (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits#cost-calculation): scalars and enums 0, an
+    /// object 1, a connection 2 plus `first` times the cost of one node, an interface the most of its selections, a
+    /// mutation 10. The simulator answers each root field with a fixed shape, so the node costs are those shapes':
+    /// a `ProductVariant` with its `inventoryItem` object (2), a `Location` (1), an `InventoryItem` with its
+    /// `inventoryLevel` and that level's `quantities` list (3).
     var requestedCost: Double {
         switch self {
         case .setQuantities: return 10
-        case .productVariants(let first, _), .locations(let first): return Self.connectionCost(first)
-        case .inventoryItemNodes(let ids, _, _): return Double(1 + ids.count)
+        case .productVariants(let first, _): return Self.connectionCost(first, node: Self.variantNodeCost)
+        case .locations(let first): return Self.connectionCost(first, node: Self.locationNodeCost)
+        case .inventoryItemNodes(let ids, _, _): return Self.itemNodesCost(ids.count)
         }
     }
 
-    static func connectionCost(_ count: Int) -> Double { 2 + (Double(count) / 10).rounded(.up) }
+    static let variantNodeCost: Double = 2
+    static let locationNodeCost: Double = 1
+    static let inventoryItemNodeCost: Double = 3
+
+    /// A connection of `count` nodes of cost `node` each (requested: `first`; actual: the nodes returned).
+    static func connectionCost(_ count: Int, node: Double) -> Double { 2 + Double(count) * node }
+
+    /// `nodes(ids:)` of `count` inventory items (requested: ids asked; actual: items found).
+    static func itemNodesCost(_ count: Int) -> Double { Double(count) * inventoryItemNodeCost }
+
+    /// Shopify runs no single query above this cost; it answers `MAX_COST_EXCEEDED` and charges nothing
+    /// (https://shopify.dev/docs/api/usage/limits, "Maximum single query cost").
+    static let maximumQueryCost: Double = 1_000
+
+    /// The error for a query over ``maximumQueryCost``, worded as Shopify's.
+    static func maxCostExceeded(_ cost: Double) -> GraphQLError {
+        GraphQLError(
+            message: "Query cost is \(Int(cost)), which exceeds the single query max cost limit (\(Int(maximumQueryCost))).",
+            code: "MAX_COST_EXCEEDED", extensions: ["cost": .double(cost), "maxCost": .double(maximumQueryCost)])
+    }
 
     var idempotencyKey: String? {
         if case .setQuantities(_, let key) = self { return key }

@@ -16,13 +16,19 @@ public struct ShopFaults: Sendable, Codable, Equatable {
     public var throttle429: Bool
     /// A state in which Shopify does not serve the shop's Admin API at all; nil (default): served.
     public var state: ShopUnavailability?
+    /// Every query cost (requested and actual) multiplied by this. Default 1. Shopify sets and changes field costs
+    /// itself ("Running a query is the best way to find out its true cost",
+    /// https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits#cost-calculation): a client must follow
+    /// the `requestedQueryCost` it is answered, not its own arithmetic.
+    public var costScale: Double
 
     /// No faults, or the given ones.
     public init(
         latencyMs: Int = 0, errorRate: Double = 0, hang: Bool = false, tokenRevoked: Bool = false,
-        throttled: Bool = false, throttle429: Bool = false, state: ShopUnavailability? = nil
+        throttled: Bool = false, throttle429: Bool = false, state: ShopUnavailability? = nil, costScale: Double = 1
     ) {
         self.state = state
+        self.costScale = costScale
         self.latencyMs = latencyMs
         self.errorRate = errorRate
         self.hang = hang
@@ -40,6 +46,7 @@ public struct ShopFaults: Sendable, Codable, Equatable {
         throttled = try c.decodeIfPresent(Bool.self, forKey: .throttled) ?? false
         throttle429 = try c.decodeIfPresent(Bool.self, forKey: .throttle429) ?? false
         state = try c.decodeIfPresent(ShopUnavailability.self, forKey: .state)
+        costScale = try c.decodeIfPresent(Double.self, forKey: .costScale) ?? 1
     }
 }
 

@@ -44,7 +44,13 @@ extension Simulator {
         }
         let key = operation.idempotencyKey
         let quantities = Self.loggedQuantities(operation)
-        let requested = operation.requestedCost
+        let requested = await state.requestedCost(of: operation, shop: domain)
+        if requested > AdminOperation.maximumQueryCost {
+            await logCall(domain, apiVersion, operation.name, 200, "MAX_COST_EXCEEDED", key, requested, quantities, variables, started)
+            return Self.graphQL(
+                errors: [AdminOperation.maxCostExceeded(requested).json],
+                cost: await state.costOnly(shop: domain, requested: requested))
+        }
 
         switch await state.admit(shop: domain, operation: operation) {
         case .throttled(let throttleCost, let retryAfter, let as429):

@@ -204,7 +204,7 @@ actor SimulatorState {
         let faults = faults[domain] ?? ShopFaults()
         var bucket = buckets[domain]!
         if faults.throttled { bucket.drain(at: now) }
-        let requested = operation.requestedCost
+        let requested = requestedCost(of: operation, shop: domain)
         guard bucket.consume(requested, at: now) else {
             buckets[domain] = bucket
             return .throttled(
@@ -234,6 +234,11 @@ actor SimulatorState {
         if failed { shops[domain]?.idempotency.fail(key: key) } else { shops[domain]?.idempotency.release(key: key) }
     }
 
+    /// What `operation` asks of `domain`'s bucket before it runs (with the shop's ``ShopFaults/costScale``).
+    func requestedCost(of operation: AdminOperation, shop domain: String) -> Double {
+        operation.requestedCost * (faults[domain]?.costScale ?? 1)
+    }
+
     /// Runs an admitted operation: `data` (or a top-level error), the write-log result, and, for a mutation that
     /// changed levels, its place among all applied mutations (``WriteLogEntry/appliedOrder``).
     func execute(
@@ -241,7 +246,8 @@ actor SimulatorState {
     ) -> (Result<JSONValue, GraphQLError>, result: String, cost: JSONValue, appliedOrder: Int?) {
         let now = Date()
         var shop = shops.removeValue(forKey: domain)!  // out of the dictionary: changed in place, not copied
-        let requested = operation.requestedCost
+        let requested = requestedCost(of: operation, shop: domain)
+        let scale = faults[domain]?.costScale ?? 1
         var actual = requested
         let outcome: (Result<JSONValue, GraphQLError>, String)
         var appliedOrder: Int?
@@ -257,15 +263,18 @@ actor SimulatorState {
             }
         case .productVariants(let first, let sku):
             let (data, count) = shop.productVariantsQuery(first: first, sku: sku)
-            actual = AdminOperation.connectionCost(count)
+            actual = AdminOperation.connectionCost(count, node: AdminOperation.variantNodeCost) * scale
             outcome = (.success(data), "ok")
         case .locations(let first):
             let (data, count) = shop.locationsQuery(first: first)
-            actual = AdminOperation.connectionCost(count)
+            actual = AdminOperation.connectionCost(count, node: AdminOperation.locationNodeCost) * scale
             outcome = (.success(data), "ok")
         case .inventoryItemNodes(let ids, let locationID, let names):
             do {
-                outcome = (.success(try shop.inventoryItemNodesQuery(ids: ids, locationID: locationID, names: names)), "ok")
+                let data = try shop.inventoryItemNodesQuery(ids: ids, locationID: locationID, names: names)
+                let found = data["nodes"]?.arrayValue?.filter { $0 != .null }.count ?? 0
+                actual = AdminOperation.itemNodesCost(found) * scale
+                outcome = (.success(data), "ok")
             } catch {
                 outcome = (.failure(error), error.code)
             }
@@ -277,9 +286,10 @@ actor SimulatorState {
     }
 
     /// `extensions.cost` with the bucket as it stands.
-    func costOnly(shop domain: String) -> JSONValue {
+    /// `requested`: the cost of a query refused before it ran (charged nothing: no actual cost).
+    func costOnly(shop domain: String, requested: Double = 0) -> JSONValue {
         guard let bucket = buckets[domain] else { return .null }
-        return Self.cost(requested: 0, actual: 0, bucket: bucket, now: clock)
+        return Self.cost(requested: requested, actual: requested > 0 ? nil : 0, bucket: bucket, now: clock)
     }
 
     static func cost(requested: Double, actual: Double?, bucket: LeakyBucket, now: Double) -> JSONValue {

@@ -1,0 +1,54 @@
+import Foundation
+import ShopifySimulator
+import Testing
+
+@testable import exporter
+
+/// Issue #16, item 5: the exporter guessed 3 points for a variant lookup and 2 + n/10 for a level read of n items,
+/// where Shopify charges by its own rules (22, and about 3n), and a query over 1,000 points is refused whole.
+@Suite(.timeLimit(.minutes(2))) struct QueryCostTests {
+    @Test func startingEstimatesFollowShopifysRulesAndEveryAnswerCorrectsThem() {
+        var costs = QueryCosts()
+        #expect(costs.estimate(.write) == 10)
+        #expect(costs.estimate(.variants) == 22)
+        #expect(costs.estimate(.locations) == 52)
+        #expect(costs.estimate(.levels, items: 250) == 750)
+        #expect(costs.levelItemsPerQuery(limit: 250) == 250)
+        // Shopify answered a read of 100 ids as 600 requested points: 6 a id from now on.
+        costs.learn(.levels, items: 100, requested: 600)
+        #expect(costs.estimate(.levels, items: 250) == 1_500)
+        #expect(costs.levelItemsPerQuery(limit: 250) == 166, "a read stays under Shopify's 1,000-point maximum")
+        costs.learn(.variants, requested: 30)
+        #expect(costs.estimate(.variants) == 30)
+        // Nonsense is not learned.
+        costs.learn(.write, requested: 0)
+        costs.learn(.write, requested: .nan)
+        #expect(costs.estimate(.write) == 10)
+        // Even a very costly item is read, one at a time.
+        costs.learn(.levels, items: 1, requested: 5_000)
+        #expect(costs.levelItemsPerQuery(limit: 250) == 1)
+    }
+
+    @Test func aLevelReadOverTheCostMaximumIsReadInPartsAndTheCostPerItemIsLearned() async throws {
+        var tuning = ShopWriter.Tuning()
+        tuning.linger = .seconds(1)  // the whole backlog is there when the first batch is taken
+        let h = try await ExporterHarness.start(shops: 1, plan: .plus, tuning: tuning)
+        let shop = h.shops[0]
+        // Shopify charges twice what its rules give today: a read of 250 ids costs 1,500 points.
+        try await h.simulator.setFaults(ShopFaults(costScale: 2), shop: shop)
+        let skus = (0..<400).map { h.sku("c\($0)") }
+        for sku in skus { _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 1) }
+        for sku in skus { try await h.publish(sku: sku, available: 5, version: 1) }
+        #expect(
+            try await eventually(timeout: .seconds(60)) {
+                let levels = try await h.simulator.inventoryLevels(shop: shop)
+                return levels.count == 400 && levels.allSatisfy { $0.available == 5 }
+            }, "every SKU shows 5")
+        let reads = await h.simulator.writeLog(shop: shop).filter { $0.operation == "nodes" }
+        let refused = reads.filter { $0.result == "MAX_COST_EXCEEDED" }
+        #expect(refused.count == 1, "one refusal teaches the cost: \(reads.map { "\($0.result) \($0.requestedCost)" })")
+        let after = reads.drop { $0.result != "MAX_COST_EXCEEDED" }.dropFirst()
+        #expect(!after.isEmpty && after.allSatisfy { $0.requestedCost <= 1_000 && $0.result == "ok" })
+        await h.stop()
+    }
+}
