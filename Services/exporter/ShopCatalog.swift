@@ -6,6 +6,12 @@ import Contracts
 /// are the primary source, so a write needs no lookup at Shopify. A SKU no catalog message has named yet — a
 /// product last changed before Stockwire was installed, or an exporter that restarted — is looked up once by
 /// SKU and the answer kept, until a catalog message names that SKU.
+///
+/// A lookup that finds nothing is not the last word: Shopify's variant search is an index, updated some time after
+/// a product is created (https://shopify.dev/docs/api/usage/search-syntax; the delay is not documented, apps report
+/// seconds), so a SKU looked up right after its product was created is not found. Such a SKU is looked up again
+/// after ``recheckAfter`` (30 s, 5 min, 1 h), then left to the catalog messages, which name it as soon as the
+/// product's webhook arrives.
 struct ShopCatalog {
     /// A variant as the catalog knows it.
     struct Listing: Equatable {
@@ -33,11 +39,33 @@ struct ShopCatalog {
     private var listed: [String: [Listing]] = [:]
     /// SKU → inventory items found by a lookup, for SKUs no catalog message named.
     private var lookedUp: [String: [String]] = [:]
+    /// SKUs a lookup did not find: how many lookups missed, and when to look again (nil: no more).
+    private var missed: [String: (lookups: Int, recheckAt: ContinuousClock.Instant?)] = [:]
+    /// SKUs handed out by ``rechecksDue(now:limit:)`` whose lookup has not come back yet.
+    private var recheckQueued: Set<String> = []
 
-    /// The items of `sku`: [] when the shop does not list it, nil when unknown (look it up).
-    func items(sku: String) -> [String]? {
+    /// When a SKU that a lookup did not find is looked up again, after the first miss, the second, …
+    let recheckAfter: [Duration]
+    static let defaultRecheckAfter: [Duration] = [.seconds(30), .seconds(300), .seconds(3600)]
+
+    init(recheckAfter: [Duration] = Self.defaultRecheckAfter) { self.recheckAfter = recheckAfter }
+
+    /// The items of `sku`: [] when the shop does not list it, nil when unknown or due to be looked up again.
+    func items(sku: String, now: ContinuousClock.Instant = .now) -> [String]? {
         if let listings = listed[sku] { return listings.map(\.inventoryItemId) }
+        if let due = missed[sku]?.recheckAt, due <= now { return nil }
         return lookedUp[sku]
+    }
+
+    /// Up to `limit` SKUs not found before whose next lookup is due; each is handed out once until its lookup is
+    /// recorded.
+    mutating func rechecksDue(now: ContinuousClock.Instant, limit: Int) -> [String] {
+        var out: [String] = []
+        for (sku, miss) in missed where out.count < limit && !recheckQueued.contains(sku) {
+            if let due = miss.recheckAt, due <= now { out.append(sku) }
+        }
+        recheckQueued.formUnion(out)
+        return out.sorted()
     }
 
     /// Whether `sku`'s mapping came from catalog messages.
@@ -68,6 +96,8 @@ struct ShopCatalog {
         for (sku, listing) in listings {
             listed[sku, default: []].append(listing)
             lookedUp[sku] = nil
+            missed[sku] = nil
+            recheckQueued.remove(sku)
         }
         products[message.productId] = Product(
             updatedAtMillis: message.updatedAtMillis ?? previous?.updatedAtMillis, listings: listings)
@@ -83,10 +113,21 @@ struct ShopCatalog {
         return change
     }
 
-    /// Keeps what a lookup by SKU found (ignored when a catalog message already named the SKU).
-    mutating func recordLookup(sku: String, items: [String]) {
-        guard listed[sku] == nil else { return }
+    /// Keeps what a lookup by SKU found (ignored when a catalog message already named the SKU). Returns how many
+    /// lookups had missed it before (0: the first lookup, or it had been found).
+    @discardableResult
+    mutating func recordLookup(sku: String, items: [String], now: ContinuousClock.Instant = .now) -> Int {
+        recheckQueued.remove(sku)
+        guard listed[sku] == nil else { return 0 }
         lookedUp[sku] = items
+        let missedBefore = missed[sku]?.lookups ?? 0
+        if items.isEmpty {
+            let n = missedBefore + 1
+            missed[sku] = (n, n <= recheckAfter.count ? now + recheckAfter[n - 1] : nil)
+        } else {
+            missed[sku] = nil
+        }
+        return missedBefore
     }
 
     /// Forgets a SKU after Shopify refused a write of its items (a variant deleted since, say): the next write
@@ -94,5 +135,7 @@ struct ShopCatalog {
     mutating func forget(sku: String) {
         listed[sku] = nil
         lookedUp[sku] = nil
+        missed[sku] = nil
+        recheckQueued.remove(sku)
     }
 }

@@ -38,6 +38,9 @@ actor ShopWriter {
         /// can reach it in an order that leaves a belief one unit off. The read-back puts that right within
         /// seconds of the SKU going quiet instead of at the next change or reconciliation round.
         var verifyAfter: Duration = .seconds(2)
+        /// When a SKU that a lookup did not find is looked up again (Shopify's search index lags product creation);
+        /// after the last, only a catalog message maps it.
+        var recheckAfter: [Duration] = ShopCatalog.defaultRecheckAfter
     }
 
     nonisolated let shop: ShopSettings
@@ -51,7 +54,7 @@ actor ShopWriter {
     private var bucket = CostBucket(now: .now)
     /// What each call costs, learned from Shopify's answers.
     private var costs = QueryCosts()
-    private var catalog = ShopCatalog()
+    private var catalog: ShopCatalog
     /// The newest message written per SKU: written again to an inventory item a catalog message adds.
     private var lastWritten: [String: AvailabilityMessage] = [:]
     /// SKUs whose items changed while none of their writes had finished yet: written again once one settles.
@@ -85,6 +88,7 @@ actor ShopWriter {
         logger[metadataKey: "shop"] = "\(shop.domain)"
         self.logger = logger
         self.ledger = ShopLedger(unseenTTL: tuning.unseenTTL)
+        self.catalog = ShopCatalog(recheckAfter: tuning.recheckAfter)
         self.locationId = shop.locationId
         self.pauseWait = tuning.pauseRetry
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -219,6 +223,15 @@ actor ShopWriter {
                 guard let last = lastWritten[sku], catalog.items(sku: sku)?.isEmpty == false else { continue }
                 coalescer.rewrite(last, verify: true)
                 queued += 1
+            }
+            // SKUs a lookup missed are looked up again on spare points only (the bucket more than half full): a shop
+            // that lists a few of the warehouse's SKUs must not spend its writes' points on the others.
+            if bucket.current(at: now) > bucket.maximum / 2 {
+                for sku in catalog.rechecksDue(now: now, limit: Self.rechecksPerTick) {
+                    guard let last = lastWritten[sku] else { continue }
+                    coalescer.rewrite(last)
+                    queued += 1
+                }
             }
             if queued > 0 {
                 metrics.verifications.increment(by: queued)
@@ -684,15 +697,24 @@ actor ShopWriter {
                 let (variants, status) = try await client.variants(sku: sku)
                 adopt(status, call: .variants)
                 resume()
+                let missedBefore = catalog.recordLookup(sku: sku, items: variants.map(\.inventoryItemId))
+                if missedBefore > 0 { metrics.rechecks.increment() }
                 if variants.isEmpty {
-                    logger.info("SKU not listed in this shop: skipped", metadata: ["sku": "\(sku)"])
-                } else if variants.count > 1 {
+                    let next =
+                        missedBefore < tuning.recheckAfter.count
+                        ? "looked up again in \(tuning.recheckAfter[missedBefore])" : "left to the product webhooks"
+                    logger.info("SKU not listed in this shop: skipped, \(next)", metadata: ["sku": "\(sku)"])
+                } else if missedBefore > 0 {
+                    logger.notice(
+                        "SKU found on a later lookup (Shopify's search had not indexed it yet): written now",
+                        metadata: ["sku": "\(sku)", "lookups_missed": "\(missedBefore)"])
+                }
+                if variants.count > 1 {
                     logger.warning(
                         "several variants share one SKU: all of them are written",
                         metadata: ["sku": "\(sku)", "variants": "\(variants.map(\.id).joined(separator: ", "))"])
                 }
                 metrics.lookups.increment()
-                catalog.recordLookup(sku: sku, items: variants.map(\.inventoryItemId))
                 return catalog.items(sku: sku) ?? []
             } catch let failure as AdminAPIClient.Failure {
                 guard await handle(failure, cost: costs.estimate(.variants), backoff: &backoff) else { return nil }
@@ -729,6 +751,9 @@ actor ShopWriter {
         }
         return true
     }
+
+    /// SKUs a lookup missed that one tick of the verify loop sends to be looked up again, at most.
+    static let rechecksPerTick = 10
 
     /// How many times an item is read while its own sales keep being announced during the read.
     static let ambiguousReadLimit = 3
@@ -812,6 +837,8 @@ struct ShopMetrics: Sendable {
     let ambiguousReads: Counter
     /// Level reads Shopify refused as over its single-query cost maximum (read again in halves).
     let costlyReads: Counter
+    /// Lookups of a SKU that an earlier lookup had not found (Shopify's search index lags product creation).
+    let rechecks: Counter
     let transientFailures: Counter
     let paused: Gauge
     let endToEnd: Metrics.Timer
@@ -834,6 +861,7 @@ struct ShopMetrics: Sendable {
         verifyRepaired = Counter(label: "stockwire_exporter_read_back_repairs_total", dimensions: d)
         ambiguousReads = Counter(label: "stockwire_exporter_ambiguous_reads_total", dimensions: d)
         costlyReads = Counter(label: "stockwire_exporter_costly_reads_total", dimensions: d)
+        rechecks = Counter(label: "stockwire_exporter_sku_rechecks_total", dimensions: d)
         transientFailures = Counter(label: "stockwire_exporter_transient_failures_total", dimensions: d)
         paused = Gauge(label: "stockwire_exporter_shop_paused", dimensions: d)
         endToEnd = Metrics.Timer(label: "stockwire_exporter_end_to_end_seconds", dimensions: d)

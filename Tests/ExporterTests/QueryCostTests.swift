@@ -52,3 +52,25 @@ import Testing
         await h.stop()
     }
 }
+
+/// Issue #16, item 9: Shopify's variant search lags product creation. A SKU looked up before the index has it was
+/// cached as "not listed" and never written until a catalog message or the SKU's next change.
+@Suite(.timeLimit(.minutes(2))) struct SearchLagTests {
+    @Test func aSkuTheSearchDidNotFindYetIsLookedUpAgainAndWrittenWithoutAnotherChange() async throws {
+        var tuning = ShopWriter.Tuning()
+        tuning.recheckAfter = [.milliseconds(500), .milliseconds(500), .seconds(2)]
+        let h = try await ExporterHarness.start(shops: 1, tuning: tuning)
+        let shop = h.shops[0]
+        try await h.simulator.setFaults(ShopFaults(searchLagMs: 1_500), shop: shop)
+        let sku = h.sku("fresh")
+        _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 0)
+        try await h.publish(sku: sku, available: 9, version: 1)
+        #expect(
+            try await eventually(timeout: .seconds(20)) { try await h.level(shop, sku) == 9 },
+            "written once Shopify's search finds it, with no new change of the SKU")
+        let lookups = await h.simulator.writeLog(shop: shop).filter { $0.operation == "productVariants" }
+        #expect(lookups.count >= 2, "the first lookup missed it and a later one found it")
+        #expect(lookups.count <= 4, "rechecks back off: \(lookups.count) lookups")
+        await h.stop()
+    }
+}

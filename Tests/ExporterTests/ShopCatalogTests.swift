@@ -65,4 +65,46 @@ import Testing
         catalog.forget(sku: "HAT")
         #expect(catalog.items(sku: "CAP") == nil && catalog.items(sku: "HAT") == nil)
     }
+
+    /// Issue #16, item 9: Shopify's variant search lags product creation, so a lookup right after a product was
+    /// created misses it; it is looked up again after 30 s, 5 min and 1 h, then left to the catalog messages.
+    @Test func aSkuALookupMissedIsLookedUpAgainWithBackoffThenLeftToTheCatalog() {
+        var catalog = ShopCatalog()
+        let t0 = ContinuousClock.now
+        #expect(catalog.recordLookup(sku: "NEW", items: [], now: t0) == 0)
+        #expect(catalog.items(sku: "NEW", now: t0 + .seconds(29)) == [], "not listed, for now")
+        #expect(catalog.rechecksDue(now: t0 + .seconds(29), limit: 10).isEmpty)
+        #expect(catalog.items(sku: "NEW", now: t0 + .seconds(30)) == nil, "due to be looked up again")
+        #expect(catalog.rechecksDue(now: t0 + .seconds(30), limit: 10) == ["NEW"])
+        #expect(catalog.rechecksDue(now: t0 + .seconds(31), limit: 10).isEmpty, "handed out once until its lookup is back")
+        // Missed again: the next look is 5 minutes later, then an hour; after the third miss, no more.
+        let t1 = t0 + .seconds(31)
+        #expect(catalog.recordLookup(sku: "NEW", items: [], now: t1) == 1)
+        #expect(catalog.items(sku: "NEW", now: t1 + .seconds(299)) == [])
+        #expect(catalog.items(sku: "NEW", now: t1 + .seconds(300)) == nil)
+        let t2 = t1 + .seconds(300)
+        #expect(catalog.recordLookup(sku: "NEW", items: [], now: t2) == 2)
+        #expect(catalog.items(sku: "NEW", now: t2 + .seconds(3600)) == nil)
+        let t3 = t2 + .seconds(3600)
+        #expect(catalog.recordLookup(sku: "NEW", items: [], now: t3) == 3)
+        #expect(catalog.items(sku: "NEW", now: t3 + .seconds(86_400)) == [], "left to the catalog messages")
+        #expect(catalog.rechecksDue(now: t3 + .seconds(86_400), limit: 10).isEmpty)
+        // A catalog message names it at last.
+        _ = catalog.apply(product(7, [(71, "NEW", 711)]))
+        #expect(catalog.items(sku: "NEW", now: t3 + .seconds(86_400)) == [item(711)])
+    }
+
+    @Test func aSkuFoundOnALaterLookupIsKeptAndNotLookedUpAgain() {
+        var catalog = ShopCatalog(recheckAfter: [.seconds(1)])
+        let t0 = ContinuousClock.now
+        catalog.recordLookup(sku: "NEW", items: [], now: t0)
+        #expect(catalog.rechecksDue(now: t0 + .seconds(1), limit: 10) == ["NEW"])
+        #expect(catalog.recordLookup(sku: "NEW", items: [item(8)], now: t0 + .seconds(1)) == 1, "found after one miss")
+        #expect(catalog.items(sku: "NEW", now: t0 + .seconds(1_000)) == [item(8)])
+        #expect(catalog.rechecksDue(now: t0 + .seconds(1_000), limit: 10).isEmpty)
+        // The limit bounds one round.
+        for i in 0..<5 { catalog.recordLookup(sku: "S\(i)", items: [], now: t0) }
+        #expect(catalog.rechecksDue(now: t0 + .seconds(2), limit: 3).count == 3)
+        #expect(catalog.rechecksDue(now: t0 + .seconds(2), limit: 3).count == 2)
+    }
 }

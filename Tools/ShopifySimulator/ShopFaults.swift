@@ -21,12 +21,17 @@ public struct ShopFaults: Sendable, Codable, Equatable {
     /// https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits#cost-calculation): a client must follow
     /// the `requestedQueryCost` it is answered, not its own arithmetic.
     public var costScale: Double
+    /// Milliseconds after its creation before a variant is found by `productVariants(query:)`. Default 0. Shopify's
+    /// search is an index updated after the product is created (https://shopify.dev/docs/api/usage/search-syntax).
+    public var searchLagMs: Int
 
     /// No faults, or the given ones.
     public init(
         latencyMs: Int = 0, errorRate: Double = 0, hang: Bool = false, tokenRevoked: Bool = false,
-        throttled: Bool = false, throttle429: Bool = false, state: ShopUnavailability? = nil, costScale: Double = 1
+        throttled: Bool = false, throttle429: Bool = false, state: ShopUnavailability? = nil, costScale: Double = 1,
+        searchLagMs: Int = 0
     ) {
+        self.searchLagMs = searchLagMs
         self.state = state
         self.costScale = costScale
         self.latencyMs = latencyMs
@@ -47,6 +52,7 @@ public struct ShopFaults: Sendable, Codable, Equatable {
         throttle429 = try c.decodeIfPresent(Bool.self, forKey: .throttle429) ?? false
         state = try c.decodeIfPresent(ShopUnavailability.self, forKey: .state)
         costScale = try c.decodeIfPresent(Double.self, forKey: .costScale) ?? 1
+        searchLagMs = try c.decodeIfPresent(Int.self, forKey: .searchLagMs) ?? 0
     }
 }
 

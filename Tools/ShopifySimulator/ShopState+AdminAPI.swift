@@ -116,8 +116,14 @@ extension ShopState {
     // MARK: - Queries
 
     /// `data.productVariants` and the number of nodes returned.
-    func productVariantsQuery(first: Int, sku: String?) -> (JSONValue, Int) {
-        let matches = variants.filter { sku == nil || $0.sku.lowercased() == sku!.lowercased() }.prefix(first)
+    /// `searchLag`: a variant created less than this long before `now` is not found yet. Shopify's variant search is
+    /// an index, updated some time after a product is created (https://shopify.dev/docs/api/usage/search-syntax; the
+    /// delay is not documented).
+    func productVariantsQuery(first: Int, sku: String?, now: Date = Date(), searchLag: TimeInterval = 0) -> (JSONValue, Int) {
+        let indexed = { (v: ProductVariant) in
+            searchLag <= 0 || (variantCreatedAt[v.variantId].map { now.timeIntervalSince($0) >= searchLag } ?? true)
+        }
+        let matches = variants.filter { (sku == nil || $0.sku.lowercased() == sku!.lowercased()) && indexed($0) }.prefix(first)
         let nodes: [JSONValue] = matches.map {
             [
                 "id": .string($0.variantGID), "sku": .string($0.sku), "title": .string($0.title),

@@ -24,6 +24,8 @@ struct ShopState: Sendable {
     /// Variants in creation order.
     var variants: [ProductVariant] = []
     var variantIndexByItem: [Int64: Int] = [:]
+    /// When each variant was created (by variant id), for the search index's lag.
+    var variantCreatedAt: [Int64: Date] = [:]
     var levels: [LevelKey: Level] = [:]
     var orders: [Order] = []
     var orderIndex: [Int64: Int] = [:]
@@ -58,6 +60,7 @@ struct ShopState: Sendable {
             title: title ?? "Product \(sku)")
         variantIndexByItem[variant.inventoryItemId] = variants.count
         variants.append(variant)
+        variantCreatedAt[variant.variantId] = now
         levels[LevelKey(item: variant.inventoryItemId, location: location)] = Level(available: available, updatedAt: now)
         return variant
     }

@@ -262,7 +262,8 @@ actor SimulatorState {
                 appliedOrder = appliedCount
             }
         case .productVariants(let first, let sku):
-            let (data, count) = shop.productVariantsQuery(first: first, sku: sku)
+            let lag = Double(faults[domain]?.searchLagMs ?? 0) / 1000
+            let (data, count) = shop.productVariantsQuery(first: first, sku: sku, now: now, searchLag: lag)
             actual = AdminOperation.connectionCost(count, node: AdminOperation.variantNodeCost) * scale
             outcome = (.success(data), "ok")
         case .locations(let first):
