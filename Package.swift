@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "ingest", "AMQP", "Contracts", "Signing", "ServiceKit",
+                "ingest", "AMQP", "Contracts", "Signing", "ServiceKit", "ShopifySimulator",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -16,13 +16,14 @@ func buildApplication(
     let publisher = EventPublisher(
         connections: connections, exchange: configuration.eventsExchange,
         confirmTimeout: configuration.confirmTimeout, metrics: metrics)
+    let budget = configuration.bodyBudget ?? BodyBudget(limit: configuration.maxBodyBytesInFlight)
     let responder = IngestResponder(
         webhooks: ShopifyWebhookController(
             shops: configuration.shops, maxBodyBytes: configuration.maxBodyBytes,
-            readTimeout: configuration.readTimeout, publisher: publisher),
+            readTimeout: configuration.readTimeout, budget: budget, publisher: publisher),
         movements: StockMovementController(
             token: configuration.movementToken, maxBodyBytes: configuration.maxBodyBytes,
-            readTimeout: configuration.readTimeout, publisher: publisher),
+            readTimeout: configuration.readTimeout, budget: budget, publisher: publisher),
         metrics: metrics, retryAfterSeconds: configuration.retryAfterSeconds)
 
     let router = Router(context: IngestRequestContext.self)

@@ -17,8 +17,17 @@ struct IngestConfiguration: Sendable {
     /// The warehouse's bearer token for `/stock-movements` (`--movement-token-file`, `STOCKWIRE_MOVEMENT_TOKEN_FILE`);
     /// nil refuses every movement with 401.
     var movementToken: [UInt8]?
-    /// Largest request body accepted, in bytes (`--max-body-bytes`, `STOCKWIRE_INGEST_MAX_BODY_BYTES`; default 1 MiB).
-    var maxBodyBytes = 1 << 20
+    /// Largest request body accepted, in bytes (`--max-body-bytes`, `STOCKWIRE_INGEST_MAX_BODY_BYTES`; default 8 MiB).
+    /// A `products/update` of a product with 2,048 variants (Shopify's maximum) is about 1.7 MB and an order of 500
+    /// lines about 0.7 MB (measured on the simulator's full REST bodies): 1 MiB refused the first with 413, and
+    /// after Shopify's retries that event was gone.
+    var maxBodyBytes = 8 << 20
+    /// Bytes of request bodies held at once, all requests together (`--max-body-bytes-in-flight`,
+    /// `STOCKWIRE_INGEST_MAX_BODY_BYTES_IN_FLIGHT`; default 64 MiB, at least the largest body): a body that would go
+    /// over it is answered 503 with `Retry-After`. See ``BodyBudget``.
+    var maxBodyBytesInFlight = 64 << 20
+    /// A budget shared with the caller instead of a new one (tests read its peak).
+    var bodyBudget: BodyBudget?
     /// How long a publish may wait for the broker's confirm before the answer is 503
     /// (`--confirm-timeout-ms`, `STOCKWIRE_INGEST_CONFIRM_TIMEOUT_MS`; default 3 s, inside Shopify's 5 s budget).
     var confirmTimeout: Duration = .seconds(3)
@@ -75,6 +84,14 @@ struct IngestConfiguration: Sendable {
         host = options.host ?? env("STOCKWIRE_INGEST_HOST") ?? host
         port = try int(options.port, "STOCKWIRE_INGEST_PORT", port, min: 0, max: 65535)
         maxBodyBytes = try int(options.maxBodyBytes, "STOCKWIRE_INGEST_MAX_BODY_BYTES", maxBodyBytes, min: 1)
+        maxBodyBytesInFlight = try int(
+            options.maxBodyBytesInFlight, "STOCKWIRE_INGEST_MAX_BODY_BYTES_IN_FLIGHT", max(maxBodyBytesInFlight, maxBodyBytes),
+            min: 1)
+        guard maxBodyBytesInFlight >= maxBodyBytes else {
+            throw ConfigurationError(
+                "STOCKWIRE_INGEST_MAX_BODY_BYTES_IN_FLIGHT / --max-body-bytes-in-flight (\(maxBodyBytesInFlight)) must be at "
+                    + "least STOCKWIRE_INGEST_MAX_BODY_BYTES (\(maxBodyBytes)): a body of the largest size could never be taken")
+        }
         confirmTimeout = .milliseconds(
             try int(options.confirmTimeoutMs, "STOCKWIRE_INGEST_CONFIRM_TIMEOUT_MS", 3000, min: 1, max: 60_000))
         idleTimeout = .milliseconds(
@@ -144,7 +161,8 @@ struct IngestConfiguration: Sendable {
     var summary: Logger.Metadata {
         [
             "bind": "\(host):\(port)", "shops": "\(shops.count)", "movement_token": "\(movementToken == nil ? "absent" : "set")",
-            "max_body_bytes": "\(maxBodyBytes)", "confirm_timeout": "\(confirmTimeout)", "idle_timeout": "\(idleTimeout)",
+            "max_body_bytes": "\(maxBodyBytes)", "max_body_bytes_in_flight": "\(maxBodyBytesInFlight)",
+            "confirm_timeout": "\(confirmTimeout)", "idle_timeout": "\(idleTimeout)",
             "read_timeout": "\(readTimeout)", "max_connections": "\(maxConnections)",
             "publisher_connections": "\(publisherConnections)", "exchange": "\(eventsExchange)",
             "event_log_retention": "\(eventLogMaxAge), \(eventLogMaxBytes) bytes",

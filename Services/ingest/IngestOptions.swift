@@ -30,8 +30,16 @@ struct IngestOptions: ParsableArguments {
             """)
     var movementTokenFile: String?
 
-    @Option(help: "Largest request body in bytes; larger ones get 413 (env STOCKWIRE_INGEST_MAX_BODY_BYTES; default 1048576).")
+    @Option(help: "Largest request body in bytes; larger ones get 413 (env STOCKWIRE_INGEST_MAX_BODY_BYTES; default 8388608).")
     var maxBodyBytes: Int?
+
+    @Option(
+        help: """
+            Bytes of request bodies held at once, all requests together; a body that would go over it gets 503 with \
+            Retry-After, which Shopify retries (env STOCKWIRE_INGEST_MAX_BODY_BYTES_IN_FLIGHT; default 67108864, at \
+            least the largest body).
+            """)
+    var maxBodyBytesInFlight: Int?
 
     @Option(
         name: .customLong("confirm-timeout-ms"),

@@ -32,6 +32,12 @@ struct IngestRejection: Error, Sendable {
         IngestRejection(status: .unsupportedMediaType, reason: reason, message: message, closeConnection: true)
     }
 
+    /// 503: the bodies ingest holds at once would go over their budget (``BodyBudget``); the sender retries later.
+    /// The connection is closed, so the rest of this body is not read.
+    static let overBudget = IngestRejection(
+        status: .serviceUnavailable, reason: "bodies_over_budget",
+        message: "too many large request bodies are being received now; retry later", closeConnection: true)
+
     static func unavailable(_ failure: PublishFailure) -> IngestRejection {
         IngestRejection(
             status: .serviceUnavailable, reason: failure.reason,

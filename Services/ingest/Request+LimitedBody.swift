@@ -18,8 +18,10 @@ extension Request {
     /// A declared `Content-Length` over `limit` is refused before a byte of the body is read; a chunked body is
     /// counted while it arrives and refused at the chunk that crosses the limit. Both answers close the connection,
     /// so the rest is never read. A body still incomplete after `readTimeout` gets 408; a sender that goes silent
-    /// mid-body is cut off by the server's idle timeout.
-    func collectBody(limit: Int, readTimeout: Duration) async throws(IngestRejection) -> [UInt8] {
+    /// mid-body is cut off by the server's idle timeout. Every chunk takes its bytes from `lease` as it arrives: when
+    /// the bodies held by all requests would go over their budget, the answer is 503 (retry later) and the
+    /// connection is closed.
+    func collectBody(limit: Int, readTimeout: Duration, lease: BodyLease) async throws(IngestRejection) -> [UInt8] {
         let declared = declaredContentLength
         if let declared, declared > limit { throw .tooLarge(limit: limit) }
         let deadline = ContinuousClock.now + readTimeout
@@ -30,6 +32,7 @@ extension Request {
         do {
             for try await chunk in body {
                 guard bytes.count + chunk.readableBytes <= limit else { throw IngestRejection.tooLarge(limit: limit) }
+                guard lease.grow(by: chunk.readableBytes) else { throw IngestRejection.overBudget }
                 chunk.withUnsafeReadableBytes { bytes.append(contentsOf: $0) }
                 if ContinuousClock.now > deadline {
                     throw IngestRejection(

@@ -17,6 +17,7 @@ struct ShopifyWebhookController: Sendable {
     let shops: ShopSecrets
     let maxBodyBytes: Int
     let readTimeout: Duration
+    let budget: BodyBudget
     let publisher: EventPublisher
 
     /// Topics Shopify requires every app to accept; Stockwire has nothing to export or erase.
@@ -114,7 +115,10 @@ struct ShopifyWebhookController: Sendable {
         guard let signature = headers.hmac else {
             throw .unauthorized("missing_signature", "missing X-Shopify-Hmac-Sha256")
         }
-        let body = try await request.collectBody(limit: maxBodyBytes, readTimeout: readTimeout)
+        // The body's bytes stay taken from the budget until the event is published (or refused).
+        let lease = BodyLease(budget)
+        defer { lease.end() }
+        let body = try await request.collectBody(limit: maxBodyBytes, readTimeout: readTimeout, lease: lease)
         guard WebhookSignature.isValid(signature: signature, body: body, secrets: secrets) else {
             throw .unauthorized("bad_signature", "signature does not match")
         }

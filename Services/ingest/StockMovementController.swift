@@ -13,6 +13,7 @@ struct StockMovementController: Sendable {
     let token: [UInt8]?
     let maxBodyBytes: Int
     let readTimeout: Duration
+    let budget: BodyBudget
     let publisher: EventPublisher
 
     /// What an accepted or refused request looked like, for metrics and logs.
@@ -31,7 +32,9 @@ struct StockMovementController: Sendable {
             throw .unauthorized("bad_token", "missing or wrong bearer token")
         }
         outcome.topic = "warehouse"
-        let body = try await request.collectBody(limit: maxBodyBytes, readTimeout: readTimeout)
+        let lease = BodyLease(budget)
+        defer { lease.end() }
+        let body = try await request.collectBody(limit: maxBodyBytes, readTimeout: readTimeout, lease: lease)
         let movements: [StockMovement]
         do {
             movements = try StockMovement.parse(body)

@@ -15,7 +15,8 @@ import Testing
     @Test func defaultsApplyWhenNothingIsSet() throws {
         let c = try IngestConfiguration(options: IngestOptions.parse([]), environment: [:])
         #expect(c.port == 8080)
-        #expect(c.maxBodyBytes == 1_048_576)
+        #expect(c.maxBodyBytes == 8 << 20)
+        #expect(c.maxBodyBytesInFlight == 64 << 20)
         #expect(c.confirmTimeout == .seconds(3))
         #expect(c.shops.count == 0)
         #expect(c.movementToken == nil)
