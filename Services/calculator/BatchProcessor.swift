@@ -145,6 +145,7 @@ struct BatchProcessor: Service {
         }
         metrics.duplicates.increment(by: result.duplicates.count + committed.duplicatesInBatch)
         metrics.linesWithoutSku.increment(by: result.linesWithoutSku)
+        metrics.customLines.increment(by: result.customLines)
 
         // Dead letters are published (with their reason) before the batch is acked.
         var requeue = Set<Int>()
@@ -190,6 +191,7 @@ struct BatchProcessor: Service {
                     merged.duplicates += single.duplicates
                     merged.outbox += single.outbox
                     merged.linesWithoutSku += single.linesWithoutSku
+                    merged.customLines += single.customLines
                 }
                 return merged
             } catch {

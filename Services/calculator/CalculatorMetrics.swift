@@ -8,6 +8,8 @@ struct CalculatorMetrics: Sendable {
     let ignored = Counter(label: "stockwire_calculator_events_ignored_total")
     let deadLettered = Counter(label: "stockwire_calculator_events_dead_lettered_total")
     let linesWithoutSku = Counter(label: "stockwire_calculator_order_lines_without_sku_total")
+    /// Custom order lines (no product or variant), which reserve no warehouse stock.
+    let customLines = Counter(label: "stockwire_calculator_order_custom_lines_total")
     let published = Counter(label: "stockwire_calculator_messages_published_total")
     let publishFailures = Counter(label: "stockwire_calculator_publish_failures_total")
     let retries = Counter(label: "stockwire_calculator_transaction_retries_total")

@@ -85,6 +85,24 @@ enum EventDecoder {
             var sku: String?
             var quantity: Int64
             var current_quantity: Int64?
+            /// A custom line (an item typed into a draft order or POS, not a product): `variant_id` and `product_id`
+            /// both sent as null. Shopify reduces no inventory for it, whatever SKU it carries
+            /// (https://shopify.dev/docs/api/admin-graphql/latest/input-objects/DraftOrderLineItemInput: `sku`
+            /// "for custom line items only"). A line whose variant was deleted later keeps its `product_id`.
+            var custom: Bool
+
+            enum CodingKeys: String, CodingKey { case id, sku, quantity, current_quantity, variant_id, product_id }
+
+            init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                id = try c.decode(Int64.self, forKey: .id)
+                sku = try c.decodeIfPresent(String.self, forKey: .sku)
+                quantity = try c.decode(Int64.self, forKey: .quantity)
+                current_quantity = try c.decodeIfPresent(Int64.self, forKey: .current_quantity)
+                let variantNull = c.contains(.variant_id) ? try c.decodeNil(forKey: .variant_id) : false
+                let productNull = c.contains(.product_id) ? try c.decodeNil(forKey: .product_id) : false
+                custom = variantNull && productNull
+            }
         }
         var id: Int64
         var updated_at: String?
@@ -102,12 +120,17 @@ enum EventDecoder {
         }
         var lines: [OrderSnapshot.Line] = []
         var withoutSku = 0
+        var custom = 0
         for item in order.line_items {
             guard item.quantity >= 0, (item.current_quantity ?? 0) >= 0 else {
                 throw ContractError("order \(order.id) line \(item.id): quantities must not be negative")
             }
             guard item.quantity <= maxQuantity, (item.current_quantity ?? 0) <= maxQuantity else {
                 throw ContractError("order \(order.id) line \(item.id): quantities must be at most \(maxQuantity)")
+            }
+            guard !item.custom else {
+                custom += 1
+                continue
             }
             guard let sku = item.sku?.trimmingCharacters(in: .whitespaces), !sku.isEmpty else {
                 withoutSku += 1
@@ -120,7 +143,7 @@ enum EventDecoder {
         }
         return OrderSnapshot(
             shop: shop, orderId: order.id, updatedAtMillis: stamp, cancelled: order.cancelled_at != nil, lines: lines,
-            linesWithoutSku: withoutSku)
+            linesWithoutSku: withoutSku, customLines: custom)
     }
 
     static func isOrderEditDelta(_ body: [UInt8]) throws -> Bool {
@@ -163,6 +186,24 @@ enum EventDecoder {
             var id: Int64
             var sku: String?
             var inventory_item_id: Int64?
+            /// REST `inventory_management`: `"shopify"` when Shopify tracks the inventory, null when it does not;
+            /// nil here when the field is absent (nothing said).
+            var tracked: Bool?
+            /// REST `inventory_policy`: `"continue"` sells when out of stock, `"deny"` does not.
+            var continueSelling: Bool?
+
+            enum CodingKeys: String, CodingKey { case id, sku, inventory_item_id, inventory_management, inventory_policy }
+
+            init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                id = try c.decode(Int64.self, forKey: .id)
+                sku = try c.decodeIfPresent(String.self, forKey: .sku)
+                inventory_item_id = try c.decodeIfPresent(Int64.self, forKey: .inventory_item_id)
+                if c.contains(.inventory_management) {
+                    tracked = try c.decodeIfPresent(String.self, forKey: .inventory_management) != nil
+                }
+                continueSelling = try c.decodeIfPresent(String.self, forKey: .inventory_policy).map { $0 == "continue" }
+            }
         }
         var id: Int64
         var updated_at: String?
@@ -176,7 +217,8 @@ enum EventDecoder {
             variants: (p.variants ?? []).map {
                 let sku = $0.sku?.trimmingCharacters(in: .whitespaces)
                 return CatalogUpdate.Entry(
-                    variantId: $0.id, sku: sku?.isEmpty == false ? sku : nil, inventoryItemId: $0.inventory_item_id)
+                    variantId: $0.id, sku: sku?.isEmpty == false ? sku : nil, inventoryItemId: $0.inventory_item_id,
+                    tracked: $0.tracked, continueSelling: $0.continueSelling)
             })
     }
 

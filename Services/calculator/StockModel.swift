@@ -122,6 +122,8 @@ struct OrderSnapshot: Sendable, Equatable {
     var lines: [Line]
     /// Lines skipped because their SKU is null or empty.
     var linesWithoutSku: Int = 0
+    /// Custom lines skipped (no product or variant: Shopify reduces no stock for them, whatever SKU they carry).
+    var customLines: Int = 0
 
     var key: OrderKey { OrderKey(shop: shop, orderId: orderId) }
 }
@@ -154,6 +156,10 @@ struct CatalogUpdate: Sendable, Equatable {
         var variantId: Int64
         var sku: String?
         var inventoryItemId: Int64?
+        /// Whether Shopify tracks the variant's inventory (nil: the webhook did not say).
+        var tracked: Bool? = nil
+        /// Whether the variant keeps selling when out of stock (`inventory_policy` `continue`; nil: not said).
+        var continueSelling: Bool? = nil
     }
 
     var shop: String
@@ -219,6 +225,8 @@ struct StockState: Sendable, Equatable {
 
     /// Order lines without a SKU met since the state was created.
     private(set) var linesWithoutSku = 0
+    /// Custom order lines (no product or variant) met since the state was created.
+    private(set) var customLines = 0
 
     /// What a SKU looked like before the batch, and what changed it.
     struct PendingChange: Sendable, Equatable {
@@ -259,6 +267,7 @@ struct StockState: Sendable, Equatable {
 
     private mutating func apply(_ snapshot: OrderSnapshot, cause: EventCause) -> ApplyOutcome {
         linesWithoutSku += snapshot.linesWithoutSku
+        customLines += snapshot.customLines
         var order = orders[snapshot.key] ?? OrderState()
         if let applied = order.updatedAtMillis, !Self.isNewer(snapshot, than: applied, appliedTriggeredAt: order.triggeredAtMillis) {
             return .stale

@@ -76,7 +76,11 @@ extension StockStore {
         for c in catalogs {
             let message = CatalogMessage(
                 shop: c.shop, productId: c.productId, updatedAtMillis: c.updatedAtMillis,
-                variants: c.variants.map { .init(variantId: $0.variantId, sku: $0.sku, inventoryItemId: $0.inventoryItemId) })
+                variants: c.variants.map {
+                    .init(
+                        variantId: $0.variantId, sku: $0.sku, inventoryItemId: $0.inventoryItemId, tracked: $0.tracked,
+                        continueSelling: $0.continueSelling)
+                })
             pending.append(
                 (routes.catalogExchange, c.shop, "catalog/\(c.shop)/\(c.productId)/\(computedAtMillis)",
                  CatalogMessage.messageType, String(decoding: try encoder.encode(message), as: UTF8.self), nil))

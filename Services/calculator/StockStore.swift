@@ -30,6 +30,8 @@ struct BatchResult: Sendable {
     var outbox: [OutboxMessage] = []
     /// Order lines without a SKU seen in this batch.
     var linesWithoutSku = 0
+    /// Custom order lines (no product or variant) seen in this batch.
+    var customLines = 0
     /// Transaction attempts (more than 1 after a deadlock or serialization failure).
     var attempts = 1
 }
@@ -192,6 +194,7 @@ struct StockStore: Sendable {
                 if case .catalog(let c) = e.event, outcome == .applied { catalogs.append(c) }
             }
             result.linesWithoutSku = state.linesWithoutSku
+            result.customLines = state.customLines
             let messages = state.takeChanges(computedAtMillis: computedAtMillis)
 
             // 6. Write back what changed.

@@ -19,15 +19,26 @@ public struct CatalogMessage: Sendable, Equatable, Codable {
         public var sku: String?
         /// The inventory item whose level Stockwire writes.
         public var inventoryItemId: Int64?
+        /// Whether Shopify tracks the variant's inventory: false (REST `inventory_management: null`) means Shopify
+        /// never counts it down, so no level written protects it. nil: the webhook did not say.
+        public var tracked: Bool?
+        /// Whether the variant keeps selling when out of stock (REST `inventory_policy: "continue"`): Shopify sells
+        /// beyond any level written. nil: the webhook did not say.
+        public var continueSelling: Bool?
 
-        public init(variantId: Int64, sku: String?, inventoryItemId: Int64?) {
+        public init(
+            variantId: Int64, sku: String?, inventoryItemId: Int64?, tracked: Bool? = nil, continueSelling: Bool? = nil
+        ) {
             self.variantId = variantId
             self.sku = sku
             self.inventoryItemId = inventoryItemId
+            self.tracked = tracked
+            self.continueSelling = continueSelling
         }
 
         enum CodingKeys: String, CodingKey {
-            case variantId = "variant_id", sku, inventoryItemId = "inventory_item_id"
+            case variantId = "variant_id", sku, inventoryItemId = "inventory_item_id", tracked
+            case continueSelling = "continue_selling"
         }
     }
 

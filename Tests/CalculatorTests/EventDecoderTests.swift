@@ -79,6 +79,42 @@ import Testing
         #expect(c.variants.first?.inventoryItemId == 9_007_199_254_740_997)
     }
 
+    /// Issue #16, item 7: a custom line (no product, no variant) reduces no Shopify stock and must not reserve the
+    /// warehouse's, even with a SKU; a bundle's component lines (`sales_line_item_group_id`) are real variants and do;
+    /// a line whose variant was deleted keeps its product and still counts.
+    @Test func customLinesReserveNothingAndBundleComponentLinesDo() throws {
+        let json = """
+            {"id": 1, "updated_at": "2024-05-01T12:00:00Z", "cancelled_at": null, "line_items": [
+              {"id": 10, "sku": "GIFTWRAP", "quantity": 1, "variant_id": null, "product_id": null},
+              {"id": 11, "sku": "TEE", "quantity": 2, "variant_id": 101, "product_id": 100, "sales_line_item_group_id": 7},
+              {"id": 12, "sku": "MUG", "quantity": 1, "variant_id": 201, "product_id": 200, "sales_line_item_group_id": 7},
+              {"id": 13, "sku": "CAP", "quantity": 1, "variant_id": null, "product_id": 300}]}
+            """
+        guard case .order(let o) = try EventDecoder.decode(Self.envelope("orders/create", json)) else {
+            Issue.record("not an order")
+            return
+        }
+        #expect(o.lines.map(\.sku) == ["TEE", "MUG", "CAP"])
+        #expect(o.customLines == 1)
+        #expect(o.linesWithoutSku == 0)
+    }
+
+    @Test func productVariantsSayWhetherShopifyTracksThemAndSellsBeyondStock() throws {
+        let product = """
+            {"id": 3, "variants": [
+              {"id": 31, "sku": "A", "inventory_item_id": 1, "inventory_management": "shopify", "inventory_policy": "deny"},
+              {"id": 32, "sku": "B", "inventory_item_id": 2, "inventory_management": null, "inventory_policy": "deny"},
+              {"id": 33, "sku": "C", "inventory_item_id": 3, "inventory_management": "shopify", "inventory_policy": "continue"},
+              {"id": 34, "sku": "D", "inventory_item_id": 4}]}
+            """
+        guard case .catalog(let c) = try EventDecoder.decode(Self.envelope("products/update", product)) else {
+            Issue.record("not a product")
+            return
+        }
+        #expect(c.variants.map(\.tracked) == [true, false, true, nil], "an absent field says nothing")
+        #expect(c.variants.map(\.continueSelling) == [false, false, true, nil])
+    }
+
     /// README tells operators to subscribe shops to `ShopifyWebhookTopics.used` and no others: each of them must be
     /// one the calculator reads, never one it throws away or refuses as unknown.
     @Test func everySubscribedTopicIsReadAndNoneIsIgnored() {
