@@ -109,6 +109,12 @@ struct AdminAPIClient: Sendable {
         var id: String
         var sku: String
         var inventoryItemId: String
+        /// `inventoryItem.tracked`: Shopify counts the item down on a sale (nil: not answered).
+        var tracked: Bool? = nil
+        /// `inventoryPolicy == CONTINUE`: sold beyond its stock.
+        var continueSelling: Bool? = nil
+        /// `requiresComponents`: a bundle parent, whose stock Shopify computes from its components.
+        var requiresComponents: Bool? = nil
     }
 
     let shop: ShopSettings
@@ -168,16 +174,19 @@ struct AdminAPIClient: Sendable {
     func variants(sku: String) async throws -> ([Variant], CostReport?) {
         let query = """
             query StockwireVariants($first: Int!, $query: String!) { productVariants(first: $first, query: $query) \
-            { nodes { id sku inventoryItem { id } } } }
+            { nodes { id sku inventoryPolicy requiresComponents inventoryItem { id tracked } } } }
             """
         let escaped = sku.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
         let (data, status) = try await call("variants", query, variables: ["first": 10, "query": "sku:\"\(escaped)\""])
         let nodes = ((data["productVariants"] as? [String: Any])?["nodes"] as? [[String: Any]]) ?? []
         let variants = nodes.compactMap { n -> Variant? in
             guard let id = n["id"] as? String, let s = n["sku"] as? String, s == sku,
-                let item = (n["inventoryItem"] as? [String: Any])?["id"] as? String
+                let inventoryItem = n["inventoryItem"] as? [String: Any], let item = inventoryItem["id"] as? String
             else { return nil }
-            return Variant(id: id, sku: s, inventoryItemId: item)
+            return Variant(
+                id: id, sku: s, inventoryItemId: item, tracked: inventoryItem["tracked"] as? Bool,
+                continueSelling: (n["inventoryPolicy"] as? String).map { $0 == "CONTINUE" },
+                requiresComponents: n["requiresComponents"] as? Bool)
         }
         return (variants, status)
     }

@@ -27,6 +27,10 @@ struct ShopCatalog {
         var changed: [String: [String]] = [:]
         /// SKUs listed by several variants now (all of them are written), with those variants.
         var shared: [String: [String]] = [:]
+        /// SKUs with an item that no written level protects from now on, with why.
+        var unprotectable: [String: Unprotectable] = [:]
+        /// SKUs with an item that Shopify now sells beyond its stock.
+        var sellsBeyondStock: [String] = []
     }
 
     private struct Product {
@@ -43,6 +47,19 @@ struct ShopCatalog {
     private var missed: [String: (lookups: Int, recheckAt: ContinuousClock.Instant?)] = [:]
     /// SKUs handed out by ``rechecksDue(now:limit:)`` whose lookup has not come back yet.
     private var recheckQueued: Set<String> = []
+    /// Inventory items no written level can protect, with why: Shopify does not track them (`untracked`: it never
+    /// counts them down), or they are bundle parents (`bundle`: Shopify computes their stock from the components and
+    /// refuses writes with `NON_MUTABLE_INVENTORY_ITEM`). They are left out of ``items(sku:now:)``, so one of them
+    /// never fails a batch.
+    private(set) var unwritable: [String: Unprotectable] = [:]
+    /// Items Shopify sells beyond their stock (`inventoryPolicy` `CONTINUE`): written, but the level protects nothing.
+    private(set) var sellsBeyondStock: Set<String> = []
+
+    /// Why an inventory item is not written.
+    enum Unprotectable: String, Sendable, Equatable {
+        case untracked
+        case bundle
+    }
 
     /// When a SKU that a lookup did not find is looked up again, after the first miss, the second, …
     let recheckAfter: [Duration]
@@ -52,9 +69,36 @@ struct ShopCatalog {
 
     /// The items of `sku`: [] when the shop does not list it, nil when unknown or due to be looked up again.
     func items(sku: String, now: ContinuousClock.Instant = .now) -> [String]? {
-        if let listings = listed[sku] { return listings.map(\.inventoryItemId) }
+        if let listings = listed[sku] { return listings.map(\.inventoryItemId).filter { unwritable[$0] == nil } }
         if let due = missed[sku]?.recheckAt, due <= now { return nil }
-        return lookedUp[sku]
+        return lookedUp[sku]?.filter { unwritable[$0] == nil }
+    }
+
+    /// The SKU's items that are not written, with why.
+    func unprotectable(sku: String) -> [(item: String, reason: Unprotectable)] {
+        let all = listed[sku]?.map(\.inventoryItemId) ?? lookedUp[sku] ?? []
+        return all.compactMap { item in unwritable[item].map { (item, $0) } }
+    }
+
+    /// Records what Shopify says of an item (nil: not said, the earlier word stands). Returns the reason when the
+    /// item just became one no level protects, or `sellsBeyondStock` just became true, so that it is reported once.
+    @discardableResult
+    mutating func note(item: String, tracked: Bool?, continueSelling: Bool?, bundle: Bool?) -> (unprotectable: Unprotectable?, continueSelling: Bool) {
+        let before = unwritable[item]
+        if bundle == true {
+            unwritable[item] = .bundle
+        } else if tracked == false {
+            unwritable[item] = .untracked
+        } else if (bundle == false && before == .bundle) || (tracked == true && before == .untracked) {
+            unwritable[item] = nil
+        }
+        var newlyContinue = false
+        if let continueSelling {
+            newlyContinue = continueSelling && sellsBeyondStock.insert(item).inserted
+            if !continueSelling { sellsBeyondStock.remove(item) }
+        }
+        let now = unwritable[item]
+        return (now != before ? now : nil, newlyContinue)
     }
 
     /// Up to `limit` SKUs not found before whose next lookup is due; each is handed out once until its lookup is
@@ -89,6 +133,13 @@ struct ShopCatalog {
         }
         let affected = Set((previous?.listings ?? []).map(\.sku)).union(listings.map(\.sku))
         let before = Dictionary(uniqueKeysWithValues: affected.map { ($0, items(sku: $0)) })
+        for v in message.variants {
+            guard let item = v.inventoryItemId else { continue }
+            let gid = "gid://shopify/InventoryItem/\(item)"
+            let (reason, continueSelling) = note(item: gid, tracked: v.tracked, continueSelling: v.continueSelling, bundle: nil)
+            if let reason, let sku = v.sku { change.unprotectable[sku] = reason }
+            if continueSelling, let sku = v.sku { change.sellsBeyondStock.append(sku) }
+        }
         for (sku, listing) in previous?.listings ?? [] {
             listed[sku]?.removeAll { $0 == listing }
             if listed[sku]?.isEmpty == true { listed[sku] = nil }

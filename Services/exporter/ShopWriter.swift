@@ -181,6 +181,8 @@ actor ShopWriter {
                 "several variants share one SKU: all of them are written",
                 metadata: ["sku": "\(sku)", "variants": "\(variants.joined(separator: ", "))"])
         }
+        for (sku, reason) in change.unprotectable.sorted(by: { $0.key < $1.key }) { reportUnprotectable(sku: sku, reason) }
+        for sku in change.sellsBeyondStock.sorted() { reportSellsBeyondStock(sku: sku) }
         var rewrites = 0
         for (sku, _) in change.changed.sorted(by: { $0.key < $1.key }) {
             guard let last = lastWritten[sku] else {
@@ -396,6 +398,26 @@ actor ShopWriter {
             }
             let stale = errors.filter { $0.code == "CHANGE_FROM_QUANTITY_STALE" }
             let other = errors.filter { $0.code != "CHANGE_FROM_QUANTITY_STALE" }
+            // A bundle parent refuses every write (its stock is its components'): leave that item out from now on
+            // and write the rest, instead of failing the batch for it.
+            let nonMutable = other.filter { $0.code == "NON_MUTABLE_INVENTORY_ITEM" }.compactMap(\.quantityIndex)
+                .filter { $0 < quantities.count }
+            if !nonMutable.isEmpty, nonMutable.count == other.count {
+                for i in nonMutable {
+                    let item = quantities[i].inventoryItemId
+                    let e = owner[i]
+                    if catalog.note(item: item, tracked: nil, continueSelling: nil, bundle: true).unprotectable != nil {
+                        reportUnprotectable(sku: entries[e].sku, .bundle)
+                    }
+                    entries[e].items.removeAll { $0 == item }
+                }
+                for entry in entries where entry.items.isEmpty {
+                    metrics.skipped.increment()
+                    settle(entry.pending)
+                }
+                entries.removeAll { $0.items.isEmpty }
+                continue
+            }
             if !other.isEmpty {
                 var drop = Set<Int>()
                 for error in other {
@@ -697,6 +719,13 @@ actor ShopWriter {
                 let (variants, status) = try await client.variants(sku: sku)
                 adopt(status, call: .variants)
                 resume()
+                for v in variants {
+                    let (reason, continueSelling) = catalog.note(
+                        item: v.inventoryItemId, tracked: v.tracked, continueSelling: v.continueSelling,
+                        bundle: v.requiresComponents)
+                    if let reason { reportUnprotectable(sku: sku, reason) }
+                    if continueSelling { reportSellsBeyondStock(sku: sku) }
+                }
                 let missedBefore = catalog.recordLookup(sku: sku, items: variants.map(\.inventoryItemId))
                 if missedBefore > 0 { metrics.rechecks.increment() }
                 if variants.isEmpty {
@@ -750,6 +779,26 @@ actor ShopWriter {
             attempt += 1
         }
         return true
+    }
+
+    /// One log line and a count when an item of `sku` turns out to be one no written level protects.
+    private func reportUnprotectable(sku: String, _ reason: ShopCatalog.Unprotectable) {
+        let why =
+            reason == .untracked
+            ? "Shopify does not track this item's inventory, so it never counts it down: turn on \"Track quantity\" for the variant"
+            : "the variant is a bundle parent: Shopify computes its stock from its components, which Stockwire writes"
+        logger.warning("item not written: \(why)", metadata: ["sku": "\(sku)", "reason": "\(reason.rawValue)"])
+        Counter(label: "stockwire_exporter_unprotectable_items_total", dimensions: [("shop", shop.domain), ("reason", reason.rawValue)])
+            .increment()
+    }
+
+    /// One log line and a count when an item of `sku` turns out to sell beyond its stock (inventory policy CONTINUE).
+    private func reportSellsBeyondStock(sku: String) {
+        logger.warning(
+            "variant keeps selling when out of stock (inventory policy CONTINUE): Stockwire writes its level, but Shopify sells beyond it; set \"Continue selling when out of stock\" off to protect it",
+            metadata: ["sku": "\(sku)"])
+        Counter(label: "stockwire_exporter_unprotectable_items_total", dimensions: [("shop", shop.domain), ("reason", "continue_selling")])
+            .increment()
     }
 
     /// SKUs a lookup missed that one tick of the verify loop sends to be looked up again, at most.

@@ -173,7 +173,7 @@ import Testing
             var big = IngestHarness.webhookHeaders(body: [])
             big[.contentLength] = nil
             let tooLarge = try await IngestHarness.post(
-                client, "/webhooks/shopify", body: [UInt8](repeating: 0x20, count: (1 << 20) + 1), headers: big)
+                client, "/webhooks/shopify", body: [UInt8](repeating: 0x20, count: h.configuration.maxBodyBytes + 1), headers: big)
             #expect(tooLarge.status == .contentTooLarge)
             try await Task.sleep(for: .milliseconds(300))
             #expect(try await h.depth() == 0)

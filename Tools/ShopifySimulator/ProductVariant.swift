@@ -40,3 +40,20 @@ public struct ShopSummary: Sendable, Codable, Equatable {
     public var variants: Int
     public var orders: Int
 }
+
+/// What decides whether a written level protects a variant: Shopify counts down only tracked items
+/// (`InventoryItem.tracked`), sells a `CONTINUE` variant beyond its stock (`ProductVariant.inventoryPolicy`), and
+/// computes a bundle parent's stock from its components, refusing writes to it (`ProductVariant.requiresComponents`;
+/// `NON_MUTABLE_INVENTORY_ITEM`, "if the inventory item is a parent bundle"), as the Admin schema 2026-04 describes
+/// them. A new variant is tracked, `DENY`, and no bundle.
+public struct VariantTraits: Sendable, Codable, Equatable {
+    public var tracked: Bool
+    public var continueSelling: Bool
+    public var requiresComponents: Bool
+
+    public init(tracked: Bool = true, continueSelling: Bool = false, requiresComponents: Bool = false) {
+        self.tracked = tracked
+        self.continueSelling = continueSelling
+        self.requiresComponents = requiresComponents
+    }
+}

@@ -36,8 +36,15 @@ extension ShopState {
             let path = ["input", "quantities", String(i)]
             let item = GlobalID(q.inventoryItemId)
             let location = GlobalID(q.locationId)
-            guard let item, item.type == "InventoryItem", variant(forItem: item.id) != nil else {
+            guard let item, item.type == "InventoryItem", let variant = variant(forItem: item.id) else {
                 errors.append(("INVALID_INVENTORY_ITEM", path + ["inventoryItemId"], "The specified inventory item could not be found."))
+                continue
+            }
+            if traits(of: variant).requiresComponents {
+                // Schema 2026-04, InventorySetQuantitiesUserErrorCode.NON_MUTABLE_INVENTORY_ITEM.
+                errors.append(
+                    ("NON_MUTABLE_INVENTORY_ITEM", path + ["inventoryItemId"],
+                     "The specified inventory item is not allowed to be adjusted via API. Example: if the inventory item is a parent bundle."))
                 continue
             }
             guard let location, location.type == "Location", locations.contains(where: { $0.id == location.id }) else {
@@ -125,9 +132,12 @@ extension ShopState {
         }
         let matches = variants.filter { (sku == nil || $0.sku.lowercased() == sku!.lowercased()) && indexed($0) }.prefix(first)
         let nodes: [JSONValue] = matches.map {
-            [
+            let traits = traits(of: $0)
+            return [
                 "id": .string($0.variantGID), "sku": .string($0.sku), "title": .string($0.title),
-                "inventoryItem": ["id": .string($0.inventoryItemGID)],
+                "inventoryPolicy": .string(traits.continueSelling ? "CONTINUE" : "DENY"),
+                "requiresComponents": .bool(traits.requiresComponents),
+                "inventoryItem": ["id": .string($0.inventoryItemGID), "tracked": .bool(traits.tracked)],
             ]
         }
         return (["productVariants": ["nodes": .array(nodes), "pageInfo": ["hasNextPage": .bool(false)]]], nodes.count)

@@ -67,6 +67,8 @@ extension ShopState {
         }
         for (key, quantity) in needed {
             let available = levels[key]?.available ?? 0
+            // An untracked item or a CONTINUE variant sells whatever its level says.
+            if let v = variant(forItem: key.item), !traits(of: v).tracked || traits(of: v).continueSelling { continue }
             if available < quantity {
                 let sku = variant(forItem: key.item)?.sku ?? "?"
                 throw SimulatorError(
@@ -97,6 +99,8 @@ extension ShopState {
         orders.append(order)
         webhooks.append(Self.orderWebhook("orders/create", order))
         for (key, quantity) in needed.sorted(by: { $0.key.item < $1.key.item }) {
+            // Shopify counts down only tracked items.
+            if let v = variant(forItem: key.item), !traits(of: v).tracked { continue }
             if let hook = setLevel(key, to: levels[key]!.available - quantity, now: now, cause: "order \(orderID) placed") {
                 webhooks.append(hook)
             }

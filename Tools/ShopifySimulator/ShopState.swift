@@ -26,6 +26,10 @@ struct ShopState: Sendable {
     var variantIndexByItem: [Int64: Int] = [:]
     /// When each variant was created (by variant id), for the search index's lag.
     var variantCreatedAt: [Int64: Date] = [:]
+    /// Traits of variants that are not the default (tracked, `DENY`, no bundle), by variant id.
+    var variantTraits: [Int64: VariantTraits] = [:]
+
+    func traits(of variant: ProductVariant) -> VariantTraits { variantTraits[variant.variantId] ?? VariantTraits() }
     var levels: [LevelKey: Level] = [:]
     var orders: [Order] = []
     var orderIndex: [Int64: Int] = [:]
@@ -66,7 +70,12 @@ struct ShopState: Sendable {
     }
 
     /// The `products/create` webhook Shopify sends for a new product (one variant here).
-    func productCreatedWebhook(_ variant: ProductVariant) -> OutgoingWebhook {
+    func productCreatedWebhook(_ variant: ProductVariant) -> OutgoingWebhook { productWebhook(variant, topic: "products/create") }
+
+    /// A `products/create|update` webhook of the variant's product, with the REST variant's `inventory_management`
+    /// (`"shopify"`, or null when untracked) and `inventory_policy` (`deny` / `continue`).
+    func productWebhook(_ variant: ProductVariant, topic: String) -> OutgoingWebhook {
+        let traits = traits(of: variant)
         let body: JSONValue = [
             "id": .int(variant.productId),
             "title": .string(variant.title),
@@ -76,10 +85,13 @@ struct ShopState: Sendable {
                     "id": .int(variant.variantId), "product_id": .int(variant.productId), "sku": .string(variant.sku),
                     "inventory_item_id": .int(variant.inventoryItemId),
                     "admin_graphql_api_id": .string(variant.variantGID),
+                    "inventory_management": traits.tracked ? "shopify" : .null,
+                    "inventory_policy": .string(traits.continueSelling ? "continue" : "deny"),
                 ]
             ]),
+            "has_variants_that_requires_components": .bool(traits.requiresComponents),
         ]
-        return OutgoingWebhook(topic: "products/create", body: body.bytes)
+        return OutgoingWebhook(topic: topic, body: body.bytes)
     }
 
     mutating func addLocation(name: String, id: Int64) -> Location {

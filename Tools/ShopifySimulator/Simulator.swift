@@ -145,6 +145,11 @@ public final class Simulator: Sendable {
         try await state.createVariant(shop: shop, sku: sku, available: available, locationID: locationID, title: title)
     }
 
+    /// Makes a variant untracked, `CONTINUE` or a bundle parent (``VariantTraits``); Shopify sends `products/update`.
+    public func setTraits(shop: String, variantId: Int64, _ traits: VariantTraits) async throws {
+        try await state.setTraits(shop: shop, variantId: variantId, traits: traits)
+    }
+
     /// The shop's variants in creation order.
     public func variants(shop: String) async throws -> [ProductVariant] { try await state.variants(shop: shop) }
 

@@ -99,6 +99,17 @@ actor SimulatorState {
         }
     }
 
+    /// Sets a variant's traits; Shopify sends `products/update` for the change.
+    func setTraits(shop domain: String, variantId: Int64, traits: VariantTraits) throws {
+        try mutate(domain) { shop, _, _ in
+            guard let variant = shop.variants.first(where: { $0.variantId == variantId }) else {
+                throw SimulatorError(.invalidRequest, "shop \(domain) has no variant \(variantId)")
+            }
+            shop.variantTraits[variantId] = traits
+            return ((), [shop.productWebhook(variant, topic: "products/update")])
+        }
+    }
+
     func levelsBySKU(shop domain: String) throws -> [String: Int] { try shop(domain).levelsBySKU() }
 
     func levels(shop domain: String) throws -> [InventoryLevel] { try shop(domain).levelSnapshots() }
