@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(
             name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(
+            name: "CZlib", path: "Tools/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
             name: "COpenSSL", path: "Shared/COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // MARK: Shared libraries
@@ -85,9 +87,13 @@ let package = Package(
 
         // MARK: Tools
         .target(
+            name: "ShopifySchema", dependencies: ["CZlib"], path: "Tools/ShopifySchema",
+            exclude: ["Resources/SOURCE.md"], resources: [.copy("Resources/admin_2026-04.json.gz")]),
+        .executableTarget(name: "schema-bench", dependencies: ["ShopifySchema"], path: "Tools/schema-bench"),
+        .target(
             name: "ShopifySimulator",
             dependencies: [
-                "Signing",
+                "Signing", "ShopifySchema",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -144,6 +150,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SigningTests", dependencies: ["Signing"]),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),
+        .testTarget(name: "ShopifySchemaTests", dependencies: ["ShopifySchema", "exporter"]),
         .testTarget(
             name: "IngestTests",
             dependencies: [

@@ -143,6 +143,21 @@ struct AdminAPIClient: Sendable {
         item { id } location { id } } } userErrors { code field message } } }
         """
 
+    /// The SKU lookup: variants whose SKU matches, with what decides whether a level protects them.
+    static let variantsQuery = """
+        query StockwireVariants($first: Int!, $query: String!) { productVariants(first: $first, query: $query) \
+        { nodes { id sku inventoryPolicy requiresComponents inventoryItem { id tracked } } } }
+        """
+
+    /// The shop's locations.
+    static let locationsQuery = "query StockwireLocations($first: Int!) { locations(first: $first) { nodes { id name } } }"
+
+    /// The available level of inventory items at one location.
+    static let levelsQuery = """
+        query StockwireLevels($ids: [ID!]!, $locationId: ID!) { nodes(ids: $ids) { ... on InventoryItem { id \
+        inventoryLevel(locationId: $locationId) { quantities(names: ["available"]) { name quantity } } } } }
+        """
+
     /// Sets available quantities (compare-and-set through `changeFromQuantity`); returns the user errors (empty
     /// when applied) and the throttle status.
     func setQuantities(
@@ -172,12 +187,8 @@ struct AdminAPIClient: Sendable {
 
     /// The variants whose SKU is exactly `sku` (Shopify's search may match more loosely).
     func variants(sku: String) async throws -> ([Variant], CostReport?) {
-        let query = """
-            query StockwireVariants($first: Int!, $query: String!) { productVariants(first: $first, query: $query) \
-            { nodes { id sku inventoryPolicy requiresComponents inventoryItem { id tracked } } } }
-            """
         let escaped = sku.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        let (data, status) = try await call("variants", query, variables: ["first": 10, "query": "sku:\"\(escaped)\""])
+        let (data, status) = try await call("variants", Self.variantsQuery, variables: ["first": 10, "query": "sku:\"\(escaped)\""])
         let nodes = ((data["productVariants"] as? [String: Any])?["nodes"] as? [[String: Any]]) ?? []
         let variants = nodes.compactMap { n -> Variant? in
             guard let id = n["id"] as? String, let s = n["sku"] as? String, s == sku,
@@ -193,9 +204,7 @@ struct AdminAPIClient: Sendable {
 
     /// The shop's locations (id, name).
     func locations() async throws -> [(id: String, name: String)] {
-        let (data, _) = try await call(
-            "locations", "query StockwireLocations($first: Int!) { locations(first: $first) { nodes { id name } } }",
-            variables: ["first": 50])
+        let (data, _) = try await call("locations", Self.locationsQuery, variables: ["first": 50])
         let nodes = ((data["locations"] as? [String: Any])?["nodes"] as? [[String: Any]]) ?? []
         return nodes.compactMap { n in
             guard let id = n["id"] as? String else { return nil }
@@ -205,11 +214,7 @@ struct AdminAPIClient: Sendable {
 
     /// The available level of each item at `locationId` (items not stocked there are absent).
     func levels(items: [String], locationId: String) async throws -> ([String: Int64], CostReport?) {
-        let query = """
-            query StockwireLevels($ids: [ID!]!, $locationId: ID!) { nodes(ids: $ids) { ... on InventoryItem { id \
-            inventoryLevel(locationId: $locationId) { quantities(names: ["available"]) { name quantity } } } } }
-            """
-        let (data, status) = try await call("levels", query, variables: ["ids": items, "locationId": locationId])
+        let (data, status) = try await call("levels", Self.levelsQuery, variables: ["ids": items, "locationId": locationId])
         var out: [String: Int64] = [:]
         for node in data["nodes"] as? [Any] ?? [] {
             guard let n = node as? [String: Any], let id = n["id"] as? String,

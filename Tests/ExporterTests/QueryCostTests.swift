@@ -62,10 +62,15 @@ import Testing
         tuning.recheckAfter = [.milliseconds(500), .milliseconds(500), .seconds(2)]
         let h = try await ExporterHarness.start(shops: 1, tuning: tuning)
         let shop = h.shops[0]
-        try await h.simulator.setFaults(ShopFaults(searchLagMs: 1_500), shop: shop)
+        // Shopify's search has not indexed the new product yet when the first change comes in.
+        try await h.simulator.setFaults(ShopFaults(searchLagMs: 600_000), shop: shop)
         let sku = h.sku("fresh")
         _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 0)
         try await h.publish(sku: sku, available: 9, version: 1)
+        #expect(try await eventually { await h.calls(shop, "productVariants").count >= 1 }, "looked up, and missed")
+        #expect(try await h.level(shop, sku) == 0)
+        // The index catches up.
+        try await h.simulator.setFaults(ShopFaults(), shop: shop)
         #expect(
             try await eventually(timeout: .seconds(20)) { try await h.level(shop, sku) == 9 },
             "written once Shopify's search finds it, with no new change of the SKU")

@@ -202,6 +202,34 @@ import Testing
         }
     }
 
+    /// Every request is validated against Shopify's published Admin schema first: what Shopify would refuse is
+    /// refused, even in the parts of a document the simulator does not read (its selection set, its variable
+    /// declarations), with Shopify's (graphql-ruby's) codes.
+    @Test func aRequestShopifyWouldRefuseIsRefusedEvenWhereTheSimulatorReadsNothing() async throws {
+        try await withSimulator { sim in
+            let tee = try await sim.createVariant(shop: shopA, sku: "TEE", available: 3)
+            // A field that does not exist, inside a selection the simulator answers with a fixed shape.
+            let typo = try await graphQL(
+                sim, "query V($first: Int!, $query: String) { productVariants(first: $first, query: $query) { nodes { id skuu } } }",
+                ["first": 10, "query": "sku:TEE"])
+            #expect(typo.json.at("errors.0.extensions.code")?.stringValue == "undefinedField")
+            #expect(typo.json.at("errors.0.message")?.stringValue == "Field 'skuu' doesn't exist on type 'ProductVariant'")
+            #expect(typo.json["data"] == nil)
+            // A variable declared with the wrong type for its argument.
+            let mistyped = try await graphQL(
+                sim, "query L($first: String) { locations(first: $first) { nodes { id } } }", ["first": "5"])
+            #expect(mistyped.json.at("errors.0.extensions.code")?.stringValue == "variableMismatch")
+            // The compare-and-set field of an older API version: gone from 2026-04's input type.
+            let withCompare: JSONValue = [
+                "inventoryItemId": .string(tee.inventoryItemGID), "locationId": "gid://shopify/Location/70001", "quantity": 4,
+                "changeFromQuantity": 3, "compareQuantity": 3,
+            ]
+            let old = try await graphQL(sim, setQuantitiesMutation, setInput([withCompare]))
+            #expect(old.json.at("errors.0.extensions.code")?.stringValue == "INVALID_VARIABLE")
+            #expect(try await sim.levels(shop: shopA)["TEE"] == 3, "nothing applied")
+        }
+    }
+
     @Test func unsupportedQueriesGetAnErrorsArray() async throws {
         try await withSimulator { sim in
             let products = try await graphQL(sim, "{ products(first: 1) { nodes { id } } }")
@@ -209,12 +237,20 @@ import Testing
             #expect(products.json.at("errors.0.extensions.code")?.stringValue == "undefinedField")
             #expect(products.json["data"] == nil)
             #expect(products.json.at("extensions.cost") != nil)
+            // Invalid for Shopify itself: answered as Shopify's schema validation answers it, before the simulator
+            // looks at what it supports.
             let adjust = try await graphQL(sim, "mutation { inventoryAdjustQuantities(input: {}) { userErrors { code } } }")
-            #expect(adjust.json.at("errors.0.extensions.code")?.stringValue == "undefinedField")
+            #expect(adjust.json.at("errors.0.extensions.code")?.stringValue == "missingRequiredInputObjectAttribute")
+            let valid = try await graphQL(
+                sim, #"mutation { inventoryAdjustQuantities(input: {name: "available", reason: "correction", changes: []}) { userErrors { code } } }"#)
+            #expect(valid.json.at("errors.0.extensions.code")?.stringValue == "undefinedField", "valid, but not simulated")
             let two = try await graphQL(sim, "{ locations(first: 1) { nodes { id } } shop { name } }")
             #expect(two.json.at("errors.0") != nil)
+            // A syntax error is answered alone, with its place, and (as graphql-ruby) no code.
             let broken = try await graphQL(sim, "{ locations(first: 1) { nodes { id }")
-            #expect(broken.json.at("errors.0.extensions.code")?.stringValue == "PARSE_ERROR")
+            #expect(broken.json["data"] == nil)
+            #expect(broken.json.at("errors.0.locations.0.line") == .int(1))
+            #expect(broken.json["errors"]?.arrayValue?.count == 1)
             let undeclared = try await graphQL(sim, "{ locations(first: $n) { nodes { id } } }", ["n": 1])
             #expect(undeclared.json.at("errors.0.extensions.code")?.stringValue == "variableNotDefined")
         }

@@ -6,7 +6,8 @@ import NIOCore
 extension Simulator {
     /// Answers `POST /shops/<domain>/admin/api/<version>/graphql.json` as Shopify would.
     ///
-    /// Order: shop known (404) → token (401) → request readable (200 `errors`) → cost (THROTTLED / 429) →
+    /// Order: shop known (404) → token (401) → request valid against Shopify's Admin schema, then readable by the
+    /// simulator (200 `errors`) → single-query cost maximum → cost (THROTTLED / 429) →
     /// idempotency key (replay, userError) → faults (hang, latency, 5xx; nothing applied) → run.
     func handleGraphQL(shop domain: String, apiVersion: String, token: String?, body: [UInt8]) async -> Response {
         let started = Date()
@@ -34,6 +35,11 @@ extension Simulator {
             return Self.response(400, #"{"errors":"Bad Request: body is not valid JSON"}"#)
         }
         let variables = parsed["variables"] ?? .null
+        if let (errors, code) = Self.schemaErrors(body: body) {
+            let name = (parsed["query"]?.stringValue).flatMap { try? GraphQLDocument(parsing: $0).rootField } ?? "unknown"
+            await logCall(domain, apiVersion, name, 200, code, nil, 0, nil, variables, started)
+            return Self.graphQL(errors: errors, cost: await state.costOnly(shop: domain))
+        }
         let operation: AdminOperation
         do {
             operation = try AdminOperation(body: parsed)

@@ -29,7 +29,9 @@ SW_MGMT_PORT="${STOCKWIRE_MGMT_PORT:-15672}"
 SW_PG_PORT="${STOCKWIRE_PG_PORT:-5432}"
 
 SW_SERVER_PACKAGES=(rabbitmq-server postgresql-15 postgresql-client-15)
-SW_BUILD_PACKAGES=(librabbitmq-dev libpq-dev libssl-dev pkg-config)
+# zlib1g-dev: the simulator's ShopifySchema reads the vendored, gzip-compressed Admin schema (tests and tools only;
+# the service images do not link it).
+SW_BUILD_PACKAGES=(librabbitmq-dev libpq-dev libssl-dev zlib1g-dev pkg-config)
 SW_ALL_PACKAGES=("${SW_SERVER_PACKAGES[@]}" "${SW_BUILD_PACKAGES[@]}")
 
 SW_SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

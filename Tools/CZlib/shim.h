@@ -1,0 +1,2 @@
+// System zlib (zlib1g-dev), used by ShopifySchema's gunzip.
+#include <zlib.h>
