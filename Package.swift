@@ -88,7 +88,7 @@ let package = Package(
         // MARK: Tools
         .target(
             name: "ShopifySchema", dependencies: ["CZlib"], path: "Tools/ShopifySchema",
-            exclude: ["Resources/SOURCE.md"], resources: [.copy("Resources/admin_2026-04.json.gz")]),
+            exclude: ["Resources/SOURCE.md", "README.md"], resources: [.copy("Resources/admin_2026-04.json.gz")]),
         .executableTarget(name: "schema-bench", dependencies: ["ShopifySchema"], path: "Tools/schema-bench"),
         .target(
             name: "ShopifySimulator",

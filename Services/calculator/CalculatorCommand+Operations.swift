@@ -264,3 +264,61 @@ extension CalculatorCommand {
         }
     }
 }
+
+extension CalculatorCommand {
+    // MARK: - availability
+
+    struct Availability: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print what every SKU should show: its available, or one shop's target (its share under the guard).",
+            discussion: """
+                Reads the truth page by page; writes nothing. With --shop, each SKU's number is what the exporter \
+                writes into that shop (the available, or the shop's share when the zero-oversell guard is active for \
+                the SKU). --json prints {"shop": …, "skus": {"<sku>": <number>}}, the --truth input of \
+                exporter check-shop:
+                  calculator availability --shop acme.myshopify.com --json > truth.json
+                """)
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The shop whose targets to print (its share of a guarded SKU); default: every SKU's available.")
+        var shop: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let logger = Observability.bootstrap(service: "calculator", level: .warning)
+            let db = try await CalculatorApplication.connect(database.conninfo, logger: logger)
+            defer { Task { await db.close() } }
+            let store = StockStore(db: db, routes: OutboxRoutes(availabilityExchange: "", catalogExchange: ""))
+            let targets = try await Self.targets(store: store, shop: shop)
+            if json {
+                struct Output: Encodable {
+                    var shop: String?
+                    var skus: [String: Int64]
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                let output = Output(shop: shop, skus: Dictionary(targets, uniquingKeysWith: { a, _ in a }))
+                print(String(decoding: try encoder.encode(output), as: UTF8.self))
+            } else {
+                for (sku, target) in targets { print("\(sku)\t\(target)") }
+            }
+        }
+
+        /// Every SKU's available, or (with `shop`) what the exporter writes into that shop: the shop's share of a
+        /// guarded SKU, the available otherwise. In SKU order.
+        static func targets(store: StockStore, shop: String?, pageSize: Int = 1_000) async throws -> [(String, Int64)] {
+            var targets: [(String, Int64)] = []
+            var after = ""
+            while true {
+                let page = try await store.skus(after: after, limit: pageSize)
+                guard let last = page.last else { break }
+                let guarded = shop == nil ? [:] : try await store.guardShares(of: page.map(\.sku))
+                for (sku, stock) in page {
+                    let target = shop.flatMap { s in guarded[sku].map { $0.shares[s] ?? 0 } } ?? stock.available
+                    targets.append((sku, target))
+                }
+                after = last.sku
+            }
+            return targets
+        }
+    }
+}

@@ -230,7 +230,7 @@ struct AdminAPIClient: Sendable {
 
     // MARK: - Transport
 
-    private func call(_ operation: String, _ query: String, variables: [String: Any]) async throws -> (
+    func call(_ operation: String, _ query: String, variables: [String: Any]) async throws -> (
         [String: Any], CostReport?
     ) {
         let token: String

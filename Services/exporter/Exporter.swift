@@ -27,7 +27,7 @@ struct Exporter: AsyncParsableCommand {
             "admin_url": "https://acme.myshopify.com", "location_id": "gid://shopify/Location/1", \
             "api_version": "2026-10"}] — admin_url, location_id and api_version are optional.
             """,
-        subcommands: [Run.self, DeadLetters.self, Resync.self], defaultSubcommand: Run.self)
+        subcommands: [Run.self, DeadLetters.self, Resync.self, CheckShop.self], defaultSubcommand: Run.self)
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run the exporter until SIGTERM or SIGINT.")

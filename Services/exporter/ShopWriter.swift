@@ -55,6 +55,8 @@ actor ShopWriter {
     /// What each call costs, learned from Shopify's answers.
     private var costs = QueryCosts()
     private var catalog: ShopCatalog
+    /// Whether the shop's other locations were looked at since the start.
+    private var locationsChecked = false
     /// The newest message written per SKU: written again to an inventory item a catalog message adds.
     private var lastWritten: [String: AvailabilityMessage] = [:]
     /// SKUs whose items changed while none of their writes had finished yet: written again once one settles.
@@ -682,7 +684,10 @@ actor ShopWriter {
     // MARK: - Lookups
 
     private func resolveLocation() async -> String? {
-        if let locationId { return locationId }
+        if let locationId {
+            if !locationsChecked { await checkOtherLocations(writing: locationId) }
+            return locationId
+        }
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
             do {
@@ -705,6 +710,24 @@ actor ShopWriter {
             }
         }
         return nil
+    }
+
+    /// Once per start: warns when other locations of the shop sell online too. Stockwire writes one location; another
+    /// that fulfils online orders sells its own stock of the same SKUs, and every order line still reserves the
+    /// warehouse's stock (README, "Several locations"). Best effort: a failed read is tried at the next start.
+    private func checkOtherLocations(writing location: String) async {
+        locationsChecked = true
+        guard let all = try? await client.locationDetails() else { return }
+        if let own = all.first(where: { $0.id == location }), !own.fulfillsOnlineOrders || !own.isActive {
+            logger.warning(
+                "the location Stockwire writes does not sell online: the online store does not offer the stock written there",
+                metadata: ["location": "\(own.id) (\(own.name))", "active": "\(own.isActive)"])
+        }
+        let others = all.filter { $0.id != location && $0.isActive && $0.fulfillsOnlineOrders }
+        guard !others.isEmpty else { return }
+        logger.warning(
+            "other locations of this shop fulfil online orders: Shopify adds their stock of a SKU to what the shop sells, and orders it routes there still reserve the warehouse's stock; run exporter check-shop",
+            metadata: ["locations": "\(others.map { "\($0.id) (\($0.name))" }.joined(separator: ", "))"])
     }
 
     /// The inventory items of `sku` in this shop ([] when the shop does not list it); nil when cancelled.

@@ -43,6 +43,28 @@ import Testing
         }
     }
 
+    /// `calculator availability`: what check-shop compares a shop with, page by page, in SKU order.
+    @Test func availabilityListsEverySkusNumber() async throws {
+        try await TestServers.withDatabase { conninfo in
+            let bench = try await TestBench(conninfo: conninfo)
+            let calculator = try await bench.startCalculator()
+            try await bench.registerSkus(["P", "Q", "R"])
+            try await bench.movement(StockMovement(movementId: "p1", sku: "P", kind: .receipt, quantity: 4))
+            try await bench.movement(StockMovement(movementId: "r1", sku: "R", kind: .receipt, quantity: 9))
+            #expect(try await eventually { try await bench.stock("R")?.onHand == 9 })
+            #expect(try await eventually { try await bench.stock("P")?.onHand == 4 })
+            let db = try await PostgresConnection.connect(conninfo)
+            let store = StockStore(db: db, routes: .init(availabilityExchange: "", catalogExchange: ""))
+            let all = try await CalculatorCommand.Availability.targets(store: store, shop: nil, pageSize: 2)
+            #expect(all.map(\.0) == ["P", "Q", "R"] && all.map(\.1) == [4, 0, 9])
+            let shop = try await CalculatorCommand.Availability.targets(store: store, shop: "a.myshopify.com", pageSize: 2)
+            #expect(shop.map(\.1) == [4, 0, 9], "no guard: every shop's target is the available")
+            await db.close()
+            await calculator.stop()
+            await bench.tearDown()
+        }
+    }
+
     @Test func aResyncRequestIsAnsweredToThatShopsQueueOnly() async throws {
         try await TestServers.withDatabase { conninfo in
             let bench = try await TestBench(conninfo: conninfo)

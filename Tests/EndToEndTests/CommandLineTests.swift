@@ -23,8 +23,8 @@ import Testing
     }
 
     @Test(arguments: [
-        ("calculator", ["run", "migrate", "stock", "explain", "publish-all", "replay", "snapshot", "rebuild", "dead-letters", "guard"]),
-        ("exporter", ["run", "dead-letters", "resync"]),
+        ("calculator", ["run", "migrate", "stock", "explain", "publish-all", "replay", "snapshot", "rebuild", "dead-letters", "guard", "availability"]),
+        ("exporter", ["run", "dead-letters", "resync", "check-shop"]),
     ])
     func helpListsTheSubcommands(binary: String, subcommands: [String]) throws {
         let (status, output) = try Self.run([binary, "--help"])
@@ -33,6 +33,23 @@ import Testing
             (output.components(separatedBy: "SUBCOMMANDS:").dropFirst().first ?? "").split(separator: "\n")
                 .compactMap { $0.hasPrefix("  ") && !$0.hasPrefix("   ") ? $0.split(separator: " ").first.map(String.init) : nil })
         for subcommand in subcommands { #expect(listed.contains(subcommand), "\(binary) --help lists \(listed.sorted())") }
+    }
+
+    /// `exporter check-shop` names what is wrong with its own invocation and exits 78, before asking any shop.
+    @Test func checkShopRefusesAShopNotInTheShopsFileAndABadTruthFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("check-shop-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let token = dir.appendingPathComponent("token")
+        try "shpat_x\n".write(to: token, atomically: true, encoding: .utf8)
+        let shops = dir.appendingPathComponent("shops.json")
+        try #"[{"domain": "acme.myshopify.com", "token_file": "\#(token.path)"}]"#.write(to: shops, atomically: true, encoding: .utf8)
+        let unknown = try Self.run(["exporter", "check-shop", "beta.myshopify.com", "--shops-file", shops.path])
+        #expect(unknown.status == 78 && unknown.output.contains("beta.myshopify.com is not in the shops file"), "\(unknown.output)")
+        let truth = dir.appendingPathComponent("truth.json")
+        try #"{"A": 1}"#.write(to: truth, atomically: true, encoding: .utf8)
+        let bad = try Self.run(["exporter", "check-shop", "acme.myshopify.com", "--shops-file", shops.path, "--truth", truth.path])
+        #expect(bad.status == 78 && bad.output.contains("calculator availability --json"), "\(bad.output)")
     }
 
     @Test(arguments: services)

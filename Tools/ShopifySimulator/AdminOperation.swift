@@ -6,12 +6,14 @@ import Foundation
 /// ``GraphQLError`` answered as Shopify answers it (HTTP 200, `errors` array), never a guess.
 enum AdminOperation: Sendable {
     case setQuantities(SetQuantitiesInput, idempotencyKey: String)
-    case productVariants(first: Int, sku: String?)
+    case productVariants(first: Int, sku: String?, after: Int?)
     case locations(first: Int)
+    /// `currentAppInstallation { accessScopes { handle } }`.
+    case appInstallation
     case inventoryItemNodes(ids: [String], locationID: String?, names: [String])
 
     /// Supported root fields, for error messages.
-    static let queryFields = ["productVariants", "locations", "nodes"]
+    static let queryFields = ["productVariants", "locations", "nodes", "currentAppInstallation"]
     static let mutationFields = ["inventorySetQuantities"]
 
     /// The operation's name in the write log.
@@ -19,6 +21,7 @@ enum AdminOperation: Sendable {
         switch self {
         case .setQuantities: return "inventorySetQuantities"
         case .productVariants: return "productVariants"
+        case .appInstallation: return "currentAppInstallation"
         case .locations: return "locations"
         case .inventoryItemNodes: return "nodes"
         }
@@ -33,7 +36,8 @@ enum AdminOperation: Sendable {
     var requestedCost: Double {
         switch self {
         case .setQuantities: return 10
-        case .productVariants(let first, _): return Self.connectionCost(first, node: Self.variantNodeCost)
+        case .productVariants(let first, _, _): return Self.connectionCost(first, node: Self.variantNodeCost)
+        case .appInstallation: return 2  // the installation and its scopes
         case .locations(let first): return Self.connectionCost(first, node: Self.locationNodeCost)
         case .inventoryItemNodes(let ids, _, _): return Self.itemNodesCost(ids.count)
         }
@@ -100,7 +104,16 @@ enum AdminOperation: Sendable {
                 }
                 sku = parsed
             }
-            self = .productVariants(first: first, sku: sku)
+            var after: Int? = nil
+            if let cursor = try reader.optionalString("after") {
+                guard let position = Int(cursor) else {
+                    throw GraphQLError(message: "Invalid cursor for productVariants: \(cursor)", code: "BAD_REQUEST")
+                }
+                after = position
+            }
+            self = .productVariants(first: first, sku: sku, after: after)
+        case (.query, "currentAppInstallation"):
+            self = .appInstallation
         case (.query, "locations"):
             self = .locations(first: try reader.first())
         case (.query, "nodes"):
@@ -143,7 +156,7 @@ enum AdminOperation: Sendable {
         switch self {
         case .setQuantities(let input, _): return ("input.quantities", input.quantities.count)
         case .inventoryItemNodes(let ids, _, _): return ("ids", ids.count)
-        case .productVariants, .locations: return nil
+        case .productVariants, .locations, .appInstallation: return nil
         }
     }
 

@@ -126,11 +126,17 @@ extension ShopState {
     /// `searchLag`: a variant created less than this long before `now` is not found yet. Shopify's variant search is
     /// an index, updated some time after a product is created (https://shopify.dev/docs/api/usage/search-syntax; the
     /// delay is not documented).
-    func productVariantsQuery(first: Int, sku: String?, now: Date = Date(), searchLag: TimeInterval = 0) -> (JSONValue, Int) {
+    /// `after`: the cursor of the last variant of the page before (the simulator's cursors are positions).
+    func productVariantsQuery(
+        first: Int, sku: String?, after: Int? = nil, now: Date = Date(), searchLag: TimeInterval = 0
+    ) -> (JSONValue, Int) {
         let indexed = { (v: ProductVariant) in
             searchLag <= 0 || (variantCreatedAt[v.variantId].map { now.timeIntervalSince($0) >= searchLag } ?? true)
         }
-        let matches = variants.filter { (sku == nil || $0.sku.lowercased() == sku!.lowercased()) && indexed($0) }.prefix(first)
+        let all = variants.enumerated().filter { (sku == nil || $0.element.sku.lowercased() == sku!.lowercased()) && indexed($0.element) }
+            .filter { after == nil || $0.offset > after! }
+        let page = all.prefix(first)
+        let matches = page.map(\.element)
         let nodes: [JSONValue] = matches.map {
             let traits = traits(of: $0)
             return [
@@ -140,13 +146,20 @@ extension ShopState {
                 "inventoryItem": ["id": .string($0.inventoryItemGID), "tracked": .bool(traits.tracked)],
             ]
         }
-        return (["productVariants": ["nodes": .array(nodes), "pageInfo": ["hasNextPage": .bool(false)]]], nodes.count)
+        let endCursor: JSONValue = page.last.map { .string(String($0.offset)) } ?? .null
+        return (
+            ["productVariants": ["nodes": .array(nodes), "pageInfo": ["hasNextPage": .bool(all.count > first), "endCursor": endCursor]]],
+            nodes.count
+        )
     }
 
     /// `data.locations` and the number of nodes returned.
     func locationsQuery(first: Int) -> (JSONValue, Int) {
         let nodes: [JSONValue] = locations.prefix(first).map {
-            ["id": .string("gid://shopify/Location/\($0.id)"), "name": .string($0.name), "isActive": true]
+            [
+                "id": .string("gid://shopify/Location/\($0.id)"), "name": .string($0.name), "isActive": true,
+                "fulfillsOnlineOrders": .bool($0.fulfillsOnlineOrders),
+            ]
         }
         return (["locations": ["nodes": .array(nodes), "pageInfo": ["hasNextPage": .bool(false)]]], nodes.count)
     }

@@ -7,6 +7,8 @@ struct ShopState: Sendable {
     struct Location: Sendable, Equatable {
         var id: Int64
         var name: String
+        /// `Location.fulfillsOnlineOrders`: the online store sells its stock.
+        var fulfillsOnlineOrders = true
     }
 
     struct LevelKey: Hashable, Sendable {
@@ -94,8 +96,8 @@ struct ShopState: Sendable {
         return OutgoingWebhook(topic: topic, body: body.bytes)
     }
 
-    mutating func addLocation(name: String, id: Int64) -> Location {
-        let location = Location(id: id, name: name)
+    mutating func addLocation(name: String, id: Int64, fulfillsOnlineOrders: Bool = true) -> Location {
+        let location = Location(id: id, name: name, fulfillsOnlineOrders: fulfillsOnlineOrders)
         locations.append(location)
         return location
     }

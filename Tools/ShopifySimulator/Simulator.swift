@@ -131,9 +131,12 @@ public final class Simulator: Sendable {
     /// Adds a shop at run time.
     public func addShop(_ shop: ShopConfiguration) async throws { try await state.addShop(shop) }
 
+    /// A shop's configuration (its location id, plan, scopes, …).
+    public func configuration(shop: String) async throws -> ShopConfiguration { try await state.configuration(of: shop) }
+
     /// Adds a location to a shop (for `ITEM_NOT_STOCKED_AT_LOCATION` and multi-location cases); returns its id.
-    public func addLocation(shop: String, name: String) async throws -> Int64 {
-        try await state.addLocation(shop: shop, name: name)
+    public func addLocation(shop: String, name: String, fulfillsOnlineOrders: Bool = true) async throws -> Int64 {
+        try await state.addLocation(shop: shop, name: name, fulfillsOnlineOrders: fulfillsOnlineOrders)
     }
 
     /// Creates a product variant and its inventory item, stocked at `locationID` (default: the shop's location).

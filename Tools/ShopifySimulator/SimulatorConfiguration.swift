@@ -111,6 +111,11 @@ public struct ShopConfiguration: Sendable, Codable, Equatable {
     /// The webhook topics the shop is subscribed to, as an app's subscriptions are; nil (the default): every topic
     /// the simulator fires.
     public var webhookTopics: Set<String>?
+    /// The access scopes the app's token has (`currentAppInstallation.accessScopes`); default: what Stockwire needs.
+    public var accessScopes: [String]
+
+    /// What Stockwire needs.
+    public static let stockwireScopes = ["read_inventory", "write_inventory", "read_products", "read_locations", "read_orders"]
 
     /// A shop; omitted fields take their documented defaults.
     public init(
@@ -122,8 +127,10 @@ public struct ShopConfiguration: Sendable, Codable, Equatable {
         locationName: String = "Warehouse",
         webhookAPIVersion: String = "2026-10",
         utcOffsetMinutes: Int = 0,
-        webhookTopics: Set<String>? = nil
+        webhookTopics: Set<String>? = nil,
+        accessScopes: [String] = ShopConfiguration.stockwireScopes
     ) {
+        self.accessScopes = accessScopes
         self.domain = domain
         self.accessToken = accessToken
         self.webhookSecret = webhookSecret
@@ -146,6 +153,7 @@ public struct ShopConfiguration: Sendable, Codable, Equatable {
         webhookAPIVersion = try c.decodeIfPresent(String.self, forKey: .webhookAPIVersion) ?? "2026-10"
         utcOffsetMinutes = try c.decodeIfPresent(Int.self, forKey: .utcOffsetMinutes) ?? 0
         webhookTopics = try c.decodeIfPresent(Set<String>.self, forKey: .webhookTopics)
+        accessScopes = try c.decodeIfPresent([String].self, forKey: .accessScopes) ?? Self.stockwireScopes
     }
 
     /// A stable location id in Shopify's usual range, different for different domains.

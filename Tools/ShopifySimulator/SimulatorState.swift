@@ -81,10 +81,12 @@ actor SimulatorState {
 
     func configuration(of domain: String) throws -> ShopConfiguration { try shop(domain).configuration }
 
-    func addLocation(shop domain: String, name: String) throws -> Int64 {
+    func addLocation(shop domain: String, name: String, fulfillsOnlineOrders: Bool = true) throws -> Int64 {
         let id = nextLocationID
         nextLocationID += 1
-        return try mutate(domain) { shop, _, _ in (shop.addLocation(name: name, id: id).id, []) }
+        return try mutate(domain) { shop, _, _ in
+            (shop.addLocation(name: name, id: id, fulfillsOnlineOrders: fulfillsOnlineOrders).id, [])
+        }
     }
 
     // MARK: - Catalogue and levels
@@ -272,11 +274,13 @@ actor SimulatorState {
                 appliedCount += 1
                 appliedOrder = appliedCount
             }
-        case .productVariants(let first, let sku):
+        case .productVariants(let first, let sku, let after):
             let lag = Double(faults[domain]?.searchLagMs ?? 0) / 1000
-            let (data, count) = shop.productVariantsQuery(first: first, sku: sku, now: now, searchLag: lag)
+            let (data, count) = shop.productVariantsQuery(first: first, sku: sku, after: after, now: now, searchLag: lag)
             actual = AdminOperation.connectionCost(count, node: AdminOperation.variantNodeCost) * scale
             outcome = (.success(data), "ok")
+        case .appInstallation:
+            outcome = (.success(["currentAppInstallation": ["accessScopes": .array(shop.configuration.accessScopes.map { ["handle": .string($0)] })]]), "ok")
         case .locations(let first):
             let (data, count) = shop.locationsQuery(first: first)
             actual = AdminOperation.connectionCost(count, node: AdminOperation.locationNodeCost) * scale
