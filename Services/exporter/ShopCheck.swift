@@ -204,31 +204,28 @@ enum ShopCheck {
                     message: "several variants share a SKU: each is written the whole available, so together they can sell it more than once",
                     items: duplicates.map { "\($0) (\(bySku[$0]!.count) variants)" }))
         }
-        let untracked = withSku.filter { $0.tracked == false }.map(\.sku).sorted()
-        if !untracked.isEmpty {
-            findings.append(
-                Finding(
-                    check: "untracked items", severity: .problem,
-                    message: "Shopify does not track these items' inventory: they sell without limit; turn on \"Track quantity\"",
-                    items: untracked))
-        }
-        let continues = withSku.filter { $0.continueSelling == true }.map(\.sku).sorted()
-        if !continues.isEmpty {
-            findings.append(
-                Finding(
-                    check: "continue selling", severity: .problem,
-                    message: "these variants keep selling when out of stock (inventory policy CONTINUE): they oversell whatever Stockwire writes",
-                    items: continues))
-        }
-        let bundles = withSku.filter { $0.requiresComponents == true }.map(\.sku).sorted()
-        if !bundles.isEmpty {
-            findings.append(
-                Finding(
-                    check: "bundles", severity: .warning,
-                    message: "bundle parents: Shopify computes their stock from their components, which Stockwire writes; they are not written themselves",
-                    items: bundles))
-        }
+        findings += [
+            listed(
+                "untracked items", .problem,
+                "Shopify does not track these items' inventory: they sell without limit; turn on \"Track quantity\"",
+                withSku.filter { $0.tracked == false }),
+            listed(
+                "continue selling", .problem,
+                "these variants keep selling when out of stock (inventory policy CONTINUE): they oversell whatever Stockwire writes",
+                withSku.filter { $0.continueSelling == true }),
+            listed(
+                "bundles", .warning,
+                "bundle parents: Shopify computes their stock from their components, which Stockwire writes; they are not written themselves",
+                withSku.filter { $0.requiresComponents == true }),
+        ].compactMap { $0 }
         return findings
+    }
+
+    /// A finding listing the SKUs of `variants`, or nil when there are none.
+    private static func listed(
+        _ check: String, _ severity: Severity, _ message: String, _ variants: [AdminAPIClient.Variant]
+    ) -> Finding? {
+        variants.isEmpty ? nil : Finding(check: check, severity: severity, message: message, items: variants.map(\.sku).sorted())
     }
 
     private static func truth(_ facts: Facts) -> [Finding] {

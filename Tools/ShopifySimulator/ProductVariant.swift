@@ -26,6 +26,8 @@ public struct InventoryLevel: Sendable, Codable, Equatable {
     public var sku: String
     public var locationId: Int64
     public var available: Int
+    /// Units of unfulfilled orders routed here (`committed`); `on_hand` is `available + committed`.
+    public var committed: Int
     /// When the level last changed (shop time zone, seconds).
     public var updatedAt: String
 }

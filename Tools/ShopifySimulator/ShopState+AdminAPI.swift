@@ -166,7 +166,7 @@ extension ShopState {
 
     /// `data.nodes` for inventory item ids; other or unknown ids are `null`. Errors for unsupported names.
     func inventoryItemNodesQuery(ids: [String], locationID: String?, names: [String]) throws(GraphQLError) -> JSONValue {
-        if let bad = names.first(where: { $0 != "available" }) {
+        if let bad = names.first(where: { !["available", "committed", "on_hand"].contains($0) }) {
             throw GraphQLError(
                 message: "The simulator tracks only the 'available' quantity (asked for '\(bad)')", code: "BAD_REQUEST")
         }
@@ -183,7 +183,11 @@ extension ShopState {
             if let location {
                 if let level = levels[LevelKey(item: gid.id, location: location)] {
                     node["inventoryLevel"] = [
-                        "quantities": .array(names.map { ["name": .string($0), "quantity": .int(Int64(level.available))] })
+                        "quantities": .array(
+                            names.map { name in
+                                let quantity = name == "committed" ? level.committed : name == "on_hand" ? level.available + level.committed : level.available
+                                return ["name": .string(name), "quantity": .int(Int64(quantity))]
+                            })
                     ]
                 } else {
                     node["inventoryLevel"] = .null

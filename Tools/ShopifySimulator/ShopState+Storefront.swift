@@ -58,7 +58,9 @@ extension ShopState {
             } else {
                 throw SimulatorError(.invalidRequest, "a checkout line needs sku or variantId")
             }
-            guard let location = sellingLocation(of: variant.inventoryItemId) else {
+            let traits = traits(of: variant)
+            let beyond = !traits.tracked || traits.continueSelling
+            guard let location = routedLocation(of: variant.inventoryItemId, quantity: line.quantity, beyondStock: beyond) else {
                 throw SimulatorError(.insufficientStock, "SKU \(variant.sku) is not stocked anywhere in \(domain)")
             }
             let key = LevelKey(item: variant.inventoryItemId, location: location)
@@ -79,8 +81,10 @@ extension ShopState {
         let orderID = IDSequences.take(&ids.order)
         let stamp = rest(now)
         var lineItems: [LineItem] = []
-        for (variant, _, quantity) in resolved {
+        for (variant, key, quantity) in resolved {
             let id = IDSequences.take(&ids.lineItem)
+            lineLocations[id] = key.location
+            if traits(of: variant).tracked { commit(key, quantity) }
             lineItems.append(
                 LineItem(
                     id: id, adminGraphqlApiId: "gid://shopify/LineItem/\(id)", variantId: variant.variantId,
@@ -127,6 +131,7 @@ extension ShopState {
             let units = order.lineItems[i].fulfillableQuantity
             order.lineItems[i].currentQuantity -= units
             order.lineItems[i].fulfillableQuantity = 0
+            uncommit(order.lineItems[i], units: units)
             if restock, units > 0, let hook = restockLine(order.lineItems[i], units: units, now: now, cause: "order \(orderID) cancelled") {
                 levelHooks.append(hook)
             }
@@ -155,7 +160,7 @@ extension ShopState {
         let delta = currentQuantity - line.currentQuantity
         var levelHooks: [OutgoingWebhook] = []
         if delta > 0 {
-            guard let item = itemOf(line), let location = sellingLocation(of: item) else {
+            guard let item = itemOf(line), let location = lineLocations[line.id] ?? sellingLocation(of: item) else {
                 throw SimulatorError(.insufficientStock, "line item \(lineItemID) has no stocked inventory item")
             }
             let key = LevelKey(item: item, location: location)
@@ -164,8 +169,10 @@ extension ShopState {
                 throw SimulatorError(.insufficientStock, "shop \(domain): SKU \(line.sku ?? "?") has \(available) available, edit adds \(delta)")
             }
             if let hook = setLevel(key, to: available - delta, now: now, cause: "order \(orderID) edited") { levelHooks.append(hook) }
-        } else if delta < 0, let hook = restockLine(line, units: -delta, now: now, cause: "order \(orderID) edited") {
-            levelHooks.append(hook)
+            commit(key, delta)
+        } else if delta < 0 {
+            uncommit(line, units: -delta)
+            if let hook = restockLine(line, units: -delta, now: now, cause: "order \(orderID) edited") { levelHooks.append(hook) }
         }
         order.lineItems[i].currentQuantity = currentQuantity
         order.lineItems[i].fulfillableQuantity += delta
@@ -194,6 +201,7 @@ extension ShopState {
                 throw SimulatorError(.invalidRequest, "restock_type cancel needs unfulfilled units; line item \(lineItemID) has \(line.fulfillableQuantity)")
             }
             order.lineItems[i].fulfillableQuantity -= quantity
+            uncommit(line, units: quantity)
             restocked = true
         case .return:
             guard quantity <= fulfilled else {
@@ -202,6 +210,7 @@ extension ShopState {
             restocked = true
         case .noRestock, .legacyRestock:
             order.lineItems[i].fulfillableQuantity -= min(quantity, line.fulfillableQuantity)
+            uncommit(line, units: min(quantity, line.fulfillableQuantity))
             restocked = restockType == .legacyRestock
         }
         order.lineItems[i].currentQuantity -= quantity
@@ -216,7 +225,7 @@ extension ShopState {
             refundLineItems: [
                 RefundLineItem(
                     id: IDSequences.take(&ids.refundLineItem), lineItemId: lineItemID, quantity: quantity,
-                    restockType: restockType.rawValue, locationId: restocked ? itemOf(line).flatMap(sellingLocation(of:)) : nil,
+                    restockType: restockType.rawValue, locationId: restocked ? lineLocations[line.id] ?? itemOf(line).flatMap(sellingLocation(of:)) : nil,
                     lineItem: order.lineItems[i])
             ])
         order.refunds.append(refund)
@@ -234,6 +243,8 @@ extension ShopState {
         var order = try self.order(orderID)
         guard order.cancelledAt == nil else { throw SimulatorError(.orderState, "order \(orderID) in \(domain) is cancelled") }
         for i in order.lineItems.indices {
+            // Fulfilled units leave `committed` (and `on_hand`): they are shipped.
+            uncommit(order.lineItems[i], units: order.lineItems[i].fulfillableQuantity)
             order.lineItems[i].fulfillableQuantity = 0
             if order.lineItems[i].currentQuantity > 0 { order.lineItems[i].fulfillmentStatus = "fulfilled" }
         }
@@ -253,8 +264,14 @@ extension ShopState {
         variants.first { $0.variantId == line.variantId }?.inventoryItemId
     }
 
+    /// Takes `units` of an unfulfilled line out of `committed` at the location it was routed to.
+    private mutating func uncommit(_ line: LineItem, units: Int) {
+        guard units > 0, let item = itemOf(line), let location = lineLocations[line.id] ?? sellingLocation(of: item) else { return }
+        commit(LevelKey(item: item, location: location), -units)
+    }
+
     private mutating func restockLine(_ line: LineItem, units: Int, now: Date, cause: String) -> OutgoingWebhook? {
-        guard let item = itemOf(line), let location = sellingLocation(of: item) else { return nil }
+        guard let item = itemOf(line), let location = lineLocations[line.id] ?? sellingLocation(of: item) else { return nil }
         let key = LevelKey(item: item, location: location)
         return setLevel(key, to: (levels[key]?.available ?? 0) + units, now: now, cause: cause)
     }

@@ -19,6 +19,11 @@ struct ShopState: Sendable {
     struct Level: Sendable {
         var available: Int
         var updatedAt: Date
+        /// Units of unfulfilled orders routed to this location (Shopify's `committed`): taken from `available` when
+        /// the order is placed, given back to it by a restocking cancel or refund, gone from stock when fulfilled.
+        /// `on_hand` is `available + committed`
+        /// (https://shopify.dev/docs/apps/build/orders-fulfillment/inventory-management-apps#inventory-states).
+        var committed = 0
     }
 
     var configuration: ShopConfiguration
@@ -28,6 +33,8 @@ struct ShopState: Sendable {
     var variantIndexByItem: [Int64: Int] = [:]
     /// When each variant was created (by variant id), for the search index's lag.
     var variantCreatedAt: [Int64: Date] = [:]
+    /// The location each order line was routed to (by line item id).
+    var lineLocations: [Int64: Int64] = [:]
     /// Traits of variants that are not the default (tracked, `DENY`, no bundle), by variant id.
     var variantTraits: [Int64: VariantTraits] = [:]
 
@@ -111,6 +118,24 @@ struct ShopState: Sendable {
         locations.first { levels[LevelKey(item: item, location: $0.id)] != nil }?.id
     }
 
+    /// Where Shopify's order routing sends a line of `quantity` units of `item`: the first location, in the shop's
+    /// ranking (the order locations were added), that fulfils online orders, stocks the item and has the units
+    /// available (Shopify's default rule, "ranked locations": https://help.shopify.com/en/manual/fulfillment/order-routing);
+    /// an item sold beyond its stock needs only to be stocked there. When no such location has the units, the first
+    /// stocking location (the checkout then refuses for stock).
+    func routedLocation(of item: Int64, quantity: Int, beyondStock: Bool) -> Int64? {
+        locations.first { location in
+            guard location.fulfillsOnlineOrders, let level = levels[LevelKey(item: item, location: location.id)] else { return false }
+            return beyondStock || level.available >= quantity
+        }?.id ?? sellingLocation(of: item)
+    }
+
+    /// Moves `units` into (positive) or out of (negative) a level's `committed`.
+    mutating func commit(_ key: LevelKey, _ units: Int) {
+        guard levels[key] != nil else { return }
+        levels[key]!.committed = max(0, levels[key]!.committed + units)
+    }
+
     func levelSnapshots() -> [InventoryLevel] {
         var result: [InventoryLevel] = []
         for variant in variants {
@@ -119,7 +144,8 @@ struct ShopState: Sendable {
                     result.append(
                         InventoryLevel(
                             inventoryItemId: variant.inventoryItemId, variantId: variant.variantId, sku: variant.sku,
-                            locationId: location.id, available: level.available, updatedAt: rest(level.updatedAt)))
+                            locationId: location.id, available: level.available, committed: level.committed,
+                            updatedAt: rest(level.updatedAt)))
                 }
             }
         }
@@ -141,7 +167,7 @@ struct ShopState: Sendable {
     /// `cause` says why, for the level history.
     mutating func setLevel(_ key: LevelKey, to available: Int, now: Date, cause: String) -> OutgoingWebhook? {
         let before = levels[key]?.available
-        levels[key] = Level(available: available, updatedAt: now)
+        levels[key] = Level(available: available, updatedAt: now, committed: levels[key]?.committed ?? 0)
         guard before != available else { return nil }
         if levelHistory.count >= Self.levelHistoryLimit { levelHistory.removeFirst(Self.levelHistoryLimit / 2) }
         levelHistory.append(
@@ -164,9 +190,12 @@ struct ShopState: Sendable {
     }
 
     /// A merchant edit in the admin: sets `available` of an item outright.
-    mutating func setAvailable(item: Int64, available: Int, now: Date) throws -> [OutgoingWebhook] {
-        guard variant(forItem: item) != nil, let location = sellingLocation(of: item) else {
+    mutating func setAvailable(item: Int64, location requested: Int64? = nil, available: Int, now: Date) throws -> [OutgoingWebhook] {
+        guard variant(forItem: item) != nil, let location = requested ?? sellingLocation(of: item) else {
             throw SimulatorError(.unknownInventoryItem, "shop \(domain) has no inventory item \(item)")
+        }
+        guard locations.contains(where: { $0.id == location }) else {
+            throw SimulatorError(.invalidRequest, "shop \(domain) has no location \(location)")
         }
         return [setLevel(LevelKey(item: item, location: location), to: available, now: now, cause: "admin edit")].compactMap { $0 }
     }

@@ -162,9 +162,13 @@ public final class Simulator: Sendable {
     /// Every inventory level of the shop.
     public func inventoryLevels(shop: String) async throws -> [InventoryLevel] { try await state.levels(shop: shop) }
 
-    /// A merchant's edit in the admin: sets `available` outright (fires `inventory_levels/update`).
-    public func setAvailable(shop: String, sku: String? = nil, inventoryItemID: Int64? = nil, available: Int) async throws {
-        try await state.setAvailable(shop: shop, sku: sku, inventoryItemID: inventoryItemID, available: available)
+    /// A merchant's edit in the admin: sets `available` outright (fires `inventory_levels/update`), at the item's first
+    /// stocking location or at `locationID`, where the item is stocked first if it was not (as activating inventory at
+    /// a location does).
+    public func setAvailable(
+        shop: String, sku: String? = nil, inventoryItemID: Int64? = nil, locationID: Int64? = nil, available: Int
+    ) async throws {
+        try await state.setAvailable(shop: shop, sku: sku, inventoryItemID: inventoryItemID, locationID: locationID, available: available)
     }
 
     // MARK: - Storefront

@@ -120,7 +120,7 @@ actor SimulatorState {
 
     func levelHistory(shop domain: String) throws -> [LevelChange] { try shop(domain).levelHistory }
 
-    func setAvailable(shop domain: String, sku: String?, inventoryItemID: Int64?, available: Int) throws {
+    func setAvailable(shop domain: String, sku: String?, inventoryItemID: Int64?, locationID: Int64? = nil, available: Int) throws {
         try mutate(domain) { shop, _, now in
             var item = inventoryItemID
             if item == nil, let sku {
@@ -130,7 +130,7 @@ actor SimulatorState {
                 item = v.inventoryItemId
             }
             guard let item else { throw SimulatorError(.invalidRequest, "give sku or inventoryItemId") }
-            return ((), try shop.setAvailable(item: item, available: available, now: now))
+            return ((), try shop.setAvailable(item: item, location: locationID, available: available, now: now))
         }
     }
 
