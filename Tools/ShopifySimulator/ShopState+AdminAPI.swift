@@ -133,8 +133,9 @@ extension ShopState {
         let indexed = { (v: ProductVariant) in
             searchLag <= 0 || (variantCreatedAt[v.variantId].map { now.timeIntervalSince($0) >= searchLag } ?? true)
         }
-        let all = variants.enumerated().filter { (sku == nil || $0.element.sku.lowercased() == sku!.lowercased()) && indexed($0.element) }
-            .filter { after == nil || $0.offset > after! }
+        let positions = sku.map { variantIndexBySKU[$0.lowercased()] ?? [] } ?? Array(variants.indices)
+        let all = positions.map { (offset: $0, element: variants[$0]) }
+            .filter { indexed($0.element) && (after == nil || $0.offset > after!) }
         let page = all.prefix(first)
         let matches = page.map(\.element)
         let nodes: [JSONValue] = matches.map {

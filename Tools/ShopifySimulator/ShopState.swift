@@ -31,6 +31,9 @@ struct ShopState: Sendable {
     /// Variants in creation order.
     var variants: [ProductVariant] = []
     var variantIndexByItem: [Int64: Int] = [:]
+    /// Positions in `variants` by lower-cased SKU: a lookup by SKU costs one dictionary read, not a scan of every
+    /// variant (50,000 lookups in a 50,000-variant shop scanned 2.5 billion SKUs).
+    var variantIndexBySKU: [String: [Int]] = [:]
     /// When each variant was created (by variant id), for the search index's lag.
     var variantCreatedAt: [Int64: Date] = [:]
     /// The location each order line was routed to (by line item id).
@@ -72,6 +75,7 @@ struct ShopState: Sendable {
             inventoryItemId: IDSequences.take(&ids.inventoryItem), sku: sku, locationId: location,
             title: title ?? "Product \(sku)")
         variantIndexByItem[variant.inventoryItemId] = variants.count
+        variantIndexBySKU[sku.lowercased(), default: []].append(variants.count)
         variants.append(variant)
         variantCreatedAt[variant.variantId] = now
         levels[LevelKey(item: variant.inventoryItemId, location: location)] = Level(available: available, updatedAt: now)
