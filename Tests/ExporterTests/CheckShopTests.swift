@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import ShopifySimulator
 import Testing
 
@@ -100,5 +101,23 @@ import Testing
     @Test func aTruthFileThatIsNotTheCalculatorsIsRefusedWithWhatItShouldBe() throws {
         #expect(try ShopCheck.truth(from: Data(#"{"shop": "a", "skus": {"A": 3}}"#.utf8)) == ["A": 3])
         #expect(throws: ShopCheck.CheckError.self) { try ShopCheck.truth(from: Data(#"{"A": 3}"#.utf8)) }
+    }
+
+    /// Item 8: a shop whose other locations also sell online is named at the exporter's start, with what it means.
+    @Test func theExporterWarnsWhenOtherLocationsOfAShopSellOnline() async throws {
+        let capture = LogCapture()
+        var logger = Logger(label: "exporter-test") { capture.handler($0) }
+        logger.logLevel = .info
+        let h = try await ExporterHarness.start(shops: 1, logger: logger, configureLocations: true)
+        let shop = h.shops[0]
+        _ = try await h.simulator.addLocation(shop: shop, name: "Pop-up store", fulfillsOnlineOrders: true)
+        _ = try await h.simulator.addLocation(shop: shop, name: "Back office", fulfillsOnlineOrders: false)
+        let sku = h.sku("loc")
+        _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 1)
+        try await h.publish(sku: sku, available: 4, version: 1)
+        #expect(try await eventually { try await h.level(shop, sku) == 4 })
+        #expect(try await eventually { capture.text.contains("other locations of this shop fulfil online orders") })
+        #expect(capture.text.contains("Pop-up store") && !capture.text.contains("Back office"), "only the ones selling online")
+        await h.stop()
     }
 }

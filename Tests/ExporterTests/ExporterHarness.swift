@@ -27,7 +27,7 @@ final class ExporterHarness: Sendable {
     /// shop's Admin API token, `logger` replaces the quiet default (tests that read the log).
     static func start(
         shops count: Int, plan: RateLimitPlan = .standard, tuning: ShopWriter.Tuning = .init(),
-        token: @Sendable (String) -> String = { "token-\($0)" }, logger: Logger? = nil
+        token: @Sendable (String) -> String = { "token-\($0)" }, logger: Logger? = nil, configureLocations: Bool = false
     ) async throws -> ExporterHarness {
         let prefix = "t" + UUID().uuidString.prefix(8).lowercased()
         let domains = (0..<count).map { "\(prefix)-\($0).myshopify.com" }
@@ -40,8 +40,13 @@ final class ExporterHarness: Sendable {
         for domain in domains {
             let tokenFile = directory.appendingPathComponent("\(domain).token")
             try "\(token(domain))\n".write(to: tokenFile, atomically: true, encoding: .utf8)
+            // configureLocations: the shops file names each shop's location (location_id), as it must once a shop
+            // has several.
+            let location = configureLocations
+                ? "gid://shopify/Location/\(try await simulator.configuration(shop: domain).locationID)" : nil
             settings.append(
-                ShopSettings(domain: domain, adminURL: simulator.adminBaseURL(shop: domain), tokenFile: tokenFile.path))
+                ShopSettings(
+                    domain: domain, adminURL: simulator.adminBaseURL(shop: domain), tokenFile: tokenFile.path, locationId: location))
         }
         var quiet = Logger(label: "exporter-test")
         quiet.logLevel = .error
