@@ -19,7 +19,12 @@ struct ShopSettings: Sendable, Equatable, Decodable {
         case apiVersion = "api_version"
     }
 
+    /// `domain` is kept trimmed and lower-case, as ingest keeps it: everything the calculator sends a shop (its share
+    /// under the guard, its own sales, its catalog messages) is keyed by the domain ingest read from Shopify's
+    /// headers. A shops file with `Acme.myshopify.com` wrote that shop nothing of its share (0 under the guard) and
+    /// missed its catalog messages.
     init(domain: String, adminURL: String? = nil, tokenFile: String, locationId: String? = nil, apiVersion: String = ShopifyAPIVersion.pinned.description) {
+        let domain = domain.trimmingCharacters(in: .whitespaces).lowercased()
         self.domain = domain
         self.adminURL = adminURL ?? "https://\(domain)"
         self.tokenFile = tokenFile

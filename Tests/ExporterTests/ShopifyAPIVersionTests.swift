@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Testing
 
@@ -31,6 +32,25 @@ import Testing
         try #"[{"domain": "a.myshopify.com", "token_file": "/t", "api_version": "2026-04"}]"#
             .write(to: file, atomically: true, encoding: .utf8)
         #expect(try ShopSettings.load(file: file.path).first?.graphQLURL.contains("/admin/api/2026-04/") == true)
+    }
+
+    /// Issue #20's example: ingest lower-cases shop domains, and everything the calculator sends a shop is keyed by
+    /// that; a shops file with capitals wrote that shop 0 of its share under the guard and missed its catalog.
+    @Test func aShopsFileDomainIsReadAsIngestReadsIt() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("shops-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try #"[{"domain": " Acme.MyShopify.com ", "token_file": "/t"}]"#.write(to: file, atomically: true, encoding: .utf8)
+        let shop = try #require(try ShopSettings.load(file: file.path).first)
+        #expect(shop.domain == "acme.myshopify.com")
+        #expect(shop.adminURL == "https://acme.myshopify.com")
+        let guarded = AvailabilityMessage(
+            sku: "S", available: 10, onHand: 10, reserved: 0, version: 1, causes: [], shares: ["acme.myshopify.com": 4],
+            computedAtMillis: 0)
+        #expect(guarded.target(for: shop.domain) == 4, "the share written is the shop's own, not 0")
+        try #"[{"domain": "acme.myshopify.com", "token_file": "/t"}, {"domain": "ACME.myshopify.com", "token_file": "/u"}]"#
+            .write(to: file, atomically: true, encoding: .utf8)
+        let twice = try #require(throws: (any Error).self) { try ShopSettings.load(file: file.path) }
+        #expect("\(twice)".contains("listed twice"))
     }
 
     @Test func aWarningComesNinetyDaysBeforeSupportEndsAndAfterIt() throws {
