@@ -149,8 +149,11 @@ struct AdminAPIClient: Sendable {
         { nodes { id sku inventoryPolicy requiresComponents inventoryItem { id tracked } } } }
         """
 
-    /// The shop's locations.
-    static let locationsQuery = "query StockwireLocations($first: Int!) { locations(first: $first) { nodes { id name } } }"
+    /// The shop's locations, with whether each is active and fulfils online orders.
+    static let locationsQuery = """
+        query StockwireLocations($first: Int!) { locations(first: $first) { nodes { id name isActive \
+        fulfillsOnlineOrders } } }
+        """
 
     /// The available level of inventory items at one location.
     static let levelsQuery = """
@@ -191,24 +194,34 @@ struct AdminAPIClient: Sendable {
         let (data, status) = try await call("variants", Self.variantsQuery, variables: ["first": 10, "query": "sku:\"\(escaped)\""])
         let nodes = ((data["productVariants"] as? [String: Any])?["nodes"] as? [[String: Any]]) ?? []
         let variants = nodes.compactMap { n -> Variant? in
-            guard let id = n["id"] as? String, let s = n["sku"] as? String, s == sku,
-                let inventoryItem = n["inventoryItem"] as? [String: Any], let item = inventoryItem["id"] as? String
-            else { return nil }
-            return Variant(
-                id: id, sku: s, inventoryItemId: item, tracked: inventoryItem["tracked"] as? Bool,
-                continueSelling: (n["inventoryPolicy"] as? String).map { $0 == "CONTINUE" },
-                requiresComponents: n["requiresComponents"] as? Bool)
+            guard let variant = Self.variant(n), variant.sku == sku else { return nil }
+            return variant
         }
         return (variants, status)
     }
 
-    /// The shop's locations (id, name).
-    func locations() async throws -> [(id: String, name: String)] {
+    /// A location of the shop.
+    struct Location: Sendable, Equatable, Codable {
+        var id: String
+        var name: String
+        var isActive: Bool
+        var fulfillsOnlineOrders: Bool
+
+        /// Whether the online store sells its stock.
+        var sellsOnline: Bool { isActive && fulfillsOnlineOrders }
+        /// "id (name)", for logs and reports.
+        var label: String { "\(id) (\(name))" }
+    }
+
+    /// The shop's locations, with whether each is active and fulfils online orders.
+    func locations() async throws -> [Location] {
         let (data, _) = try await call("locations", Self.locationsQuery, variables: ["first": 50])
         let nodes = ((data["locations"] as? [String: Any])?["nodes"] as? [[String: Any]]) ?? []
         return nodes.compactMap { n in
             guard let id = n["id"] as? String else { return nil }
-            return (id, n["name"] as? String ?? "")
+            return Location(
+                id: id, name: n["name"] as? String ?? "", isActive: n["isActive"] as? Bool ?? true,
+                fulfillsOnlineOrders: n["fulfillsOnlineOrders"] as? Bool ?? true)
         }
     }
 

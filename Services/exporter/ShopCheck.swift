@@ -63,7 +63,7 @@ enum ShopCheck {
         var now: Date
         var configuredLocation: String?
         var scopes: Result<[String], CheckError>
-        var locations: Result<[AdminAPIClient.LocationDetail], CheckError>
+        var locations: Result<[AdminAPIClient.Location], CheckError>
         var variants: Result<[AdminAPIClient.Variant], CheckError>
         /// `available` at Stockwire's location, by inventory item (items not stocked there are absent).
         var levels: Result<[String: Int64], CheckError>
@@ -121,21 +121,21 @@ enum ShopCheck {
     }
 
     private static func location(_ facts: Facts) -> (String?, [Finding]) {
-        let locations: [AdminAPIClient.LocationDetail]
+        let locations: [AdminAPIClient.Location]
         switch facts.locations {
         case .failure(let error):
             return (nil, [Finding(check: "location", severity: .problem, message: "the locations could not be read: \(error)")])
         case .success(let l):
             locations = l
         }
-        let chosen: AdminAPIClient.LocationDetail
+        let chosen: AdminAPIClient.Location
         if let configured = facts.configuredLocation {
             guard let found = locations.first(where: { $0.id == configured }) else {
                 return (
                     nil,
                     [Finding(
                         check: "location", severity: .problem, message: "location_id \(configured) is not one of the shop's locations",
-                        items: locations.map { "\($0.id) (\($0.name))" })]
+                        items: locations.map(\.label))]
                 )
             }
             chosen = found
@@ -146,7 +146,7 @@ enum ShopCheck {
                     [Finding(
                         check: "location", severity: .problem,
                         message: "the shop has \(locations.count) locations: set location_id in the shops file to the one Stockwire writes",
-                        items: locations.map { "\($0.id) (\($0.name))" })]
+                        items: locations.map(\.label))]
                 )
             }
             chosen = locations[0]
@@ -165,14 +165,14 @@ enum ShopCheck {
         // Stockwire writes one location per shop. Another location that fulfils online orders sells its own stock of
         // the same SKUs; Shopify routes orders there by its own rules, and every order line still reserves the
         // warehouse's stock (see README, "Several locations").
-        let others = locations.filter { $0.id != chosen.id && $0.isActive && $0.fulfillsOnlineOrders }
+        let others = locations.filter { $0.id != chosen.id && $0.sellsOnline }
         if !others.isEmpty {
             findings.append(
                 Finding(
                     check: "other locations", severity: .warning,
                     message: "other locations fulfil online orders: Shopify adds their stock of a SKU to what this shop sells, "
                         + "and orders it routes there still reserve the warehouse's stock",
-                    items: others.map { "\($0.id) (\($0.name))" }))
+                    items: others.map(\.label)))
         }
         return (chosen.id, findings)
     }
@@ -302,7 +302,7 @@ enum ShopCheck {
             do { return .success(try await body()) } catch { return .failure(CheckError(description: describe(error))) }
         }
         let scopes = await attempt { try await client.accessScopes() }
-        let locations = await attempt { try await client.locationDetails() }
+        let locations = await attempt { try await client.locations() }
         let variants = await attempt { try await client.allVariants() }
         var levels: Result<[String: Int64], CheckError> = .failure(CheckError(description: "no location to read"))
         let location = shop.locationId ?? ((try? locations.get())?.count == 1 ? (try? locations.get())?.first?.id : nil)

@@ -587,8 +587,7 @@ actor ShopWriter {
                 resume()
                 if errors.contains(where: { $0.code == "IDEMPOTENCY_CONCURRENT_REQUEST" }) {
                     // The earlier attempt with this key is still running at Shopify (our side timed out): wait, same key.
-                    guard (try? await Task.sleep(for: backoff)) != nil else { return nil }
-                    backoff = min(backoff * 2, tuning.maxBackoff)
+                    guard await backOff(&backoff) else { return nil }
                     continue
                 }
                 if errors.contains(where: { $0.code == "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED" }) {
@@ -616,9 +615,7 @@ actor ShopWriter {
         case .transient(let reason):
             logger.warning("shop call failed, retrying", metadata: ["reason": "\(reason)", "retry_in": "\(backoff)"])
             metrics.transientFailures.increment()
-            let ok = (try? await Task.sleep(for: backoff)) != nil
-            backoff = min(backoff * 2, tuning.maxBackoff)
-            return ok
+            return await backOff(&backoff)
         case .unauthorized:
             return await pause(
                 state: "unauthorized",
@@ -628,18 +625,21 @@ actor ShopWriter {
         case .rejected(let reason):
             // A request refused as a whole is a bug on our side or a schema change: wait and retry rather than drop.
             logger.error("shop rejected a request", metadata: ["reason": "\(reason)"])
-            let ok = (try? await Task.sleep(for: backoff)) != nil
-            backoff = min(backoff * 2, tuning.maxBackoff)
-            return ok
+            return await backOff(&backoff)
         case .tooCostly(let cost):
             // Only a level read grows with its input, and it splits itself (fetchLevels); any other call over the
             // maximum is a bug on our side or a changed cost rule: wait and retry rather than drop.
             logger.error(
                 "shop refused a query as too costly", metadata: ["cost": "\(cost.map { "\($0)" } ?? "?")", "maximum": "\(QueryCosts.maximumPerQuery)"])
-            let ok = (try? await Task.sleep(for: backoff)) != nil
-            backoff = min(backoff * 2, tuning.maxBackoff)
-            return ok
+            return await backOff(&backoff)
         }
+    }
+
+    /// Waits `backoff`, then doubles it (up to ``Tuning/maxBackoff``); false when cancelled meanwhile.
+    private func backOff(_ backoff: inout Duration) async -> Bool {
+        let ok = (try? await Task.sleep(for: backoff)) != nil
+        backoff = min(backoff * 2, tuning.maxBackoff)
+        return ok
     }
 
     /// Adopts what Shopify reported with an answer: the call's requested cost, and the bucket as it stands.
@@ -685,7 +685,10 @@ actor ShopWriter {
 
     private func resolveLocation() async -> String? {
         if let locationId {
-            if !locationsChecked { await checkOtherLocations(writing: locationId) }
+            if !locationsChecked {
+                locationsChecked = true  // best effort: a failed read is tried at the next start
+                if let all = try? await client.locations() { warnAboutLocations(all, writing: locationId) }
+            }
             return locationId
         }
         var backoff = Duration.milliseconds(200)
@@ -696,12 +699,14 @@ actor ShopWriter {
                 guard locations.count == 1 else {
                     logger.error(
                         "shop has \(locations.count) locations: set location_id in the shops file to the one Stockwire writes",
-                        metadata: ["locations": "\(locations.map { "\($0.id) (\($0.name))" }.joined(separator: ", "))"])
+                        metadata: ["locations": "\(locations.map(\.label).joined(separator: ", "))"])
                     pausedReason = "location_id not configured and the shop has \(locations.count) locations"
                     _ = try? await Task.sleep(for: tuning.pauseRetry)
                     continue
                 }
                 locationId = locations[0].id
+                locationsChecked = true
+                warnAboutLocations(locations, writing: locations[0].id)
                 return locationId
             } catch let failure as AdminAPIClient.Failure {
                 guard await handle(failure, cost: costs.estimate(.locations), backoff: &backoff) else { return nil }
@@ -712,22 +717,20 @@ actor ShopWriter {
         return nil
     }
 
-    /// Once per start: warns when other locations of the shop sell online too. Stockwire writes one location; another
-    /// that fulfils online orders sells its own stock of the same SKUs, and every order line still reserves the
-    /// warehouse's stock (README, "Several locations"). Best effort: a failed read is tried at the next start.
-    private func checkOtherLocations(writing location: String) async {
-        locationsChecked = true
-        guard let all = try? await client.locationDetails() else { return }
-        if let own = all.first(where: { $0.id == location }), !own.fulfillsOnlineOrders || !own.isActive {
+    /// Once per start, from the locations read to find the one written: warns when it does not sell online, or when
+    /// other locations of the shop do. Stockwire writes one location; another that fulfils online orders sells its own
+    /// stock of the same SKUs, and every order line still reserves the warehouse's stock (README, "Several locations").
+    private func warnAboutLocations(_ all: [AdminAPIClient.Location], writing location: String) {
+        if let own = all.first(where: { $0.id == location }), !own.sellsOnline {
             logger.warning(
                 "the location Stockwire writes does not sell online: the online store does not offer the stock written there",
-                metadata: ["location": "\(own.id) (\(own.name))", "active": "\(own.isActive)"])
+                metadata: ["location": "\(own.label)", "active": "\(own.isActive)"])
         }
-        let others = all.filter { $0.id != location && $0.isActive && $0.fulfillsOnlineOrders }
+        let others = all.filter { $0.id != location && $0.sellsOnline }
         guard !others.isEmpty else { return }
         logger.warning(
             "other locations of this shop fulfil online orders: Shopify adds their stock of a SKU to what the shop sells, and orders it routes there still reserve the warehouse's stock; run exporter check-shop",
-            metadata: ["locations": "\(others.map { "\($0.id) (\($0.name))" }.joined(separator: ", "))"])
+            metadata: ["locations": "\(others.map(\.label).joined(separator: ", "))"])
     }
 
     /// The inventory items of `sku` in this shop ([] when the shop does not list it); nil when cancelled.

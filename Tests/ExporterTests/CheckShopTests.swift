@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func aShopReadyToGoLivePassesAndAMissingLocationOrAnOldVersionFails() {
-        let location = AdminAPIClient.LocationDetail(id: "gid://shopify/Location/1", name: "Warehouse", isActive: true, fulfillsOnlineOrders: true)
+        let location = AdminAPIClient.Location(id: "gid://shopify/Location/1", name: "Warehouse", isActive: true, fulfillsOnlineOrders: true)
         let variant = AdminAPIClient.Variant(
             id: "gid://shopify/ProductVariant/1", sku: "A", inventoryItemId: "gid://shopify/InventoryItem/1", tracked: true,
             continueSelling: false, requiresComponents: false)
