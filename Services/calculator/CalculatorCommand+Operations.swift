@@ -313,7 +313,8 @@ extension CalculatorCommand {
                 guard let last = page.last else { break }
                 let guarded = shop == nil ? [:] : try await store.guardShares(of: page.map(\.sku))
                 for (sku, stock) in page {
-                    let target = shop.flatMap { s in guarded[sku].map { $0.shares[s] ?? 0 } } ?? stock.available
+                    let target = shop.map { AvailabilityMessage.target(available: stock.available, shares: guarded[sku]?.shares, shop: $0) }
+                        ?? stock.available
                     targets.append((sku, target))
                 }
                 after = last.sku

@@ -305,7 +305,8 @@ enum ShopCheck {
         let locations = await attempt { try await client.locations() }
         let variants = await attempt { try await client.allVariants() }
         var levels: Result<[String: Int64], CheckError> = .failure(CheckError(description: "no location to read"))
-        let location = shop.locationId ?? ((try? locations.get())?.count == 1 ? (try? locations.get())?.first?.id : nil)
+        // The location the exporter writes: the configured one, or the shop's only one.
+        let location = shop.locationId ?? (try? locations.get()).flatMap { $0.count == 1 ? $0[0].id : nil }
         if let location, case .success(let all) = variants {
             levels = await attempt {
                 var out: [String: Int64] = [:]

@@ -82,7 +82,11 @@ public struct AvailabilityMessage: Sendable, Equatable, Codable {
     }
 
     /// What `shop` should show: its share under the guard (0 when it has none), else `available`.
-    public func target(for shop: String) -> Int64 {
+    public func target(for shop: String) -> Int64 { Self.target(available: available, shares: shares, shop: shop) }
+
+    /// What `shop` should show of a SKU with `available` units: its share when the zero-oversell guard gives shares
+    /// (0 for a shop without one), the available otherwise.
+    public static func target(available: Int64, shares: [String: Int64]?, shop: String) -> Int64 {
         guard let shares else { return available }
         return shares[shop] ?? 0
     }

@@ -115,7 +115,9 @@ struct ShopState: Sendable {
 
     func variant(forItem item: Int64) -> ProductVariant? { variantIndexByItem[item].map { variants[$0] } }
 
-    func variants(withSKU sku: String) -> [ProductVariant] { variants.filter { $0.sku == sku } }
+    func variants(withSKU sku: String) -> [ProductVariant] {
+        (variantIndexBySKU[sku.lowercased()] ?? []).map { variants[$0] }.filter { $0.sku == sku }
+    }
 
     /// The location an item is sold from: the first of the shop's locations that stocks it.
     func sellingLocation(of item: Int64) -> Int64? {
