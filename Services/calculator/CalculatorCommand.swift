@@ -12,7 +12,7 @@ struct CalculatorCommand: AsyncParsableCommand {
         abstract: "Stockwire calculator: exact stock truth in PostgreSQL, per-SKU availability out.",
         subcommands: [
             Run.self, Migrate.self, Stock.self, Warehouse.self, Explain.self, PublishAll.self, Replay.self,
-            SnapshotCommand.self, Rebuild.self, DeadLetters.self, Guard.self, Availability.self,
+            SnapshotCommand.self, Rebuild.self, DeadLetters.self, Guard.self, Availability.self, Rehearse.self,
         ])
 }
 

@@ -105,6 +105,7 @@ enum EventDecoder {
             }
         }
         var id: Int64
+        var created_at: String?
         var updated_at: String?
         var committed_at: String?
         var cancelled_at: String?
@@ -112,7 +113,13 @@ enum EventDecoder {
     }
 
     static func orderSnapshot(_ body: [UInt8], shop: String, preferCommittedAt: Bool) throws -> OrderSnapshot {
-        let order = try json(ShopifyOrder.self, body)
+        try orderSnapshot(try order(body), shop: shop, preferCommittedAt: preferCommittedAt)
+    }
+
+    /// Reads an order body (every failure names the field), for callers that need more of it than the snapshot.
+    static func order(_ body: [UInt8]) throws -> ShopifyOrder { try json(ShopifyOrder.self, body) }
+
+    static func orderSnapshot(_ order: ShopifyOrder, shop: String, preferCommittedAt: Bool) throws -> OrderSnapshot {
         let stampText = (preferCommittedAt ? order.committed_at ?? order.updated_at : order.updated_at)
         guard let stampText else { throw ContractError("order \(order.id): updated_at is required") }
         guard let stamp = ShopifyTimestamp.millis(stampText) else {

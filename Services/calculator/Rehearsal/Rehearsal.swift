@@ -1,0 +1,175 @@
+import Contracts
+import Foundation
+
+/// A rehearsal of one day under several policies, side by side, and the guard thresholds it recommends.
+///
+/// Offline and read-only: it plays ``RehearsalWorld``s in memory, one per policy (in parallel), and writes nothing to
+/// the truth, the broker or a shop.
+struct Rehearsal: Sendable {
+    var input: RehearsalInput
+    var policies: [RehearsalPolicy]
+    var settings: RehearsalSettings
+    /// Where the events came from, for the report (`file`, `stream`).
+    var source: String
+    /// Thresholds tried for a SKU that oversold in mirror mode, smallest first.
+    var candidateThresholds: [Int64] = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100]
+
+    /// Every shop the events name, plus the ones already in the settings.
+    static func shops(of events: [RehearsalEvent], plus more: [String]) -> [String] {
+        var shops = Set(more)
+        for e in events {
+            switch e.event {
+            case .order(let s): shops.insert(s.shop)
+            case .refund(let r): shops.insert(r.shop)
+            default: break
+            }
+        }
+        return shops.sorted()
+    }
+
+    func run() async -> RehearsalReport {
+        let clock = ContinuousClock.now
+        var input = input
+        let known = Self.knownSkus(input)
+        Self.removeUnknownLines(&input, known: known)
+        let from = settings.from ?? input.events.first?.atMillis ?? 0
+        let to = settings.until ?? input.events.last?.atMillis ?? from
+        let events = input.events
+        let stock = input.startingStock
+        let settings = settings
+        let delays = settings.delaysText
+
+        @Sendable func play(_ policy: RehearsalPolicy, _ events: [RehearsalEvent]) -> (PolicyOutcome, [String: Int64]) {
+            var world = RehearsalWorld(policy: policy, settings: settings, description: policy.description(delays: delays))
+            let outcome = world.run(events: events, startingStock: stock, from: from, to: to)
+            return (outcome, world.oversoldBySku)
+        }
+
+        // The policies that need nothing else, in parallel; a mirror run always (the recommendations start from it).
+        var fixed = policies.filter { !$0.usesRecommendations }
+        if !fixed.contains(where: { $0.kind == .mirror }) { fixed.append(RehearsalPolicy(kind: .mirror)) }
+        var outcomes: [String: PolicyOutcome] = [:]
+        var mirrorOversold: [String: Int64] = [:]
+        await withTaskGroup(of: (RehearsalPolicy, PolicyOutcome, [String: Int64]).self) { group in
+            for policy in fixed {
+                group.addTask { let (o, over) = play(policy, events); return (policy, o, over) }
+            }
+            for await (policy, outcome, oversold) in group {
+                outcomes[policy.name] = outcome
+                if policy.kind == .mirror { mirrorOversold = oversold }
+            }
+        }
+
+        let recommendations = await recommend(for: mirrorOversold, events: events, play: play)
+        for var policy in policies where policy.usesRecommendations {
+            policy.thresholds = Dictionary(
+                uniqueKeysWithValues: recommendations.compactMap { r in r.threshold.map { (r.sku, $0) } })
+            outcomes[policy.name] = play(policy, events).0
+        }
+
+        let report = RehearsalReport(
+            input: RehearsalReport.Input(
+                source: source, from_ms: from, to_ms: to, events_read: input.read,
+                orders: events.count { if case .order = $0.event { true } else { false } },
+                movements: events.count { if case .movements = $0.event { true } else { false } },
+                shops: settings.shops, skus: known.count,
+                delays_ms: Dictionary(uniqueKeysWithValues: settings.shops.map { ($0, settings.delay($0)) }),
+                not_used: input.notUsed.map { .init(reason: $0.key, count: $0.value) }.sorted { $0.count > $1.count }),
+            policies: policies.compactMap { outcomes[$0.name] }, recommendations: recommendations,
+            elapsed_ms: Int64((ContinuousClock.now - clock) / .milliseconds(1)))
+        return report
+    }
+
+    // MARK: - Recommendations
+
+    /// For every SKU that oversold in mirror mode: the smallest candidate threshold with 0 oversold and the fewest
+    /// lost units, played on that SKU's events alone (an order's other lines do not decide whether it is accepted).
+    private func recommend(
+        for oversold: [String: Int64], events: [RehearsalEvent],
+        play: @escaping @Sendable (RehearsalPolicy, [RehearsalEvent]) -> (PolicyOutcome, [String: Int64])
+    ) async -> [Recommendation] {
+        guard !oversold.isEmpty else { return [] }
+        let subsets = Self.events(of: Set(oversold.keys), in: events)
+        let candidates = candidateThresholds
+        var results: [Recommendation] = []
+        await withTaskGroup(of: Recommendation.self) { group in
+            for (sku, skuEvents) in subsets {
+                group.addTask {
+                    var best: Recommendation?
+                    for threshold in candidates {
+                        let policy = RehearsalPolicy(kind: .guarded, thresholds: [sku: threshold])
+                        let (o, _) = play(policy, skuEvents)
+                        let r = Recommendation(
+                            sku: sku, threshold: o.units_oversold == 0 ? threshold : nil,
+                            units_oversold_mirror: oversold[sku] ?? 0, units_oversold: o.units_oversold, units_lost: o.units_lost)
+                        guard let b = best else { best = r; continue }
+                        if (r.units_oversold, r.units_lost) < (b.units_oversold, b.units_lost) { best = r }
+                    }
+                    return best!
+                }
+            }
+            for await r in group { results.append(r) }
+        }
+        return results.sorted { ($0.units_oversold_mirror, $1.sku) > ($1.units_oversold_mirror, $0.sku) }
+    }
+
+    /// The events of each SKU in `skus`: its movements, orders reduced to its lines, refunds of those orders.
+    static func events(of skus: Set<String>, in events: [RehearsalEvent]) -> [String: [RehearsalEvent]] {
+        var out: [String: [RehearsalEvent]] = [:]
+        var orderSkus: [OrderKey: Set<String>] = [:]
+        for e in events {
+            switch e.event {
+            case .order(let s):
+                for sku in Set(s.lines.map(\.sku)) where skus.contains(sku) {
+                    orderSkus[s.key, default: []].insert(sku)
+                    var one = s
+                    one.lines = s.lines.filter { $0.sku == sku }
+                    var copy = e
+                    copy.event = .order(one)
+                    out[sku, default: []].append(copy)
+                }
+            case .refund(let r):
+                for sku in orderSkus[r.orderKey] ?? [] { out[sku, default: []].append(e) }
+            case .movements(let ms):
+                for sku in Set(ms.map(\.sku)) where skus.contains(sku) {
+                    var copy = e
+                    copy.event = .movements(ms.filter { $0.sku == sku })
+                    out[sku, default: []].append(copy)
+                }
+            case .catalog, .ignored:
+                break
+            }
+        }
+        return out
+    }
+
+    // MARK: - Input
+
+    /// SKUs the warehouse has: in the starting stock or named by a movement.
+    static func knownSkus(_ input: RehearsalInput) -> Set<String> {
+        var known = Set(input.startingStock.keys)
+        for e in input.events {
+            if case .movements(let ms) = e.event { known.formUnion(ms.map(\.sku)) }
+        }
+        return known
+    }
+
+    /// Removes order lines of SKUs the warehouse never had: Stockwire does not keep their stock, so the shops sold
+    /// them on their own; they are counted, not rehearsed.
+    static func removeUnknownLines(_ input: inout RehearsalInput, known: Set<String>) {
+        struct Line: Hashable {
+            var order: OrderKey
+            var id: Int64
+        }
+        var removed = Set<Line>()
+        for i in input.events.indices {
+            guard case .order(var s) = input.events[i].event else { continue }
+            let before = s.lines.count
+            for line in s.lines where !known.contains(line.sku) { removed.insert(Line(order: s.key, id: line.lineId)) }
+            s.lines.removeAll { !known.contains($0.sku) }
+            guard s.lines.count != before else { continue }
+            input.events[i].event = .order(s)
+        }
+        if !removed.isEmpty { input.skip("order line(s) of a SKU the warehouse never had (no stock, no movement)", count: removed.count) }
+    }
+}
