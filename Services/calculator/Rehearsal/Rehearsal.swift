@@ -39,32 +39,45 @@ struct Rehearsal: Sendable {
         let settings = settings
         let delays = settings.delaysText
 
-        @Sendable func play(_ policy: RehearsalPolicy, _ events: [RehearsalEvent]) -> (PolicyOutcome, [String: Int64]) {
+        @Sendable func play(_ policy: RehearsalPolicy, _ events: [RehearsalEvent]) -> Played {
             var world = RehearsalWorld(policy: policy, settings: settings, description: policy.description(delays: delays))
             let outcome = world.run(events: events, startingStock: stock, from: from, to: to)
-            return (outcome, world.oversoldBySku)
+            return Played(outcome: outcome, skus: world.perSkuOutcomes)
         }
 
         // The policies that need nothing else, in parallel; a mirror run always (the recommendations start from it).
         var fixed = policies.filter { !$0.usesRecommendations }
         if !fixed.contains(where: { $0.kind == .mirror }) { fixed.append(RehearsalPolicy(kind: .mirror)) }
         var outcomes: [String: PolicyOutcome] = [:]
-        var mirrorOversold: [String: Int64] = [:]
-        await withTaskGroup(of: (RehearsalPolicy, PolicyOutcome, [String: Int64]).self) { group in
+        var mirror: [String: PolicyOutcome.Sku] = [:]
+        await withTaskGroup(of: (RehearsalPolicy, Played).self) { group in
             for policy in fixed {
-                group.addTask { let (o, over) = play(policy, events); return (policy, o, over) }
+                group.addTask { (policy, play(policy, events)) }
             }
-            for await (policy, outcome, oversold) in group {
-                outcomes[policy.name] = outcome
-                if policy.kind == .mirror { mirrorOversold = oversold }
+            for await (policy, played) in group {
+                outcomes[policy.name] = played.outcome
+                if policy.kind == .mirror { mirror = played.skus }
             }
         }
 
-        let recommendations = await recommend(for: mirrorOversold, events: events, play: play)
-        for var policy in policies where policy.usesRecommendations {
-            policy.thresholds = Dictionary(
-                uniqueKeysWithValues: recommendations.compactMap { r in r.threshold.map { (r.sku, $0) } })
-            outcomes[policy.name] = play(policy, events).0
+        let mirrorOversold = mirror.compactMapValues { $0.units_oversold > 0 ? $0.units_oversold : nil }
+        var recommendations: [Recommendation] = []
+        if !mirrorOversold.isEmpty {
+            let found = await search(for: mirrorOversold, events: events, play: play)
+            let (verified, played) = verify(found, mirrorOversold: mirrorOversold, events: events, play: play)
+            recommendations = verified
+            for var policy in policies where policy.usesRecommendations {
+                policy.thresholds = Dictionary(
+                    uniqueKeysWithValues: recommendations.compactMap { r in r.threshold.map { (r.sku, $0) } })
+                var outcome = played.outcome
+                outcome.name = policy.name
+                outcome.description = policy.description(delays: delays)
+                outcomes[policy.name] = outcome
+            }
+        } else {
+            for policy in policies where policy.usesRecommendations {
+                outcomes[policy.name] = play(policy, events).outcome
+            }
         }
 
         let report = RehearsalReport(
@@ -82,35 +95,67 @@ struct Rehearsal: Sendable {
 
     // MARK: - Recommendations
 
+    /// What one policy did with the day, in all and per SKU.
+    struct Played: Sendable {
+        var outcome: PolicyOutcome
+        var skus: [String: PolicyOutcome.Sku]
+    }
+
     /// For every SKU that oversold in mirror mode: the smallest candidate threshold with 0 oversold and the fewest
-    /// lost units, played on that SKU's events alone (an order's other lines do not decide whether it is accepted).
-    private func recommend(
+    /// lost units, played on that SKU's events alone (fast: a SKU's events are few). Nil when none reached 0.
+    private func search(
         for oversold: [String: Int64], events: [RehearsalEvent],
-        play: @escaping @Sendable (RehearsalPolicy, [RehearsalEvent]) -> (PolicyOutcome, [String: Int64])
-    ) async -> [Recommendation] {
-        guard !oversold.isEmpty else { return [] }
+        play: @escaping @Sendable (RehearsalPolicy, [RehearsalEvent]) -> Played
+    ) async -> [String: Int64?] {
         let subsets = Self.events(of: Set(oversold.keys), in: events)
         let candidates = candidateThresholds
-        var results: [Recommendation] = []
-        await withTaskGroup(of: Recommendation.self) { group in
+        var found: [String: Int64?] = [:]
+        await withTaskGroup(of: (String, Int64?).self) { group in
             for (sku, skuEvents) in subsets {
                 group.addTask {
-                    var best: Recommendation?
+                    var best: (threshold: Int64, lost: Int64)?
                     for threshold in candidates {
-                        let policy = RehearsalPolicy(kind: .guarded, thresholds: [sku: threshold])
-                        let (o, _) = play(policy, skuEvents)
-                        let r = Recommendation(
-                            sku: sku, threshold: o.units_oversold == 0 ? threshold : nil,
-                            units_oversold_mirror: oversold[sku] ?? 0, units_oversold: o.units_oversold, units_lost: o.units_lost)
-                        guard let b = best else { best = r; continue }
-                        if (r.units_oversold, r.units_lost) < (b.units_oversold, b.units_lost) { best = r }
+                        let o = play(RehearsalPolicy(kind: .guarded, thresholds: [sku: threshold]), skuEvents).outcome
+                        guard o.units_oversold == 0 else { continue }
+                        if o.units_lost < best?.lost ?? .max { best = (threshold, o.units_lost) }
                     }
-                    return best!
+                    return (sku, best?.threshold)
                 }
             }
-            for await r in group { results.append(r) }
+            for await (sku, threshold) in group { found[sku] = threshold }
         }
-        return results.sorted { ($0.units_oversold_mirror, $1.sku) > ($1.units_oversold_mirror, $0.sku) }
+        return found
+    }
+
+    /// Plays the guard with the thresholds found on the whole day, where an order's other lines and other SKUs'
+    /// shares act too: a SKU that still oversells gets the next larger candidate, for a few rounds. The figures
+    /// reported are the whole day's.
+    private func verify(
+        _ found: [String: Int64?], mirrorOversold: [String: Int64], events: [RehearsalEvent],
+        play: @Sendable (RehearsalPolicy, [RehearsalEvent]) -> Played
+    ) -> ([Recommendation], Played) {
+        var thresholds = found.compactMapValues { $0 }
+        var policy = RehearsalPolicy(kind: .guarded, thresholds: thresholds)
+        var played = play(policy, events)
+        for _ in 0..<3 {
+            let still = played.skus.filter { $0.value.units_oversold > 0 }.map(\.key)
+            guard !still.isEmpty else { break }
+            for sku in still {
+                let current = thresholds[sku] ?? 0
+                thresholds[sku] = candidateThresholds.first { $0 > current } ?? current
+            }
+            policy.thresholds = thresholds
+            played = play(policy, events)
+        }
+        let skus = Set(mirrorOversold.keys).union(thresholds.keys)
+        let recommendations = skus.map { sku in
+            let day = played.skus[sku] ?? PolicyOutcome.Sku(sku: sku)
+            return Recommendation(
+                sku: sku, threshold: day.units_oversold == 0 ? thresholds[sku] : nil,
+                units_oversold_mirror: mirrorOversold[sku] ?? 0, units_oversold: day.units_oversold,
+                units_lost: day.units_lost)
+        }
+        return (recommendations.sorted { ($0.units_oversold_mirror, $1.sku) > ($1.units_oversold_mirror, $0.sku) }, played)
     }
 
     /// The events of each SKU in `skus`: its movements, orders reduced to its lines, refunds of those orders.

@@ -1,5 +1,7 @@
 import Contracts
+import Dispatch
 import Foundation
+import Synchronization
 
 /// One event of a rehearsed day: what the calculator would apply, and when it happened.
 struct RehearsalEvent: Sendable {
@@ -106,23 +108,40 @@ struct RehearsalInput: Sendable {
     // MARK: - Stockwire event-log exports
 
     /// Reads a file written by `calculator rehearse --save-events`: per line a header (JSON, ``SavedEvent/Header``),
-    /// a tab, and the event's body exactly as ingest received it.
+    /// a tab, and the event's body exactly as ingest received it. Lines are decoded on every core, in chunks, and
+    /// kept in the file's order.
     mutating func readSavedEvents(path: String) throws {
-        try RehearsalFile.forEachLine(path) { number, line in
-            read += 1
-            guard let tab = line.firstIndex(of: UInt8(ascii: "\t")) else {
-                skip("\(path): line without a tab between header and body (first at line \(number))")
-                return
-            }
-            let header: SavedEvent.Header
-            do {
-                header = try JSONDecoder().decode(SavedEvent.Header.self, from: Data(line[..<tab]))
-            } catch {
-                skip("\(path): unreadable header (first at line \(number): \(error))")
-                return
-            }
-            add(header.envelope(body: Array(line[(tab + 1)...])))
+        let bytes = try RehearsalFile.load(path)
+        let lines = RehearsalFile.lines(bytes)
+        let chunks = max(1, min(64, lines.count / 2_000))
+        let parts = Mutex([RehearsalInput](repeating: RehearsalInput(), count: chunks))
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            var part = RehearsalInput()
+            let range = (lines.count * chunk / chunks)..<(lines.count * (chunk + 1) / chunks)
+            for (number, line) in lines[range] { part.readSavedEvent(bytes[line], number: number, path: path) }
+            parts.withLock { $0[chunk] = part }
         }
+        for part in parts.withLock({ $0 }) {
+            read += part.read
+            events.append(contentsOf: part.events)
+            for (reason, count) in part.notUsed { skip(reason, count: count) }
+        }
+    }
+
+    private mutating func readSavedEvent(_ line: ArraySlice<UInt8>, number: Int, path: String) {
+        read += 1
+        guard let tab = line.firstIndex(of: UInt8(ascii: "\t")) else {
+            skip("\(path): line without a tab between header and body")
+            return
+        }
+        let header: SavedEvent.Header
+        do {
+            header = try JSONDecoder().decode(SavedEvent.Header.self, from: Data(line[..<tab]))
+        } catch {
+            skip("\(path): unreadable header")
+            return
+        }
+        add(header.envelope(body: Array(line[(tab + 1)...])))
     }
 
     /// Adds one event of the event log (read from a saved file or the stream).
@@ -200,26 +219,35 @@ enum SavedEvent {
     }
 }
 
-/// Reading line files without loading them into one string.
+/// Reading line files.
 enum RehearsalFile {
-    /// Calls `body` with every non-empty line (without its newline) and its 1-based number.
-    static func forEachLine(_ path: String, _ body: (Int, ArraySlice<UInt8>) throws -> Void) throws {
+    static func load(_ path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw RehearsalError("cannot read \(path): no such file, or not readable")
         }
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let bytes = Array(raw.bindMemory(to: UInt8.self))
-            var start = 0
-            var number = 0
-            while start < bytes.count {
-                let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-                number += 1
-                var line = bytes[start..<end]
-                if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-                if !line.allSatisfy({ $0 == UInt8(ascii: " ") }) { try body(number, line) }
-                start = end + 1
-            }
+        return [UInt8](data)
+    }
+
+    /// The 1-based number and byte range (without the newline or a carriage return) of every non-blank line.
+    static func lines(_ bytes: [UInt8]) -> [(Int, Range<Int>)] {
+        var out: [(Int, Range<Int>)] = []
+        var start = 0
+        var number = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            number += 1
+            var stop = end
+            if stop > start, bytes[stop - 1] == UInt8(ascii: "\r") { stop -= 1 }
+            if bytes[start..<stop].contains(where: { $0 != UInt8(ascii: " ") }) { out.append((number, start..<stop)) }
+            start = end + 1
         }
+        return out
+    }
+
+    /// Calls `body` with every non-blank line and its 1-based number.
+    static func forEachLine(_ path: String, _ body: (Int, ArraySlice<UInt8>) throws -> Void) throws {
+        let bytes = try load(path)
+        for (number, range) in lines(bytes) { try body(number, bytes[range]) }
     }
 }
 

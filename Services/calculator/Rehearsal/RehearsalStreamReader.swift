@@ -43,6 +43,8 @@ struct RehearsalStreamReader {
                 continue
             }
             if let until, envelope.receivedAtMillis > until { break }
+            // The broker starts a time offset at its chunk: a few earlier events may come first.
+            if case .time(let date) = start, envelope.receivedAtMillis < Int64(date.timeIntervalSince1970 * 1000) { continue }
             input.read += 1
             input.add(envelope)
             if let save {
