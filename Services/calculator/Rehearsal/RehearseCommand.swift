@@ -22,25 +22,29 @@ extension CalculatorCommand {
                 stream consumer (which changes nothing there).
 
                 Input (one or more):
-                  --orders [SHOP=]FILE   Shopify order JSON, one body per line (an export, or webhook bodies)
-                  --events FILE          an event-log export written by --save-events
-                  --stream               the event log itself (--read-from first|offset|time, default first)
-                  --stock FILE           starting stock, `sku,on_hand` per line
+                  --orders [SHOP=]FILE  Shopify orders, one JSON body per line
+                  --events FILE         an event-log export (--save-events)
+                  --stream              the event log (--read-from, default first)
+                  --stock FILE          starting stock, `sku,on_hand` per line
                 Events before --from build the starting state; the rehearsed window is --from … --until (ISO 8601 \
-                times, default: the first to the last event).
+                times; default: the first to the last event).
 
-                Policies (--policy, repeatable; default: mirror, guard=recommended, interval=15):
-                  mirror               every shop shows the available quantity after its sync delay
-                  guard=N              zero-oversell guard, threshold N for every SKU
-                  guard=recommended    the guard with the threshold this rehearsal recommends per SKU
-                  interval=N | =Ns     every shop set to the available quantity every N minutes (or seconds)
+                Policies (--policy, repeatable):
+                  mirror             every shop shows the available quantity
+                  guard=N            zero-oversell guard, threshold N for every SKU
+                  guard=recommended  the guard with this rehearsal's thresholds
+                  interval=N | =Ns   every shop set to the available quantity
+                                     every N minutes (or seconds)
+                Default: mirror, guard=recommended, interval=15.
 
                 Sync delay (from a sale to the new count in a shop): --delay MS or --delay SHOP=MS, or \
                 --measured-delays (the median of the exporters' write reports in the window, read from --postgres). \
                 Default 200 ms.
 
-                Example:
-                  calculator rehearse --stream --from 2026-11-27T00:00:00-05:00 --until 2026-11-28T00:00:00-05:00 \\
+                Example (a day of the event log, then a chart):
+                  calculator rehearse --stream \\
+                    --from 2026-11-27T00:00:00-05:00 \\
+                    --until 2026-11-28T00:00:00-05:00 \\
                     --measured-delays --json bf.json --chart bf.svg
                 """)
 
@@ -88,14 +92,13 @@ extension CalculatorCommand {
             let logger = Observability.bootstrap(service: "calculator", level: .warning)
             var input = RehearsalInput()
             do {
+                // Unreadable files are RehearsalErrors: "Error: <what>", exit status 1.
                 for spec in orderFiles {
                     let (shopName, path) = try orderFile(spec)
                     try input.readOrders(path: path, shop: shopName)
                 }
                 for path in eventFiles { try input.readSavedEvents(path: path) }
                 if let stock { try input.readStock(path: stock) }
-            } catch let error as RehearsalError {
-                throw ValidationError(error.description)
             }
             if stream { try await readStream(into: &input, logger: logger) }
             input.sort()
