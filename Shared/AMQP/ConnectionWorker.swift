@@ -36,6 +36,8 @@ final class ConnectionWorker {
     private var conn: amqp_connection_state_t?
     private var socketFD: Int32 = -1
     private var generation: UInt64 = 0
+    /// The node of ``AMQPConfiguration/endpoints`` tried first: the one that served last.
+    private var endpointIndex = 0
     private var tracker = ConfirmTracker<CheckedContinuation<Void, any Error>>()
     private var consumers: [Int: ConsumerRecord] = [:]
     private var consumerByChannel: [UInt16: Int] = [:]
@@ -151,7 +153,33 @@ final class ConnectionWorker {
 
     // MARK: - Connecting
 
+    /// Connects to the node that served last, or else to the next one of a cluster's list that answers: a node
+    /// killed, paused in a minority or restarting refuses at once, so the round costs milliseconds.
     private func connect() throws {
+        let endpoints = configuration.endpoints
+        var failures: [String] = []
+        for step in 0..<endpoints.count {
+            let index = (endpointIndex + step) % endpoints.count
+            do {
+                try connect(to: endpoints[index])
+                if index != endpointIndex, step > 0 {
+                    logger.info(
+                        "AMQP failed over to another node",
+                        metadata: ["broker": "\(configuration.redactedURL(endpoints[index]))", "tried": "\(failures)"])
+                }
+                endpointIndex = index
+                return
+            } catch {
+                guard endpoints.count > 1 else { throw error }
+                failures.append("\(endpoints[index]): \((error as? AMQPError)?.message ?? "\(error)")")
+                teardown(reason: "node \(endpoints[index]) did not answer")
+            }
+        }
+        endpointIndex = (endpointIndex + 1) % endpoints.count
+        throw AMQPError(.connectionFailed, "no node of the cluster answered: \(failures.joined(separator: "; "))")
+    }
+
+    private func connect(to endpoint: AMQPConfiguration.Endpoint) throws {
         mailbox.state.withLock { $0.status = .connecting }
         guard let state = amqp_new_connection() else {
             throw AMQPError(.connectionFailed, "rabbitmq-c could not allocate a connection")
@@ -161,11 +189,9 @@ final class ConnectionWorker {
             throw AMQPError(.connectionFailed, "rabbitmq-c could not create a TCP socket")
         }
         var timeout = timeval(duration: configuration.connectTimeout)
-        let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
+        let opened = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &timeout)
         guard opened == AMQP_STATUS_OK.rawValue else {
-            throw AMQPError(
-                .connectionFailed,
-                "cannot reach RabbitMQ at \(configuration.host):\(configuration.port): \(statusText(opened))")
+            throw AMQPError(.connectionFailed, "cannot reach RabbitMQ at \(endpoint): \(statusText(opened))")
         }
         amqp_set_handshake_timeout(state, &timeout)
         var rpcTimeout = timeval(duration: .seconds(30))
@@ -187,7 +213,7 @@ final class ConnectionWorker {
         if reply.reply_type != AMQP_RESPONSE_NORMAL {
             throw AMQPError(
                 .connectionFailed,
-                "login to \(configuration.redactedURL) failed: \(describe(reply)) (check user, password and vhost)")
+                "login to \(configuration.redactedURL(endpoint)) failed: \(describe(reply)) (check user, password and vhost)")
         }
         socketFD = amqp_get_sockfd(state)
         if heartbeat > 0 {
@@ -212,7 +238,8 @@ final class ConnectionWorker {
             s.status = .ready
         }
         logger.info(
-            "AMQP connected", metadata: ["broker": "\(configuration.redactedURL)", "generation": "\(generation)"])
+            "AMQP connected",
+            metadata: ["broker": "\(configuration.redactedURL(endpoint))", "generation": "\(generation)"])
     }
 
     private func teardown(reason: String) {

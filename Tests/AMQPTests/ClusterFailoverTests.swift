@@ -1,0 +1,61 @@
+import Foundation
+import NetworkFaults
+import Testing
+
+@testable import AMQP
+
+/// A broker URL list names the nodes of one cluster; the client goes to the next node when it loses one.
+@Suite struct ClusterFailoverTests {
+    @Test func aURLListNamesTheNodesOfOneCluster() throws {
+        let c = try AMQPConfiguration(
+            url: "amqp://sw:s%40cret@10.0.0.11:5672/shop, amqp://sw@10.0.0.12:5673/shop,amqp://10.0.0.13/shop")
+        #expect(c.endpoints.map(\.description) == ["10.0.0.11:5672", "10.0.0.12:5673", "10.0.0.13:5672"])
+        #expect((c.user, c.password, c.virtualHost) == ("sw", "s@cret", "shop"))
+        #expect(c.redactedURL == "amqp://sw@10.0.0.11:5672,10.0.0.12:5673,10.0.0.13:5672/shop")
+        #expect(!c.redactedURL.contains("cret"))
+        #expect(try AMQPConfiguration(url: "amqp://h:1/").alternates.isEmpty)
+
+        for bad in [
+            "amqp://a/x,amqp://b/y",  // another virtual host
+            "amqp://u@a/,amqp://v@b/",  // another user
+            "amqp://u:p@a/,amqp://u:q@b/",  // another password
+            "amqp://a:5672/,amqp://a:5672/",  // a node twice
+            "amqp://a/,",  // an empty element
+            "amqp://a/,http://b/",
+        ] {
+            #expect(throws: AMQPError.self, "\(bad)") { try AMQPConfiguration(url: bad) }
+        }
+    }
+
+    /// Two "nodes" (proxies in front of the one test broker): the client starts on the first answering one, skips
+    /// one that refuses, and when its node goes away it carries on through the other, publishes confirmed.
+    @Test func theClientFailsOverToTheNextNodeThatAnswers() async throws {
+        let broker = TestBroker.endpoint
+        let nodeA = try TCPProxy(targetHost: broker.host, targetPort: broker.port)
+        let nodeB = try TCPProxy(targetHost: broker.host, targetPort: broker.port)
+        defer { nodeB.stop() }
+        let queue = TestBroker.unique("failover")
+        var config = try AMQPConfiguration(url: TestBroker.url, connectionName: "failover-test")
+        // The first node of the list refuses (nothing listens on port 1), so the client must skip it.
+        config.host = "127.0.0.1"
+        config.port = 1
+        config.alternates = [.init(host: "127.0.0.1", port: nodeA.port), .init(host: "127.0.0.1", port: nodeB.port)]
+        config.reconnectDelay = .milliseconds(100)
+        config.reconnectMaxDelay = .seconds(1)
+        let conn = AMQPConnection(configuration: config, topology: [.quorumQueue(queue)], logger: TestBroker.logger)
+        conn.start()
+        try await conn.waitUntilConnected(timeout: .seconds(10))
+        try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [1]), timeout: .seconds(10))
+        #expect(nodeB.reset() == 0, "the client went past the first node that answered")
+
+        nodeA.stop()
+        _ = nodeA.reset()
+        let lost = conn.connectionsLost
+        #expect(try await eventually(timeout: .seconds(10)) { conn.connectionsLost > lost })
+        try await conn.waitUntilConnected(timeout: .seconds(10))
+        try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [2]), timeout: .seconds(10))
+        #expect(try await conn.queueInfo(queue).messages == 2)
+        try await conn.deleteQueue(queue)
+        await conn.close()
+    }
+}
