@@ -24,6 +24,10 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public var connectionName: String
     /// Further nodes of the same cluster, tried in turn when the current one does not answer (a URL list).
     public var alternates: [Endpoint] = []
+    /// Nodes every quorum queue and stream this connection declares is replicated on (`x-quorum-initial-group-size`,
+    /// `x-initial-cluster-size`); nil leaves it to the broker. A URL list sets it to the number of its nodes. It is
+    /// fixed when a queue is first declared: RabbitMQ refuses to redeclare a queue with another value.
+    public var replicas: Int?
 
     /// One broker node.
     public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
@@ -84,6 +88,7 @@ public struct AMQPConfiguration: Sendable, Equatable {
         if Set(all.map(\.description)).count != all.count {
             throw AMQPError(.invalidArgument, "broker URL list names a node twice")
         }
+        if all.count > 1 { replicas = all.count }
     }
 
     private static func parse(_ url: String, position: Int?) throws

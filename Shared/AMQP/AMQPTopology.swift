@@ -41,4 +41,16 @@ public enum AMQPTopology: Sendable, Equatable {
                 "x-queue-type": "stream", "x-max-age": .string(maxAge), "x-max-length-bytes": .int64(maxLengthBytes),
             ])
     }
+
+    /// This element with its replica count declared: quorum queues and streams on `replicas` nodes; anything else,
+    /// or nil, unchanged.
+    public func replicated(_ replicas: Int?) -> AMQPTopology {
+        guard let replicas, case .queue(let name, var arguments) = self else { return self }
+        switch arguments["x-queue-type"] {
+        case .string("quorum"): arguments["x-quorum-initial-group-size"] = .int64(Int64(replicas))
+        case .string("stream"): arguments["x-initial-cluster-size"] = .int64(Int64(replicas))
+        default: return self
+        }
+        return .queue(name: name, arguments: arguments)
+    }
 }

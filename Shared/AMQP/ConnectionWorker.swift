@@ -514,7 +514,7 @@ final class ConnectionWorker {
 
     private func declare(_ item: AMQPTopology) throws {
         let arena = CArena()
-        switch item {
+        switch item.replicated(configuration.replicas) {
         case .exchange(let name, let kind, let arguments):
             amqp_exchange_declare(
                 conn, Channel.control, arena.bytes(name), arena.bytes(kind.rawValue), 0, 1, 0, 0,

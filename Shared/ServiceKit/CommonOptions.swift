@@ -23,6 +23,12 @@ public struct BrokerSettings: Sendable {
             throw ConfigurationError("STOCKWIRE_AMQP_URL / --amqp-url: \(error.message)")
         }
         if let passwordFile { config.password = try Environment.secret(file: passwordFile, purpose: "broker password") }
+        if let replicas = try Environment.int("STOCKWIRE_AMQP_REPLICAS") {
+            guard (1...9).contains(replicas) else {
+                throw ConfigurationError("STOCKWIRE_AMQP_REPLICAS=\(replicas) must be 1…9 (the nodes each queue is kept on)")
+            }
+            config.replicas = replicas
+        }
         return config
     }
 
@@ -33,7 +39,7 @@ public struct BrokerSettings: Sendable {
 
     /// The help text for the broker options, shared by every executable.
     public static let urlHelp =
-        "RabbitMQ URL amqp://user:password@host:port/vhost (env STOCKWIRE_AMQP_URL; default amqp://guest:guest@127.0.0.1:5672/)."
+        "RabbitMQ URL amqp://user:password@host:port/vhost, or a comma-separated list of a cluster's nodes: queues are then declared on that many nodes (env STOCKWIRE_AMQP_URL; default amqp://guest:guest@127.0.0.1:5672/; STOCKWIRE_AMQP_REPLICAS overrides the count)."
     /// Help for the password file option.
     public static let passwordFileHelp =
         "File holding the broker password, overriding the URL's (env STOCKWIRE_AMQP_PASSWORD_FILE)."

@@ -14,6 +14,8 @@ import Testing
         #expect(c.redactedURL == "amqp://sw@10.0.0.11:5672,10.0.0.12:5673,10.0.0.13:5672/shop")
         #expect(!c.redactedURL.contains("cret"))
         #expect(try AMQPConfiguration(url: "amqp://h:1/").alternates.isEmpty)
+        #expect(c.replicas == 3, "a list of three nodes keeps every queue on three")
+        #expect(try AMQPConfiguration(url: "amqp://h:1/").replicas == nil, "one node: the broker's default")
 
         for bad in [
             "amqp://a/x,amqp://b/y",  // another virtual host
@@ -55,6 +57,31 @@ import Testing
         try await conn.waitUntilConnected(timeout: .seconds(10))
         try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [2]), timeout: .seconds(10))
         #expect(try await conn.queueInfo(queue).messages == 2)
+        try await conn.deleteQueue(queue)
+        await conn.close()
+    }
+
+    @Test func quorumQueuesAndStreamsAreDeclaredOnTheReplicaCount() async throws {
+        let quorum = AMQPTopology.quorumQueue("q", deadLetterExchange: "dead")
+        guard case .queue(_, let args) = quorum.replicated(3) else { Issue.record("not a queue"); return }
+        #expect(args["x-quorum-initial-group-size"] == .int64(3))
+        #expect(args["x-dead-letter-exchange"] == .string("dead"))
+        guard case .queue(_, let streamArgs) = AMQPTopology.stream("s", maxAge: "7D", maxLengthBytes: 1).replicated(3) else {
+            Issue.record("not a queue")
+            return
+        }
+        #expect(streamArgs["x-initial-cluster-size"] == .int64(3))
+        let classic = AMQPTopology.queue(name: "c", arguments: ["x-queue-type": "classic"])
+        #expect(classic.replicated(3) == classic)
+        #expect(quorum.replicated(nil) == quorum)
+
+        // A single node takes the count (it keeps the one replica it can): the same settings serve a laptop.
+        let queue = TestBroker.unique("replicas")
+        var config = try AMQPConfiguration(url: TestBroker.url, connectionName: "replicas-test")
+        config.replicas = 3
+        let conn = AMQPConnection(configuration: config, topology: [.quorumQueue(queue)], logger: TestBroker.logger)
+        conn.start()
+        try await conn.waitUntilConnected(timeout: .seconds(10))
         try await conn.deleteQueue(queue)
         await conn.close()
     }
