@@ -178,3 +178,28 @@ import Testing
         }
     }
 }
+
+/// Several ingest instances behind one endpoint, as a load balancer spreads Shopify's deliveries.
+@Suite struct SeveralIngestInstancesTests {
+    @Test func deliveriesSpreadOverTheInstancesAndSkipOneThatIsDown() async throws {
+        let a = try await WebhookRecorder.start()
+        let b = try await WebhookRecorder.start()
+        let down = try await WebhookRecorder.start()
+        let downURL = down.url
+        await down.shutdown()
+        let sim = try await Simulator.start(
+            SimulatorConfiguration(
+                shops: [ShopConfiguration(domain: shopA, accessToken: tokenA, webhookSecret: secretA)],
+                ingestURL: a.url, moreIngestURLs: [downURL, b.url]))
+        for i in 0..<30 { _ = try await sim.createVariant(shop: shopA, sku: "S\(i)", available: 1) }
+        #expect(await sim.waitForWebhooks())
+        let log = sim.webhookDeliveries()
+        #expect(log.count == 30)
+        #expect(log.allSatisfy { $0.outcome == "delivered" && $0.attempt == 1 }, "an instance that is down costs no retry")
+        #expect(a.deliveries.count + b.deliveries.count == 30)
+        #expect(a.deliveries.count >= 10 && b.deliveries.count >= 10, "round-robin: \(a.deliveries.count) and \(b.deliveries.count)")
+        await sim.shutdown()
+        await a.shutdown()
+        await b.shutdown()
+    }
+}

@@ -48,7 +48,7 @@ public final class Simulator: Sendable {
             idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.webhookConcurrency)
         let httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
         let dispatcher = WebhookDispatcher(
-            ingestURL: configuration.ingestURL, timeScale: configuration.timeScale,
+            ingestURLs: configuration.ingestURL.map { [$0] + configuration.moreIngestURLs } ?? [], timeScale: configuration.timeScale,
             concurrency: configuration.webhookConcurrency, client: httpClient, logger: logger)
         let state = SimulatorState(shops: configuration.shops, dispatcher: dispatcher)
 

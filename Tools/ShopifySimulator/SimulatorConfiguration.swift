@@ -13,6 +13,10 @@ public struct SimulatorConfiguration: Sendable, Codable, Equatable {
     public var shops: [ShopConfiguration]
     /// Where webhooks are POSTed (one URL for all shops); no webhooks at all when nil. Default nil.
     public var ingestURL: String?
+    /// Further instances of ingest behind the same endpoint, as a load balancer sees them: deliveries go round-robin
+    /// over `ingestURL` and these, and a delivery whose connection fails (an instance down) goes to the next one at
+    /// once (a load balancer's passive health check, e.g. nginx `proxy_next_upstream error`). Default none.
+    public var moreIngestURLs: [String]
     /// Factor applied to Shopify's webhook retry schedule (8 retries over about 4 hours).
     /// Default `1/600`: the first retry after 100 ms, all eight within 24 s. `1` is real time.
     public var timeScale: Double
@@ -30,6 +34,7 @@ public struct SimulatorConfiguration: Sendable, Codable, Equatable {
         port: Int = 0,
         shops: [ShopConfiguration] = [],
         ingestURL: String? = nil,
+        moreIngestURLs: [String] = [],
         timeScale: Double = 1.0 / 600.0,
         webhookConcurrency: Int = 32,
         maxHangSeconds: Double = 600,
@@ -39,6 +44,7 @@ public struct SimulatorConfiguration: Sendable, Codable, Equatable {
         self.port = port
         self.shops = shops
         self.ingestURL = ingestURL
+        self.moreIngestURLs = moreIngestURLs
         self.timeScale = timeScale
         self.webhookConcurrency = webhookConcurrency
         self.maxHangSeconds = maxHangSeconds
@@ -52,6 +58,7 @@ public struct SimulatorConfiguration: Sendable, Codable, Equatable {
         port = try c.decodeIfPresent(Int.self, forKey: .port) ?? d.port
         shops = try c.decodeIfPresent([ShopConfiguration].self, forKey: .shops) ?? d.shops
         ingestURL = try c.decodeIfPresent(String.self, forKey: .ingestURL) ?? d.ingestURL
+        moreIngestURLs = try c.decodeIfPresent([String].self, forKey: .moreIngestURLs) ?? d.moreIngestURLs
         timeScale = try c.decodeIfPresent(Double.self, forKey: .timeScale) ?? d.timeScale
         webhookConcurrency = try c.decodeIfPresent(Int.self, forKey: .webhookConcurrency) ?? d.webhookConcurrency
         maxHangSeconds = try c.decodeIfPresent(Double.self, forKey: .maxHangSeconds) ?? d.maxHangSeconds
@@ -84,8 +91,8 @@ public struct SimulatorConfiguration: Sendable, Codable, Equatable {
         }
         guard timeScale > 0 else { throw SimulatorError(.configuration, "timeScale must be > 0 (1 is real time)") }
         guard webhookConcurrency > 0 else { throw SimulatorError(.configuration, "webhookConcurrency must be > 0") }
-        if let ingestURL, URL(string: ingestURL)?.host == nil {
-            throw SimulatorError(.configuration, "ingestURL \(ingestURL) is not an absolute http(s) URL")
+        for url in [ingestURL].compactMap({ $0 }) + moreIngestURLs where URL(string: url)?.host == nil {
+            throw SimulatorError(.configuration, "ingest URL \(url) is not an absolute http(s) URL")
         }
     }
 }

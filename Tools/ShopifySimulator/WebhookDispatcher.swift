@@ -33,7 +33,9 @@ final class WebhookDispatcher: Sendable {
         var sequence = 0
     }
 
-    private let ingestURL: String?
+    /// Where deliveries go, round-robin (``SimulatorConfiguration/moreIngestURLs``); none: no webhooks.
+    private let ingestURLs: [String]
+    private let nextIngest = Atomic<Int>(0)
     private let timeScale: Double
     private let client: HTTPClient
     private let limiter: AsyncLimiter
@@ -42,8 +44,8 @@ final class WebhookDispatcher: Sendable {
     private let jobs: AsyncStream<Job>
     private let continuation: AsyncStream<Job>.Continuation
 
-    init(ingestURL: String?, timeScale: Double, concurrency: Int, client: HTTPClient, logger: Logger) {
-        self.ingestURL = ingestURL
+    init(ingestURLs: [String], timeScale: Double, concurrency: Int, client: HTTPClient, logger: Logger) {
+        self.ingestURLs = ingestURLs
         self.timeScale = timeScale
         self.client = client
         self.limiter = AsyncLimiter(permits: concurrency)
@@ -69,7 +71,7 @@ final class WebhookDispatcher: Sendable {
     /// each.
     func enqueue(shop: ShopConfiguration, webhooks: [OutgoingWebhook], now: Date) {
         let webhooks = shop.webhookTopics.map { topics in webhooks.filter { topics.contains($0.topic) } } ?? webhooks
-        guard ingestURL != nil, !webhooks.isEmpty else { return }
+        guard !ingestURLs.isEmpty, !webhooks.isEmpty else { return }
         let eventID = UUID().uuidString.lowercased()
         let triggeredAt = Timestamp.precise(now)
         let duplicateRate = faults.duplicateRate
@@ -116,7 +118,7 @@ final class WebhookDispatcher: Sendable {
             record(job, attempt: 0, status: nil, outcome: "dropped", error: nil)
             return
         }
-        guard let ingestURL else { return }
+        guard !ingestURLs.isEmpty else { return }
         for attempt in 1...(Self.retrySchedule.count + 1) {
             var status: Int? = nil
             var failure: String? = nil
@@ -125,10 +127,16 @@ final class WebhookDispatcher: Sendable {
             } catch {
                 return
             }
-            do {
-                status = try await post(job, to: ingestURL)
-            } catch {
-                failure = String(describing: error)
+            // Round-robin; a connection that fails goes to the next instance at once, an answer is final.
+            let first = nextIngest.wrappingAdd(1, ordering: .relaxed).oldValue
+            for k in 0..<ingestURLs.count {
+                do {
+                    status = try await post(job, to: ingestURLs[((first & Int.max) + k) % ingestURLs.count])
+                    failure = nil
+                    break
+                } catch {
+                    failure = String(describing: error)
+                }
             }
             limiter.release()
             if let status, (200..<300).contains(status) {
