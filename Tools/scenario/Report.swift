@@ -1,6 +1,6 @@
 import Foundation
 
-/// The product drop's report, as text for a merchant and as a chart.
+/// The product drop's report, as text for a merchant (the charts: `Report+Charts.swift`).
 enum Report {
     static func text(_ r: ProductDrop.Result) -> String {
         func ms(_ v: Double?) -> String { v.map { String(format: "%.0f ms", $0) } ?? "–" }
@@ -52,37 +52,5 @@ enum Report {
         row("sold out after") { $0.secondsToSellOut.map { String(format: "%.1f s", $0) } ?? "not sold out" }
         row("consistency") { $0.consistency.passed ? "passed" : "FAILED" }
         return lines.joined(separator: "\n")
-    }
-
-    /// Every shop's available quantity and the cumulative sales over time.
-    static func svg(_ r: ProductDrop.Result) -> String {
-        let width = 900.0, height = 420.0, left = 60.0, bottom = 40.0, top = 30.0, right = 160.0
-        let tMax = max(r.timeline.last?.t ?? 1, 0.001)
-        let yMax = Double(max(r.settings.units, r.sold, 1))
-        func x(_ t: Double) -> Double { left + t / tMax * (width - left - right) }
-        func y(_ v: Double) -> Double { height - bottom - v / yMax * (height - top - bottom) }
-        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
-        var out = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
-            <rect width="100%" height="100%" fill="white"/>
-            <text x="\(left)" y="18" font-size="14">Product drop: \(r.settings.units) units, \(r.shops.count) shops — sold \(r.sold), oversold \(r.oversold)</text>
-            <line x1="\(left)" y1="\(y(0))" x2="\(width - right)" y2="\(y(0))" stroke="black"/>
-            <line x1="\(left)" y1="\(y(0))" x2="\(left)" y2="\(top)" stroke="black"/>
-            <text x="\(left - 8)" y="\(y(yMax) + 4)" text-anchor="end">\(Int(yMax))</text>
-            <text x="\(left - 8)" y="\(y(0) + 4)" text-anchor="end">0</text>
-            <text x="\(width - right)" y="\(y(0) + 16)" text-anchor="end">\(String(format: "%.1f s", tMax))</text>
-
-            """
-        for (i, shop) in r.shops.enumerated() {
-            let points = r.timeline.map { "\(x($0.t)),\(y(Double($0.levels[shop] ?? 0)))" }.joined(separator: " ")
-            let color = colors[i % colors.count]
-            out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"\(points)\"/>\n"
-            out += "<text x=\"\(width - right + 8)\" y=\"\(top + 16 * Double(i + 1))\" fill=\"\(color)\">\(shop) available</text>\n"
-        }
-        let sold = r.timeline.map { "\(x($0.t)),\(y(Double($0.sold)))" }.joined(separator: " ")
-        out += "<polyline fill=\"none\" stroke=\"black\" stroke-dasharray=\"4 3\" points=\"\(sold)\"/>\n"
-        out += "<text x=\"\(width - right + 8)\" y=\"\(top + 16 * Double(r.shops.count + 1))\">cumulative sales</text>\n"
-        out += "</svg>\n"
-        return out
     }
 }

@@ -13,10 +13,11 @@ struct ScenarioCommand: AsyncParsableCommand {
             Starts RabbitMQ and PostgreSQL through deploy/local (and stops them afterwards if they were not \
             running), a RabbitMQ virtual host and a database of the run's own (so concurrent runs share no \
             queue), the simulator, and the release builds of ingest, calculator and exporter; \
-            runs the scenario; prints a report, writes it as JSON with a chart (SVG) beside it; stops everything \
-            it started, also on Ctrl-C or failure. The services are stopped with SIGTERM, as an orchestrator \
-            does: one that does not exit with status 0 within 10 s fails the run (exit status 2). Service logs \
-            stay in .local/scenario/<run id>/.
+            runs the scenario; prints a report, writes it as JSON with charts (SVG) beside it, drawn by \
+            Tools/charts/stockwire-chart with matplotlib (apt-get install python3-matplotlib; without it the run \
+            says so and goes on); stops everything it started, also on Ctrl-C or failure. The services are \
+            stopped with SIGTERM, as an orchestrator does: one that does not exit with status 0 within 10 s fails \
+            the run (exit status 2). Service logs stay in .local/scenario/<run id>/.
             """,
         subcommands: [
             ProductDropCommand.self, IntervalBaselineCommand.self, BlackFridayCommand.self, RawLimitCommand.self,
@@ -169,16 +170,15 @@ struct ProductDropCommand: AsyncParsableCommand {
         if !passed { throw ExitCode(1) }
     }
 
+    /// Writes the report as JSON, then its charts beside it: the drop (`.svg`) and the latencies (`-latency.svg`).
     static func write(_ result: ProductDrop.Result, json: String) throws {
         try writeJSON(result, to: json)
-        let svg = sibling(json, ".svg")
-        try Report.svg(result).write(toFile: svg, atomically: true, encoding: .utf8)
-        var series = [("sale in one shop → written to another", result.saleVisibleElsewhereHistogram)]
-        if let e2e = result.endToEnd { series.insert(("ingest receipt → write applied in each shop", e2e), at: 0) }
-        let latency = sibling(json, "-latency.svg")
-        try Report.latencySVG(title: "Product drop (\(result.mode)): latency", series: series)
-            .write(toFile: latency, atomically: true, encoding: .utf8)
-        print("report: \(json), charts: \(svg), \(latency)")
+        let charts = Report.drawCharts(
+            [
+                .init(kind: "product-drop", path: sibling(json, ".svg")),
+                .init(kind: "latency", path: sibling(json, "-latency.svg")),
+            ], of: json)
+        print(Report.reportLine(json: json, charts: charts))
     }
 }
 
@@ -266,14 +266,8 @@ struct BlackFridayCommand: AsyncParsableCommand {
         print(Report.text(result))
         if let json {
             try writeJSON(result, to: json)
-            let latency = sibling(json, "-latency.svg")
-            if let e2e = result.endToEnd {
-                try Report.latencySVG(
-                    title: "Black Friday \(Int(rate))/s: ingest receipt → write applied in each shop",
-                    series: [("all shops", e2e)]
-                ).write(toFile: latency, atomically: true, encoding: .utf8)
-            }
-            print("report: \(json)" + (result.endToEnd != nil ? ", chart: \(latency)" : ""))
+            let charts = Report.drawCharts([.init(kind: "latency", path: sibling(json, "-latency.svg"))], of: json)
+            print(Report.reportLine(json: json, charts: charts))
         }
         if !result.consistency.passed { throw ExitCode(1) }
     }

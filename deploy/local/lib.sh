@@ -33,6 +33,10 @@ SW_SERVER_PACKAGES=(rabbitmq-server postgresql-15 postgresql-client-15)
 # the service images do not link it).
 SW_BUILD_PACKAGES=(librabbitmq-dev libpq-dev libssl-dev zlib1g-dev pkg-config)
 SW_ALL_PACKAGES=("${SW_SERVER_PACKAGES[@]}" "${SW_BUILD_PACKAGES[@]}")
+# What the scripts that run stockwire-scenario (demo.sh, test.sh) need beside the build: Debian's matplotlib, for
+# Tools/charts/stockwire-chart, which draws the charts beside a scenario's JSON report (a run without it still
+# passes, with a note instead of charts). Not needed to start the servers, so servers.sh leaves it out.
+SW_TOOL_PACKAGES=(python3-matplotlib)
 
 SW_SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -269,7 +273,7 @@ SW_PG_CONNINFO="host=$SW_HOST port=$SW_PG_PORT user=stockwire password=stockwire
 sw_prepare_build() {
   sw_require_root
   cd "$SW_REPO_ROOT"
-  sw_ensure_packages "${SW_ALL_PACKAGES[@]}"
+  sw_ensure_packages "${SW_ALL_PACKAGES[@]}" "${SW_TOOL_PACKAGES[@]}"
   if ! command -v swift >/dev/null 2>&1; then
     export PATH="/opt/swift/usr/bin:$PATH"
     command -v swift >/dev/null 2>&1 || sw_die "no Swift toolchain: swift is not on PATH and not in /opt/swift/usr/bin"
