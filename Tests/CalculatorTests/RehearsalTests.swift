@@ -105,6 +105,25 @@ import Testing
         }
     }
 
+    /// A day whose stock comes from a receipt in the events (a product drop's log): the SKU is registered as the
+    /// catalog would, so the receipt is applied and the shops sell.
+    @Test func stockReceivedDuringTheDaySells() async throws {
+        var input = Self.day()
+        input.startingStock = [:]
+        let receipt = RehearsalEvent(
+            atMillis: -1_000,
+            event: .movements([StockMovement(movementId: "r-1", sku: "S", kind: .receipt, quantity: 3)]),
+            cause: EventCause(messageId: "warehouse/r-1", receivedAtMillis: -1_000), topic: "receipt")
+        input.events.insert(receipt, at: 0)
+        let settings = RehearsalSettings(shops: [Self.a, Self.b], delays: [Self.a: 100, Self.b: 100])
+        let report = await Rehearsal(
+            input: input, policies: [RehearsalPolicy(kind: .mirror)], settings: settings, source: "test"
+        ).run()
+        // The receipt comes before the first order: history, so the window opens with 3 units on every shelf.
+        #expect((report.policies[0].units_sold, report.policies[0].units_oversold) == (5, 2))
+        #expect(report.input.not_used.isEmpty)
+    }
+
     // MARK: - Input
 
     static func body(_ id: Int64, created: String, updated: String, cancelled: String? = nil, sku: String, _ q: Int64, current: Int64? = nil) -> String {

@@ -32,7 +32,9 @@ struct Rehearsal: Sendable {
         var input = input
         let known = Self.knownSkus(input)
         Self.removeUnknownLines(&input, known: known)
-        let from = settings.from ?? input.events.first?.atMillis ?? 0
+        // By default the window opens with the first buyer: stock received before it is on the shelves.
+        let firstOrder = input.events.first { if case .order = $0.event { true } else { false } }
+        let from = settings.from ?? firstOrder?.atMillis ?? input.events.first?.atMillis ?? 0
         let to = settings.until ?? input.events.last?.atMillis ?? from
         let events = input.events
         let stock = input.startingStock
@@ -41,8 +43,8 @@ struct Rehearsal: Sendable {
 
         @Sendable func play(_ policy: RehearsalPolicy, _ events: [RehearsalEvent]) -> Played {
             var world = RehearsalWorld(policy: policy, settings: settings, description: policy.description(delays: delays))
-            let outcome = world.run(events: events, startingStock: stock, from: from, to: to)
-            return Played(outcome: outcome, skus: world.perSkuOutcomes)
+            let outcome = world.run(events: events, startingStock: stock, knownSkus: known, from: from, to: to)
+            return Played(outcome: outcome, skus: world.perSkuOutcomes, refused: world.refusedByModel)
         }
 
         // The policies that need nothing else, in parallel; a mirror run always (the recommendations start from it).
@@ -56,7 +58,11 @@ struct Rehearsal: Sendable {
             }
             for await (policy, played) in group {
                 outcomes[policy.name] = played.outcome
-                if policy.kind == .mirror { mirror = played.skus }
+                if policy.kind == .mirror {
+                    mirror = played.skus
+                    // The same in every policy that sells the same orders; said once, from mirror mode.
+                    for reason in played.refused { input.skip("event the stock model refused: \(Self.shortReason(reason))") }
+                }
             }
         }
 
@@ -99,6 +105,8 @@ struct Rehearsal: Sendable {
     struct Played: Sendable {
         var outcome: PolicyOutcome
         var skus: [String: PolicyOutcome.Sku]
+        /// Events the stock model refused (the calculator would dead-letter them), with the reason.
+        var refused: [String] = []
     }
 
     /// For every SKU that oversold in mirror mode: the smallest candidate threshold with 0 oversold and the fewest
@@ -189,6 +197,16 @@ struct Rehearsal: Sendable {
     }
 
     // MARK: - Input
+
+    /// A refusal's rule without the ids that make every reason unique: `movement m-1: unknown SKU 'X' (…)` →
+    /// `movement: unknown SKU`.
+    static func shortReason(_ reason: String) -> String {
+        let kind = reason.split(separator: " ").first.map(String.init) ?? ""
+        let rule = reason.split(separator: ":", maxSplits: 1).dropFirst().first.map {
+            $0.trimmingCharacters(in: .whitespaces).split(separator: "'").first.map(String.init) ?? ""
+        } ?? reason
+        return "\(kind): \(rule.trimmingCharacters(in: .whitespaces))"
+    }
 
     /// SKUs the warehouse has: in the starting stock or named by a movement.
     static func knownSkus(_ input: RehearsalInput) -> Set<String> {

@@ -52,7 +52,11 @@ struct RehearsalWorld {
 
     /// Plays `events` (sorted by time; lines of unknown SKUs already removed) from `startingStock`, and returns what
     /// the policy did between `from` and `to`.
-    mutating func run(events: [RehearsalEvent], startingStock: [String: Int64], from: Int64, to: Int64) -> PolicyOutcome {
+    mutating func run(
+        events: [RehearsalEvent], startingStock: [String: Int64], knownSkus: Set<String>, from: Int64, to: Int64
+    ) -> PolicyOutcome {
+        // Registered as products/create would (the rehearsal reads no catalog): a movement of an unknown SKU is refused.
+        for sku in knownSkus { truth.skus[sku] = truth.skus[sku] ?? SkuStock() }
         for (sku, units) in startingStock {
             truth.skus[sku, default: SkuStock()].onHand = units
             truth.levels[LevelKey(sku: sku, warehouse: StockState.defaultWarehouse)] = units
@@ -139,14 +143,15 @@ struct RehearsalWorld {
     private mutating func handle(_ e: RehearsalEvent) {
         guard started else {
             // History: it builds the state the window starts from.
-            _ = truth.apply(e.event, cause: e.cause)
+            if case .rejected(let reason) = truth.apply(e.event, cause: e.cause) { refusedByModel.append(reason) }
             _ = truth.takeChanges(computedAtMillis: e.atMillis)
             return
         }
         switch e.event {
         case .order(let snapshot):
             if refused.contains(snapshot.key) { return }
-            if truth.orders[snapshot.key] == nil {
+            // No snapshot applied yet (a shipment or refund may have named the order first): its buyer.
+            if truth.orders[snapshot.key]?.updatedAtMillis == nil {
                 checkout(snapshot, e)
             } else {
                 apply(e.event, e.cause)
@@ -196,9 +201,12 @@ struct RehearsalWorld {
     }
 
     private mutating func apply(_ event: StockEvent, _ cause: EventCause) {
-        _ = truth.apply(event, cause: cause)
+        if case .rejected(let reason) = truth.apply(event, cause: cause) { refusedByModel.append(reason) }
         publish(truth.takeChanges(computedAtMillis: now))
     }
+
+    /// Why the stock model refused events of the window (as the calculator would dead-letter them).
+    private(set) var refusedByModel: [String] = []
 
     /// The truth changed: shops' own sales are already in their counts; writes leave for every shop.
     private mutating func publish(_ messages: [AvailabilityMessage]) {

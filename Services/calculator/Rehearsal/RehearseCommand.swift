@@ -27,7 +27,7 @@ extension CalculatorCommand {
                   --stream              the event log (--read-from, default first)
                   --stock FILE          starting stock, `sku,on_hand` per line
                 Events before --from build the starting state; the rehearsed window is --from … --until (ISO 8601 \
-                times; default: the first to the last event).
+                times; default: from the first order to the last event).
 
                 Policies (--policy, repeatable):
                   mirror             every shop shows the available quantity
