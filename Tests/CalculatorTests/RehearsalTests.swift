@@ -93,6 +93,14 @@ import Testing
         #expect((recommended.units_sold, recommended.units_oversold, recommended.units_lost) == (3, 0, 0))
     }
 
+    @Test func aSkusOwnThresholdWinsOverThePolicysThreshold() async throws {
+        let settings = RehearsalSettings(shops: [Self.a, Self.b], delays: [Self.a: 100, Self.b: 100])
+        let policy = RehearsalPolicy(kind: .guarded, threshold: 3, thresholds: ["S": 2])
+        let report = await Rehearsal(input: Self.day(), policies: [policy], settings: settings, source: "test").run()
+        // As guard-2 in the hand-worked day, not guard-3.
+        #expect((report.policies[0].units_sold, report.policies[0].units_oversold, report.policies[0].units_lost) == (3, 0, 0))
+    }
+
     @Test func aLongerDelayOversellsMoreInMirrorMode() async throws {
         var input = Self.day()
         input.events.append(Self.order(5, Self.a, at: 250, 1))

@@ -37,7 +37,8 @@ struct RehearsalPolicy: Sendable, Equatable {
         case .guarded:
             let what = usesRecommendations
                 ? "the recommended threshold per SKU (\(thresholds.count) SKU(s) guarded)"
-                : "threshold \(threshold) for every SKU"
+                : thresholds.isEmpty ? "threshold \(threshold) for every SKU"
+                : "threshold \(threshold), \(thresholds.count) SKU(s) with their own"
             return "zero-oversell guard, \(what), sync delay \(delays)"
         case .interval:
             return "periodic sync every \(Self.duration(intervalMillis)): each shop set to the available quantity"

@@ -32,6 +32,7 @@ extension CalculatorCommand {
                 Policies (--policy, repeatable):
                   mirror             every shop shows the available quantity
                   guard=N            zero-oversell guard, threshold N for every SKU
+                                     (per SKU from --thresholds FILE)
                   guard=recommended  the guard with this rehearsal's thresholds
                   interval=N | =Ns   every shop set to the available quantity
                                      every N minutes (or seconds)
@@ -60,6 +61,8 @@ extension CalculatorCommand {
         @Option(help: "Start of the rehearsed window (ISO 8601); earlier events build the starting state.") var from: String?
         @Option(help: "End of the rehearsed window (ISO 8601); later events are not read.") var until: String?
         @Option(name: .customLong("policy"), help: "A policy to rehearse (repeatable; see above).") var policyTexts: [String] = []
+        @Option(help: "Per-SKU guard thresholds for every guard=N policy: `sku,threshold` per line (other SKUs: N).")
+        var thresholds: String?
         @Option(name: .customLong("delay"), help: ArgumentHelp("Sync delay: MS, or SHOP=MS (repeatable).", valueName: "[shop=]ms"))
         var delayTexts: [String] = []
         @Flag(help: "Use the median delay of the exporters' write reports in the window (reads --postgres).") var measuredDelays = false
@@ -113,7 +116,13 @@ extension CalculatorCommand {
             settings.from = fromMillis
             settings.until = untilMillis
             settings.top = top
-            let policies = try (policyTexts.isEmpty ? RehearsalPolicy.defaults : policyTexts.map(RehearsalPolicy.init(parsing:)))
+            var policies = try (policyTexts.isEmpty ? RehearsalPolicy.defaults : policyTexts.map(RehearsalPolicy.init(parsing:)))
+            if let thresholds {
+                let own = try Self.thresholds(thresholds)
+                for i in policies.indices where policies[i].kind == .guarded && !policies[i].usesRecommendations {
+                    policies[i].thresholds = own
+                }
+            }
             let rehearsal = Rehearsal(
                 input: input, policies: policies, settings: settings, source: stream ? "stream" : "file")
             let report = await rehearsal.run()
@@ -155,6 +164,21 @@ extension CalculatorCommand {
                 throw ValidationError("--delay names shop(s) without orders in the input: \(unknown.sorted().joined(separator: ", "))")
             }
             return Dictionary(uniqueKeysWithValues: shops.map { ($0, own[$0] ?? all) })
+        }
+
+        /// `sku,threshold` lines (a `sku,threshold` header and `#` comments allowed).
+        static func thresholds(_ path: String) throws -> [String: Int64] {
+            var out: [String: Int64] = [:]
+            try RehearsalFile.forEachLine(path) { number, line in
+                let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                guard !text.hasPrefix("#"), text.lowercased() != "sku,threshold" else { return }
+                let fields = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard fields.count == 2, !fields[0].isEmpty, let t = Int64(fields[1]), t >= 0 else {
+                    throw RehearsalError("\(path):\(number): expected `sku,threshold` with a whole number ≥ 0, got '\(text)'")
+                }
+                out[fields[0]] = t
+            }
+            return out
         }
 
         static func millis(_ text: String) -> Int64? {
