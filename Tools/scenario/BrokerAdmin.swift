@@ -25,12 +25,14 @@ struct BrokerAdmin: Sendable {
             password: amqp?.password ?? "guest")
     }
 
-    /// `$STOCKWIRE_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/`) with its virtual host replaced.
+    /// `$STOCKWIRE_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/`) with its virtual host replaced; every
+    /// node of a cluster's URL list, or, with `port`, one proxy on 127.0.0.1.
     static func amqpURL(virtualHost: String, port: Int? = nil) -> String {
         let amqp = local().amqp
         let user = amqp?.user ?? "guest", password = amqp?.password ?? "guest"
-        let host = port == nil ? amqp?.host ?? "127.0.0.1" : "127.0.0.1"
-        return "amqp://\(user):\(password)@\(host):\(port ?? amqp?.port ?? 5672)/\(encode(virtualHost))"
+        let endpoints = port.map { [AMQPConfiguration.Endpoint(host: "127.0.0.1", port: $0)] }
+            ?? amqp?.endpoints ?? [.init(host: "127.0.0.1", port: 5672)]
+        return endpoints.map { "amqp://\(user):\(password)@\($0)/\(encode(virtualHost))" }.joined(separator: ",")
     }
 
     /// The broker's host and AMQP port (`$STOCKWIRE_AMQP_URL`, default 127.0.0.1:5672).

@@ -6,36 +6,44 @@ extension Stack {
         case ingest, calculator, exporter
     }
 
-    /// The process of a service, if it was started.
-    func process(_ service: Service) -> Process? {
-        processes.last { $0.name == service.rawValue }?.process
+    /// The process name of instance `instance` (from 1) of a service: `calculator`, `calculator-2`.
+    static func name(_ service: Service, instance: Int) -> String {
+        instance == 1 ? service.rawValue : "\(service.rawValue)-\(instance)"
     }
 
-    /// Whether a service's process is alive.
-    func isRunning(_ service: Service) -> Bool { process(service)?.isRunning ?? false }
+    /// The process of a service instance, if it was started.
+    func process(_ service: Service, instance: Int = 1) -> Process? {
+        let name = Self.name(service, instance: instance)
+        return processes.last { $0.name == name }?.process
+    }
 
-    /// The service's `/readyz`.
-    func readyURL(_ service: Service) -> String {
+    /// Whether a service instance's process is alive.
+    func isRunning(_ service: Service, instance: Int = 1) -> Bool { process(service, instance: instance)?.isRunning ?? false }
+
+    /// The service instance's `/readyz`.
+    func readyURL(_ service: Service, instance: Int = 1) -> String {
         switch service {
-        case .ingest: return "\(ingestURL)/readyz"
-        case .calculator: return "\(calculatorOpsURL)/readyz"
-        case .exporter: return "\(exporterOpsURL)/readyz"
+        case .ingest: return "\(ingestURL(instance: instance))/readyz"
+        case .calculator: return "\(calculatorOpsURL(instance: instance))/readyz"
+        case .exporter: return "\(exporterOpsURL(instance: instance))/readyz"
         }
     }
 
-    /// Kills a service with SIGKILL — no graceful shutdown, no flush, as when a node dies or the OOM killer strikes —
-    /// and returns once the process is gone.
-    func kill9(_ service: Service) async throws {
-        guard let p = process(service), p.isRunning else { throw ScenarioError("\(service.rawValue) is not running") }
+    /// Kills a service instance with SIGKILL — no graceful shutdown, no flush, as when a node dies or the OOM killer
+    /// strikes — and returns once the process is gone.
+    func kill9(_ service: Service, instance: Int = 1) async throws {
+        guard let p = process(service, instance: instance), p.isRunning else {
+            throw ScenarioError("\(Self.name(service, instance: instance)) is not running")
+        }
         kill(p.processIdentifier, SIGKILL)
-        try await waitExit(service, timeout: .seconds(10))
+        try await waitExit(service, instance: instance, timeout: .seconds(10))
     }
 
-    /// Waits until a service's process has exited; false when it still runs after `timeout`.
+    /// Waits until a service instance's process has exited; false when it still runs after `timeout`.
     @discardableResult
-    func waitExit(_ service: Service, timeout: Duration) async throws -> Bool {
+    func waitExit(_ service: Service, instance: Int = 1, timeout: Duration) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
-        while isRunning(service) {
+        while isRunning(service, instance: instance) {
             if ContinuousClock.now >= deadline { return false }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -44,14 +52,16 @@ extension Stack {
 
     /// Starts a service that is not running again, with the arguments and environment it was first started with plus
     /// `extraEnvironment`; its output goes on in the same log. Waits for `/readyz` unless `waitReady` is false.
-    func restart(_ service: Service, extraEnvironment: [String: String] = [:], waitReady: Bool = true) async throws {
-        let name = service.rawValue
+    func restart(
+        _ service: Service, instance: Int = 1, extraEnvironment: [String: String] = [:], waitReady: Bool = true
+    ) async throws {
+        let name = Self.name(service, instance: instance)
         guard let launch = launches[name], let index = processes.lastIndex(where: { $0.name == name }) else {
             throw ScenarioError("\(name) was never started")
         }
         guard !processes[index].process.isRunning else { throw ScenarioError("\(name) is still running") }
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(options.buildDirectory)/\(name)")
+        p.executableURL = URL(fileURLWithPath: "\(options.buildDirectory)/\(launch.binary)")
         p.arguments = launch.arguments
         p.environment = ProcessInfo.processInfo.environment.merging(launch.environment) { $1 }.merging(extraEnvironment) { $1 }
         let handle = try FileHandle(forWritingTo: logURL(of: name))
@@ -62,24 +72,25 @@ extension Stack {
         p.standardError = handle
         try p.run()
         processes[index] = (name, p)
-        if waitReady { try await self.waitReady(service, timeout: .seconds(60)) }
+        if waitReady { try await self.waitReady(service, instance: instance, timeout: .seconds(60)) }
     }
 
     /// Waits until a service answers `/readyz` with 200 (at its first start and after a restart); throws when it
     /// exits or is not ready within `timeout`.
-    func waitReady(_ service: Service, timeout: Duration) async throws {
+    func waitReady(_ service: Service, instance: Int = 1, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
+        let name = Self.name(service, instance: instance)
+        let url = readyURL(service, instance: instance)
         while ContinuousClock.now < deadline {
-            if let (status, _) = try? await HTTP.get(readyURL(service)), status == 200 { return }
-            if !isRunning(service) {
+            if let (status, _) = try? await HTTP.get(url), status == 200 { return }
+            if !isRunning(service, instance: instance) {
                 throw ScenarioError(
-                    "\(service.rawValue) exited with status \(process(service)?.terminationStatus ?? -1) while starting; "
-                        + "see \(work.path)/\(service.rawValue)*.log")
+                    "\(name) exited with status \(process(service, instance: instance)?.terminationStatus ?? -1) while starting; "
+                        + "see \(work.path)/\(name)*.log")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw ScenarioError(
-            "\(service.rawValue) not ready within \(timeout) (\(readyURL(service))); see \(work.path)/\(service.rawValue)*.log")
+        throw ScenarioError("\(name) not ready within \(timeout) (\(url)); see \(work.path)/\(name)*.log")
     }
 
     /// The shop's webhook secret, as the run wrote it for ingest (to sign webhooks the fault injector sends itself).

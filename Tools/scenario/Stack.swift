@@ -39,6 +39,13 @@ final class Stack: @unchecked Sendable {
         /// The webhook topics every shop is subscribed to; nil: every topic the simulator fires. By default the ones
         /// README tells operators to subscribe: those Stockwire reads.
         var webhookTopics: Set<String>? = Set(ShopifyWebhookTopics.used)
+        /// Instances of every service: ingest behind the simulator's round-robin (a load balancer), competing
+        /// calculators, exporters with a single active consumer per shop. Instance `i` (from 1) listens on
+        /// ``ingestPort`` + 10 × (i − 1) and ops ports ``portBase`` + 10 × (i − 1) + 2 and + 3.
+        var instances = 1
+        /// Extra arguments of `deploy/local/servers.sh start` (`--broker-nodes 3 --postgres-standby` for a cluster
+        /// run, whose servers are left running at the end).
+        var serverArguments: [String] = []
     }
 
     let options: Options
@@ -53,17 +60,22 @@ final class Stack: @unchecked Sendable {
     var amqpURL: String { options.amqpURL ?? virtualHost.map { BrokerAdmin.amqpURL(virtualHost: $0) } ?? BrokerAdmin.amqpURL(virtualHost: "/") }
     /// The running services; Stack+Faults replaces an entry when it kills and restarts a service.
     var processes: [(name: String, process: Process)] = []
-    /// How each service was started (arguments and environment), to start it again the same way (Stack+Faults).
-    private(set) var launches: [String: (arguments: [String], environment: [String: String])] = [:]
+    /// How each service instance was started (binary, arguments and environment), by process name, to start it again
+    /// the same way (Stack+Faults).
+    private(set) var launches: [String: (binary: String, arguments: [String], environment: [String: String])] = [:]
     private var stoppedBefore: [String] = []
     private let lock = NSLock()
     private var stopped = false
     let movementToken: String
-    var ingestURL: String { "http://127.0.0.1:\(options.ingestPort)" }
-    /// The calculator's ops server (`/readyz`, `/metrics`).
-    var calculatorOpsURL: String { "http://127.0.0.1:\(options.portBase + 2)" }
-    /// The exporter's ops server (`/readyz`, `/metrics`).
-    var exporterOpsURL: String { "http://127.0.0.1:\(options.portBase + 3)" }
+    var ingestURL: String { ingestURL(instance: 1) }
+    /// Ingest instance `i` (from 1).
+    func ingestURL(instance i: Int) -> String { "http://127.0.0.1:\(options.ingestPort + 10 * (i - 1))" }
+    /// The calculator's ops server (`/readyz`, `/metrics`), of instance `i`.
+    func calculatorOpsURL(instance i: Int = 1) -> String { "http://127.0.0.1:\(options.portBase + 10 * (i - 1) + 2)" }
+    var calculatorOpsURL: String { calculatorOpsURL() }
+    /// The exporter's ops server (`/readyz`, `/metrics`), of instance `i`.
+    func exporterOpsURL(instance i: Int = 1) -> String { "http://127.0.0.1:\(options.portBase + 10 * (i - 1) + 3)" }
+    var exporterOpsURL: String { exporterOpsURL() }
     /// `$STOCKWIRE_POSTGRES`, or deploy/local's server.
     static var defaultAdminConninfo: String {
         ProcessInfo.processInfo.environment["STOCKWIRE_POSTGRES"]
@@ -112,8 +124,10 @@ final class Stack: @unchecked Sendable {
         log("starting RabbitMQ and PostgreSQL (deploy/local/servers.sh)")
         // Only a server that was stopped is ours to stop at the end (status 3); one already running, ours or
         // someone else's, stays.
-        stoppedBefore = try ["rabbitmq", "postgres"].filter { try status(of: $0) == 3 }
-        try run("\(options.repository)/deploy/local/servers.sh", ["start"])
+        if options.serverArguments.isEmpty {
+            stoppedBefore = try ["rabbitmq", "postgres"].filter { try status(of: $0) == 3 }
+        }
+        try run("\(options.repository)/deploy/local/servers.sh", ["start"] + options.serverArguments)
 
         // A virtual host of its own: two runs at once (a demo beside the tests) would otherwise consume each other's
         // events and availability messages from the same queues.
@@ -157,6 +171,7 @@ final class Stack: @unchecked Sendable {
             // Shopify delivers from many connections at once; 256 in flight keeps the simulator from being the bottleneck.
             SimulatorConfiguration(
                 shops: simShops, ingestURL: "\(ingestURL)/webhooks/shopify",
+                moreIngestURLs: (1..<max(1, options.instances)).map { "\(ingestURL(instance: $0 + 1))/webhooks/shopify" },
                 timeScale: options.webhookTimeScale ?? SimulatorConfiguration().timeScale, webhookConcurrency: 256,
                 logLevel: "error"))
         simulator = sim
@@ -167,38 +182,44 @@ final class Stack: @unchecked Sendable {
         var common = ["STOCKWIRE_LOG_LEVEL": options.logLevel]
         common["STOCKWIRE_AMQP_URL"] = options.servicesAMQPURL ?? amqpURL
         try spawn("calculator", ["migrate"], env: common.merging(["STOCKWIRE_POSTGRES": conninfo]) { $1 }, wait: true)
-        try spawn(
-            "calculator", ["run"],
-            env: common.merging([
-                "STOCKWIRE_POSTGRES": servicesConninfo, "STOCKWIRE_CALCULATOR_OPS_PORT": "\(options.portBase + 2)",
-                "STOCKWIRE_CALCULATOR_LINGER_MS": "\(options.calculatorLingerMs)",
-            ].merging(options.calculatorEnvironment) { $1 }) { $1 })
-        try spawn(
-            "ingest", [],
-            env: common.merging([
-                "STOCKWIRE_INGEST_PORT": "\(options.ingestPort)", "STOCKWIRE_SHOPS": ingestShops.joined(separator: ";"),
-                "STOCKWIRE_MOVEMENT_TOKEN_FILE": movementTokenFile,
-            ]) { $1 })
-        sim.setWebhookFaults(options.webhookFaults)
-        if options.startExporter {
+        for i in 1...max(1, options.instances) {
+            let offset = 10 * (i - 1)
             try spawn(
-                "exporter", ["run"],
+                "calculator", ["run"], instance: i,
                 env: common.merging([
-                    "STOCKWIRE_EXPORTER_SHOPS_FILE": shopsFile, "STOCKWIRE_EXPORTER_OPS_PORT": "\(options.portBase + 3)",
-                    "STOCKWIRE_EXPORTER_LINGER_MS": "\(options.exporterLingerMs)",
+                    "STOCKWIRE_POSTGRES": servicesConninfo, "STOCKWIRE_CALCULATOR_OPS_PORT": "\(options.portBase + offset + 2)",
+                    "STOCKWIRE_CALCULATOR_LINGER_MS": "\(options.calculatorLingerMs)",
+                ].merging(options.calculatorEnvironment) { $1 }) { $1 })
+            try spawn(
+                "ingest", [], instance: i,
+                env: common.merging([
+                    "STOCKWIRE_INGEST_PORT": "\(options.ingestPort + offset)", "STOCKWIRE_SHOPS": ingestShops.joined(separator: ";"),
+                    "STOCKWIRE_MOVEMENT_TOKEN_FILE": movementTokenFile,
                 ]) { $1 })
+            if options.startExporter {
+                try spawn(
+                    "exporter", ["run"], instance: i,
+                    env: common.merging([
+                        "STOCKWIRE_EXPORTER_SHOPS_FILE": shopsFile, "STOCKWIRE_EXPORTER_OPS_PORT": "\(options.portBase + offset + 3)",
+                        "STOCKWIRE_EXPORTER_LINGER_MS": "\(options.exporterLingerMs)",
+                    ]) { $1 })
+            }
         }
+        sim.setWebhookFaults(options.webhookFaults)
         log("waiting for ingest, calculator\(options.startExporter ? " and exporter" : "") to be ready")
-        try await waitReady(.ingest, timeout: .seconds(60))
-        try await waitReady(.calculator, timeout: .seconds(60))
-        if options.startExporter { try await waitReady(.exporter, timeout: .seconds(60)) }
+        for i in 1...max(1, options.instances) {
+            try await waitReady(.ingest, instance: i, timeout: .seconds(60))
+            try await waitReady(.calculator, instance: i, timeout: .seconds(60))
+            if options.startExporter { try await waitReady(.exporter, instance: i, timeout: .seconds(60)) }
+        }
     }
 
     // MARK: - Stop
 
     /// Stops what this run started: services (SIGTERM, then SIGKILL), simulator, its database, and the servers
-    /// when they were not running before. `STOCKWIRE_SCENARIO_KEEP_DATABASE=1` keeps the database, for a post-mortem
-    /// of a failed run (its `shop_writes`, `sku_history`, guard rows).
+    /// when they were not running before. `STOCKWIRE_SCENARIO_KEEP_DATABASE=1` keeps the database and the virtual
+    /// host, for a post-mortem of a failed run (its `shop_writes`, `sku_history`, guard rows) or a rehearsal of its
+    /// events (`calculator rehearse --stream --amqp-url <the printed URL>`).
     ///
     /// Returns how each service ended (the first call only; later calls return nothing): an orchestrator stops them
     /// the same way, and anything but exit status 0 within ``shutdownGrace`` is a defect (``ServiceShutdown``).
@@ -211,13 +232,18 @@ final class Stack: @unchecked Sendable {
         }) else { return [] }
         let shutdown = await stopServices()
         await simulator?.shutdown()
-        if let database, ProcessInfo.processInfo.environment["STOCKWIRE_SCENARIO_KEEP_DATABASE"] == "1" {
+        let keep = ProcessInfo.processInfo.environment["STOCKWIRE_SCENARIO_KEEP_DATABASE"] == "1"
+        if let database, keep {
             print("database \(database) kept for inspection (STOCKWIRE_SCENARIO_KEEP_DATABASE=1); drop it when done")
         } else if let database, let admin = try? await PostgresConnection.connect(adminConninfo) {
             _ = try? await admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
             await admin.close()
         }
-        if let virtualHost { await BrokerAdmin.local().deleteVirtualHost(virtualHost) }
+        if let virtualHost, keep {
+            print("virtual host \(virtualHost) kept, with its event log: \(amqpURL) (delete it when done)")
+        } else if let virtualHost {
+            await BrokerAdmin.local().deleteVirtualHost(virtualHost)
+        }
         for server in stoppedBefore { _ = try? run("\(options.repository)/deploy/local/\(server).sh", ["stop"]) }
         return shutdown
     }
@@ -255,10 +281,10 @@ final class Stack: @unchecked Sendable {
         }
     }
 
-    /// Where a service's standard output and error go (``spawn(_:_:env:wait:)``).
-    func logURL(of binary: String, _ args: [String]? = nil) -> URL {
-        let first = (args ?? launches[binary]?.arguments)?.first
-        return work.appendingPathComponent("\(binary)\(first.map { "-\($0)" } ?? "").log")
+    /// Where a service instance's standard output and error go (``spawn(_:_:instance:env:wait:)``), by process name.
+    func logURL(of name: String, _ args: [String]? = nil) -> URL {
+        let first = (args ?? launches[name]?.arguments)?.first
+        return work.appendingPathComponent("\(name)\(first.map { "-\($0)" } ?? "").log")
     }
 
     /// The pids of the services this run started and that are still running, by name.
@@ -294,12 +320,13 @@ final class Stack: @unchecked Sendable {
         return url.path
     }
 
-    private func spawn(_ binary: String, _ args: [String], env: [String: String], wait: Bool = false) throws {
+    private func spawn(_ binary: String, _ args: [String], instance: Int = 1, env: [String: String], wait: Bool = false) throws {
+        let name = instance == 1 ? binary : "\(binary)-\(instance)"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "\(options.buildDirectory)/\(binary)")
         p.arguments = args
         p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        let logFile = logURL(of: binary, args)
+        let logFile = logURL(of: name, args)
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logFile)
         p.standardOutput = handle
@@ -311,8 +338,8 @@ final class Stack: @unchecked Sendable {
                 throw ScenarioError("\(binary) \(args.joined(separator: " ")) failed, see \(logFile.path)")
             }
         } else {
-            processes.append((binary, p))
-            launches[binary] = (args, env)
+            processes.append((name, p))
+            launches[name] = (binary, args, env)
         }
     }
 
