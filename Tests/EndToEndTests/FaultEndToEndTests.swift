@@ -61,7 +61,7 @@ import Testing
 
     /// Runs one fault and checks what every fault must leave intact. `build`: the folder of the executables to run
     /// (the test's own debug build unless given).
-    private func run(
+    func run(
         _ fault: String, port: Int, _ extra: [String] = [], size: [String] = small, build: URL? = nil
     ) throws -> Report {
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("fault-\(fault)-\(UUID().uuidString).json")

@@ -56,6 +56,29 @@ enum Fault: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
     /// SIGKILLed, the broker crashed, PostgreSQL down 30 s, the memory alarm for 60 s. `--seconds 3600` is the
     /// one-hour soak of RELIABILITY.md.
     case soak
+    /// Cluster (`--broker-nodes 3`): SIGKILL of the broker node leading `calculator.events`, started again after
+    /// `--down-seconds` (default 10); clients fail over to the other nodes, the queue elects a new leader.
+    case brokerNodeKill = "broker-node-kill"
+    /// Cluster: the node leading `calculator.events` cut off from the other two (nftables) for `--down-seconds`
+    /// (default 30); it pauses itself (pause_minority) once the net tick notices.
+    case brokerPartition = "broker-partition"
+    /// Cluster: the three nodes restarted one after another, as an upgrade does.
+    case rollingRestart = "rolling-restart"
+    /// Cluster: SIGKILL of the PostgreSQL primary, the synchronous standby promoted; the calculators reconnect to it.
+    case postgresFailover = "postgres-failover"
+    /// Cluster: SIGKILL of one instance of ingest, the calculator and the exporter in turn, each started again
+    /// after `--down-seconds` (default 0.5), while the second instance carries on.
+    case instanceKill = "instance-kill"
+
+    /// Whether the fault needs the local cluster (`--broker-nodes 3`): three RabbitMQ nodes, a PostgreSQL standby.
+    var needsCluster: Bool {
+        [.brokerNodeKill, .brokerPartition, .rollingRestart, .postgresFailover, .instanceKill].contains(self)
+    }
+
+    /// Whether the fault drives deploy/local's single servers or a proxy in front of them (not a cluster's).
+    var needsSingleServers: Bool {
+        [.brokerCrash, .postgresCrash, .memoryAlarm, .brokerBlackhole, .postgresCut, .soak].contains(self)
+    }
 
     /// How long the fault keeps its part down unless `--down-seconds` says otherwise.
     var defaultDownSeconds: Double {
@@ -66,13 +89,17 @@ enum Fault: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
         case .slowShop: return 10
         case .brokerBlackhole: return 30
         case .postgresCut: return 45
+        case .brokerNodeKill: return 10
+        case .brokerPartition: return 30
         default: return 0.5
         }
     }
 
     /// Whether ingest answers 503 for a long while: Shopify's 8 retries over about 4 hours are then scaled to
     /// 2 minutes (the default squeezes them into 24 s, which a minute's outage would exhaust).
-    var needsLongRetries: Bool { self == .brokerCrash || self == .memoryAlarm || self == .postgresCrash || self == .soak || self == .brokerBlackhole }
+    var needsLongRetries: Bool {
+        [.brokerCrash, .memoryAlarm, .postgresCrash, .soak, .brokerBlackhole, .brokerPartition].contains(self)
+    }
 
     /// Seconds between kills (between faults for the soak) unless `--kill-every` says otherwise.
     var defaultEvery: Double { self == .soak ? 180 : 2.5 }
@@ -177,8 +204,25 @@ struct FaultsCommand: AsyncParsableCommand {
     @Option(help: "First of the four ops ports (calculator +2, exporter +3); default 19200 + 4 × (ingest port mod 100).")
     var portBase: Int?
     @Option(help: "Write the report (the load's figures and the checker's) as JSON here.") var json: String?
+    @Option(
+        help: """
+            RabbitMQ nodes: 1 (deploy/local's single servers) or 3 (the local cluster: three nodes, a PostgreSQL \
+            primary with a synchronous standby, started by deploy/local/servers.sh start --broker-nodes 3 \
+            --postgres-standby and left running). The cluster faults need 3.
+            """
+    )
+    var brokerNodes = 1
+    @Option(help: "Instances of every service (default 2 with --broker-nodes 3, else 1).") var instances: Int?
 
     func validate() throws {
+        guard brokerNodes == 1 || brokerNodes == 3 else { throw ValidationError("--broker-nodes must be 1 or 3") }
+        if fault.needsCluster, brokerNodes != 3 {
+            throw ValidationError("\(fault.rawValue) needs the local cluster: add --broker-nodes 3")
+        }
+        if fault.needsSingleServers, brokerNodes != 1 {
+            throw ValidationError("\(fault.rawValue) drives deploy/local's single servers: leave out --broker-nodes")
+        }
+        if let instances, !(1...4).contains(instances) { throw ValidationError("--instances must be 1…4") }
         guard rate > 0, seconds > 0, skus >= 1, kills >= 0, (killEvery ?? 1) > 0, (downSeconds ?? 0) >= 0, quietTimeout > 0 else {
             throw ValidationError("need a positive rate, duration, kill interval and quiet timeout, at least 1 SKU")
         }
@@ -196,8 +240,11 @@ struct FaultsCommand: AsyncParsableCommand {
             fault: fault, kills: kills, killEverySeconds: killEvery ?? fault.defaultEvery,
             downSeconds: downSeconds ?? fault.defaultDownSeconds)
         let virtualHost = "stockwire-faults-\(UUID().uuidString.prefix(8).lowercased())"
+        if brokerNodes == 3 { try ClusterServers.start(repository: FileManager.default.currentDirectoryPath) }
         let admin = BrokerAdmin.local()
         var options = stack.options()
+        if brokerNodes == 3 { options.serverArguments = ClusterServers.arguments }
+        options.instances = instances ?? (brokerNodes == 3 ? 2 : 1)
         options.portBase = portBase ?? 19_200 + 4 * (stack.ingestPort % 100)
         options.amqpURL = BrokerAdmin.amqpURL(virtualHost: virtualHost)
         var proxy: TCPProxy?
@@ -300,6 +347,15 @@ struct FaultRun {
         }
         let result = try await blackFriday.run(log: log)
         guard let context = await captured.value else { throw ScenarioError("the load never started the fault injector") }
+        if let refused = stack.simulator?.webhookDeliveries().refusedSeconds {
+            // What Shopify would see of the fault: how long ingest did not take its webhooks.
+            await injection.note(
+                String(
+                    format: "webhooks refused (no 2xx) in %.1f s of the run in all (100 ms windows), from %.1f s to %.1f s",
+                    refused.total, refused.first.timeIntervalSince(context.start), refused.last.timeIntervalSince(context.start)))
+        } else {
+            await injection.note("webhooks refused: none, every delivery attempt answered 2xx")
+        }
         log("checking the history (simulator logs, PostgreSQL, broker)")
         var report = try await Checker(
             stack: stack, context: context, injection: injection, virtualHost: virtualHost, admin: admin, tap: tap
@@ -348,35 +404,43 @@ struct FaultInjector: Sendable {
             case .slowShop: try await slowShop(c)
             case .brokerBlackhole: try await brokerBlackhole(c)
             case .postgresCut: try await postgresCut(c)
+            case .brokerNodeKill: try await brokerNodeKill(c)
+            case .brokerPartition: try await brokerPartition(c)
+            case .rollingRestart: try await rollingRestart(c)
+            case .postgresFailover: try await postgresFailover(c)
+            case .instanceKill: try await instanceKill(c)
             }
         } catch {
             await injection.fail("\(error)")
         }
         // Whatever happened, every service runs and is ready again before the wait for quiet.
         for service in Stack.Service.allCases {
-            do {
-                if stack.isRunning(service) {
-                    try await stack.waitReady(service, timeout: .seconds(30))
-                } else {
-                    try await stack.restart(service)
-                    await injection.restarted(service)
-                    await injection.note("\(service.rawValue) was down at the end of the fault: restarted")
+            for instance in 1...max(1, stack.options.instances) {
+                let name = Stack.name(service, instance: instance)
+                do {
+                    if stack.isRunning(service, instance: instance) {
+                        try await stack.waitReady(service, instance: instance, timeout: .seconds(30))
+                    } else {
+                        try await stack.restart(service, instance: instance)
+                        await injection.restarted(service)
+                        await injection.note("\(name) was down at the end of the fault: restarted")
+                    }
+                } catch {
+                    await injection.fail("\(name) is not running and ready after the fault: \(error)")
                 }
-            } catch {
-                await injection.fail("\(service.rawValue) is not running and ready after the fault: \(error)")
             }
         }
         await injection.note("fault healed: every service up and ready")
     }
 
     /// Sleeps until `seconds` after the load's first event.
-    private func at(_ c: BlackFriday.LoadContext, _ seconds: Double) async throws {
+    func at(_ c: BlackFriday.LoadContext, _ seconds: Double) async throws {
         let wait = c.start.addingTimeInterval(seconds).timeIntervalSinceNow
         if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
     }
 
     /// When kill `i` happens.
-    private func killTime(_ i: Int) -> Double { settings.killEverySeconds * (Double(i) + 0.5) }
+    func killTime(_ i: Int) -> Double { settings.killEverySeconds * (Double(i) + 0.5) }
 
     private func restart(_ service: Stack.Service, extra: [String: String] = [:], waitReady: Bool = true) async throws {
         try await stack.restart(service, extraEnvironment: extra, waitReady: waitReady)
@@ -606,12 +670,12 @@ struct FaultInjector: Sendable {
     }
 
     /// Seconds elapsed since `start`.
-    private static func elapsed(since start: ContinuousClock.Instant) -> Double {
+    static func elapsed(since start: ContinuousClock.Instant) -> Double {
         let d = ContinuousClock.now - start
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
-    private func seconds(since start: ContinuousClock.Instant) -> String {
+    func seconds(since start: ContinuousClock.Instant) -> String {
         String(format: "%.1f", Self.elapsed(since: start))
     }
 

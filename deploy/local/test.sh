@@ -8,6 +8,8 @@
 #   STOCKWIRE_RABBITMQCTL     absolute path of deploy/local/rabbitmqctl.sh
 #   STOCKWIRE_TEST_RELEASE_BUILD  .build/release, in a full run (no arguments) only: the crash faults at a
 #                             merchant's size run release builds of the services, made here
+# A full run ends with the cluster faults (ClusterFaultTests, STOCKWIRE_TEST_CLUSTER=1): the single PostgreSQL
+# stops (the pair takes its port), the cluster and the pair stop afterwards.
 # On exit (success, failure, Ctrl-C) it stops only the servers it started itself; servers that
 # were already running before are left running. Exit code: that of `swift test` (or of the build).
 set -euo pipefail
@@ -90,7 +92,18 @@ else
   # broker (named *DisruptiveTests) and the end-to-end runs, which measure latency and need a quiet machine.
   swift test --skip-build --skip 'DisruptiveTests|EndToEndTests' || test_rc=$?
   sw_log "disruptive and end-to-end suites, one at a time"
-  swift test --skip-build --no-parallel --filter 'DisruptiveTests|EndToEndTests' || test_rc=$?
+  swift test --skip-build --no-parallel --filter 'DisruptiveTests|EndToEndTests' --skip 'ClusterFaultTests' || test_rc=$?
+  # Last: the cluster (three RabbitMQ nodes, a PostgreSQL primary and standby). The pair takes the single
+  # PostgreSQL's port, so that one stops first; the cleanup below stops the cluster and the pair.
+  sw_log "cluster suite: broker-node-kill and postgres-failover on the local cluster"
+  "$SW_LIB_DIR/postgres.sh" stop || sw_warn "stopping the single PostgreSQL failed"
+  STOCKWIRE_TEST_CLUSTER=1 swift test --skip-build --no-parallel --filter 'ClusterFaultTests' || test_rc=$?
+  sw_log "stopping the cluster and the PostgreSQL pair"
+  "$SW_LIB_DIR/rabbitmq-cluster.sh" stop || sw_warn "stopping the RabbitMQ cluster failed"
+  "$SW_LIB_DIR/postgres-pair.sh" stop || sw_warn "stopping the PostgreSQL pair failed"
+  if [[ "${pre_state[postgres]}" != 3 ]]; then
+    "$SW_LIB_DIR/postgres.sh" start || sw_warn "starting the single PostgreSQL again failed"
+  fi
 fi
 sw_log "swift test finished with exit code $test_rc"
 exit "$test_rc"
