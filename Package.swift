@@ -37,7 +37,12 @@ let package = Package(
 
         // MARK: Shared libraries
         .target(name: "AMQP", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")], path: "Shared/AMQP"),
-        .target(name: "Postgres", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")], path: "Shared/Postgres"),
+        .target(
+            name: "Postgres",
+            dependencies: [
+                "CLibPQ", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Shared/Postgres"),
         .target(name: "Signing", dependencies: ["COpenSSL"], path: "Shared/Signing"),
         .target(name: "Contracts", dependencies: ["AMQP"], path: "Shared/Contracts"),
         .target(

@@ -182,6 +182,7 @@ final class LibPQSession: @unchecked Sendable {
 
     /// Converts a `PGresult` into Swift values or an error, and always frees it.
     private func consume(_ result: OpaquePointer?, statement: String) throws -> PostgresQueryResult {
+        PostgresMetrics.roundTrips.increment()
         guard let result else {
             throw makeError(result: nil, statement: statement)
         }

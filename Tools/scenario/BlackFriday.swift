@@ -61,6 +61,9 @@ struct BlackFriday {
         var shopWriteAnswers: LatencyHistogram? = nil
         /// CPU per part from the start of the load until quiet (nil in reports written before it was measured).
         var cpu: CPUBudget? = nil
+        /// What the pipeline did for the load (broker copies, SQL, Admin API calls), counted from the load's start
+        /// until quiet (nil in reports written before it was counted).
+        var counts: PipelineCounts? = nil
         var secondsToQuiet: Double
         /// Of `secondsToQuiet`, the wait for Shopify's webhook retries still scheduled when the load was over.
         var secondsWaitingForShopify: Double? = nil
@@ -147,6 +150,7 @@ struct BlackFriday {
         sim.setWebhookFaults(WebhookFaults(duplicateRate: settings.duplicateRate, reorderWindowMs: settings.reorderWindowMs))
         let exporterBefore = await stack.metrics(stack.exporterOpsURL)
         let calculatorBefore = await stack.metrics(stack.calculatorOpsURL)
+        let countsBefore = await PipelineCounts.take(stack, sim: sim)
         let cpuBefore = CPUBudget.Snapshot.take(services: stack.servicePIDs)
         let firstDelivery = sim.webhookDeliveries().last?.sequence ?? 0
         let total = Int(settings.rate * settings.seconds)
@@ -213,6 +217,9 @@ struct BlackFriday {
         }
         let secondsToQuiet = Date().timeIntervalSince(quietStart)
         let cpu = CPUBudget(from: cpuBefore, to: CPUBudget.Snapshot.take(services: stack.servicePIDs))
+        // The management API publishes its figures every 5 s: wait them out once.
+        try? await Task.sleep(for: .seconds(5.5))
+        let counts = await PipelineCounts.take(stack, sim: sim) - countsBefore
         let exporterAfter = await stack.metrics(stack.exporterOpsURL)
         let calculatorAfter = await stack.metrics(stack.calculatorOpsURL)
         let resources = stack.resources().mapValues { ProductDrop.Resource(cpuSeconds: $0.cpuSeconds, peakMiB: $0.peakMiB) }
@@ -312,7 +319,7 @@ struct BlackFriday {
                 .subtracting(LatencyHistogram.parse(exporterBefore, metric: metric)),
             shopWriteAnswers: LatencyHistogram.parse(exporterAfter, metric: shopMetric, label: writes)?
                 .subtracting(LatencyHistogram.parse(exporterBefore, metric: shopMetric, label: writes)),
-            cpu: cpu, secondsToQuiet: secondsToQuiet, secondsWaitingForShopify: waitingForShopify, converged: converged,
+            cpu: cpu, counts: counts, secondsToQuiet: secondsToQuiet, secondsWaitingForShopify: waitingForShopify, converged: converged,
             consistency: ProductDrop.Consistency(
                 passed: details.isEmpty, details: details, truthMatchesSent: truthMatchesSent, shopsMatchTruth: shopsMatchTruth),
             resources: resources, rawLimit: nil, loadAverage: Self.loadAverage())

@@ -96,6 +96,15 @@ struct BrokerAdmin: Sendable {
         }
     }
 
+    /// Messages clients published into the virtual host's exchanges since it was created (`message_stats.publish`).
+    func published(virtualHost: String) async throws -> Int {
+        let (status, body) = try await request(.GET, "/vhosts/\(Self.encode(virtualHost))")
+        guard status == 200, let vhost = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
+            throw ScenarioError("RabbitMQ management API: virtual host \(virtualHost) answered \(status)")
+        }
+        return ((vhost["message_stats"] as? [String: Any])?["publish"] as? NSNumber)?.intValue ?? 0
+    }
+
     /// A message read from a queue without taking it away.
     struct PeekedMessage: Sendable {
         var messageId: String?

@@ -29,7 +29,11 @@ struct CPUBudget: Codable, Equatable {
         /// `services`: name → pid of the processes this run started.
         static func take(services: [String: Int32]) -> Snapshot {
             var seconds: [String: Double] = [:]
-            for (name, pid) in services { seconds[name] = CPUBudget.processSeconds(pid: pid, withReapedChildren: false) }
+            // Instances of one service (calculator, calculator-2) are one part.
+            for (name, pid) in services {
+                let part = name.split(separator: "-").first.map(String.init) ?? name
+                seconds[part, default: 0] += CPUBudget.processSeconds(pid: pid, withReapedChildren: false)
+            }
             seconds[CPUBudget.scenario] = CPUBudget.processSeconds(pid: getpid(), withReapedChildren: false)
             var rabbit = 0.0
             var postgres = 0.0

@@ -204,25 +204,13 @@ struct FaultsCommand: AsyncParsableCommand {
     @Option(help: "First of the four ops ports (calculator +2, exporter +3); default 19200 + 4 × (ingest port mod 100).")
     var portBase: Int?
     @Option(help: "Write the report (the load's figures and the checker's) as JSON here.") var json: String?
-    @Option(
-        help: """
-            RabbitMQ nodes: 1 (deploy/local's single servers) or 3 (the local cluster: three nodes, a PostgreSQL \
-            primary with a synchronous standby, started by deploy/local/servers.sh start --broker-nodes 3 \
-            --postgres-standby and left running). The cluster faults need 3.
-            """
-    )
-    var brokerNodes = 1
-    @Option(help: "Instances of every service (default 2 with --broker-nodes 3, else 1).") var instances: Int?
-
     func validate() throws {
-        guard brokerNodes == 1 || brokerNodes == 3 else { throw ValidationError("--broker-nodes must be 1 or 3") }
-        if fault.needsCluster, brokerNodes != 3 {
+        if fault.needsCluster, stack.brokerNodes != 3 {
             throw ValidationError("\(fault.rawValue) needs the local cluster: add --broker-nodes 3")
         }
-        if fault.needsSingleServers, brokerNodes != 1 {
+        if fault.needsSingleServers, stack.brokerNodes != 1 {
             throw ValidationError("\(fault.rawValue) drives deploy/local's single servers: leave out --broker-nodes")
         }
-        if let instances, !(1...4).contains(instances) { throw ValidationError("--instances must be 1…4") }
         guard rate > 0, seconds > 0, skus >= 1, kills >= 0, (killEvery ?? 1) > 0, (downSeconds ?? 0) >= 0, quietTimeout > 0 else {
             throw ValidationError("need a positive rate, duration, kill interval and quiet timeout, at least 1 SKU")
         }
@@ -240,11 +228,9 @@ struct FaultsCommand: AsyncParsableCommand {
             fault: fault, kills: kills, killEverySeconds: killEvery ?? fault.defaultEvery,
             downSeconds: downSeconds ?? fault.defaultDownSeconds)
         let virtualHost = "stockwire-faults-\(UUID().uuidString.prefix(8).lowercased())"
-        if brokerNodes == 3 { try ClusterServers.start(repository: FileManager.default.currentDirectoryPath) }
+        try stack.prepareServers()
         let admin = BrokerAdmin.local()
         var options = stack.options()
-        if brokerNodes == 3 { options.serverArguments = ClusterServers.arguments }
-        options.instances = instances ?? (brokerNodes == 3 ? 2 : 1)
         options.portBase = portBase ?? 19_200 + 4 * (stack.ingestPort % 100)
         options.amqpURL = BrokerAdmin.amqpURL(virtualHost: virtualHost)
         var proxy: TCPProxy?

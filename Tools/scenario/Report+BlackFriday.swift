@@ -36,6 +36,15 @@ extension Report {
             lines.append(String(format: "%@: %.1f s CPU, peak %.0f MiB", name, res.cpuSeconds, res.peakMiB))
         }
         if let cpu = r.cpu { lines.append("from the load's start until quiet: " + cpu.summary(per: r.webhooksAccepted, unit: "webhook")) }
+        if let counts = r.counts {
+            let per = counts.perWebhook(r.webhooksAccepted)
+            let order = [
+                "broker messages published", "queue copies written", "deliveries acked", "SQL statements", "SQL transactions",
+                "Admin API calls", "shop reads",
+            ]
+            lines.append(
+                "per accepted webhook: " + order.map { String(format: "%@ %.2f", $0, per[$0] ?? 0) }.joined(separator: ", "))
+        }
         if let raw = r.rawLimit {
             lines.append(text(raw))
             lines.append(

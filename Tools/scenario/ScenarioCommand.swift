@@ -39,8 +39,20 @@ struct StackArguments: ParsableArguments {
             "Subscribe the shops to every topic the simulator fires, inventory_levels/update included.",
             discussion: "By default they are subscribed as README tells operators to: only the topics Stockwire reads."))
     var subscribeAllTopics = false
+    @Option(
+        help: ArgumentHelp(
+            "RabbitMQ nodes: 1 (deploy/local's single servers) or 3 (the local cluster).",
+            discussion: """
+                3: three RabbitMQ nodes and a PostgreSQL primary with a synchronous standby, started by \
+                deploy/local/servers.sh start --broker-nodes 3 --postgres-standby and left running (the single \
+                PostgreSQL must be stopped: the pair takes its port), and two instances of every service.
+                """))
+    var brokerNodes = 1
+    @Option(help: "Instances of every service (default 2 with --broker-nodes 3, else 1).") var instances: Int?
 
     func validate() throws {
+        guard brokerNodes == 1 || brokerNodes == 3 else { throw ValidationError("--broker-nodes must be 1 or 3") }
+        if let instances, !(1...4).contains(instances) { throw ValidationError("--instances must be 1…4") }
         guard shops >= 1, shops <= 26 else { throw ValidationError("--shops must be 1…26") }
         guard RateLimitPlan.preset(named: plan) != nil else {
             throw ValidationError("--plan must be standard, advanced, plus or enterprise")
@@ -59,7 +71,14 @@ struct StackArguments: ParsableArguments {
         options.startExporter = startExporter
         options.calculatorEnvironment = calculatorEnvironment
         options.webhookTopics = subscribeAllTopics ? nil : Set(ShopifyWebhookTopics.used)
+        options.instances = instances ?? (brokerNodes == 3 ? 2 : 1)
+        if brokerNodes == 3 { options.serverArguments = ClusterServers.arguments }
         return options
+    }
+
+    /// Before the first stack: the local cluster started and its URLs in this process's environment (3 nodes).
+    func prepareServers() throws {
+        if brokerNodes == 3 { try ClusterServers.start(repository: FileManager.default.currentDirectoryPath) }
     }
 
     /// Starts a stack, runs `body` on it, and stops it — also on failure or Ctrl-C. A failure exits with status 2, and
@@ -68,6 +87,7 @@ struct StackArguments: ParsableArguments {
         startExporter: Bool = true, calculatorEnvironment: [String: String] = [:],
         _ body: (Stack, (String) -> Void) async throws -> T
     ) async throws -> T {
+        try prepareServers()
         let stack = try Stack(options: options(startExporter: startExporter, calculatorEnvironment: calculatorEnvironment))
         let interrupt = InterruptHandler { await stack.stop() }
         defer { interrupt.cancel() }
