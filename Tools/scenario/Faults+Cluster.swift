@@ -129,6 +129,13 @@ enum ClusterServers {
     /// `servers.sh start --broker-nodes 3 --postgres-standby`, then `cluster.sh urls`: sets STOCKWIRE_AMQP_URL (the
     /// three nodes) and STOCKWIRE_POSTGRES (both servers, `target_session_attrs=read-write`).
     static func start(repository: String) throws {
+        // The pair's primary takes the single PostgreSQL's port: stop that one if these scripts run it.
+        if (try? run("\(repository)/deploy/local/postgres-pair.sh", ["status"])) == nil,
+            (try? run("\(repository)/deploy/local/postgres.sh", ["status"])) != nil
+        {
+            print("• stopping the single PostgreSQL (deploy/local/postgres.sh stop): the pair takes its port")
+            _ = try? run("\(repository)/deploy/local/postgres.sh", ["stop"])
+        }
         print("• starting the local cluster (deploy/local/servers.sh start \(arguments.joined(separator: " ")))")
         _ = try run("\(repository)/deploy/local/servers.sh", ["start"] + arguments)
         let urls = try run("\(repository)/deploy/local/cluster.sh", ["urls"])

@@ -266,6 +266,48 @@ sw_pg_run() {
   fi
 }
 
+# sw_pg_settings PORT SOCKET_DIR: the settings every local PostgreSQL server gets (postgres.sh, and both servers of
+# postgres-pair.sh), as the lines of an included configuration file.
+sw_pg_settings() {
+  cat <<EOF
+listen_addresses = '$SW_HOST'
+port = $1
+unix_socket_directories = '$2'
+max_connections = 200
+shared_buffers = 256MB
+effective_cache_size = 1GB
+maintenance_work_mem = 64MB
+# Durability is a product promise: every commit is flushed to disk.
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+password_encryption = scram-sha-256
+timezone = 'UTC'
+log_timezone = 'UTC'
+log_line_prefix = '%m [%p] %q%u@%d '
+log_connections = off
+log_min_duration_statement = 1000
+EOF
+}
+
+# sw_pg_provision SOCKET_DIR PORT: role and database "stockwire" (idempotent), as the postgres superuser over the
+# server's socket.
+sw_pg_provision() {
+  sw_pg_run "$SW_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$1" -p "$2" -U postgres -d postgres <<'SQL'
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'stockwire') THEN
+    CREATE ROLE stockwire LOGIN SUPERUSER CREATEDB PASSWORD 'stockwire';
+  ELSE
+    ALTER ROLE stockwire LOGIN SUPERUSER CREATEDB PASSWORD 'stockwire';
+  END IF;
+END
+$$;
+SELECT 'CREATE DATABASE stockwire OWNER stockwire'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'stockwire')\gexec
+SQL
+}
+
 SW_AMQP_URL="amqp://guest:guest@$SW_HOST:$SW_AMQP_PORT/"
 SW_PG_CONNINFO="host=$SW_HOST port=$SW_PG_PORT user=stockwire password=stockwire dbname=stockwire"
 
