@@ -36,7 +36,9 @@ final class ConnectionWorker {
     private var conn: amqp_connection_state_t?
     private var socketFD: Int32 = -1
     private var generation: UInt64 = 0
-    /// The node of ``AMQPConfiguration/endpoints`` tried first: the one that served last.
+    /// The node of ``AMQPConfiguration/endpoints`` tried first: the one that served last; at first a random one, so
+    /// that the services' connections (and the queues they declare, led by the node a declaring client is connected
+    /// to) spread over the cluster instead of all landing on the first node of the list.
     private var endpointIndex = 0
     private var tracker = ConfirmTracker<CheckedContinuation<Void, any Error>>()
     private var consumers: [Int: ConsumerRecord] = [:]
@@ -76,6 +78,7 @@ final class ConnectionWorker {
         self.topology = topology
         self.mailbox = mailbox
         self.logger = logger
+        endpointIndex = Int.random(in: 0..<configuration.endpoints.count)
     }
 
     // MARK: - Life cycle
