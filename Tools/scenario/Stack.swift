@@ -148,6 +148,17 @@ final class Stack: @unchecked Sendable {
         try await admin.execute("CREATE DATABASE \(db)")
         await admin.close()
         database = db
+        // With a standby listed first in a multi-host conninfo, libpq stops at its "database does not exist" (a
+        // startup error ends the host list) until the standby has replayed the CREATE: wait for it.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            if let probe = try? await PostgresConnection.connect(conninfo) {
+                await probe.close()
+                break
+            }
+            guard ContinuousClock.now < deadline else { throw ScenarioError("database \(db) not reachable through \(conninfo) within 20 s") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
 
         // Secrets as files, the way an orchestrator mounts them.
         var ingestShops: [String] = []
