@@ -156,21 +156,8 @@ enum ClusterServers {
     }
 
     private static func run(_ script: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [script] + args
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("stockwire-cluster-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: out)
-        defer { try? FileManager.default.removeItem(at: out) }
-        // A file, not a pipe: servers started in the background inherit it (see Stack.run).
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
-        p.waitUntilExit()
-        try? handle.close()
-        let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
-        guard p.terminationStatus == 0 else { throw ScenarioError("\(script) \(args.joined(separator: " ")) failed:\n\(text)") }
-        return text
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("stockwire-cluster-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        return try Stack.runScript(script, args, log: log)
     }
 }

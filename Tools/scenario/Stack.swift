@@ -374,12 +374,17 @@ final class Stack: @unchecked Sendable {
 
     @discardableResult
     private func run(_ script: String, _ args: [String]) throws -> String {
+        let logURL = work.appendingPathComponent("\(URL(fileURLWithPath: script).lastPathComponent)-\(args.joined(separator: "-")).log")
+        return try Self.runScript(script, args, log: logURL)
+    }
+
+    /// Runs a bash script to its end with its output in `log` (kept), and returns that output; throws with it when the
+    /// script fails. A file, not a pipe: a server the script starts in the background inherits its output, and a pipe
+    /// would then never reach end-of-file while that server runs.
+    static func runScript(_ script: String, _ args: [String], log logURL: URL) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = [script] + args
-        // A file, not a pipe: a server the script starts in the background inherits its output, and a pipe would
-        // then never reach end-of-file while that server runs.
-        let logURL = work.appendingPathComponent("\(URL(fileURLWithPath: script).lastPathComponent)-\(args.joined(separator: "-")).log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logURL)
         p.standardOutput = handle
