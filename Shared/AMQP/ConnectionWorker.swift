@@ -165,7 +165,7 @@ final class ConnectionWorker {
             let index = (endpointIndex + step) % endpoints.count
             do {
                 try connect(to: endpoints[index])
-                if index != endpointIndex, step > 0 {
+                if step > 0 {
                     logger.info(
                         "AMQP failed over to another node",
                         metadata: ["broker": "\(configuration.redactedURL(endpoints[index]))", "tried": "\(failures)"])

@@ -167,17 +167,7 @@ struct RehearsalInput: Sendable {
 
     /// Reads `sku,on_hand` lines (a header line `sku,on_hand` is allowed; `#` starts a comment).
     mutating func readStock(path: String) throws {
-        try RehearsalFile.forEachLine(path) { number, line in
-            let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-            guard !text.isEmpty, !text.hasPrefix("#"), text.lowercased() != "sku,on_hand" else { return }
-            let fields = text.split(separator: ",", omittingEmptySubsequences: false).map {
-                $0.trimmingCharacters(in: .whitespaces)
-            }
-            guard fields.count == 2, !fields[0].isEmpty, let units = Int64(fields[1]), units >= 0 else {
-                throw RehearsalError("\(path):\(number): expected `sku,on_hand` with a whole number ≥ 0, got '\(text)'")
-            }
-            startingStock[fields[0]] = units
-        }
+        try RehearsalFile.forEachSkuNumber(path, column: "on_hand") { sku, units in startingStock[sku] = units }
     }
 }
 
@@ -242,6 +232,22 @@ enum RehearsalFile {
             start = end + 1
         }
         return out
+    }
+
+    /// Calls `body` with every `sku,<column>` line of a CSV file: a whole number ≥ 0 per SKU; a header line
+    /// `sku,<column>` and `#` comments are allowed, anything else is an error naming the line.
+    static func forEachSkuNumber(_ path: String, column: String, _ body: (String, Int64) throws -> Void) throws {
+        try forEachLine(path) { number, line in
+            let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            guard !text.isEmpty, !text.hasPrefix("#"), text.lowercased() != "sku,\(column)" else { return }
+            let fields = text.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            guard fields.count == 2, !fields[0].isEmpty, let value = Int64(fields[1]), value >= 0 else {
+                throw RehearsalError("\(path):\(number): expected `sku,\(column)` with a whole number ≥ 0, got '\(text)'")
+            }
+            try body(fields[0], value)
+        }
     }
 
     /// Calls `body` with every non-blank line and its 1-based number.

@@ -283,8 +283,7 @@ struct RehearsalWorld {
         outcome.timeline = timeline.points
     }
 
-    /// Units each SKU oversold (for the recommendations).
-    var oversoldBySku: [String: Int64] { perSku.compactMapValues { $0.units_oversold > 0 ? $0.units_oversold : nil } }
+    /// What each SKU sold, oversold and lost (for the recommendations).
     var perSkuOutcomes: [String: PolicyOutcome.Sku] { perSku }
 
     // MARK: - Scheduled work

@@ -169,15 +169,7 @@ extension CalculatorCommand {
         /// `sku,threshold` lines (a `sku,threshold` header and `#` comments allowed).
         static func thresholds(_ path: String) throws -> [String: Int64] {
             var out: [String: Int64] = [:]
-            try RehearsalFile.forEachLine(path) { number, line in
-                let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-                guard !text.hasPrefix("#"), text.lowercased() != "sku,threshold" else { return }
-                let fields = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                guard fields.count == 2, !fields[0].isEmpty, let t = Int64(fields[1]), t >= 0 else {
-                    throw RehearsalError("\(path):\(number): expected `sku,threshold` with a whole number ≥ 0, got '\(text)'")
-                }
-                out[fields[0]] = t
-            }
+            try RehearsalFile.forEachSkuNumber(path, column: "threshold") { sku, threshold in out[sku] = threshold }
             return out
         }
 
