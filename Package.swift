@@ -173,7 +173,10 @@ let package = Package(
             ]),
         .testTarget(
             name: "ExporterTests",
-            dependencies: ["exporter", "ShopifySimulator", "AMQP", "Contracts", "ServiceKit", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "exporter", "ShopifySimulator", "AMQP", "Contracts", "ServiceKit", "NetworkFaults",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "EndToEndTests"),
         .testTarget(
             name: "CalculatorTests",

@@ -80,6 +80,16 @@ actor ShopWriter {
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
     private let metrics: ShopMetrics
+    /// The consumer of the shop's queue, once ``run()`` started it.
+    private var consumer: AMQPConsumer?
+    /// The subscription whose deliveries this writer holds (``AMQPDelivery/subscription``); nil before the first and
+    /// after a handover. Everything the writer knows beyond the catalog — what it believes the shop holds, the
+    /// versions written, the sales announced — is only true while that subscription stands (see ``handOver(_:)``).
+    private var lease: UInt64?
+    /// When the last delivery flagged `redelivered` came: the backlog of a previous owner being handed over.
+    private var lastRedeliveryAt: ContinuousClock.Instant?
+    /// Times the writer handed the shop over since it started.
+    private(set) var handovers = 0
 
     init(shop: ShopSettings, client: AdminAPIClient, connection: AMQPConnection, tuning: Tuning, logger: Logger) {
         self.shop = shop
@@ -100,6 +110,7 @@ actor ShopWriter {
     /// Runs until cancelled: one task takes deliveries, one writes.
     nonisolated func run() async throws {
         let consumer = connection.consume(queue: StockwireTopology.exporterQueue(shop: shop.domain), prefetch: tuning.prefetch)
+        await attach(consumer)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for try await delivery in consumer { await self.receive(delivery) }
@@ -112,8 +123,58 @@ actor ShopWriter {
         }
     }
 
+    private func attach(_ consumer: AMQPConsumer) { self.consumer = consumer }
+
     /// Deliveries held in memory waiting for a write (bounded by the prefetch).
     var heldDeliveries: Int { coalescer.heldDeliveries }
+
+    // MARK: - Owning the shop
+
+    /// Whether the writer still owns the shop under `lease`: the subscription it was given stands. When it no longer
+    /// does, the writer hands the shop over (``handOver(_:)``) and acts on nothing it held.
+    ///
+    /// With several exporter instances the shop's queue has a single active consumer. When the active instance's
+    /// connection dies (a broker node killed, a network cut), the broker returns its unacknowledged deliveries and
+    /// gives the queue to a standby, while this writer — whose consumer re-subscribes by itself after the
+    /// reconnect, as a standby now — still holds those deliveries. Writing on, it raced the new owner: on a cluster
+    /// with one broker node killed (`faults --fault broker-node-kill`, seed 2) the old owner, retrying a write after
+    /// a stale answer, wrote version 44 after the new owner's 51, and four shops were left units below the truth.
+    private func holds(_ lease: UInt64?) -> Bool {
+        guard let lease, lease == self.lease else { return false }
+        if consumer?.subscription == lease { return true }
+        handOver("the subscription to the shop's queue ended (connection or channel lost)")
+        return false
+    }
+
+    /// Drops everything the writer knew under its lease, as a restart would: the deliveries it held are back in the
+    /// queue (with whichever instance owns it now, this one included), and another instance may have written the
+    /// shop meanwhile, so beliefs, written versions and announced sales are no longer true. The shop is read afresh
+    /// before the next write. Writes in flight finish on their own; nothing after their answer is acted on.
+    private func handOver(_ reason: String) {
+        logger.notice(
+            "shop handed over: what this writer held is dropped and the shop is read afresh before the next write",
+            metadata: ["reason": "\(reason)", "deliveries_dropped": "\(coalescer.heldDeliveries)"])
+        metrics.handovers.increment()
+        handovers += 1
+        lease = nil
+        coalescer = Coalescer()
+        ledger = ShopLedger(unseenTTL: tuning.unseenTTL)
+        catalog = ShopCatalog(recheckAfter: tuning.recheckAfter)
+        lastWritten = [:]
+        rewriteAfterSettle = []
+        maxSeenVersion = [:]
+        announced = [:]
+        verifyDue = [:]
+        soldTotalSeen = [:]
+        lastRedeliveryAt = nil
+    }
+
+    /// Puts a write that did not happen back, unless the lease it was taken under is gone (its deliveries are then
+    /// back in the queue).
+    private func putBack(_ batch: [Coalescer<AMQPDelivery>.Pending], lease: UInt64?) {
+        guard holds(lease) else { return }
+        coalescer.putBack(batch)
+    }
 
     /// The reason this shop is not being written, or nil.
     var readiness: String? { pausedReason.map { "shop \(shop.domain) paused: \($0)" } }
@@ -121,6 +182,13 @@ actor ShopWriter {
     // MARK: - Taking deliveries
 
     func receive(_ delivery: AMQPDelivery) async {
+        if delivery.subscription != lease {
+            if lease != nil { handOver("the shop's queue was subscribed again (after a reconnect)") }
+            // A delivery of a subscription that ended before it was taken is back in the queue already.
+            guard delivery.isLive else { return }
+            lease = delivery.subscription
+        }
+        if delivery.redelivered { lastRedeliveryAt = .now }
         if delivery.properties.type == CatalogMessage.messageType {
             await receiveCatalog(delivery)
             return
@@ -203,15 +271,30 @@ actor ShopWriter {
     private func writeLoop() async throws {
         for await _ in wakes {
             try await Task.sleep(for: tuning.linger)
+            try await gatherHandedOverBacklog()
             while coalescer.count > 0 {
                 try Task.checkCancellation()
+                let lease = self.lease
+                guard holds(lease) else { break }
                 let taken = coalescer.take(limit: tuning.maxBatch)
                 for pending in taken.obsolete {
                     metrics.coalesced.increment()
                     pending.tokens.forEach { $0.ack() }
                 }
-                if !taken.write.isEmpty { await write(taken.write) }
+                if !taken.write.isEmpty { await write(taken.write, lease: lease) }
             }
+        }
+    }
+
+    /// Waits while the backlog of a previous owner keeps coming (deliveries flagged `redelivered`, which the broker
+    /// returns ahead of the rest), up to half a second: planned in pieces, an older version of a SKU could be written
+    /// before the newer one further back in it, and the shop move back for a moment. A quiet 20 ms ends the wait;
+    /// without a handover nothing is redelivered and nothing waits.
+    private func gatherHandedOverBacklog() async throws {
+        var waited = Duration.zero
+        while let last = lastRedeliveryAt, ContinuousClock.now - last < .milliseconds(20), waited < .milliseconds(500) {
+            try await Task.sleep(for: .milliseconds(10))
+            waited += .milliseconds(10)
         }
     }
 
@@ -222,6 +305,7 @@ actor ShopWriter {
             try await Task.sleep(for: tick)
             let now = ContinuousClock.now
             var queued = 0
+            guard holds(lease) else { continue }
             for (sku, due) in verifyDue where due <= now {
                 verifyDue[sku] = nil
                 guard let last = lastWritten[sku], catalog.items(sku: sku)?.isEmpty == false else { continue }
@@ -258,14 +342,18 @@ actor ShopWriter {
         }
     }
 
-    private func write(_ batch: [Coalescer<AMQPDelivery>.Pending]) async {
-        guard let location = await resolveLocation() else {
+    private func write(_ batch: [Coalescer<AMQPDelivery>.Pending], lease: UInt64?) async {
+        let location = await resolveLocation()
+        guard holds(lease) else { return }
+        guard let location else {
             coalescer.putBack(batch)
             return
         }
         var entries: [Entry] = []
         for pending in batch {
-            guard let items = await resolveItems(sku: pending.message.sku) else {
+            let items = await resolveItems(sku: pending.message.sku)
+            guard holds(lease) else { return }
+            guard let items else {
                 coalescer.putBack([pending])
                 continue
             }
@@ -277,7 +365,9 @@ actor ShopWriter {
             if pending.forgetsBelief { items.forEach { ledger.forgetBelieved(item: $0) } }
             entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain)))
         }
-        for chunk in Self.chunks(entries, maxItems: tuning.maxBatch) { await write(chunk, location: location, readBack: false) }
+        for chunk in Self.chunks(entries, maxItems: tuning.maxBatch) {
+            await write(chunk, location: location, readBack: false, lease: lease)
+        }
     }
 
     /// `entries` in order, in runs of at most `maxItems` inventory items. A write sends one quantity per item, and
@@ -306,12 +396,14 @@ actor ShopWriter {
     }
 
     /// Writes `entries` in compare-and-set rounds until the shop takes them (settled), the writer is cancelled or
-    /// they keep going stale (put back). `readBack`: their verifying read was done already.
-    private func write(_ entries: [Entry], location: String, readBack: Bool) async {
+    /// they keep going stale (put back). `readBack`: their verifying read was done already. Once `lease` is lost
+    /// (``holds(_:)``), nothing more is done with them.
+    private func write(_ entries: [Entry], location: String, readBack: Bool, lease: UInt64?) async {
         var entries = entries
         var readBack = readBack
         var staleRounds = 0
         while !entries.isEmpty {
+            guard holds(lease) else { return }
             // Every round plans with the newest version of each SKU. While this write waited (a read, a stale
             // answer, throttling), newer versions came in and their announcements moved the ledger: their sales are
             // no longer unseen. An older version's target with that ledger gives back every unit sold in between —
@@ -322,8 +414,8 @@ actor ShopWriter {
                 e.items.filter { (e.pending.verify && !readBack) || ledger.item($0).believed == nil }
             }
             if !unknown.isEmpty {
-                guard await readLevels(unknown, location: location) else {
-                    coalescer.putBack(entries.map(\.pending))
+                guard await readLevels(unknown, location: location, lease: lease) else {
+                    putBack(entries.map(\.pending), lease: lease)
                     return
                 }
                 readBack = true
@@ -363,7 +455,16 @@ actor ShopWriter {
                 : "gid://stockwire/StockBatch/\(UUID().uuidString)"
             let written = quantities.map(\.inventoryItemId)
             ledger.beginWrite(items: written)
-            guard let (errors, key) = await send(quantities, reference: reference) else {
+            let answer = await send(quantities, reference: reference, lease: lease)
+            // Under a lost lease the answer is only logged: the ledger, the versions and the deliveries it would
+            // settle belong to the writer's next owner period, which reads the shop afresh.
+            guard holds(lease) else {
+                if let answer, answer.errors.isEmpty {
+                    logger.notice("a write sent before the shop was handed over was applied", metadata: ["quantities": "\(quantities.count)"])
+                }
+                return
+            }
+            guard let (errors, key) = answer else {
                 ledger.writeFailed(items: written)
                 coalescer.putBack(entries.map(\.pending))
                 return
@@ -459,11 +560,13 @@ actor ShopWriter {
                 let clean = entries.indices.filter { !staleEntries.contains($0) }.map { entries[$0] }
                 entries = entries.indices.filter { staleEntries.contains($0) }.map { entries[$0] }
                 metrics.staleSplits.increment()
-                await write(clean, location: location, readBack: readBack)
+                await write(clean, location: location, readBack: readBack, lease: lease)
+                guard holds(lease) else { return }
             }
             let items = staleIndices.map { quantities[$0].inventoryItemId }
-            guard await readLevels(items.isEmpty ? quantities.map(\.inventoryItemId) : items, location: location) else {
-                coalescer.putBack(entries.map(\.pending))
+            guard await readLevels(items.isEmpty ? quantities.map(\.inventoryItemId) : items, location: location, lease: lease)
+            else {
+                putBack(entries.map(\.pending), lease: lease)
                 return
             }
         }
@@ -568,13 +671,13 @@ actor ShopWriter {
 
     /// Sends one mutation until Shopify answers it; the same idempotency key on every resend.
     /// Returns the user errors (empty = applied) and the key of the attempt Shopify answered, or nil when the writer is
-    /// being cancelled.
+    /// being cancelled or has lost `lease`.
     private func send(
-        _ quantities: [AdminAPIClient.Quantity], reference: String
+        _ quantities: [AdminAPIClient.Quantity], reference: String, lease: UInt64?
     ) async -> (errors: [AdminAPIClient.UserError], key: String)? {
         var key = UUID().uuidString
         var backoff = Duration.milliseconds(200)
-        while !Task.isCancelled {
+        while !Task.isCancelled, holds(lease) {
             let wait = bucket.reserve(cost: costs.estimate(.write), at: .now)
             if wait > .zero {
                 metrics.throttledWaits.increment()
@@ -783,13 +886,14 @@ actor ShopWriter {
     /// Reads the actual levels of `items` into the ledger; false when cancelled. An item whose read was ambiguous
     /// (a change of the shop's own was announced while it was in flight: ``ShopLedger`` step 7) is read again, up to
     /// ``ambiguousReadLimit`` times, then taken with the belief erring low.
-    private func readLevels(_ items: [String], location: String) async -> Bool {
+    /// Under a lost `lease` it stops and returns false, touching nothing.
+    private func readLevels(_ items: [String], location: String, lease: UInt64?) async -> Bool {
         // `nodes(ids:)` takes at most 250 ids, like every input array, and a read of 250 costs about 750 points
         // against Shopify's maximum of 1,000 per query.
         let most = costs.levelItemsPerQuery(limit: tuning.maxBatch)
         guard items.count <= most else {
             for start in stride(from: 0, to: items.count, by: most) {
-                guard await readLevels(Array(items[start..<min(start + most, items.count)]), location: location)
+                guard await readLevels(Array(items[start..<min(start + most, items.count)]), location: location, lease: lease)
                 else { return false }
             }
             return true
@@ -797,7 +901,7 @@ actor ShopWriter {
         var items = items
         var attempt = 1
         while !items.isEmpty {
-            guard let levels = await fetchLevels(items, location: location) else { return false }
+            guard let levels = await fetchLevels(items, location: location, lease: lease) else { return false }
             let now = ContinuousClock.now
             let final = attempt >= Self.ambiguousReadLimit
             items = items.filter { !ledger.readAnswered(item: $0, actual: levels[$0] ?? 0, now: now, final: final) }
@@ -835,18 +939,21 @@ actor ShopWriter {
 
     /// One read of `items`' levels, begun in the ledger (step 7); nil when cancelled. A read Shopify finds too costly
     /// teaches the cost per item and is read in halves.
-    private func fetchLevels(_ items: [String], location: String) async -> [String: Int64]? {
+    private func fetchLevels(_ items: [String], location: String, lease: UInt64?) async -> [String: Int64]? {
         var backoff = Duration.milliseconds(200)
-        while !Task.isCancelled {
+        while !Task.isCancelled, holds(lease) {
             let wait = bucket.reserve(cost: costs.estimate(.levels, items: items.count), at: .now)
-            if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil else { return nil } }
+            if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil, holds(lease) else { return nil } }
             ledger.beginRead(items: items)
             do {
                 let (levels, status) = try await client.levels(items: items, locationId: location)
+                // The ledger the read began in was dropped with the lease.
+                guard holds(lease) else { return nil }
                 adopt(status, call: .levels, items: items.count)
                 resume()
                 return levels
             } catch AdminAPIClient.Failure.tooCostly(let cost) where items.count > 1 {
+                guard holds(lease) else { return nil }
                 ledger.readFailed(items: items)
                 metrics.costlyReads.increment()
                 costs.learn(.levels, items: items.count, requested: cost ?? costs.estimate(.levels, items: items.count) * 2)
@@ -854,15 +961,16 @@ actor ShopWriter {
                     "a level read was over Shopify's query cost maximum: read in halves",
                     metadata: ["items": "\(items.count)", "cost": "\(cost.map { "\($0)" } ?? "?")"])
                 let half = items.count / 2
-                guard let first = await fetchLevels(Array(items[..<half]), location: location),
-                    let second = await fetchLevels(Array(items[half...]), location: location)
+                guard let first = await fetchLevels(Array(items[..<half]), location: location, lease: lease),
+                    let second = await fetchLevels(Array(items[half...]), location: location, lease: lease)
                 else { return nil }
                 return first.merging(second) { a, _ in a }
             } catch let failure as AdminAPIClient.Failure {
+                guard holds(lease) else { return nil }
                 ledger.readFailed(items: items)
                 guard await handle(failure, cost: costs.estimate(.levels, items: items.count), backoff: &backoff) else { return nil }
             } catch {
-                ledger.readFailed(items: items)
+                if holds(lease) { ledger.readFailed(items: items) }
                 return nil
             }
         }
@@ -875,7 +983,8 @@ actor ShopWriter {
     /// broker cannot take them now they stay unacknowledged, so they come back rather than vanish.
     private func deadLetter(_ deliveries: [AMQPDelivery], reason: String) async {
         let queue = StockwireTopology.exporterQueue(shop: shop.domain)
-        for delivery in deliveries {
+        // A delivery whose subscription ended is back in the queue: dead-lettering it too would file it twice.
+        for delivery in deliveries where delivery.isLive {
             var properties = delivery.properties
             properties.headers["x-stockwire-reason"] = .string(reason)
             properties.headers["x-stockwire-queue"] = .string(queue)
@@ -915,6 +1024,8 @@ struct ShopMetrics: Sendable {
     /// Lookups of a SKU that an earlier lookup had not found (Shopify's search index lags product creation).
     let rechecks: Counter
     let transientFailures: Counter
+    /// Times the writer lost the shop's queue to a new subscription and dropped what it held (``ShopWriter``).
+    let handovers: Counter
     let paused: Gauge
     let endToEnd: Metrics.Timer
 
@@ -938,6 +1049,7 @@ struct ShopMetrics: Sendable {
         costlyReads = Counter(label: "stockwire_exporter_costly_reads_total", dimensions: d)
         rechecks = Counter(label: "stockwire_exporter_sku_rechecks_total", dimensions: d)
         transientFailures = Counter(label: "stockwire_exporter_transient_failures_total", dimensions: d)
+        handovers = Counter(label: "stockwire_exporter_handovers_total", dimensions: d)
         paused = Gauge(label: "stockwire_exporter_shop_paused", dimensions: d)
         endToEnd = Metrics.Timer(label: "stockwire_exporter_end_to_end_seconds", dimensions: d)
     }

@@ -13,6 +13,11 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     /// The queue this consumer reads.
     public let queue: String
 
+    /// The consumer's current subscription (``AMQPDelivery/subscription``), nil while it is not subscribed (the
+    /// connection is down or being re-established). A new one starts after every reconnect and after the broker
+    /// cancelled or closed the consumer; deliveries of an earlier one are no longer this consumer's.
+    public var subscription: UInt64? { mailbox.state.withLock { $0.subscriptions[id] } }
+
     public func makeAsyncIterator() -> AsyncThrowingStream<AMQPDelivery, any Error>.AsyncIterator {
         stream.makeAsyncIterator()
     }

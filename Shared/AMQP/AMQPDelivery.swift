@@ -15,7 +15,18 @@ public struct AMQPDelivery: Sendable {
 
     let channel: UInt16
     let generation: UInt64
+    let consumer: Int
+    /// The subscription that delivered it (see ``isLive``).
+    public let subscription: UInt64
     let mailbox: ConnectionMailbox
+
+    /// Whether the subscription that delivered it still stands, so that the broker still counts it as this consumer's.
+    /// False once its connection or channel is gone: the broker has put it back in the queue, and it may already be
+    /// with another consumer (with a single active consumer, another instance now owns the queue). Whoever holds it
+    /// must stop acting on it; its ack would be refused anyway.
+    public var isLive: Bool {
+        mailbox.state.withLock { $0.generation == generation && $0.subscriptions[consumer] == subscription }
+    }
 
     /// Acknowledges this delivery (and, with `multiple`, every earlier one of its consumer).
     ///

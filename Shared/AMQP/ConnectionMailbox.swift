@@ -43,6 +43,9 @@ final class ConnectionMailbox: Sendable {
         var connectionsLost = 0
         var closed = false
         var nextConsumerId = 1
+        /// Per consumer, the subscription its deliveries come from now (absent while it is not subscribed): a
+        /// subscription ends with its channel or connection, and the broker hands what it held to another consumer.
+        var subscriptions: [Int: UInt64] = [:]
     }
 
     let state = Mutex(State())

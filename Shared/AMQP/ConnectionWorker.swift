@@ -36,6 +36,8 @@ final class ConnectionWorker {
     private var conn: amqp_connection_state_t?
     private var socketFD: Int32 = -1
     private var generation: UInt64 = 0
+    /// Numbers every subscription of every consumer, so that a delivery can tell whether its subscription still stands.
+    private var lastSubscription: UInt64 = 0
     /// The node of ``AMQPConfiguration/endpoints`` tried first: the one that served last; at first a random one, so
     /// that the services' connections (and the queues they declare, led by the node a declaring client is connected
     /// to) spread over the cluster instead of all landing on the first node of the list.
@@ -60,6 +62,8 @@ final class ConnectionWorker {
         let spec: ConsumerSpec
         var channel: UInt16 = 0
         var consumerTag = ""
+        /// The number of its current subscription (``ConnectionMailbox/State/subscriptions``).
+        var subscription: UInt64 = 0
     }
 
     private struct PartialMessage {
@@ -252,6 +256,7 @@ final class ConnectionWorker {
                 s.status = .disconnected(reason: reason)
             }
             s.generation = 0
+            s.subscriptions.removeAll()
         }
         let lost = AMQPError(.connectionLost, "connection to \(configuration.redactedURL) lost: \(reason)")
         for (c, _) in tracker.failAll() { c.resume(throwing: lost) }
@@ -425,6 +430,8 @@ final class ConnectionWorker {
             try subscribe(spec.id)
         case .cancel(let id, let release):
             guard let record = consumers.removeValue(forKey: id) else { return }
+            // Cancelled without release, its unacknowledged deliveries stay its own until the connection closes.
+            if release { endSubscription(of: id) }
             defer { record.spec.continuation.finish() }
             if record.channel != 0 && release {
                 consumerByChannel[record.channel] = nil
@@ -553,9 +560,17 @@ final class ConnectionWorker {
             spec.continuation.finish(throwing: error)
             return
         }
+        lastSubscription += 1
         record.channel = channel
+        record.subscription = lastSubscription
         consumers[id] = record
         consumerByChannel[channel] = id
+        mailbox.state.withLock { $0.subscriptions[id] = lastSubscription }
+    }
+
+    /// The consumer's subscription is over: its unacknowledged deliveries are no longer its own.
+    private func endSubscription(of id: Int) {
+        _ = mailbox.state.withLock { $0.subscriptions.removeValue(forKey: id) }
     }
 
     private func allocateChannel() -> UInt16 {
@@ -615,6 +630,7 @@ final class ConnectionWorker {
         case MethodID.basicCancel:
             // The broker cancelled a consumer (queue deleted, or a quorum leader moved): subscribe again.
             guard let id = consumerByChannel.removeValue(forKey: channel) else { return }
+            endSubscription(of: id)
             logger.warning(
                 "broker cancelled a consumer, subscribing again", metadata: ["queue": "\(consumers[id]?.spec.queue ?? "?")"])
             amqp_channel_close(conn, channel, AMQP_REPLY_SUCCESS)
@@ -656,6 +672,7 @@ final class ConnectionWorker {
         } else if channel == Channel.control {
             try openChannel(Channel.control)
         } else if let id = consumerByChannel.removeValue(forKey: channel) {
+            endSubscription(of: id)
             try subscribe(id)
         }
     }
@@ -669,7 +686,7 @@ final class ConnectionWorker {
                 AMQPDelivery(
                     body: message.body, properties: message.properties, exchange: exchange, routingKey: routingKey,
                     redelivered: redelivered, deliveryTag: tag, channel: channel, generation: generation,
-                    mailbox: mailbox))
+                    consumer: id, subscription: record.subscription, mailbox: mailbox))
         case .returned(let code, let text):
             logger.debug(
                 "message returned by the broker",

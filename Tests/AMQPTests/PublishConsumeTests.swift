@@ -247,6 +247,34 @@ import Testing
         try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [2]), timeout: .seconds(5))
     }
 
+    /// A delivery knows whether its subscription still stands: after a reconnect the consumer subscribes anew, the
+    /// broker puts the unacknowledged delivery back, and the old delivery is no longer live (its holder must stop
+    /// acting on it: with a single active consumer another instance may own the queue now).
+    @Test func aDeliveryOfASubscriptionLostInAReconnectIsNoLongerLive() async throws {
+        let queue = TestBroker.unique("lease")
+        let broker = TestBroker.endpoint
+        let proxy = try TCPProxy(targetHost: broker.host, targetPort: broker.port)
+        defer { proxy.stop() }
+        let conn = try await TestBroker.connect("lease-test", topology: [.quorumQueue(queue)], port: proxy.port)
+        let consumer = conn.consume(queue: queue, prefetch: 10)
+        try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [7]), timeout: .seconds(5))
+        var iterator = consumer.makeAsyncIterator()
+        let first = try #require(try await iterator.next())
+        #expect(first.isLive)
+        #expect(consumer.subscription == first.subscription)
+        #expect(proxy.reset() > 0)
+        #expect(try await eventually { !first.isLive })
+        let again = try #require(try await iterator.next())
+        #expect(again.body == [7] && again.redelivered)
+        #expect(again.isLive && !first.isLive)
+        #expect(again.subscription != first.subscription && consumer.subscription == again.subscription)
+        #expect(!first.ack(), "an ack of the old subscription is refused")
+        #expect(again.ack())
+        consumer.cancel()
+        try await conn.deleteQueue(queue)
+        await conn.close()
+    }
+
     /// A connection reset under a stream of publishes: every publish is answered — confirmed, or failed so that the
     /// caller can retry — and none is left waiting. The worker once dropped the publishes it had taken from the
     /// mailbox together with the one that met the dead socket: their callers waited for ever (a calculator stuck

@@ -24,10 +24,12 @@ final class ExporterHarness: Sendable {
     }
 
     /// Starts `count` shops (domains unique to this test) with `plan`, and an exporter for them; `token` gives each
-    /// shop's Admin API token, `logger` replaces the quiet default (tests that read the log).
+    /// shop's Admin API token, `logger` replaces the quiet default (tests that read the log); with `brokerPort` the
+    /// exporter reaches the broker on 127.0.0.1 at that port (a `TCPProxy` that can cut its connection).
     static func start(
         shops count: Int, plan: RateLimitPlan = .standard, tuning: ShopWriter.Tuning = .init(),
-        token: @Sendable (String) -> String = { "token-\($0)" }, logger: Logger? = nil, configureLocations: Bool = false
+        token: @Sendable (String) -> String = { "token-\($0)" }, logger: Logger? = nil, configureLocations: Bool = false,
+        brokerPort: Int? = nil
     ) async throws -> ExporterHarness {
         let prefix = "t" + UUID().uuidString.prefix(8).lowercased()
         let domains = (0..<count).map { "\(prefix)-\($0).myshopify.com" }
@@ -53,6 +55,10 @@ final class ExporterHarness: Sendable {
         let logger = logger ?? quiet
         var config = try AMQPConfiguration(url: amqpURL, connectionName: "exporter-test")
         config.reconnectDelay = .milliseconds(100)
+        if let brokerPort {
+            config.host = "127.0.0.1"
+            config.port = brokerPort
+        }
         let connection = AMQPConnection(
             configuration: config, topology: StockwireTopology.exporter(
                 shops: domains, availabilityExchange: "test.availability.\(prefix)", catalogExchange: "test.catalog.\(prefix)"),

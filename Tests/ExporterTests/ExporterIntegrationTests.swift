@@ -1,6 +1,8 @@
+import AMQP
 import Contracts
 import Foundation
 import ShopifySimulator
+import NetworkFaults
 import Testing
 
 @testable import exporter
@@ -299,6 +301,52 @@ import Testing
         await h.stopFirstInstance()
         try await h.publish(sku: sku, available: 30, version: 2)
         #expect(try await eventually(timeout: .seconds(10)) { try await h.level(shop, sku) == 30 })
+        await standby.stop()
+    }
+
+    /// The handover when the active instance's broker connection dies (a node killed, a network cut) while the shop
+    /// is failing: the broker gives the shop's queue and the unacknowledged delivery to the standby, and the first
+    /// instance reconnects as a standby. Its writer kept the delivery and went on retrying the write of it, racing the
+    /// new owner (on a cluster it wrote version 44 after the new owner's 51, and four shops stayed units below the
+    /// truth). It must stop: every attempt it makes after the handover carries the idempotency key it held.
+    @Test func anInstanceThatLostItsBrokerConnectionStopsWritingTheShopItHandedOver() async throws {
+        let broker = try AMQPConfiguration(url: ExporterHarness.amqpURL)
+        let proxy = try TCPProxy(targetHost: broker.host, targetPort: broker.port)
+        defer { proxy.stop() }
+        var tuning = ShopWriter.Tuning()
+        tuning.maxBackoff = .milliseconds(100)
+        let h = try await ExporterHarness.start(shops: 1, tuning: tuning, brokerPort: proxy.port)
+        defer { Task { await h.stop() } }
+        let shop = h.shops[0]
+        let sku = h.sku("handover")
+        _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50)
+        try await h.publish(sku: sku, available: 40, version: 1)
+        #expect(try await eventually { try await h.level(shop, sku) == 40 })
+        let first = h.app.writers[0]
+        let standby = try await h.startStandby()
+        // The shop fails every call: the first instance holds version 2 and retries its write with one key.
+        try await h.simulator.setFaults(ShopFaults(errorRate: 1), shop: shop)
+        let before = await h.calls(shop, "inventorySetQuantities").count
+        try await h.publish(sku: sku, available: 35, version: 2)
+        #expect(try await eventually { await h.calls(shop, "inventorySetQuantities").count >= before + 2 })
+        let heldKeys = Set(await h.calls(shop, "inventorySetQuantities").dropFirst(before).compactMap(\.idempotencyKey))
+        // Its connection is cut; it reconnects at once, and finds the standby owning the queue.
+        #expect(proxy.reset() > 0)
+        #expect(try await eventually(timeout: .seconds(10)) { await first.handovers == 1 }, "the first instance never handed the shop over")
+        #expect(await first.heldDeliveries == 0)
+        let handedOver = await h.simulator.writeLog(shop: shop).last?.sequence ?? 0
+        try await h.connection.waitUntilConnected(timeout: .seconds(10))  // the harness publishes on it too
+        try await h.publish(sku: sku, available: 20, version: 3)
+        try await Task.sleep(for: .milliseconds(300))  // the new owner retries meanwhile; the old one must not
+        try await h.simulator.setFaults(ShopFaults(), shop: shop)
+        #expect(try await eventually { try await h.level(shop, sku) == 20 })
+        #expect(try await eventually { await standby.app.writers[0].heldDeliveries == 0 })
+        let late = await h.calls(shop, "inventorySetQuantities").filter {
+            $0.sequence > handedOver + 1 && heldKeys.contains($0.idempotencyKey ?? "")
+        }
+        #expect(late.isEmpty, "the instance that handed the shop over wrote on: \(late.map(\.result))")
+        #expect(try await h.level(shop, sku) == 20)
+        #expect(try await h.backlog(shop) == 0)
         await standby.stop()
     }
 
