@@ -23,15 +23,16 @@ struct ClusterFaultTests {
         return Double(note.what[range].dropFirst(3).dropLast(2)) ?? .infinity
     }
 
-    /// One exporter instance: with two, a shop's single active consumer moving to the other instance during the node
-    /// loss once wrote an older version after a newer one and left shops below the truth (issue #18, open). Webhooks
-    /// are refused for 0.1–0.2 s when the killed node leads no stream, and for up to 14 s when it leads the event
-    /// log and the stream coordinator: RabbitMQ 3.10.8 updates the stream's queue record only on a retry 10 s later
+    /// Two instances of every service, as the issue asks: the active exporter of a shop may lose its connection with
+    /// the node, and its writer then hands the shop over instead of writing on (`ShopWriter.holds`; before, one run in
+    /// three wrote an older version after a newer one or left shops units below the truth). Webhooks are refused for
+    /// 0.1–0.2 s when the killed node leads no stream, and for up to 14 s when it leads the event log and the stream
+    /// coordinator: RabbitMQ 3.10.8 updates the stream's queue record only on a retry 10 s later
     /// (rabbitmq-server#6179, fixed in 3.11). The bound asserted is that one; the issue's target is 2 s.
-    @Test(.disabled("issue #18: shops did not converge in 1 of 3 CI runs after a node kill (even with one exporter); run it with faults --fault broker-node-kill --broker-nodes 3"))
+    @Test
     func theNodeLeadingTheEventsQueueKilledLosesNothingAndConverges() throws {
         let report = try FaultEndToEndTests().run(
-            "broker-node-kill", port: 18341, Self.cluster + ["--instances", "1"], size: FaultEndToEndTests.merchant,
+            "broker-node-kill", port: 18341, Self.cluster, size: FaultEndToEndTests.merchant,
             build: FaultEndToEndTests.releaseBuild)
         #expect(report.events.contains { $0.what.hasPrefix("SIGKILL broker node") })
         #expect(report.events.contains { $0.what.contains("back in the cluster") })
