@@ -70,6 +70,14 @@ struct Exporter: AsyncParsableCommand {
                 """)
         var verifyAfterMs: Int?
 
+        @Option(
+            help: """
+                Milliseconds the writes of SKUs without the zero-oversell guard are gathered into one report to the \
+                calculator (calculator explain); guarded writes are reported at once \
+                (env STOCKWIRE_EXPORTER_REPORT_INTERVAL_MS; default 1000).
+                """)
+        var reportIntervalMs: Int?
+
         func run() async throws {
             let logger = Observability.bootstrap(service: "exporter")
             let broker = BrokerSettings(url: amqpURL, passwordFile: amqpPasswordFile)
@@ -86,6 +94,10 @@ struct Exporter: AsyncParsableCommand {
             if let v = try verifyAfterMs ?? Environment.int("STOCKWIRE_EXPORTER_VERIFY_AFTER_MS") {
                 guard v >= 0 else { throw ConfigurationError("STOCKWIRE_EXPORTER_VERIFY_AFTER_MS must be ≥ 0 (0: no read-back)") }
                 tuning.verifyAfter = .milliseconds(v)
+            }
+            if let v = try reportIntervalMs ?? Environment.int("STOCKWIRE_EXPORTER_REPORT_INTERVAL_MS") {
+                guard v > 0 else { throw ConfigurationError("STOCKWIRE_EXPORTER_REPORT_INTERVAL_MS must be > 0") }
+                tuning.reportInterval = .milliseconds(v)
             }
             let connection = AMQPConnection(
                 configuration: try broker.configuration(connectionName: "exporter"),

@@ -27,11 +27,16 @@ public struct WriteReport: Sendable, Equatable, Codable {
         /// so the shop held what the exporter believed).
         public var heldBack: Int64?
         public var soldTotal: Int64?
+        /// The `@idempotent` key of the mutation that wrote it, nil when the shop held the level already and nothing
+        /// was sent. A report gathers the writes of several mutations; each carries its own key (a report's
+        /// ``WriteReport/idempotencyKey`` is read for writes without one, as older exporters sent it).
+        public var idempotencyKey: String?
 
         public init(
             sku: String, version: Int64, value: Int64, writtenAtMillis: Int64, firstReceivedAtMillis: Int64?,
-            heldBack: Int64? = nil, soldTotal: Int64? = nil
+            heldBack: Int64? = nil, soldTotal: Int64? = nil, idempotencyKey: String? = nil
         ) {
+            self.idempotencyKey = idempotencyKey
             self.sku = sku
             self.version = version
             self.value = value
@@ -43,16 +48,17 @@ public struct WriteReport: Sendable, Equatable, Codable {
 
         enum CodingKeys: String, CodingKey {
             case sku, version, value, writtenAtMillis = "written_at_ms", firstReceivedAtMillis = "first_received_at_ms"
-            case heldBack = "held_back", soldTotal = "sold_total"
+            case heldBack = "held_back", soldTotal = "sold_total", idempotencyKey = "idempotency_key"
         }
     }
 
     public var schemaVersion: Int
     public var shop: String
     public var writes: [Write]
-    /// The `@idempotent` key of the mutation that wrote them; nil when the shop already held every level and no
-    /// mutation was sent. Shopify's side knows a write by this key, so the report can be put in the shop's own order
-    /// of writes instead of being placed by the exporter's clock.
+    /// The `@idempotent` key of the mutation that wrote them, when one mutation wrote them all; nil when the shop
+    /// already held every level and no mutation was sent, or when each write carries its own
+    /// (``Write/idempotencyKey``). Shopify's side knows a write by this key, so the report can be put in the shop's
+    /// own order of writes instead of being placed by the exporter's clock.
     public var idempotencyKey: String?
 
     public init(shop: String, writes: [Write], idempotencyKey: String? = nil) {

@@ -123,11 +123,12 @@ final class ExporterHarness: Sendable {
 
     /// Publishes an availability message as the calculator would.
     func publish(
-        sku: String, available: Int64, version: Int64, originShop: String? = nil, originQuantity: Int64? = nil
+        sku: String, available: Int64, version: Int64, originShop: String? = nil, originQuantity: Int64? = nil,
+        shares: [String: Int64]? = nil
     ) async throws {
         let m = AvailabilityMessage(
             sku: sku, available: available, onHand: available, reserved: 0, version: version, causes: ["test/\(version)"],
-            originShop: originShop, originQuantity: originQuantity,
+            originShop: originShop, originQuantity: originQuantity, shares: shares, soldTotals: shares.map { $0.mapValues { _ in 0 } },
             firstReceivedAtMillis: Int64(Date().timeIntervalSince1970 * 1000),
             computedAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
         try await connection.publish(

@@ -64,8 +64,52 @@ import Testing
         #expect((r.writes.first?.writtenAtMillis ?? 0) >= before)
         // The report names the mutation that wrote it, so the write can be found in the shop's own order.
         let applied = await h.writes(shop).filter { $0.result == "applied" }
-        #expect(r.idempotencyKey != nil && applied.map(\.idempotencyKey) == [r.idempotencyKey])
+        #expect(r.writes.first?.idempotencyKey != nil && applied.map(\.idempotencyKey) == [r.writes.first?.idempotencyKey])
         #expect(applied.first?.appliedOrder != nil)
+    }
+
+    /// Writes of SKUs without the guard are gathered into one report per interval (a report per write cost every
+    /// webhook four more broker messages and a statement at low rates); each write keeps its own mutation's key. A
+    /// guarded write frees units another shop may wait for, so it is reported at once.
+    @Test func writesAreReportedTogetherExceptGuardedOnesWhichGoAtOnce() async throws {
+        var tuning = ShopWriter.Tuning()
+        tuning.reportInterval = .seconds(5)
+        let h = try await ExporterHarness.start(shops: 1, tuning: tuning)
+        defer { Task { await h.stop() } }
+        let shop = h.shops[0]
+        let watch = "test.writes-watch.\(h.prefix)"
+        try await h.connection.declare([
+            .queue(name: watch, arguments: ["x-queue-type": "quorum"]),
+            .binding(queue: watch, exchange: StockwireTopology.writesExchange, routingKey: shop),
+        ])
+        defer { Task { try? await h.connection.deleteQueue(watch) } }
+        let skus = (1...3).map { h.sku("gathered-\($0)") }
+        for sku in skus { _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50) }
+        let guarded = h.sku("guarded")
+        _ = try await h.simulator.createVariant(shop: shop, sku: guarded, available: 50)
+        let consumer = h.connection.consume(queue: watch, prefetch: 50)
+        var reports = consumer.makeAsyncIterator()
+        for (i, sku) in skus.enumerated() {
+            try await h.publish(sku: sku, available: Int64(10 + i), version: 1)
+            #expect(try await eventually { try await h.level(shop, sku) == 10 + i })
+        }
+        let applied = await h.writes(shop).filter { $0.result == "applied" }
+        #expect(applied.count == 3, "each SKU was written on its own: \(applied.count) mutations")
+        var gathered: [WriteReport] = []
+        while gathered.flatMap(\.writes).count < 3 {
+            gathered.append(try WriteReport.decode(try #require(try await reports.next()).body))
+        }
+        let lastTick = ContinuousClock.now
+        // Three writes a few hundred milliseconds apart: one report, two when an interval ended among them.
+        #expect(gathered.count <= 2, "\(gathered.count) reports for 3 writes")
+        #expect(gathered.flatMap(\.writes).map(\.sku).sorted() == skus.sorted())
+        #expect(Set(gathered.flatMap(\.writes).compactMap(\.idempotencyKey)) == Set(applied.compactMap(\.idempotencyKey)))
+        // The next interval ends about 5 s after that report; a guarded write (shares) is reported long before.
+        try await h.publish(sku: guarded, available: 20, version: 1, shares: [shop: 7])
+        let next = try WriteReport.decode(try #require(try await reports.next()).body)
+        #expect(next.writes.map(\.sku) == [guarded] && next.writes.first?.value == 7 && next.writes.first?.soldTotal != nil)
+        #expect(ContinuousClock.now - lastTick < .seconds(3), "the guarded write waited for the interval")
+        consumer.cancel()
     }
 
     @Test func olderVersionsNeverMoveAShopBackwards() async throws {
