@@ -41,6 +41,7 @@ struct BatchProcessor: Service {
                     }
                 }
                 group.addTask { await relayLoop() }
+                group.addTask { await markLoop() }
                 var settling: [Task<Void, Never>] = []
                 while let batch = await buffer.take(max: configuration.batchSize, linger: configuration.linger) {
                     while settling.count >= configuration.pipelineDepth { await settling.removeFirst().value }
@@ -53,11 +54,20 @@ struct BatchProcessor: Service {
                         })
                 }
                 for task in settling { await task.value }
+                await relay.flushMarks()
                 group.cancelAll()
                 if let failure = buffer.failure { throw failure }
             }
         } onGracefulShutdown: {
             consumer.cancel()
+        }
+    }
+
+    /// Marks published outbox rows that no batch transaction took along (``OutboxMarks``), until cancelled.
+    private func markLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: OutboxMarks.patience)
+            if relay.marks.overdue { await relay.flushMarks() }
         }
     }
 
@@ -174,9 +184,11 @@ struct BatchProcessor: Service {
     func applyRecovering(_ events: [PreparedEvent]) async -> BatchResult? {
         var delay: Duration = .milliseconds(100)
         while true {
+            let marks = relay.marks.take()
             do {
-                return try await store.apply(events, computedAtMillis: nowMillis())
+                return try await store.apply(events, computedAtMillis: nowMillis(), marking: marks)
             } catch let error as PostgresError where error.code == .queryFailed || error.code == .transactionAborted {
+                relay.marks.add(marks)
                 if events.count == 1 {
                     var result = BatchResult()
                     result.outcomes[events[0].index] = .rejected("the database refused this event: \(error)")
@@ -195,6 +207,7 @@ struct BatchProcessor: Service {
                 }
                 return merged
             } catch {
+                relay.marks.add(marks)
                 if Task.isCancelled || Task.isShuttingDownGracefully { return nil }
                 logger.error("batch transaction failed; retrying", metadata: ["error": "\(error)", "delay": "\(delay)"])
                 try? await Task.sleep(for: delay)

@@ -2,6 +2,44 @@ import AMQP
 import Foundation
 import Logging
 import Postgres
+import Synchronization
+
+/// Outbox rows published but not yet marked sent. Marking them in a statement and transaction of their own cost
+/// every batch one more round trip and commit (at 85 events/s each webhook is a batch of its own); the next batch's
+/// transaction marks them instead (``StockStore/apply(_:computedAtMillis:marking:)``), and when no batch comes
+/// within ``OutboxMarks/patience`` they are marked on their own (``OutboxRelay/flushMarks()``). Until marked, a row
+/// may be published again by a relay, which consumers ignore (the version is not newer).
+final class OutboxMarks: Sendable {
+    private struct State {
+        var ids: [Int64] = []
+        var since: ContinuousClock.Instant?
+    }
+    private let state = Mutex(State())
+    /// How long ids wait for a batch transaction to mark them.
+    static let patience: Duration = .milliseconds(200)
+
+    func add(_ new: [Int64]) {
+        guard !new.isEmpty else { return }
+        state.withLock { s in
+            s.ids.append(contentsOf: new)
+            if s.since == nil { s.since = .now }
+        }
+    }
+
+    /// Takes every id waiting to be marked.
+    func take() -> [Int64] {
+        state.withLock { s in
+            defer {
+                s.ids.removeAll(keepingCapacity: true)
+                s.since = nil
+            }
+            return s.ids
+        }
+    }
+
+    /// Whether ids have waited longer than ``patience``.
+    var overdue: Bool { state.withLock { s in s.since.map { ContinuousClock.now - $0 > Self.patience } ?? false } }
+}
 
 /// Publishes outbox rows with publisher confirms and marks them sent: right after each commit, at start, and
 /// periodically for rows an instance left behind (it crashed between commit and publish, or the broker was down).
@@ -14,6 +52,8 @@ struct OutboxRelay: Sendable {
     let store: StockStore
     let metrics: CalculatorMetrics
     let logger: Logger
+    /// Rows published whose mark waits for the next batch transaction (or ``flushMarks()``).
+    let marks = OutboxMarks()
 
     /// Publishes `messages` concurrently and returns the ids the broker confirmed.
     func publish(_ messages: [OutboxMessage]) async -> [Int64] {
@@ -44,7 +84,21 @@ struct OutboxRelay: Sendable {
         }
     }
 
-    /// Publishes and marks sent; failures stay in the outbox for the next drain.
+    /// Marks the published rows no batch transaction has marked yet: before a drain, so that it does not publish
+    /// them again, and at shutdown.
+    func flushMarks() async {
+        let ids = marks.take()
+        guard !ids.isEmpty else { return }
+        do {
+            try await store.markSent(ids)
+        } catch {
+            marks.add(ids)
+            logger.warning("outbox rows published but not marked sent (they may be sent again)", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Publishes, and leaves the rows published to be marked sent with the next batch (``OutboxMarks``); failures stay
+    /// in the outbox for the next drain.
     func publishAndMark(_ messages: [OutboxMessage]) async {
         let sent = await publish(messages)
         metrics.published.increment(by: sent.count)
@@ -54,16 +108,13 @@ struct OutboxRelay: Sendable {
                 "availability publish failed; left in the outbox for the relay",
                 metadata: ["failed": "\(messages.count - sent.count)"])
         }
-        do {
-            try await store.markSent(sent)
-        } catch {
-            logger.warning("outbox rows published but not marked sent (they will be sent again)", metadata: ["error": "\(error)"])
-        }
+        marks.add(sent)
     }
 
     /// Publishes every unsent row at least `minimumAge` old; returns how many were published.
     @discardableResult
     func drain(minimumAge: Duration) async -> Int {
+        await flushMarks()
         var total = 0
         while !Task.isCancelled {
             let rows: [OutboxMessage]

@@ -55,7 +55,8 @@ struct StockStore: Sendable {
     /// Applies `events` (distinct message ids) exactly once: one transaction that dedupes by message id, locks
     /// touched orders and SKUs in sorted order, applies, bumps versions and writes outbox rows. Retries deadlocks
     /// and serialization failures.
-    func apply(_ events: [PreparedEvent], computedAtMillis: Int64) async throws -> BatchResult {
+    /// `marking`: outbox rows published since the last batch, marked sent in this transaction (``OutboxMarks``).
+    func apply(_ events: [PreparedEvent], computedAtMillis: Int64, marking: [Int64] = []) async throws -> BatchResult {
         let routes = routes
         let guardDefaults = guardDefaults
         return try await db.retryingTransaction(
@@ -63,16 +64,23 @@ struct StockStore: Sendable {
         ) { tx in
             var result = BatchResult()
             result.attempts = tx.attempt
-            guard !events.isEmpty else { return result }
+            guard !events.isEmpty else {
+                if !marking.isEmpty { try await Self.markSent(marking, tx: tx) }
+                return result
+            }
 
-            // 1. Dedupe: the insert is also the lock that makes a concurrent instance wait for our commit.
+            // 1. Dedupe: the insert is also the lock that makes a concurrent instance wait for our commit. The same
+            //    statement marks the outbox rows published since the last batch (no round trip or commit of their own).
             let sorted = events.sorted { $0.cause.messageId < $1.cause.messageId }
             let inserted = try await tx.query(
                 """
+                WITH marked AS (
+                    UPDATE outbox SET sent_at = now() WHERE id = ANY($3::bigint[]) AND sent_at IS NULL RETURNING id
+                )
                 INSERT INTO processed_messages (message_id, received_at)
                 SELECT m, to_timestamp(r / 1000.0) FROM unnest($1::text[], $2::bigint[]) AS t(m, r) ORDER BY m
                 ON CONFLICT (message_id) DO NOTHING RETURNING message_id
-                """, [sorted.map(\.cause.messageId), sorted.map(\.cause.receivedAtMillis)])
+                """, [sorted.map(\.cause.messageId), sorted.map(\.cause.receivedAtMillis), marking])
             let fresh = Set(try inserted.map { try $0.decode(String.self, at: 0) })
             var toApply: [PreparedEvent] = []
             for e in events {
@@ -325,6 +333,10 @@ struct StockStore: Sendable {
     func markSent(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
         try await db.query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[]) AND sent_at IS NULL", [ids])
+    }
+
+    static func markSent(_ ids: [Int64], tx: PostgresTransaction) async throws {
+        try await tx.query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[]) AND sent_at IS NULL", [ids])
     }
 
     /// Unpublished outbox rows, oldest first; `minimumAge` leaves rows a live instance is publishing right now.

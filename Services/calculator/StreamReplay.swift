@@ -146,6 +146,7 @@ struct StreamReplay: Sendable {
             batch.last?.ack(multiple: true)
             if let until = untilOffset, let last = report.lastOffset, last >= until { break }
         }
+        await processor.relay.flushMarks()  // no later batch marks what the last one published
         if let failure = buffer.failure { throw failure }
         if publishing == .end, !report.changedSkus.isEmpty {
             let republisher = AvailabilityRepublisher(amqp: amqp, store: processor.store, logger: logger)
