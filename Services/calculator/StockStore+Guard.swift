@@ -7,32 +7,31 @@ import Postgres
 extension StockStore {
     /// Locks `skus` (sorted) and loads them and their guards into `state`.
     static func lockSkus(_ skus: [String], into state: inout StockState, tx: PostgresTransaction) async throws {
+        // One statement: the SKUs locked in order, each with its guard's rows (none when unguarded).
         for row in try await tx.query(
-            """
-            SELECT sku, on_hand, reserved, safety_stock, version, guard_threshold FROM skus WHERE sku = ANY($1::text[])
-            ORDER BY sku FOR UPDATE
-            """, [skus])
+            PostgresStatement(
+                name: "stockstore_lock_skus",
+                sql: """
+                    SELECT s.sku, s.on_hand, s.reserved, s.safety_stock, s.version, s.guard_threshold,
+                           g.shop, g.share, g.granted, g.sold_total, g.raised_at_version, g.demand, g.demand_at_ms,
+                           g.last_activity_at_ms, g.reason
+                    FROM skus s LEFT JOIN guard_shares g ON g.sku = s.sku
+                    WHERE s.sku = ANY($1::text[]) ORDER BY s.sku, g.shop FOR UPDATE OF s
+                    """), [skus])
         {
-            state.skus[try row.decode(String.self, at: 0)] = SkuStock(
+            let sku = try row.decode(String.self, at: 0)
+            state.skus[sku] = SkuStock(
                 onHand: try row.decode(Int64.self, at: 1), reserved: try row.decode(Int64.self, at: 2),
                 safetyStock: try row.decode(Int64.self, at: 3), version: try row.decode(Int64.self, at: 4),
                 guardThreshold: try row.decode(Int64?.self, at: 5))
-        }
-        for row in try await tx.query(
-            """
-            SELECT sku, shop, share, granted, sold_total, raised_at_version, demand, demand_at_ms, last_activity_at_ms,
-                   reason
-            FROM guard_shares WHERE sku = ANY($1::text[]) ORDER BY sku, shop
-            """, [skus])
-        {
-            let sku = try row.decode(String.self, at: 0)
+            guard let shop = try row.decode(String?.self, at: 6) else { continue }
             var g = state.guards[sku] ?? StockGuard()
             g.active = true
-            g.shops[try row.decode(String.self, at: 1)] = StockGuard.Shop(
-                share: try row.decode(Int64.self, at: 2), granted: try row.decode(Int64?.self, at: 3),
-                soldTotal: try row.decode(Int64.self, at: 4), raisedAtVersion: try row.decode(Int64.self, at: 5),
-                demand: try row.decode(Double.self, at: 6), demandAtMillis: try row.decode(Int64.self, at: 7),
-                lastActivityAtMillis: try row.decode(Int64.self, at: 8), reason: try row.decode(String.self, at: 9))
+            g.shops[shop] = StockGuard.Shop(
+                share: try row.decode(Int64.self, at: 7), granted: try row.decode(Int64?.self, at: 8),
+                soldTotal: try row.decode(Int64.self, at: 9), raisedAtVersion: try row.decode(Int64.self, at: 10),
+                demand: try row.decode(Double.self, at: 11), demandAtMillis: try row.decode(Int64.self, at: 12),
+                lastActivityAtMillis: try row.decode(Int64.self, at: 13), reason: try row.decode(String.self, at: 14))
             state.guards[sku] = g
         }
     }
@@ -60,8 +59,11 @@ extension StockStore {
              rows.map(\.2.lastActivityAtMillis), rows.map(\.2.reason)])
     }
 
-    /// Writes availability and catalog messages to the outbox; returns them with their ids, to publish after commit.
-    static func insertOutbox(
+    /// Writes the SKUs' new versions (`skus`), their history (`sku_history`) and the availability and catalog
+    /// messages (`outbox`) in one statement: three data-modifying parts, one round trip (issue #19: at a low rate each
+    /// webhook is a batch, and each statement of it a round trip). Returns the messages with their ids, to publish
+    /// after commit.
+    static func writeVersionsAndOutbox(
         messages: [AvailabilityMessage], catalogs: [CatalogUpdate], computedAtMillis: Int64, routes: OutboxRoutes,
         tx: PostgresTransaction
     ) async throws -> [OutboxMessage] {
@@ -86,14 +88,45 @@ extension StockStore {
                  CatalogMessage.messageType, String(decoding: try encoder.encode(message), as: UTF8.self), nil))
         }
         guard !pending.isEmpty else { return [] }
-        let rows = try await tx.query(
-            """
+        let outboxParameters: [any PostgresEncodable] = [
+            pending.map(\.exchange), pending.map(\.key), pending.map(\.id), pending.map(\.type), pending.map(\.body),
+            pending.map(\.sku),
+        ]
+        let insertOutbox = """
             INSERT INTO outbox (exchange, routing_key, message_id, message_type, body, sku)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
             RETURNING id
-            """,
-            [pending.map(\.exchange), pending.map(\.key), pending.map(\.id), pending.map(\.type),
-             pending.map(\.body), pending.map(\.sku)])
+            """
+        let rows: PostgresQueryResult
+        if messages.isEmpty {
+            rows = try await tx.query(PostgresStatement(name: "stockstore_outbox", sql: insertOutbox), outboxParameters)
+        } else {
+            let causes = messages.map { $0.causes.joined(separator: " ") }
+            rows = try await tx.query(
+                PostgresStatement(name: "stockstore_versions_outbox", sql: """
+                WITH versions AS (
+                    UPDATE skus s SET on_hand = t.on_hand, reserved = t.reserved, version = t.version,
+                           last_causes = t.causes, updated_at = now()
+                    FROM unnest($7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
+                         AS t(sku, on_hand, reserved, version, causes)
+                    WHERE s.sku = t.sku
+                    RETURNING s.sku
+                ), history AS (
+                    INSERT INTO sku_history (sku, version, available, on_hand, reserved, causes, origins,
+                                             first_received_at_ms, computed_at_ms)
+                    SELECT * FROM unnest($7::text[], $10::bigint[], $12::bigint[], $8::bigint[], $9::bigint[],
+                                         $11::text[], $13::text[], $14::bigint[], $15::bigint[])
+                    ON CONFLICT (sku, version) DO NOTHING
+                    RETURNING sku
+                )
+                \(insertOutbox)
+                """),
+                outboxParameters + [
+                    messages.map(\.sku), messages.map(\.onHand), messages.map(\.reserved), messages.map(\.version), causes,
+                    messages.map(\.available), messages.map { SkuExplanation.encodeOrigins($0.originQuantities) },
+                    messages.map(\.firstReceivedAtMillis), messages.map(\.computedAtMillis),
+                ])
+        }
         let ids = try rows.map { try $0.decode(Int64.self, at: 0) }
         return zip(ids, pending).map { id, p in
             OutboxMessage(
@@ -135,7 +168,7 @@ extension StockStore {
             }
             let messages = state.takeChanges(computedAtMillis: computedAtMillis)
             try await writeBack(initial: initial, final: state, messages: messages, refundOrders: [:], tx: tx)
-            return try await Self.insertOutbox(
+            return try await Self.writeVersionsAndOutbox(
                 messages: messages, catalogs: [], computedAtMillis: computedAtMillis, routes: routes, tx: tx)
         }
     }
