@@ -90,9 +90,19 @@ struct Coalescer<Token> {
 
     /// Queues `message` to be written again although the shop has its version (a SKU gained an inventory item,
     /// which has never been written; or, with `verify`, a read-back): nothing to acknowledge. Does nothing when a
-    /// write of the SKU waits already.
+    /// write of the SKU waits already, unless it waits with an older version than `message`: that one would only be
+    /// acknowledged as obsolete, and the rewrite asked for would be lost with it (a late older version whose sale
+    /// explained held-back loss left the shop a unit below the truth), so the rewrite takes its place and settles
+    /// its deliveries.
     mutating func rewrite(_ message: AvailabilityMessage, verify: Bool = false) {
-        guard pending[message.sku] == nil else { return }
+        if var existing = pending[message.sku] {
+            guard existing.message.version < message.version else { return }
+            existing.message = message
+            existing.again = true
+            existing.verify = existing.verify || verify
+            pending[message.sku] = existing
+            return
+        }
         pending[message.sku] = Pending(message: message, tokens: [], again: true, verify: verify)
         order.append(message.sku)
     }

@@ -64,6 +64,11 @@ actor ShopWriter {
     private var lastWritten: [String: AvailabilityMessage] = [:]
     /// SKUs whose items changed while none of their writes had finished yet: written again once one settles.
     private var rewriteAfterSettle: Set<String> = []
+    /// SKUs in a write being sent to Shopify right now.
+    private var sending: Set<String> = []
+    /// SKUs whose own sale or restock was announced while a write of them was being sent: planned again once it
+    /// settles (``receive(_:)``).
+    private var replanAfterSettle: Set<String> = []
     private var maxSeenVersion: [String: Int64] = [:]
     /// Versions of each SKU whose own sales and restocks reached the ledger: each once, in whatever order they
     /// arrive. The calculator's outbox can publish a version after a newer one (its first publish failed in a broker
@@ -178,6 +183,8 @@ actor ShopWriter {
         catalog = ShopCatalog(recheckAfter: tuning.recheckAfter)
         lastWritten = [:]
         rewriteAfterSettle = []
+        replanAfterSettle = []
+        sending = []
         maxSeenVersion = [:]
         announced = [:]
         verifyDue = [:]
@@ -216,6 +223,7 @@ actor ShopWriter {
             await deadLetter([delivery], reason: "unreadable availability message: \(error)")
             return
         }
+        var ledgerMoved = false
         if announced[message.sku, default: AnnouncedVersions(first: message.version)].insert(message.version),
             let items = catalog.items(sku: message.sku)
         {
@@ -224,6 +232,7 @@ actor ShopWriter {
             // Net below gross: the shop's own orders gave units back, which Shopify restocked in the shop.
             let restocked = message.restockedQuantity(of: shop.domain)
             if restocked > 0, items.count == 1 { ledger.ownRestock(item: items[0], quantity: restocked) }
+            ledgerMoved = items.count == 1 && (sold > 0 || restocked > 0)
         }
         if message.version > maxSeenVersion[message.sku] ?? .min { soldTotalSeen[message.sku] = message.soldTotals?[shop.domain] }
         maxSeenVersion[message.sku] = max(maxSeenVersion[message.sku] ?? .min, message.version)
@@ -237,7 +246,16 @@ actor ShopWriter {
         case .obsolete:
             metrics.coalesced.increment()
             delivery.ack()
+            // A version older than the one written, arriving late (the calculator's outbox sends again what a broker
+            // outage refused), still announced the shop's own sale or restock. Its sale may explain loss that was held
+            // back from the shop when the newer version was written, and nothing else would write the SKU again:
+            // a node kill left shop D a unit below the truth (`faults --fault broker-node-kill --broker-nodes 3
+            // --seed 5`: v38 written as 94 − 1 unseen, v37 with the shop's sale came after the read-back). Plan the
+            // SKU again with what the ledger knows now.
+            if ledgerMoved, let last = lastWritten[message.sku] { coalescer.rewrite(last) }
         }
+        // The same when it arrives while a write of the SKU is on its way: that write was planned without it.
+        if ledgerMoved, sending.contains(message.sku) { replanAfterSettle.insert(message.sku) }
         wake.yield()
     }
 
@@ -473,7 +491,10 @@ actor ShopWriter {
                 : "gid://stockwire/StockBatch/\(UUID().uuidString)"
             let written = quantities.map(\.inventoryItemId)
             ledger.beginWrite(items: written)
+            let skus = Set(entries.map(\.sku))
+            sending.formUnion(skus)
             let answer = await send(quantities, reference: reference, lease: lease)
+            sending.subtract(skus)
             // Under a lost lease the answer is only logged: the ledger, the versions and the deliveries it would
             // settle belong to the writer's next owner period, which reads the shop afresh.
             guard holds(lease) else {
@@ -685,6 +706,10 @@ actor ShopWriter {
             lastWritten[pending.message.sku] = pending.message
         }
         if rewriteAfterSettle.remove(pending.message.sku) != nil, let last = lastWritten[pending.message.sku] {
+            coalescer.rewrite(last)
+            wake.yield()
+        }
+        if replanAfterSettle.remove(pending.message.sku) != nil, let last = lastWritten[pending.message.sku] {
             coalescer.rewrite(last)
             wake.yield()
         }

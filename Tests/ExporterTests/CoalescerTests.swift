@@ -90,6 +90,21 @@ import Testing
         #expect(c.take(limit: 10).write.map(\.message.version) == [4])
     }
 
+    /// A rewrite of the version written last replaces a waiting older version (which would only be acknowledged as
+    /// obsolete) and settles its deliveries; a waiting newer one stays as it is.
+    @Test func aRewriteTakesThePlaceOfAnOlderWaitingVersionNotOfANewerOne() {
+        var c = Coalescer<Int>()
+        _ = c.add(message("A", 2), token: 1)
+        c.markWritten(sku: "A", version: 3)
+        c.rewrite(message("A", 3))
+        let taken = c.take(limit: 10)
+        #expect(taken.obsolete.isEmpty)
+        #expect(taken.write.map(\.message.version) == [3] && taken.write.first?.tokens == [1])
+        _ = c.add(message("A", 5), token: 2)
+        c.rewrite(message("A", 3))
+        #expect(c.take(limit: 10).write.map(\.message.version) == [5])
+    }
+
     @Test func batchesAreBoundedAndOldestFirst() {
         var c = Coalescer<Int>()
         for i in 0..<600 { _ = c.add(message("S\(i)", 1), token: i) }
