@@ -62,13 +62,10 @@ actor ShopWriter {
     private var locationsChecked = false
     /// The newest message written per SKU: written again to an inventory item a catalog message adds.
     private var lastWritten: [String: AvailabilityMessage] = [:]
-    /// SKUs whose items changed while none of their writes had finished yet: written again once one settles.
+    /// SKUs planned again once a write of them settles: their items changed while none of their writes had
+    /// finished yet, or their own sale or restock was announced while a write of them was on its way
+    /// (``receive(_:)``).
     private var rewriteAfterSettle: Set<String> = []
-    /// SKUs in a write being sent to Shopify right now.
-    private var sending: Set<String> = []
-    /// SKUs whose own sale or restock was announced while a write of them was being sent: planned again once it
-    /// settles (``receive(_:)``).
-    private var replanAfterSettle: Set<String> = []
     private var maxSeenVersion: [String: Int64] = [:]
     /// Versions of each SKU whose own sales and restocks reached the ledger: each once, in whatever order they
     /// arrive. The calculator's outbox can publish a version after a newer one (its first publish failed in a broker
@@ -183,8 +180,6 @@ actor ShopWriter {
         catalog = ShopCatalog(recheckAfter: tuning.recheckAfter)
         lastWritten = [:]
         rewriteAfterSettle = []
-        replanAfterSettle = []
-        sending = []
         maxSeenVersion = [:]
         announced = [:]
         verifyDue = [:]
@@ -224,6 +219,7 @@ actor ShopWriter {
             return
         }
         var ledgerMoved = false
+        var writing = false
         if announced[message.sku, default: AnnouncedVersions(first: message.version)].insert(message.version),
             let items = catalog.items(sku: message.sku)
         {
@@ -233,6 +229,7 @@ actor ShopWriter {
             let restocked = message.restockedQuantity(of: shop.domain)
             if restocked > 0, items.count == 1 { ledger.ownRestock(item: items[0], quantity: restocked) }
             ledgerMoved = items.count == 1 && (sold > 0 || restocked > 0)
+            writing = ledgerMoved && ledger.item(items[0]).writing
         }
         if message.version > maxSeenVersion[message.sku] ?? .min { soldTotalSeen[message.sku] = message.soldTotals?[shop.domain] }
         maxSeenVersion[message.sku] = max(maxSeenVersion[message.sku] ?? .min, message.version)
@@ -255,7 +252,7 @@ actor ShopWriter {
             if ledgerMoved, let last = lastWritten[message.sku] { coalescer.rewrite(last) }
         }
         // The same when it arrives while a write of the SKU is on its way: that write was planned without it.
-        if ledgerMoved, sending.contains(message.sku) { replanAfterSettle.insert(message.sku) }
+        if writing { rewriteAfterSettle.insert(message.sku) }
         wake.yield()
     }
 
@@ -491,10 +488,7 @@ actor ShopWriter {
                 : "gid://stockwire/StockBatch/\(UUID().uuidString)"
             let written = quantities.map(\.inventoryItemId)
             ledger.beginWrite(items: written)
-            let skus = Set(entries.map(\.sku))
-            sending.formUnion(skus)
             let answer = await send(quantities, reference: reference, lease: lease)
-            sending.subtract(skus)
             // Under a lost lease the answer is only logged: the ledger, the versions and the deliveries it would
             // settle belong to the writer's next owner period, which reads the shop afresh.
             guard holds(lease) else {
@@ -706,10 +700,6 @@ actor ShopWriter {
             lastWritten[pending.message.sku] = pending.message
         }
         if rewriteAfterSettle.remove(pending.message.sku) != nil, let last = lastWritten[pending.message.sku] {
-            coalescer.rewrite(last)
-            wake.yield()
-        }
-        if replanAfterSettle.remove(pending.message.sku) != nil, let last = lastWritten[pending.message.sku] {
             coalescer.rewrite(last)
             wake.yield()
         }
