@@ -74,9 +74,7 @@ struct StockStore: Sendable {
             let sorted = events.sorted { $0.cause.messageId < $1.cause.messageId }
             let inserted = try await tx.query(
                 PostgresStatement(name: "stockstore_dedupe", sql: """
-                WITH marked AS (
-                    UPDATE outbox SET sent_at = now() WHERE id = ANY($3::bigint[]) AND sent_at IS NULL RETURNING id
-                )
+                WITH marked AS (\(Self.markSentSQL(ids: "$3")) RETURNING id)
                 INSERT INTO processed_messages (message_id, received_at)
                 SELECT m, to_timestamp(r / 1000.0) FROM unnest($1::text[], $2::bigint[]) AS t(m, r) ORDER BY m
                 ON CONFLICT (message_id) DO NOTHING RETURNING message_id
@@ -307,14 +305,19 @@ struct StockStore: Sendable {
 
     // MARK: Outbox
 
+    /// The update that marks outbox rows as published, their ids in the array parameter `ids` (`$1`, …).
+    static func markSentSQL(ids: String) -> String {
+        "UPDATE outbox SET sent_at = now() WHERE id = ANY(\(ids)::bigint[]) AND sent_at IS NULL"
+    }
+
     /// Marks outbox rows as published.
     func markSent(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        try await db.query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[]) AND sent_at IS NULL", [ids])
+        try await db.query(Self.markSentSQL(ids: "$1"), [ids])
     }
 
     static func markSent(_ ids: [Int64], tx: PostgresTransaction) async throws {
-        try await tx.query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[]) AND sent_at IS NULL", [ids])
+        try await tx.query(markSentSQL(ids: "$1"), [ids])
     }
 
     /// Unpublished outbox rows, oldest first; `minimumAge` leaves rows a live instance is publishing right now.
