@@ -472,12 +472,12 @@ actor ShopWriter {
                     owner.append(e)
                 }
             }
+            // Levels Shopify confirmed already are reported only under the guard, where that frees units. Elsewhere
+            // nothing was written: a read-back of a quiet SKU, alone or beside another SKU's write, reported it again.
+            let heldGuarded = alreadyHeld.filter { entries[$0.entry].pending.message.shares != nil }
             if quantities.isEmpty {
-                // Shopify confirmed these levels already; under the guard that is worth reporting (units are freed).
-                // Elsewhere nothing was written: a read-back of a quiet SKU reported every SKU a second time.
-                let guarded = alreadyHeld.filter { entries[$0.entry].pending.message.shares != nil }
                 report(
-                    quantities: guarded.map(\.quantity), owner: guarded.map(\.entry), entries: entries,
+                    quantities: heldGuarded.map(\.quantity), owner: heldGuarded.map(\.entry), entries: entries,
                     heldBack: heldBack, soldSeen: soldSeen)
                 entries.forEach { settle($0.pending) }
                 return
@@ -525,7 +525,7 @@ actor ShopWriter {
                 }
                 for q in quantities { ledger.wrote(item: q.inventoryItemId, quantity: q.quantity) }
                 report(
-                    quantities: quantities + alreadyHeld.map(\.quantity), owner: owner + alreadyHeld.map(\.entry),
+                    quantities: quantities + heldGuarded.map(\.quantity), owner: owner + heldGuarded.map(\.entry),
                     entries: entries, heldBack: heldBack, soldSeen: soldSeen, key: key)
                 metrics.writes.increment()
                 metrics.quantities.increment(by: quantities.count)

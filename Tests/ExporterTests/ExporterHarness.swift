@@ -121,10 +121,11 @@ final class ExporterHarness: Sendable {
     /// A SKU name unique to this test.
     func sku(_ name: String) -> String { "\(prefix)-\(name)" }
 
-    /// Publishes an availability message as the calculator would.
+    /// Publishes an availability message as the calculator would; `reconcile`: as a reconciliation round's resync,
+    /// which the exporter reads back before it writes.
     func publish(
         sku: String, available: Int64, version: Int64, originShop: String? = nil, originQuantity: Int64? = nil,
-        shares: [String: Int64]? = nil
+        shares: [String: Int64]? = nil, reconcile: Bool = false
     ) async throws {
         let m = AvailabilityMessage(
             sku: sku, available: available, onHand: available, reserved: 0, version: version, causes: ["test/\(version)"],
@@ -135,7 +136,8 @@ final class ExporterHarness: Sendable {
             AMQPMessage(
                 exchange: "test.availability.\(prefix)", routingKey: sku, body: try m.json(),
                 properties: AMQPProperties(
-                    contentType: "application/json", messageId: "\(sku)/\(version)", type: AvailabilityMessage.messageType)))
+                    contentType: "application/json", messageId: "\(sku)/\(version)", type: AvailabilityMessage.messageType,
+                    headers: reconcile ? [StockwireTopology.resyncHeader: .string(StockwireTopology.resyncReconcile)] : [:])))
     }
 
     /// Publishes a catalog message for `shop` as the calculator would after `products/create|update`.
