@@ -58,6 +58,10 @@ let package = Package(
             ],
             path: "Shared/ServiceKit"),
 
+        // MARK: Service cores (pure domain logic: no I/O, imported by the services, the tools and the tests)
+        .target(name: "StockCore", dependencies: ["Contracts"], path: "Core/StockCore"),
+        .target(name: "ExporterCore", dependencies: ["Contracts"], path: "Core/ExporterCore"),
+
         // MARK: Services
         .executableTarget(
             name: "ingest",
@@ -65,22 +69,24 @@ let package = Package(
                 "AMQP", "Contracts", "Signing", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Services/ingest"),
         .executableTarget(
             name: "calculator",
             dependencies: [
-                "AMQP", "Contracts", "Postgres", "ServiceKit",
+                "AMQP", "Contracts", "Postgres", "ServiceKit", "StockCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Services/calculator"),
         .executableTarget(
             name: "exporter",
             dependencies: [
-                "AMQP", "Contracts", "ServiceKit",
+                "AMQP", "Contracts", "ServiceKit", "ExporterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -114,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "stockwire-scenario",
             dependencies: [
-                "ShopifySimulator", "Postgres", "AMQP", "BrokerBench", "NetworkFaults", "Contracts",
+                "ShopifySimulator", "Postgres", "AMQP", "BrokerBench", "NetworkFaults", "Contracts", "StockCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -174,14 +180,14 @@ let package = Package(
         .testTarget(
             name: "ExporterTests",
             dependencies: [
-                "exporter", "ShopifySimulator", "AMQP", "Contracts", "ServiceKit", "NetworkFaults",
+                "exporter", "ExporterCore", "ShopifySimulator", "AMQP", "Contracts", "ServiceKit", "NetworkFaults",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "EndToEndTests"),
         .testTarget(
             name: "CalculatorTests",
             dependencies: [
-                "calculator", "AMQP", "Contracts", "Postgres", "ServiceKit",
+                "calculator", "StockCore", "AMQP", "Contracts", "Postgres", "ServiceKit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PropertyBased", package: "swift-property-based"), .product(name: "Logging", package: "swift-log"),
             ]),

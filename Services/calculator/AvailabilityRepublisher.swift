@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import Logging
+import StockCore
 
 /// Publishes the current availability of every SKU straight from the truth: `calculator publish-all` (every
 /// shop, through `stockwire.availability`) and the answer to `exporter resync <shop>` (one shop's queue only).

@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import ServiceKit
+import StockCore
 
 /// Every setting of `calculator run`, with documented defaults; resolved from flags, then environment, then defaults.
 struct CalculatorConfiguration: Sendable {

@@ -1,4 +1,5 @@
 import Postgres
+import StockCore
 
 /// The calculator's tables, applied by `calculator migrate` (and at `calculator run` start) through the ``Migrator``.
 enum CalculatorSchema {

@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import Foundation
+import StockCore
 
 /// A delivery read into an event, or the reason it cannot be understood.
 enum DecodedDelivery: Sendable {

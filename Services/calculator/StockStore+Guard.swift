@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Postgres
+import StockCore
 
 /// The zero-oversell guard's part of the store: guard rows load and save with their SKUs; exporters' confirmations
 /// and time passing re-allocate in transactions of their own (``reallocate(reports:allGuarded:computedAtMillis:)``).

@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import StockCore
 
 /// The store's reads for operators: every SKU page by page (publish-all, resync) and one SKU's lineage (explain).
 extension StockStore {

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Postgres
+import StockCore
 
 /// One event of a batch, ready to apply.
 struct PreparedEvent: Sendable {

@@ -1,3 +1,4 @@
+import ExporterCore
 import Foundation
 
 /// `exporter check-shop`: what a merchant runs before going live with a shop, read-only. It gathers what the shop

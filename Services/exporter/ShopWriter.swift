@@ -1,5 +1,6 @@
 import AMQP
 import Contracts
+import ExporterCore
 import Foundation
 import Logging
 import Metrics

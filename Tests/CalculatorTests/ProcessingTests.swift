@@ -2,6 +2,7 @@ import AMQP
 import Contracts
 import Foundation
 import Postgres
+@testable import StockCore
 import Testing
 
 @testable import calculator

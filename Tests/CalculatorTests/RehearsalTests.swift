@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+@testable import StockCore
 import Testing
 
 @testable import calculator

@@ -1,4 +1,5 @@
 import Contracts
+@testable import StockCore
 import Testing
 
 @testable import calculator

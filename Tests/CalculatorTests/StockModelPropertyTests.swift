@@ -1,5 +1,6 @@
 import Contracts
 import PropertyBased
+@testable import StockCore
 import Testing
 
 @testable import calculator

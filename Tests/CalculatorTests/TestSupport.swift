@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Postgres
 import ServiceKit
+@testable import StockCore
 import Synchronization
 import Testing
 

@@ -1,4 +1,5 @@
 import Contracts
+@testable import ExporterCore
 import Testing
 
 @testable import exporter

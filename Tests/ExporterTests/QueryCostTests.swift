@@ -1,3 +1,4 @@
+@testable import ExporterCore
 import Foundation
 import ShopifySimulator
 import Testing

@@ -1,5 +1,6 @@
 import AMQP
 import Contracts
+@testable import ExporterCore
 import Foundation
 import Testing
 

@@ -1,3 +1,4 @@
+@testable import ExporterCore
 import Testing
 
 @testable import exporter

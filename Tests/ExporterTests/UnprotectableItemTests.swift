@@ -1,4 +1,5 @@
 import Contracts
+@testable import ExporterCore
 import Foundation
 import ShopifySimulator
 import Testing

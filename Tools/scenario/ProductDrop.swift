@@ -106,13 +106,17 @@ struct ProductDrop {
         try await tap?.declare()
         log("seeding \(settings.units) units of \(sku) through a warehouse goods receipt")
         let receipt = #"{"movement_id":"receipt-\#(stack.runId)","sku":"\#(sku)","kind":"receipt","quantity":\#(settings.units)}"#
-        let (status, body) = try await HTTP.post("\(stack.ingestURL)/stock-movements", json: Array(receipt.utf8), bearer: stack.movementToken)
+        let (status, body) = try await HTTP.post(
+            "\(stack.ingestURL)/stock-movements", json: Array(receipt.utf8), bearer: stack.movementToken)
         guard (200..<300).contains(status) else { throw ScenarioError("the goods receipt was refused: HTTP \(status) \(body)") }
         let interval = settings.intervalSeconds.map { IntervalExport(stack: stack, skus: [sku], intervalSeconds: $0) }
         var intervalTask: Task<Int, Never>?
         if let interval {
             // The interval app's first run after the receipt: it copies the truth into every shop.
-            guard try await pollUntil(seconds: 60, every: .milliseconds(50), { try await stack.truth(sku: sku).onHand == settings.units }) else {
+            guard
+                try await pollUntil(
+                    seconds: 60, every: .milliseconds(50), { try await stack.truth(sku: sku).onHand == settings.units })
+            else {
                 throw ScenarioError("the calculator did not apply the goods receipt within 60 s; see \(stack.work.path)/*.log")
             }
             try await interval.syncOnce()
@@ -124,10 +128,13 @@ struct ProductDrop {
             if guarded { return levels.values.reduce(0, +) == settings.units && levels.values.allSatisfy { $0 > 0 } }
             return levels.values.allSatisfy { $0 == settings.units }
         }
-        guard seeded else { throw ScenarioError("the shops did not show the seeded stock within 60 s; see \(stack.work.path)/*.log") }
+        guard seeded else {
+            throw ScenarioError("the shops did not show the seeded stock within 60 s; see \(stack.work.path)/*.log")
+        }
 
-        log("drop: \(settings.buyers) buyers over \(stack.domains.count) shops in \(settings.seconds) s"
-            + (settings.intervalSeconds.map { ", interval export every \($0) s (stands for 15 min)" } ?? ""))
+        log(
+            "drop: \(settings.buyers) buyers over \(stack.domains.count) shops in \(settings.seconds) s"
+                + (settings.intervalSeconds.map { ", interval export every \($0) s (stands for 15 min)" } ?? ""))
         let metricsBefore = stack.options.startExporter ? await stack.metrics(stack.exporterOpsURL) : ""
         if let interval { intervalTask = Task { await interval.run() } }
         let start = Date()
@@ -167,7 +174,8 @@ struct ProductDrop {
             let l = try await levels(sim, sku)
             // Every sale applied (each is one open unit), and every shop shows the truth (under the guard: the
             // shares add up to the truth).
-            return truth.reserved == (await sales.count) && Self.shopsAgree(l, truth.available, guarded: settings.guardThreshold != nil)
+            return truth.reserved == (await sales.count)
+                && Self.shopsAgree(l, truth.available, guarded: settings.guardThreshold != nil)
         }
         sampler.cancel()
         let timeline = await sampler.value
@@ -193,7 +201,9 @@ struct ProductDrop {
         let openUnits = orders.filter { $0.cancelledAt == nil }.flatMap(\.lineItems).filter { $0.sku == sku }
             .reduce(0) { $0 + $1.currentQuantity }
         if truth.onHand != settings.units { details.append("on_hand \(truth.onHand) ≠ \(settings.units) received") }
-        if truth.reserved != openUnits { details.append("reserved \(truth.reserved) ≠ \(openUnits) open units in the shops' orders") }
+        if truth.reserved != openUnits {
+            details.append("reserved \(truth.reserved) ≠ \(openUnits) open units in the shops' orders")
+        }
         let truthMatchesSent = details.isEmpty
         let final = try await levels(sim, sku)
         if settings.guardThreshold != nil {
@@ -243,11 +253,13 @@ struct ProductDrop {
         parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         var writes: [String: [(Date, Int)]] = [:]
         for shop in stack.domains {
-            writes[shop] = await sim.writeLog(shop: shop).filter { $0.operation == "inventorySetQuantities" && $0.result == "applied" }
-                .compactMap { e in
-                    guard let t = parser.date(from: e.time), let q = e.quantities?.first?.quantity else { return nil }
-                    return (t, q)
-                }
+            writes[shop] = await sim.writeLog(shop: shop).filter {
+                $0.operation == "inventorySetQuantities" && $0.result == "applied"
+            }
+            .compactMap { e in
+                guard let t = parser.date(from: e.time), let q = e.quantities?.first?.quantity else { return nil }
+                return (t, q)
+            }
         }
         var samples: [Double] = []
         for (k, sale) in sales.enumerated() where k < settings.units {
@@ -318,19 +330,5 @@ extension Array {
         var out: [T] = []
         for e in self { out.append(try await transform(e)) }
         return out
-    }
-}
-
-extension Stack {
-    /// The truth of a SKU in this run's database.
-    func truth(sku: String) async throws -> (onHand: Int, reserved: Int, available: Int) {
-        let db = try await PostgresConnection.connect(conninfo)
-        defer { Task { await db.close() } }
-        let rows = try await db.query("SELECT on_hand, reserved, safety_stock FROM skus WHERE sku = $1", [sku])
-        guard let row = rows.first else { return (0, 0, 0) }
-        let onHand = try row.decode(Int.self, at: 0)
-        let reserved = try row.decode(Int.self, at: 1)
-        let safety = try row.decode(Int.self, at: 2)
-        return (onHand, reserved, Swift.max(0, onHand - reserved - safety))
     }
 }

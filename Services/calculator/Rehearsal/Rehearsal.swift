@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import StockCore
 
 /// A rehearsal of one day under several policies, side by side, and the guard thresholds it recommends.
 ///

@@ -1,6 +1,7 @@
 import Contracts
 import Dispatch
 import Foundation
+import StockCore
 import Synchronization
 
 /// One event of a rehearsed day: what the calculator would apply, and when it happened.

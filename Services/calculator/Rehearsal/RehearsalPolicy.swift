@@ -1,4 +1,5 @@
 import Foundation
+import StockCore
 
 /// A way of keeping the shops' counts, as the rehearsal plays it.
 struct RehearsalPolicy: Sendable, Equatable {

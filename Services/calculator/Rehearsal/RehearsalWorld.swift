@@ -1,4 +1,5 @@
 import Contracts
+import StockCore
 
 /// One policy's day, played event by event: the stock truth (the calculator's own ``StockState`` and
 /// ``StockGuard``), what every shop shows, and the writes and reports on their way.

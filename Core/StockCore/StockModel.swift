@@ -3,174 +3,296 @@ import Contracts
 // MARK: - Keys
 
 /// One order of one shop.
-struct OrderKey: Hashable, Sendable, Comparable {
-    var shop: String
-    var orderId: Int64
+package struct OrderKey: Hashable, Sendable, Comparable {
+    package var shop: String
+    package var orderId: Int64
 
-    static func < (a: OrderKey, b: OrderKey) -> Bool { (a.shop, a.orderId) < (b.shop, b.orderId) }
+    package static func < (a: OrderKey, b: OrderKey) -> Bool { (a.shop, a.orderId) < (b.shop, b.orderId) }
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(shop: String, orderId: Int64) {
+        self.shop = shop
+        self.orderId = orderId
+    }
 }
 
 /// Stock of one SKU in one warehouse.
-struct LevelKey: Hashable, Sendable, Comparable {
-    var sku: String
-    var warehouse: String
+package struct LevelKey: Hashable, Sendable, Comparable {
+    package var sku: String
+    package var warehouse: String
 
-    static func < (a: LevelKey, b: LevelKey) -> Bool { (a.sku, a.warehouse) < (b.sku, b.warehouse) }
+    package static func < (a: LevelKey, b: LevelKey) -> Bool { (a.sku, a.warehouse) < (b.sku, b.warehouse) }
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(sku: String, warehouse: String) {
+        self.sku = sku
+        self.warehouse = warehouse
+    }
 }
 
 /// One refund of one shop (its id is unique per shop).
-struct RefundKey: Hashable, Sendable {
-    var shop: String
-    var refundId: Int64
+package struct RefundKey: Hashable, Sendable {
+    package var shop: String
+    package var refundId: Int64
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(shop: String, refundId: Int64) {
+        self.shop = shop
+        self.refundId = refundId
+    }
 }
 
 /// One variant of one shop.
-struct VariantKey: Hashable, Sendable {
-    var shop: String
-    var variantId: Int64
+package struct VariantKey: Hashable, Sendable {
+    package var shop: String
+    package var variantId: Int64
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(shop: String, variantId: Int64) {
+        self.shop = shop
+        self.variantId = variantId
+    }
 }
 
 // MARK: - Values
 
 /// The truth of one SKU.
-struct SkuStock: Sendable, Equatable {
+package struct SkuStock: Sendable, Equatable {
     /// Physical units in warehouses flagged for sale.
-    var onHand: Int64 = 0
+    package var onHand: Int64 = 0
     /// Units held by open order lines of all shops.
-    var reserved: Int64 = 0
+    package var reserved: Int64 = 0
     /// Units kept back from every shop.
-    var safetyStock: Int64 = 0
+    package var safetyStock: Int64 = 0
     /// Bumped on every committed change.
-    var version: Int64 = 0
+    package var version: Int64 = 0
     /// This SKU's zero-oversell guard threshold; nil = the default.
-    var guardThreshold: Int64?
+    package var guardThreshold: Int64?
 
     /// What every shop is told: `max(0, on_hand − reserved − safety_stock)`.
-    var available: Int64 { max(0, onHand - reserved - safetyStock) }
+    package var available: Int64 { max(0, onHand - reserved - safetyStock) }
 
     /// Whether the quantities (not the version) differ.
-    func quantitiesDiffer(from other: SkuStock) -> Bool {
+    package func quantitiesDiffer(from other: SkuStock) -> Bool {
         onHand != other.onHand || reserved != other.reserved || safetyStock != other.safetyStock
+    }
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(onHand: Int64 = 0, reserved: Int64 = 0, safetyStock: Int64 = 0, version: Int64 = 0, guardThreshold: Int64? = nil)
+    {
+        self.onHand = onHand
+        self.reserved = reserved
+        self.safetyStock = safetyStock
+        self.version = version
+        self.guardThreshold = guardThreshold
     }
 }
 
 /// One line of an order as the calculator keeps it.
-struct OrderLine: Sendable, Equatable {
+package struct OrderLine: Sendable, Equatable {
     /// The SKU the line reserves; nil until a snapshot (or a shipment) named it.
-    var sku: String?
+    package var sku: String?
     /// Originally ordered (`quantity`).
-    var quantity: Int64 = 0
+    package var quantity: Int64 = 0
     /// After edits and removals (`current_quantity`, or `quantity` when the payload has none).
-    var currentQuantity: Int64 = 0
+    package var currentQuantity: Int64 = 0
     /// Shipped by the warehouse (sum of shipment movements for this line).
-    var shipped: Int64 = 0
+    package var shipped: Int64 = 0
     /// Released by refunds with restock type `cancel` (sum over distinct refunds).
-    var refundCancelled: Int64 = 0
+    package var refundCancelled: Int64 = 0
     /// What this line currently adds to its SKU's `reserved`.
-    var reserved: Int64 = 0
+    package var reserved: Int64 = 0
 
     /// The open quantity: still to ship from the warehouse.
     ///
     /// A refund's removal also shows in a later snapshot's `current_quantity`, so the two are not added: the larger
     /// removal wins, and nothing is released twice.
-    func open(cancelled: Bool) -> Int64 {
+    package func open(cancelled: Bool) -> Int64 {
         guard !cancelled, sku != nil else { return 0 }
         let remaining = min(currentQuantity, quantity - refundCancelled)
         return max(0, remaining - shipped)
     }
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(
+        sku: String? = nil, quantity: Int64 = 0, currentQuantity: Int64 = 0, shipped: Int64 = 0, refundCancelled: Int64 = 0,
+        reserved: Int64 = 0
+    ) {
+        self.sku = sku
+        self.quantity = quantity
+        self.currentQuantity = currentQuantity
+        self.shipped = shipped
+        self.refundCancelled = refundCancelled
+        self.reserved = reserved
+    }
 }
 
 /// One order as the calculator keeps it.
-struct OrderState: Sendable, Equatable {
+package struct OrderState: Sendable, Equatable {
     /// `updated_at` (ms since 1970) of the applied snapshot; nil while only shipments or refunds referenced it.
-    var updatedAtMillis: Int64?
+    package var updatedAtMillis: Int64?
     /// `X-Shopify-Triggered-At` (ms) of the applied snapshot's webhook, when it had one.
-    var triggeredAtMillis: Int64? = nil
+    package var triggeredAtMillis: Int64? = nil
     /// Whether the applied snapshot was cancelled.
-    var cancelled = false
+    package var cancelled = false
     /// Lines by line item id.
-    var lines: [Int64: OrderLine] = [:]
+    package var lines: [Int64: OrderLine] = [:]
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(
+        updatedAtMillis: Int64? = nil, triggeredAtMillis: Int64? = nil, cancelled: Bool = false, lines: [Int64: OrderLine] = [:]
+    ) {
+        self.updatedAtMillis = updatedAtMillis
+        self.triggeredAtMillis = triggeredAtMillis
+        self.cancelled = cancelled
+        self.lines = lines
+    }
 }
 
 /// A shop's variant: how an exporter maps a SKU to the shop's inventory item.
-struct Variant: Sendable, Equatable {
-    var productId: Int64
-    var sku: String?
-    var inventoryItemId: Int64?
+package struct Variant: Sendable, Equatable {
+    package var productId: Int64
+    package var sku: String?
+    package var inventoryItemId: Int64?
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(productId: Int64, sku: String? = nil, inventoryItemId: Int64? = nil) {
+        self.productId = productId
+        self.sku = sku
+        self.inventoryItemId = inventoryItemId
+    }
 }
 
 // MARK: - Events
 
 /// A Shopify order payload reduced to what moves stock.
-struct OrderSnapshot: Sendable, Equatable {
+package struct OrderSnapshot: Sendable, Equatable {
     /// One line item.
-    struct Line: Sendable, Equatable {
-        var lineId: Int64
-        var sku: String
-        var quantity: Int64
-        var currentQuantity: Int64
+    package struct Line: Sendable, Equatable {
+        package var lineId: Int64
+        package var sku: String
+        package var quantity: Int64
+        package var currentQuantity: Int64
+
+        /// Memberwise (explicit: the type is used outside its module).
+        package init(lineId: Int64, sku: String, quantity: Int64, currentQuantity: Int64) {
+            self.lineId = lineId
+            self.sku = sku
+            self.quantity = quantity
+            self.currentQuantity = currentQuantity
+        }
     }
 
-    var shop: String
-    var orderId: Int64
+    package var shop: String
+    package var orderId: Int64
     /// `updated_at` (or `committed_at` of an edit), ms since 1970: snapshots only replace older ones.
-    var updatedAtMillis: Int64
+    package var updatedAtMillis: Int64
     /// `X-Shopify-Triggered-At` of the webhook (ms): orders two snapshots whose `updated_at` is the same second.
-    var triggeredAtMillis: Int64? = nil
-    var cancelled: Bool
+    package var triggeredAtMillis: Int64? = nil
+    package var cancelled: Bool
     /// Lines with a SKU.
-    var lines: [Line]
+    package var lines: [Line]
     /// Lines skipped because their SKU is null or empty.
-    var linesWithoutSku: Int = 0
+    package var linesWithoutSku: Int = 0
     /// Custom lines skipped (no product or variant: Shopify reduces no stock for them, whatever SKU they carry).
-    var customLines: Int = 0
+    package var customLines: Int = 0
 
-    var key: OrderKey { OrderKey(shop: shop, orderId: orderId) }
+    package var key: OrderKey { OrderKey(shop: shop, orderId: orderId) }
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(
+        shop: String, orderId: Int64, updatedAtMillis: Int64, triggeredAtMillis: Int64? = nil, cancelled: Bool, lines: [Line],
+        linesWithoutSku: Int = 0, customLines: Int = 0
+    ) {
+        self.shop = shop
+        self.orderId = orderId
+        self.updatedAtMillis = updatedAtMillis
+        self.triggeredAtMillis = triggeredAtMillis
+        self.cancelled = cancelled
+        self.lines = lines
+        self.linesWithoutSku = linesWithoutSku
+        self.customLines = customLines
+    }
 }
 
 /// A Shopify refund reduced to what moves stock.
-struct RefundEvent: Sendable, Equatable {
+package struct RefundEvent: Sendable, Equatable {
     /// One refunded line.
-    struct Line: Sendable, Equatable {
-        var lineId: Int64
-        var quantity: Int64
-        var restockType: String
+    package struct Line: Sendable, Equatable {
+        package var lineId: Int64
+        package var quantity: Int64
+        package var restockType: String
+
+        /// Memberwise (explicit: the type is used outside its module).
+        package init(lineId: Int64, quantity: Int64, restockType: String) {
+            self.lineId = lineId
+            self.quantity = quantity
+            self.restockType = restockType
+        }
     }
 
-    var shop: String
-    var orderId: Int64
-    var refundId: Int64
-    var lines: [Line]
+    package var shop: String
+    package var orderId: Int64
+    package var refundId: Int64
+    package var lines: [Line]
 
-    var orderKey: OrderKey { OrderKey(shop: shop, orderId: orderId) }
+    package var orderKey: OrderKey { OrderKey(shop: shop, orderId: orderId) }
 
     /// Units per line released from reservation (restock type `cancel`).
-    var releases: [(lineId: Int64, quantity: Int64)] {
+    package var releases: [(lineId: Int64, quantity: Int64)] {
         lines.filter { $0.restockType == "cancel" && $0.quantity > 0 }.map { ($0.lineId, $0.quantity) }
+    }
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(shop: String, orderId: Int64, refundId: Int64, lines: [Line]) {
+        self.shop = shop
+        self.orderId = orderId
+        self.refundId = refundId
+        self.lines = lines
     }
 }
 
 /// A shop's product variants (`products/create|update`).
-struct CatalogUpdate: Sendable, Equatable {
-    struct Entry: Sendable, Equatable {
-        var variantId: Int64
-        var sku: String?
-        var inventoryItemId: Int64?
+package struct CatalogUpdate: Sendable, Equatable {
+    package struct Entry: Sendable, Equatable {
+        package var variantId: Int64
+        package var sku: String?
+        package var inventoryItemId: Int64?
         /// Whether Shopify tracks the variant's inventory (nil: the webhook did not say).
-        var tracked: Bool? = nil
+        package var tracked: Bool? = nil
         /// Whether the variant keeps selling when out of stock (`inventory_policy` `continue`; nil: not said).
-        var continueSelling: Bool? = nil
+        package var continueSelling: Bool? = nil
+
+        /// Memberwise (explicit: the type is used outside its module).
+        package init(
+            variantId: Int64, sku: String? = nil, inventoryItemId: Int64? = nil, tracked: Bool? = nil,
+            continueSelling: Bool? = nil
+        ) {
+            self.variantId = variantId
+            self.sku = sku
+            self.inventoryItemId = inventoryItemId
+            self.tracked = tracked
+            self.continueSelling = continueSelling
+        }
     }
 
-    var shop: String
-    var productId: Int64
+    package var shop: String
+    package var productId: Int64
     /// The product's `updated_at` (ms since 1970), when Shopify sent one.
-    var updatedAtMillis: Int64? = nil
-    var variants: [Entry]
+    package var updatedAtMillis: Int64? = nil
+    package var variants: [Entry]
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(shop: String, productId: Int64, updatedAtMillis: Int64? = nil, variants: [Entry]) {
+        self.shop = shop
+        self.productId = productId
+        self.updatedAtMillis = updatedAtMillis
+        self.variants = variants
+    }
 }
 
 /// Everything the calculator applies.
-enum StockEvent: Sendable, Equatable {
+package enum StockEvent: Sendable, Equatable {
     case order(OrderSnapshot)
     case refund(RefundEvent)
     /// One or more warehouse movements delivered as one message (applied all or none).
@@ -181,13 +303,19 @@ enum StockEvent: Sendable, Equatable {
 }
 
 /// What caused a change: the event's identity and timing.
-struct EventCause: Sendable, Equatable {
-    var messageId: String
-    var receivedAtMillis: Int64
+package struct EventCause: Sendable, Equatable {
+    package var messageId: String
+    package var receivedAtMillis: Int64
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(messageId: String, receivedAtMillis: Int64) {
+        self.messageId = messageId
+        self.receivedAtMillis = receivedAtMillis
+    }
 }
 
 /// What applying one event did.
-enum ApplyOutcome: Sendable, Equatable {
+package enum ApplyOutcome: Sendable, Equatable {
     /// The event changed (or confirmed) the truth.
     case applied
     /// A snapshot older than (or as old as) the one already applied.
@@ -204,49 +332,62 @@ enum ApplyOutcome: Sendable, Equatable {
 ///
 /// The store loads the rows a batch needs into a ``StockState``, applies every event here, and writes the
 /// differences back; tests apply events to an in-memory state the same way.
-struct StockState: Sendable, Equatable {
+package struct StockState: Sendable, Equatable {
     /// The warehouse a movement without `warehouse` refers to.
-    static let defaultWarehouse = "default"
+    package static let defaultWarehouse = "default"
 
-    var skus: [String: SkuStock] = [:]
-    var levels: [LevelKey: Int64] = [:]
+    package var skus: [String: SkuStock] = [:]
+    package var levels: [LevelKey: Int64] = [:]
     /// Warehouses and whether their stock is for sale.
-    var warehouses: [String: Bool] = [StockState.defaultWarehouse: true]
-    var orders: [OrderKey: OrderState] = [:]
-    var refunds: Set<RefundKey> = []
-    var variants: [VariantKey: Variant] = [:]
+    package var warehouses: [String: Bool] = [StockState.defaultWarehouse: true]
+    package var orders: [OrderKey: OrderState] = [:]
+    package var refunds: Set<RefundKey> = []
+    package var variants: [VariantKey: Variant] = [:]
     /// Zero-oversell guards of the SKUs that have one active (loaded with the SKUs).
-    var guards: [String: StockGuard] = [:]
+    package var guards: [String: StockGuard] = [:]
     /// The guard's defaults (threshold, shops, timings); a SKU's own threshold wins.
-    var guardDefaults = StockGuard.Settings()
+    package var guardDefaults = StockGuard.Settings()
 
     /// Per-SKU bookkeeping of the changes since the last ``takeChanges(computedAtMillis:)``.
-    private(set) var pending: [String: PendingChange] = [:]
+    package private(set) var pending: [String: PendingChange] = [:]
 
     /// Order lines without a SKU met since the state was created.
-    private(set) var linesWithoutSku = 0
+    package private(set) var linesWithoutSku = 0
     /// Custom order lines (no product or variant) met since the state was created.
-    private(set) var customLines = 0
+    package private(set) var customLines = 0
 
     /// What a SKU looked like before the batch, and what changed it.
-    struct PendingChange: Sendable, Equatable {
-        var before: SkuStock
-        var causes: [String] = []
-        var firstReceivedAtMillis: Int64?
+    package struct PendingChange: Sendable, Equatable {
+        package var before: SkuStock
+        package var causes: [String] = []
+        package var firstReceivedAtMillis: Int64?
         /// Net reservation change per shop caused by that shop's own orders.
-        var orderDeltaByShop: [String: Int64] = [:]
+        package var orderDeltaByShop: [String: Int64] = [:]
         /// Units each shop's own orders newly reserved (sales, gross: a cancel in the same batch does not net it out).
-        var soldByShop: [String: Int64] = [:]
+        package var soldByShop: [String: Int64] = [:]
         /// Units each shop's own orders released (cancellations, edits down, refunds), gross.
-        var restockedByShop: [String: Int64] = [:]
+        package var restockedByShop: [String: Int64] = [:]
+
+        /// Memberwise (explicit: the type is used outside its module).
+        package init(
+            before: SkuStock, causes: [String] = [], firstReceivedAtMillis: Int64? = nil, orderDeltaByShop: [String: Int64] = [:],
+            soldByShop: [String: Int64] = [:], restockedByShop: [String: Int64] = [:]
+        ) {
+            self.before = before
+            self.causes = causes
+            self.firstReceivedAtMillis = firstReceivedAtMillis
+            self.orderDeltaByShop = orderDeltaByShop
+            self.soldByShop = soldByShop
+            self.restockedByShop = restockedByShop
+        }
     }
 
-    init() {}
+    package init() {}
 
     // MARK: Applying
 
     /// Applies one event; a rejected event leaves the state unchanged.
-    mutating func apply(_ event: StockEvent, cause: EventCause) -> ApplyOutcome {
+    package mutating func apply(_ event: StockEvent, cause: EventCause) -> ApplyOutcome {
         switch event {
         case .order(let snapshot): return apply(snapshot, cause: cause)
         case .refund(let refund): return apply(refund, cause: cause)
@@ -259,7 +400,7 @@ struct StockState: Sendable, Equatable {
     /// Whether `snapshot` replaces the applied one: a later `updated_at`, or the same `updated_at` (Shopify's
     /// stamp has whole seconds, so two changes within a second share it) and a later webhook trigger time.
     /// Equal in both is the same change delivered again: stale.
-    static func isNewer(_ snapshot: OrderSnapshot, than appliedUpdatedAt: Int64, appliedTriggeredAt: Int64?) -> Bool {
+    package static func isNewer(_ snapshot: OrderSnapshot, than appliedUpdatedAt: Int64, appliedTriggeredAt: Int64?) -> Bool {
         if snapshot.updatedAtMillis != appliedUpdatedAt { return snapshot.updatedAtMillis > appliedUpdatedAt }
         guard let incoming = snapshot.triggeredAtMillis, let applied = appliedTriggeredAt else { return false }
         return incoming > applied
@@ -269,7 +410,9 @@ struct StockState: Sendable, Equatable {
         linesWithoutSku += snapshot.linesWithoutSku
         customLines += snapshot.customLines
         var order = orders[snapshot.key] ?? OrderState()
-        if let applied = order.updatedAtMillis, !Self.isNewer(snapshot, than: applied, appliedTriggeredAt: order.triggeredAtMillis) {
+        if let applied = order.updatedAtMillis,
+            !Self.isNewer(snapshot, than: applied, appliedTriggeredAt: order.triggeredAtMillis)
+        {
             return .stale
         }
         let wasCancelled = order.cancelled
@@ -429,13 +572,13 @@ struct StockState: Sendable, Equatable {
 
     /// Marks a SKU for a look by the guard in the next ``takeChanges(computedAtMillis:)`` (an exporter's
     /// confirmation, or time passing), without any change of its quantities.
-    mutating func reviewGuard(sku: String) {
+    package mutating func reviewGuard(sku: String) {
         guard skus[sku] != nil, pending[sku] == nil else { return }
         pending[sku] = PendingChange(before: skus[sku]!)
     }
 
     /// The guard settings of `sku`: the defaults, with the SKU's own threshold when it has one.
-    func guardSettings(of sku: String, change: PendingChange) -> StockGuard.Settings {
+    package func guardSettings(of sku: String, change: PendingChange) -> StockGuard.Settings {
         var settings = guardDefaults
         if let own = skus[sku]?.guardThreshold { settings.threshold = own }
         for shop in change.orderDeltaByShop.keys.sorted() where !settings.shops.contains(shop) { settings.shops.append(shop) }
@@ -444,7 +587,7 @@ struct StockState: Sendable, Equatable {
 
     /// Bumps the version of every SKU whose quantities (or guard shares) changed since the last call and returns
     /// one availability message per such SKU (sorted by SKU); clears the bookkeeping.
-    mutating func takeChanges(computedAtMillis: Int64) -> [AvailabilityMessage] {
+    package mutating func takeChanges(computedAtMillis: Int64) -> [AvailabilityMessage] {
         var messages: [AvailabilityMessage] = []
         for (sku, change) in pending.sorted(by: { $0.key < $1.key }) {
             guard var stock = skus[sku] else { continue }

@@ -67,73 +67,98 @@
 ///
 /// The ledger errs on the safe side: a wrong `believed` costs one stale answer and one read, and a loss that is
 /// counted twice under-reports a shop for a while (stranded stock), never over-reports it (oversold stock).
-struct ShopLedger {
+package struct ShopLedger {
     /// An item's state.
-    struct Item: Equatable {
+    package struct Item: Equatable {
         /// The level we believe the shop holds; nil until a write or a read told us.
-        var believed: Int64?
+        package var believed: Int64?
         /// Whether `believed` is what Shopify last told us (a read, or a write nothing was sold during), not derived.
-        var confirmed = false
+        package var confirmed = false
         /// Units lost in the shop that the truth does not show yet.
-        var unseen: Int64 = 0
+        package var unseen: Int64 = 0
         /// Units that came back in the shop (a read showed more than believed) that no announced restock explains
         /// yet; an announced restock first uses these up (step 2b), so a restock seen early is not counted twice.
-        var gained: Int64 = 0
+        package var gained: Int64 = 0
         /// When `unseen` last grew.
-        var unseenSince: ContinuousClock.Instant?
+        package var unseenSince: ContinuousClock.Instant?
         /// Whether a write of the item is on its way to Shopify.
-        var writing = false
+        package var writing = false
         /// Sales (step 2) announced while that write was in flight (step 5).
-        var soldDuringWrite: Int64 = 0
+        package var soldDuringWrite: Int64 = 0
         /// Whether any change of the shop's own was announced while that write was in flight (step 6).
-        var ownChangeDuringWrite = false
+        package var ownChangeDuringWrite = false
         /// Whether the belief goes back to a read made without one (step 6): announced sales may predate it.
-        var cold = false
+        package var cold = false
         /// Until when announcements may still describe changes older than the cold read (step 6).
-        var coldUntil: ContinuousClock.Instant?
+        package var coldUntil: ContinuousClock.Instant?
         /// Restocks announced while cold and left out of the belief: a read that shows the level above the belief
         /// counts them first, so they are not taken as units gained that a later restock announcement would use up.
-        var skippedRestock: Int64 = 0
+        package var skippedRestock: Int64 = 0
         /// Whether a read of the item is on its way to Shopify (step 7).
-        var reading = false
+        package var reading = false
         /// Sales (step 2) announced while that read was in flight, not explained by unseen loss.
-        var soldDuringRead: Int64 = 0
+        package var soldDuringRead: Int64 = 0
         /// Whether any change of the shop's own was announced while that read was in flight.
-        var ownChangeDuringRead = false
+        package var ownChangeDuringRead = false
 
         /// The write in flight ended (applied or not).
-        mutating func endWrite() {
+        package mutating func endWrite() {
             writing = false
             soldDuringWrite = 0
             ownChangeDuringWrite = false
         }
 
         /// The read in flight ended (answered, failed, or to be read again).
-        mutating func endRead() {
+        package mutating func endRead() {
             reading = false
             soldDuringRead = 0
             ownChangeDuringRead = false
         }
+
+        /// Memberwise (explicit: the type is used outside its module).
+        package init(
+            believed: Int64? = nil, confirmed: Bool = false, unseen: Int64 = 0, gained: Int64 = 0,
+            unseenSince: ContinuousClock.Instant? = nil, writing: Bool = false, soldDuringWrite: Int64 = 0,
+            ownChangeDuringWrite: Bool = false, cold: Bool = false, coldUntil: ContinuousClock.Instant? = nil,
+            skippedRestock: Int64 = 0, reading: Bool = false, soldDuringRead: Int64 = 0, ownChangeDuringRead: Bool = false
+        ) {
+            self.believed = believed
+            self.confirmed = confirmed
+            self.unseen = unseen
+            self.gained = gained
+            self.unseenSince = unseenSince
+            self.writing = writing
+            self.soldDuringWrite = soldDuringWrite
+            self.ownChangeDuringWrite = ownChangeDuringWrite
+            self.cold = cold
+            self.coldUntil = coldUntil
+            self.skippedRestock = skippedRestock
+            self.reading = reading
+            self.soldDuringRead = soldDuringRead
+            self.ownChangeDuringRead = ownChangeDuringRead
+        }
     }
 
     /// How long unexplained loss is kept back.
-    let unseenTTL: Duration
+    package let unseenTTL: Duration
     /// How long after a cold read announced changes may predate it (step 6): Shopify delivers most webhooks within
     /// seconds; later ones come after an outage, and a belief that errs on them costs a stale answer.
-    let coldWindow: Duration
-    private(set) var items: [String: Item] = [:]
+    package let coldWindow: Duration
+    package private(set) var items: [String: Item] = [:]
 
     /// Creates an empty ledger.
-    init(unseenTTL: Duration = .seconds(900), coldWindow: Duration = .seconds(300)) {
+    package init(unseenTTL: Duration = .seconds(900), coldWindow: Duration = .seconds(300)) {
         self.unseenTTL = unseenTTL
         self.coldWindow = coldWindow
     }
 
     /// The state of an item.
-    func item(_ id: String) -> Item { items[id] ?? Item() }
+    package func item(_ id: String) -> Item { items[id] ?? Item() }
 
     /// The quantity to write for `target`, and the `changeFromQuantity` to send with it (nil when unknown: read first).
-    mutating func plan(item id: String, target: Int64, now: ContinuousClock.Instant) -> (quantity: Int64, changeFrom: Int64?) {
+    package mutating func plan(item id: String, target: Int64, now: ContinuousClock.Instant) -> (
+        quantity: Int64, changeFrom: Int64?
+    ) {
         var state = item(id)
         if let since = state.unseenSince, now - since > unseenTTL {
             state.unseen = 0
@@ -145,13 +170,13 @@ struct ShopLedger {
     }
 
     /// Whether the shop is known to hold `quantity` already, so that no write is needed (step 6).
-    func holds(item id: String, quantity: Int64) -> Bool {
+    package func holds(item id: String, quantity: Int64) -> Bool {
         guard let state = items[id] else { return false }
         return state.confirmed && state.believed == quantity
     }
 
     /// A write of these items is being sent.
-    mutating func beginWrite(items ids: [String]) {
+    package mutating func beginWrite(items ids: [String]) {
         for id in ids {
             items[id, default: Item()].endWrite()
             items[id]!.writing = true
@@ -159,12 +184,12 @@ struct ShopLedger {
     }
 
     /// The write did not take effect (refused, stale, or not answered): what we believe stays as it was.
-    mutating func writeFailed(items ids: [String]) {
+    package mutating func writeFailed(items ids: [String]) {
         for id in ids { items[id]?.endWrite() }
     }
 
     /// A write was applied: the shop now holds `quantity`, less the sales announced meanwhile (step 5).
-    mutating func wrote(item id: String, quantity: Int64) {
+    package mutating func wrote(item id: String, quantity: Int64) {
         var state = item(id)
         let soldMeanwhile = state.writing ? state.soldDuringWrite : 0
         state.believed = quantity - soldMeanwhile
@@ -174,7 +199,7 @@ struct ShopLedger {
     }
 
     /// The shop's own order of `quantity` units is now part of the truth (step 2).
-    mutating func ownSale(item id: String, quantity: Int64) {
+    package mutating func ownSale(item id: String, quantity: Int64) {
         var state = item(id)
         let explained = min(state.unseen, quantity)
         state.unseen -= explained
@@ -194,7 +219,7 @@ struct ShopLedger {
     }
 
     /// The shop's own orders gave back `quantity` units that Shopify restocked in the shop (step 2b).
-    mutating func ownRestock(item id: String, quantity: Int64) {
+    package mutating func ownRestock(item id: String, quantity: Int64) {
         guard quantity > 0, var state = items[id] else { return }
         let explained = min(state.gained, quantity)
         state.gained -= explained
@@ -217,7 +242,7 @@ struct ShopLedger {
     }
 
     /// A read of these items is being sent (step 7).
-    mutating func beginRead(items ids: [String]) {
+    package mutating func beginRead(items ids: [String]) {
         for id in ids {
             items[id, default: Item()].endRead()
             items[id]!.reading = true
@@ -225,14 +250,14 @@ struct ShopLedger {
     }
 
     /// The read did not answer: nothing changes but that it is no longer in flight.
-    mutating func readFailed(items ids: [String]) {
+    package mutating func readFailed(items ids: [String]) {
         for id in ids { items[id]?.endRead() }
     }
 
     /// The answer of a read begun with ``beginRead(items:)`` (step 7): applied, and true, unless a change of the
     /// shop's own was announced while it was in flight and `final` is false: then nothing is applied, and the
     /// item is to be read again. A `final` ambiguous answer is applied with the belief erring low.
-    mutating func readAnswered(item id: String, actual: Int64, now: ContinuousClock.Instant, final: Bool) -> Bool {
+    package mutating func readAnswered(item id: String, actual: Int64, now: ContinuousClock.Instant, final: Bool) -> Bool {
         var state = item(id)
         guard state.reading, state.ownChangeDuringRead else {
             observed(item: id, actual: actual, now: now)
@@ -254,7 +279,7 @@ struct ShopLedger {
     }
 
     /// The actual level was read (after a stale answer, or before the first write) (step 3).
-    mutating func observed(item id: String, actual: Int64, now: ContinuousClock.Instant) {
+    package mutating func observed(item id: String, actual: Int64, now: ContinuousClock.Instant) {
         var state = item(id)
         state.endRead()
         if let believed = state.believed, actual < believed {
@@ -278,11 +303,11 @@ struct ShopLedger {
 
     /// Forgets what we believe the shop holds (a resync: the shop may have been restored or edited), so that the
     /// next write reads the actual level first; unexplained loss is kept.
-    mutating func forgetBelieved(item id: String) {
+    package mutating func forgetBelieved(item id: String) {
         items[id]?.believed = nil
         items[id]?.confirmed = false
     }
 
     /// An `inventory_levels/update` equal to what we wrote is our own echo.
-    func isEcho(item id: String, available: Int64) -> Bool { items[id]?.believed == available }
+    package func isEcho(item id: String, available: Int64) -> Bool { items[id]?.believed == available }
 }

@@ -9,9 +9,11 @@
 /// documents; every answer's `requestedQueryCost` replaces them, so a cost Shopify changes is followed from the next
 /// call on. Guessed low (3 points for a variant lookup, 2 + n/10 for a level read of n items, against 22 and 3n by
 /// those rules), the bucket was overdrawn and Shopify throttled every burst of reads.
-struct QueryCosts: Equatable, Sendable {
+package struct QueryCosts: Equatable, Sendable {
+    package init() {}
+
     /// The calls the exporter makes.
-    enum Call: String, Sendable, CaseIterable {
+    package enum Call: String, Sendable, CaseIterable {
         /// `inventorySetQuantities`: a mutation.
         case write
         /// `productVariants(first: 10) { nodes { id sku inventoryItem { id } } }`.
@@ -23,7 +25,7 @@ struct QueryCosts: Equatable, Sendable {
     }
 
     /// Shopify refuses a single query that would cost more (`MAX_COST_EXCEEDED`).
-    static let maximumPerQuery: Double = 1_000
+    package static let maximumPerQuery: Double = 1_000
 
     /// Requested cost of one call; for ``Call/levels``, of one id.
     private var perCall: [Call: Double] = [
@@ -34,19 +36,19 @@ struct QueryCosts: Equatable, Sendable {
     ]
 
     /// Points to reserve before a call (`items`: ids of a level read).
-    func estimate(_ call: Call, items: Int = 1) -> Double {
+    package func estimate(_ call: Call, items: Int = 1) -> Double {
         call == .levels ? perCall[.levels]! * Double(max(1, items)) : perCall[call]!
     }
 
     /// Adopts the `requestedQueryCost` Shopify reported for a call (of `items` ids, for a level read).
-    mutating func learn(_ call: Call, items: Int = 1, requested: Double) {
+    package mutating func learn(_ call: Call, items: Int = 1, requested: Double) {
         guard requested > 0, requested.isFinite else { return }
         perCall[call] = call == .levels ? requested / Double(max(1, items)) : requested
     }
 
     /// How many ids one level read may ask for: at most `limit` (Shopify's 250 for input arrays), and few enough that
     /// the read stays within ``maximumPerQuery``.
-    func levelItemsPerQuery(limit: Int) -> Int {
+    package func levelItemsPerQuery(limit: Int) -> Int {
         max(1, min(limit, Int((Self.maximumPerQuery / perCall[.levels]!).rounded(.down))))
     }
 }

@@ -30,48 +30,73 @@ import Foundation
 /// unit while there are enough units; a shop holding more than its part that sold nothing for `rebalanceAfter` gives
 /// the surplus back (its share is lowered, and once its exporter confirmed the lower count the units go to the
 /// shops that sell). Above `2 × threshold` the SKU returns to mirror mode.
-struct StockGuard: Sendable, Equatable {
+package struct StockGuard: Sendable, Equatable {
     /// What the guard knows of one shop.
-    struct Shop: Sendable, Equatable {
+    package struct Shop: Sendable, Equatable {
         /// What the shop is told to show.
-        var share: Int64 = 0
+        package var share: Int64 = 0
         /// Upper bound of what the shop can still sell plus its sales the truth has not seen (less its restocks the
         /// truth has not seen: it can be negative); nil until confirmed.
-        var granted: Int64?
+        package var granted: Int64?
         /// Net units the shop's own orders took since the guard was entered (as the truth learned them).
-        var soldTotal: Int64 = 0
+        package var soldTotal: Int64 = 0
         /// The version of the last raise of `share`: a confirmation of an older write says nothing about it.
-        var raisedAtVersion: Int64 = 0
+        package var raisedAtVersion: Int64 = 0
         /// Sales, decaying (half-life ``Settings/demandHalfLifeMillis``), as of `demandAtMillis`.
-        var demand: Double = 0
-        var demandAtMillis: Int64 = 0
+        package var demand: Double = 0
+        package var demandAtMillis: Int64 = 0
         /// When the shop last sold (or got its share), for re-balancing.
-        var lastActivityAtMillis: Int64 = 0
+        package var lastActivityAtMillis: Int64 = 0
         /// Why the share is what it is, for `explain`.
-        var reason: String = ""
+        package var reason: String = ""
+
+        /// Memberwise (explicit: the type is used outside its module).
+        package init(
+            share: Int64 = 0, granted: Int64? = nil, soldTotal: Int64 = 0, raisedAtVersion: Int64 = 0, demand: Double = 0,
+            demandAtMillis: Int64 = 0, lastActivityAtMillis: Int64 = 0, reason: String = ""
+        ) {
+            self.share = share
+            self.granted = granted
+            self.soldTotal = soldTotal
+            self.raisedAtVersion = raisedAtVersion
+            self.demand = demand
+            self.demandAtMillis = demandAtMillis
+            self.lastActivityAtMillis = lastActivityAtMillis
+            self.reason = reason
+        }
     }
 
     /// How the guard behaves.
-    struct Settings: Sendable, Equatable {
+    package struct Settings: Sendable, Equatable {
         /// At or below this available quantity the SKU is guarded; 0 = never.
-        var threshold: Int64 = 0
+        package var threshold: Int64 = 0
         /// Shops that sell the SKU (the guard gives each a share).
-        var shops: [String] = []
+        package var shops: [String] = []
         /// A shop that sold nothing for this long gives back what it holds beyond its part.
-        var rebalanceAfterMillis: Int64 = 10_000
+        package var rebalanceAfterMillis: Int64 = 10_000
         /// Half-life of a shop's demand.
-        var demandHalfLifeMillis: Int64 = 60_000
+        package var demandHalfLifeMillis: Int64 = 60_000
+
+        /// Memberwise (explicit: the type is used outside its module).
+        package init(
+            threshold: Int64 = 0, shops: [String] = [], rebalanceAfterMillis: Int64 = 10_000, demandHalfLifeMillis: Int64 = 60_000
+        ) {
+            self.threshold = threshold
+            self.shops = shops
+            self.rebalanceAfterMillis = rebalanceAfterMillis
+            self.demandHalfLifeMillis = demandHalfLifeMillis
+        }
     }
 
     /// Whether the SKU is guarded now (false: mirror mode, every shop shows the available quantity).
-    var active = false
-    var shops: [String: Shop] = [:]
+    package var active = false
+    package var shops: [String: Shop] = [:]
 
     // MARK: - Events
 
     /// The truth learned `net` units of shop `shop`'s own orders (negative: units came back to it) in the change
     /// that becomes `version`.
-    mutating func ownChange(shop: String, net: Int64, version: Int64, now: Int64, settings: Settings) {
+    package mutating func ownChange(shop: String, net: Int64, version: Int64, now: Int64, settings: Settings) {
         guard active, net != 0 else { return }
         var s = shops[shop] ?? Shop()
         s.soldTotal += net
@@ -97,7 +122,7 @@ struct StockGuard: Sendable, Equatable {
     /// `heldBack` units the shop had sold and the truth had not seen, and that version said the shop's own orders
     /// had taken `soldTotal`. Returns whether `granted` fell (units may have been freed).
     @discardableResult
-    mutating func confirm(shop: String, version: Int64, value: Int64, heldBack: Int64, soldTotal: Int64) -> Bool {
+    package mutating func confirm(shop: String, version: Int64, value: Int64, heldBack: Int64, soldTotal: Int64) -> Bool {
         guard active, var s = shops[shop], version >= s.raisedAtVersion else { return false }
         let bound = value + heldBack - (s.soldTotal - soldTotal)
         guard bound < s.granted ?? .max else { return false }
@@ -119,7 +144,7 @@ struct StockGuard: Sendable, Equatable {
     // MARK: - Allocation
 
     /// Units no shop holds a claim on.
-    func free(available: Int64) -> Int64 {
+    package func free(available: Int64) -> Int64 {
         var claimed: Int64 = 0
         for s in shops.values {
             guard let g = s.granted else { return 0 }
@@ -130,7 +155,7 @@ struct StockGuard: Sendable, Equatable {
 
     /// Brings the guard in line with `available` at `version`; returns whether any shop's share (or the mode)
     /// changed, so that a new availability message must go out.
-    mutating func allocate(available: Int64, version: Int64, now: Int64, settings: Settings) -> Bool {
+    package mutating func allocate(available: Int64, version: Int64, now: Int64, settings: Settings) -> Bool {
         let before = self
         for shop in settings.shops where shops[shop] == nil && active {
             shops[shop] = Shop(raisedAtVersion: version, lastActivityAtMillis: now, reason: "new shop")
@@ -141,7 +166,8 @@ struct StockGuard: Sendable, Equatable {
             shops = [:]
             for shop in settings.shops {
                 // What the shop shows is unknown until its exporter confirms the first share.
-                shops[shop] = Shop(raisedAtVersion: version, demandAtMillis: now, lastActivityAtMillis: now, reason: "guard entered")
+                shops[shop] = Shop(
+                    raisedAtVersion: version, demandAtMillis: now, lastActivityAtMillis: now, reason: "guard entered")
             }
             let parts = Self.parts(of: available, weights: settings.shops.map { ($0, 1.0) })
             for (shop, part) in parts { shops[shop]!.share = part }
@@ -209,16 +235,16 @@ struct StockGuard: Sendable, Equatable {
     }
 
     /// The shares every shop is told, or nil in mirror mode.
-    var shares: [String: Int64]? { active ? shops.mapValues(\.share) : nil }
+    package var shares: [String: Int64]? { active ? shops.mapValues(\.share) : nil }
 
     /// Each shop's net sold units since the guard was entered, or nil in mirror mode.
-    var soldTotals: [String: Int64]? { active ? shops.mapValues(\.soldTotal) : nil }
+    package var soldTotals: [String: Int64]? { active ? shops.mapValues(\.soldTotal) : nil }
 
     // MARK: - Arithmetic
 
     /// `units` split by `weights` (largest remainder), every shop with weight > 0 getting at least 1 while units
     /// last; all weights 0 → equal split.
-    static func parts(of units: Int64, weights: [(String, Double)]) -> [(String, Int64)] {
+    package static func parts(of units: Int64, weights: [(String, Double)]) -> [(String, Int64)] {
         guard !weights.isEmpty else { return [] }
         let total = weights.reduce(0) { $0 + $1.1 }
         let w = total > 0 ? weights : weights.map { ($0.0, 1.0) }
@@ -246,9 +272,15 @@ struct StockGuard: Sendable, Equatable {
         return w.map { ($0.0, result[$0.0]!) }
     }
 
-    static func decayed(_ s: Shop, now: Int64, settings: Settings) -> Double {
+    package static func decayed(_ s: Shop, now: Int64, settings: Settings) -> Double {
         guard s.demand > 0, now > s.demandAtMillis else { return s.demand }
         let halfLives = Double(now - s.demandAtMillis) / Double(max(1, settings.demandHalfLifeMillis))
         return s.demand * Foundation.exp2(-halfLives)
+    }
+
+    /// Memberwise (explicit: the type is used outside its module).
+    package init(active: Bool = false, shops: [String: Shop] = [:]) {
+        self.active = active
+        self.shops = shops
     }
 }

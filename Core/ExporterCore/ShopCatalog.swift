@@ -12,30 +12,48 @@ import Contracts
 /// seconds), so a SKU looked up right after its product was created is not found. Such a SKU is looked up again
 /// after ``recheckAfter`` (30 s, 5 min, 1 h), then left to the catalog messages, which name it as soon as the
 /// product's webhook arrives.
-struct ShopCatalog {
+package struct ShopCatalog {
     /// A variant as the catalog knows it.
-    struct Listing: Equatable {
-        var variantId: String
-        var inventoryItemId: String
+    package struct Listing: Equatable {
+        package var variantId: String
+        package var inventoryItemId: String
+
+        /// Memberwise (explicit: the type is used outside its module).
+        package init(variantId: String, inventoryItemId: String) {
+            self.variantId = variantId
+            self.inventoryItemId = inventoryItemId
+        }
     }
 
     /// What applying a catalog message changed.
-    struct Change: Equatable {
+    package struct Change: Equatable {
         /// The message was older than what is known of its product and changed nothing.
-        var ignoredAsOlder = false
+        package var ignoredAsOlder = false
         /// SKUs whose items changed, with the items they map to now.
-        var changed: [String: [String]] = [:]
+        package var changed: [String: [String]] = [:]
         /// SKUs listed by several variants now (all of them are written), with those variants.
-        var shared: [String: [String]] = [:]
+        package var shared: [String: [String]] = [:]
         /// SKUs with an item that no written level protects from now on, with why.
-        var unprotectable: [String: Unprotectable] = [:]
+        package var unprotectable: [String: Unprotectable] = [:]
         /// SKUs with an item that Shopify now sells beyond its stock.
-        var sellsBeyondStock: [String] = []
+        package var sellsBeyondStock: [String] = []
+
+        /// Memberwise (explicit: the type is used outside its module).
+        package init(
+            ignoredAsOlder: Bool = false, changed: [String: [String]] = [:], shared: [String: [String]] = [:],
+            unprotectable: [String: Unprotectable] = [:], sellsBeyondStock: [String] = []
+        ) {
+            self.ignoredAsOlder = ignoredAsOlder
+            self.changed = changed
+            self.shared = shared
+            self.unprotectable = unprotectable
+            self.sellsBeyondStock = sellsBeyondStock
+        }
     }
 
     private struct Product {
-        var updatedAtMillis: Int64?
-        var listings: [(sku: String, listing: Listing)]
+        package var updatedAtMillis: Int64?
+        package var listings: [(sku: String, listing: Listing)]
     }
 
     private var products: [Int64: Product] = [:]
@@ -51,31 +69,31 @@ struct ShopCatalog {
     /// counts them down), or they are bundle parents (`bundle`: Shopify computes their stock from the components and
     /// refuses writes with `NON_MUTABLE_INVENTORY_ITEM`). They are left out of ``items(sku:now:)``, so one of them
     /// never fails a batch.
-    private(set) var unwritable: [String: Unprotectable] = [:]
+    package private(set) var unwritable: [String: Unprotectable] = [:]
     /// Items Shopify sells beyond their stock (`inventoryPolicy` `CONTINUE`): written, but the level protects nothing.
-    private(set) var sellsBeyondStock: Set<String> = []
+    package private(set) var sellsBeyondStock: Set<String> = []
 
     /// Why an inventory item is not written.
-    enum Unprotectable: String, Sendable, Equatable {
+    package enum Unprotectable: String, Sendable, Equatable {
         case untracked
         case bundle
     }
 
     /// When a SKU that a lookup did not find is looked up again, after the first miss, the second, …
-    let recheckAfter: [Duration]
-    static let defaultRecheckAfter: [Duration] = [.seconds(30), .seconds(300), .seconds(3600)]
+    package let recheckAfter: [Duration]
+    package static let defaultRecheckAfter: [Duration] = [.seconds(30), .seconds(300), .seconds(3600)]
 
-    init(recheckAfter: [Duration] = Self.defaultRecheckAfter) { self.recheckAfter = recheckAfter }
+    package init(recheckAfter: [Duration] = Self.defaultRecheckAfter) { self.recheckAfter = recheckAfter }
 
     /// The items of `sku`: [] when the shop does not list it, nil when unknown or due to be looked up again.
-    func items(sku: String, now: ContinuousClock.Instant = .now) -> [String]? {
+    package func items(sku: String, now: ContinuousClock.Instant = .now) -> [String]? {
         if let listings = listed[sku] { return listings.map(\.inventoryItemId).filter { unwritable[$0] == nil } }
         if let due = missed[sku]?.recheckAt, due <= now { return nil }
         return lookedUp[sku]?.filter { unwritable[$0] == nil }
     }
 
     /// The SKU's items that are not written, with why.
-    func unprotectable(sku: String) -> [(item: String, reason: Unprotectable)] {
+    package func unprotectable(sku: String) -> [(item: String, reason: Unprotectable)] {
         let all = listed[sku]?.map(\.inventoryItemId) ?? lookedUp[sku] ?? []
         return all.compactMap { item in unwritable[item].map { (item, $0) } }
     }
@@ -83,7 +101,9 @@ struct ShopCatalog {
     /// Records what Shopify says of an item (nil: not said, the earlier word stands). Returns the reason when the
     /// item just became one no level protects, or `sellsBeyondStock` just became true, so that it is reported once.
     @discardableResult
-    mutating func note(item: String, tracked: Bool?, continueSelling: Bool?, bundle: Bool?) -> (unprotectable: Unprotectable?, continueSelling: Bool) {
+    package mutating func note(item: String, tracked: Bool?, continueSelling: Bool?, bundle: Bool?) -> (
+        unprotectable: Unprotectable?, continueSelling: Bool
+    ) {
         let before = unwritable[item]
         if bundle == true {
             unwritable[item] = .bundle
@@ -103,7 +123,7 @@ struct ShopCatalog {
 
     /// Up to `limit` SKUs not found before whose next lookup is due; each is handed out once until its lookup is
     /// recorded.
-    mutating func rechecksDue(now: ContinuousClock.Instant, limit: Int) -> [String] {
+    package mutating func rechecksDue(now: ContinuousClock.Instant, limit: Int) -> [String] {
         var out: [String] = []
         for (sku, miss) in missed where out.count < limit && !recheckQueued.contains(sku) {
             if let due = miss.recheckAt, due <= now { out.append(sku) }
@@ -113,14 +133,14 @@ struct ShopCatalog {
     }
 
     /// Whether `sku`'s mapping came from catalog messages.
-    func isFromCatalog(_ sku: String) -> Bool { listed[sku] != nil }
+    package func isFromCatalog(_ sku: String) -> Bool { listed[sku] != nil }
 
     /// SKUs known, from either source.
-    var count: Int { Set(listed.keys).union(lookedUp.keys).count }
+    package var count: Int { Set(listed.keys).union(lookedUp.keys).count }
 
     /// Replaces what is known of the message's product. An older snapshot of a product than one applied
     /// before is ignored (webhooks arrive out of order).
-    mutating func apply(_ message: CatalogMessage) -> Change {
+    package mutating func apply(_ message: CatalogMessage) -> Change {
         var change = Change()
         let previous = products[message.productId]
         if let known = previous?.updatedAtMillis, let incoming = message.updatedAtMillis, incoming < known {
@@ -129,7 +149,12 @@ struct ShopCatalog {
         }
         let listings = message.variants.compactMap { v -> (sku: String, listing: Listing)? in
             guard let sku = v.sku, !sku.isEmpty, let item = v.inventoryItemId else { return nil }
-            return (sku, Listing(variantId: "gid://shopify/ProductVariant/\(v.variantId)", inventoryItemId: "gid://shopify/InventoryItem/\(item)"))
+            return (
+                sku,
+                Listing(
+                    variantId: "gid://shopify/ProductVariant/\(v.variantId)",
+                    inventoryItemId: "gid://shopify/InventoryItem/\(item)")
+            )
         }
         let affected = Set((previous?.listings ?? []).map(\.sku)).union(listings.map(\.sku))
         let before = Dictionary(uniqueKeysWithValues: affected.map { ($0, items(sku: $0)) })
@@ -167,7 +192,7 @@ struct ShopCatalog {
     /// Keeps what a lookup by SKU found (ignored when a catalog message already named the SKU). Returns how many
     /// lookups had missed it before (0: the first lookup, or it had been found).
     @discardableResult
-    mutating func recordLookup(sku: String, items: [String], now: ContinuousClock.Instant = .now) -> Int {
+    package mutating func recordLookup(sku: String, items: [String], now: ContinuousClock.Instant = .now) -> Int {
         recheckQueued.remove(sku)
         guard listed[sku] == nil else { return 0 }
         lookedUp[sku] = items
@@ -183,7 +208,7 @@ struct ShopCatalog {
 
     /// Forgets a SKU after Shopify refused a write of its items (a variant deleted since, say): the next write
     /// looks it up again and Shopify's answer is what counts.
-    mutating func forget(sku: String) {
+    package mutating func forget(sku: String) {
         listed[sku] = nil
         lookedUp[sku] = nil
         missed[sku] = nil

@@ -4,20 +4,20 @@
 /// `restoreRate`, and the bucket follows them. Before a request the caller reserves its cost and waits the time
 /// this returns, so a shop is never sent a request Shopify would refuse for cost; after a refusal
 /// (`THROTTLED`, or 429 with `Retry-After`) nothing is sent before the time Shopify named.
-struct CostBucket: Equatable {
+package struct CostBucket: Equatable {
     /// Bucket size in points.
-    private(set) var maximum: Double
+    package private(set) var maximum: Double
     /// Points available at ``updatedAt``.
-    private(set) var available: Double
+    package private(set) var available: Double
     /// Points restored per second.
-    private(set) var restoreRate: Double
+    package private(set) var restoreRate: Double
     /// When ``available`` was last known.
-    private(set) var updatedAt: ContinuousClock.Instant
+    package private(set) var updatedAt: ContinuousClock.Instant
     /// No request before this instant (a `Retry-After`).
-    private(set) var blockedUntil: ContinuousClock.Instant?
+    package private(set) var blockedUntil: ContinuousClock.Instant?
 
     /// Starts with a guess (Shopify's smallest plan) until the first response tells the real figures.
-    init(now: ContinuousClock.Instant, maximum: Double = 1_000, restoreRate: Double = 50) {
+    package init(now: ContinuousClock.Instant, maximum: Double = 1_000, restoreRate: Double = 50) {
         self.maximum = maximum
         self.available = maximum
         self.restoreRate = restoreRate
@@ -25,13 +25,13 @@ struct CostBucket: Equatable {
     }
 
     /// Points available at `now`.
-    func current(at now: ContinuousClock.Instant) -> Double {
+    package func current(at now: ContinuousClock.Instant) -> Double {
         let elapsed = Self.seconds(now - updatedAt)
         return min(maximum, available + max(0, elapsed) * restoreRate)
     }
 
     /// Reserves `cost` points and returns how long to wait before sending (zero when it can go now).
-    mutating func reserve(cost: Double, at now: ContinuousClock.Instant) -> Duration {
+    package mutating func reserve(cost: Double, at now: ContinuousClock.Instant) -> Duration {
         // Reservations queue: a request goes no earlier than the one reserved before it, nor before a Retry-After.
         var sendAt = max(now, updatedAt)
         if let blockedUntil, blockedUntil > sendAt { sendAt = blockedUntil }
@@ -47,7 +47,9 @@ struct CostBucket: Equatable {
     }
 
     /// Adopts the figures Shopify reported with a response.
-    mutating func update(maximum: Double, currentlyAvailable: Double, restoreRate: Double, at now: ContinuousClock.Instant) {
+    package mutating func update(
+        maximum: Double, currentlyAvailable: Double, restoreRate: Double, at now: ContinuousClock.Instant
+    ) {
         guard maximum > 0, restoreRate > 0 else { return }
         self.maximum = maximum
         self.available = min(maximum, max(0, currentlyAvailable))
@@ -57,7 +59,7 @@ struct CostBucket: Equatable {
 
     /// Shopify refused for cost: nothing goes out before `retryAfter` (when given) or before the bucket refills
     /// enough for `cost`.
-    mutating func throttled(retryAfter: Duration?, cost: Double, at now: ContinuousClock.Instant) {
+    package mutating func throttled(retryAfter: Duration?, cost: Double, at now: ContinuousClock.Instant) {
         let refill = Duration.milliseconds(Int64((max(0, cost - current(at: now)) / max(restoreRate, 0.001) * 1000).rounded(.up)))
         let wait = max(retryAfter ?? .zero, refill, .milliseconds(100))
         blockedUntil = now + wait
