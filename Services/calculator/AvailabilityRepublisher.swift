@@ -96,15 +96,14 @@ struct AvailabilityRepublisher: Sendable {
     }
 
     private func message(_ m: AvailabilityMessage, to target: Target, resync: Flag) throws -> AMQPMessage {
-        var headers: [String: AMQPValue] = ["x-schema-version": 1]
+        var headers: [String: AMQPValue] = [:]
         switch resync {
         case .none: break
         case .resync: headers[StockwireTopology.resyncHeader] = 1
         case .reconcile: headers[StockwireTopology.resyncHeader] = .string(StockwireTopology.resyncReconcile)
         }
-        let properties = AMQPProperties(
-            contentType: "application/json", messageId: "\(m.sku)/\(m.version)", timestamp: UInt64(nowMillis() / 1000),
-            type: AvailabilityMessage.messageType, headers: headers)
+        let properties = AvailabilityMessage.properties(
+            messageId: "\(m.sku)/\(m.version)", timestampMillis: nowMillis(), headers: headers)
         switch target {
         case .exchange(let exchange):
             return AMQPMessage(exchange: exchange, routingKey: m.sku, body: try m.json(), properties: properties, mandatory: false)

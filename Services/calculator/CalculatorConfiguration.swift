@@ -58,31 +58,18 @@ struct CalculatorConfiguration: Sendable {
     /// Deliveries in flight: every batch in the pipeline plus the next one filling.
     var prefetch: UInt16 { UInt16(clamping: batchSize * (pipelineDepth + 1)) }
 
-    /// The topology to declare: the shared one for the default names, the same shape under custom names otherwise.
+    /// The topology to declare: the shared one, under this configuration's names.
     var topology: [AMQPTopology] {
-        var items: [AMQPTopology]
-        if queue == StockwireTopology.calculatorQueue, eventsExchange == StockwireTopology.eventsExchange,
-            deadExchange == StockwireTopology.deadExchange,
-            availabilityExchange == StockwireTopology.availabilityExchange,
-            requestQueue == StockwireTopology.calculatorRequestsQueue,
-            writesExchange == StockwireTopology.writesExchange, writesQueue == StockwireTopology.calculatorWritesQueue
-        {
-            items = StockwireTopology.calculator()
-        } else {
-            let dead = StockwireTopology.deadLetterQueue(of: queue)
-            items = [
-                .exchange(name: eventsExchange, kind: .topic), .exchange(name: deadExchange, kind: .direct),
-                .quorumQueue(dead), .binding(queue: dead, exchange: deadExchange, routingKey: queue),
-                .quorumQueue(
-                    queue, deadLetterExchange: deadExchange, deadLetterRoutingKey: queue,
-                    deliveryLimit: StockwireTopology.deliveryLimit),
-                .binding(queue: queue, exchange: eventsExchange, routingKey: "#"),
-                .exchange(name: availabilityExchange, kind: .topic), .quorumQueue(requestQueue),
-                .exchange(name: writesExchange, kind: .topic), .quorumQueue(writesQueue),
-                .binding(queue: writesQueue, exchange: writesExchange, routingKey: "#"),
-            ]
-        }
-        return items + [.exchange(name: catalogExchange, kind: .topic)]
+        var n = StockwireTopology.CalculatorNames()
+        n.queue = queue
+        n.eventsExchange = eventsExchange
+        n.deadExchange = deadExchange
+        n.availabilityExchange = availabilityExchange
+        n.catalogExchange = catalogExchange
+        n.requestQueue = requestQueue
+        n.writesExchange = writesExchange
+        n.writesQueue = writesQueue
+        return StockwireTopology.calculator(n)
     }
 
     /// Applies environment variables over the defaults.

@@ -1,4 +1,5 @@
 import AMQP
+import Contracts
 import Foundation
 import Logging
 import Postgres
@@ -55,6 +56,18 @@ struct OutboxRelay: Sendable {
     /// Rows published whose mark waits for the next batch transaction (or ``flushMarks()``).
     let marks = OutboxMarks()
 
+    /// The properties of an outbox row's message: its contract's, looked up by the row's `type`. A type this build
+    /// does not know (a row a newer build wrote, during a rolling upgrade) keeps its type, without a schema header.
+    static func properties(of m: OutboxMessage) -> AMQPProperties {
+        let now = nowMillis()
+        guard let contract = MessageContracts.contract(ofType: m.messageType) else {
+            return AMQPProperties(
+                contentType: MessageContracts.contentType, messageId: m.messageId, timestamp: UInt64(now / 1000),
+                type: m.messageType)
+        }
+        return contract.properties(messageId: m.messageId, timestampMillis: now)
+    }
+
     /// Publishes `messages` concurrently and returns the ids the broker confirmed.
     func publish(_ messages: [OutboxMessage]) async -> [Int64] {
         guard !messages.isEmpty else { return [] }
@@ -64,10 +77,7 @@ struct OutboxRelay: Sendable {
                 group.addTask {
                     let message = AMQPMessage(
                         exchange: m.exchange, routingKey: m.routingKey, body: m.body,
-                        properties: AMQPProperties(
-                            contentType: "application/json", messageId: m.messageId,
-                            timestamp: UInt64(nowMillis() / 1000), type: m.messageType,
-                            headers: ["x-schema-version": 1]),
+                        properties: OutboxRelay.properties(of: m),
                         // No exporter bound yet is not an error: exporters reconcile from the truth when they start.
                         mandatory: false)
                     do {

@@ -71,9 +71,8 @@ extension Exporter {
                 try await connection.publish(
                     AMQPMessage(
                         exchange: "", routingKey: requestsQueue, body: try request.json(),
-                        properties: AMQPProperties(
-                            contentType: "application/json", messageId: "resync/\(shop)/\(request.requestedAtMillis)",
-                            timestamp: UInt64(request.requestedAtMillis / 1000), type: ResyncRequest.messageType),
+                        properties: ResyncRequest.properties(
+                            messageId: "resync/\(shop)/\(request.requestedAtMillis)", timestampMillis: request.requestedAtMillis),
                         mandatory: true),
                     timeout: .seconds(10))
             } catch let error as AMQPError where error.code == .unroutable {

@@ -677,7 +677,7 @@ actor ShopWriter {
         metrics.reports.increment()
         let message = AMQPMessage(
             exchange: StockwireTopology.writesExchange, routingKey: shop.domain, body: body,
-            properties: AMQPProperties(contentType: "application/json", type: WriteReport.messageType), mandatory: false)
+            properties: WriteReport.properties(), mandatory: false)
         let connection = connection
         let logger = logger
         Task {

@@ -87,7 +87,6 @@ public struct EventEnvelope: Sendable, Equatable {
     /// The message to publish on ``StockwireTopology/eventsExchange``: persistent and mandatory.
     public func message() -> AMQPMessage {
         var headers = [String: AMQPValue](minimumCapacity: 9)
-        headers["x-schema-version"] = .int64(Int64(Self.schemaVersion))
         headers["source"] = .string(source.rawValue)
         headers["topic"] = .string(topic)
         headers["delivery-id"] = .string(deliveryId)
@@ -96,9 +95,7 @@ public struct EventEnvelope: Sendable, Equatable {
         if let eventId { headers["event-id"] = .string(eventId) }
         if let triggeredAt { headers["triggered-at"] = .string(triggeredAt) }
         if let apiVersion { headers["api-version"] = .string(apiVersion) }
-        let properties = AMQPProperties(
-            contentType: "application/json", messageId: messageId, timestamp: UInt64(receivedAtMillis / 1000),
-            type: Self.messageType, headers: headers)
+        let properties = Self.properties(messageId: messageId, timestampMillis: receivedAtMillis, headers: headers)
         return AMQPMessage(
             exchange: StockwireTopology.eventsExchange, routingKey: routingKey, body: body, properties: properties)
     }
@@ -106,8 +103,8 @@ public struct EventEnvelope: Sendable, Equatable {
     /// Reads an envelope back from a delivered message; throws a ``ContractError`` naming what is missing.
     public init(body: [UInt8], properties: AMQPProperties) throws {
         let h = properties.headers
-        guard let version = h["x-schema-version"]?.intValue else {
-            throw ContractError("event has no x-schema-version header")
+        guard let version = h[MessageContracts.schemaVersionHeader]?.intValue else {
+            throw ContractError("event has no \(MessageContracts.schemaVersionHeader) header")
         }
         guard version == Int64(Self.schemaVersion) else {
             throw ContractError("event schema version \(version) is not supported (this build reads \(Self.schemaVersion))")

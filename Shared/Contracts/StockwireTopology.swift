@@ -48,24 +48,39 @@ public enum StockwireTopology {
         ]
     }
 
+    /// The names a calculator declares and uses: the standard ones, or (tests, several deployments on one broker)
+    /// others of the same shape.
+    public struct CalculatorNames: Sendable, Equatable {
+        public var queue = calculatorQueue
+        public var eventsExchange = StockwireTopology.eventsExchange
+        public var deadExchange = StockwireTopology.deadExchange
+        public var availabilityExchange = StockwireTopology.availabilityExchange
+        public var catalogExchange = StockwireTopology.catalogExchange
+        public var requestQueue = calculatorRequestsQueue
+        public var writesExchange = StockwireTopology.writesExchange
+        public var writesQueue = calculatorWritesQueue
+
+        /// The standard names.
+        public init() {}
+    }
+
     /// The events exchange and the calculator's queue with its dead letters.
-    static func calculatorInput() -> [AMQPTopology] {
-        [.exchange(name: eventsExchange, kind: .topic)] + deadLetters(for: calculatorQueue) + [
+    static func calculatorInput(_ n: CalculatorNames = .init()) -> [AMQPTopology] {
+        [.exchange(name: n.eventsExchange, kind: .topic)] + deadLetters(for: n.queue, deadExchange: n.deadExchange) + [
             .quorumQueue(
-                calculatorQueue, deadLetterExchange: deadExchange, deadLetterRoutingKey: calculatorQueue,
-                deliveryLimit: deliveryLimit),
-            .binding(queue: calculatorQueue, exchange: eventsExchange, routingKey: "#"),
+                n.queue, deadLetterExchange: n.deadExchange, deadLetterRoutingKey: n.queue, deliveryLimit: deliveryLimit),
+            .binding(queue: n.queue, exchange: n.eventsExchange, routingKey: "#"),
         ]
     }
 
     /// What the calculator needs: its input queue, its request queue, and the availability and catalog exchanges.
     /// Not the event log: ingest declares it with the retention it is configured with.
-    public static func calculator() -> [AMQPTopology] {
-        calculatorInput() + [
-            .exchange(name: writesExchange, kind: .topic), .quorumQueue(calculatorWritesQueue),
-            .binding(queue: calculatorWritesQueue, exchange: writesExchange, routingKey: "#"),
-            .exchange(name: availabilityExchange, kind: .topic), .exchange(name: catalogExchange, kind: .topic),
-            .quorumQueue(calculatorRequestsQueue),
+    public static func calculator(_ n: CalculatorNames = .init()) -> [AMQPTopology] {
+        calculatorInput(n) + [
+            .exchange(name: n.writesExchange, kind: .topic), .quorumQueue(n.writesQueue),
+            .binding(queue: n.writesQueue, exchange: n.writesExchange, routingKey: "#"),
+            .exchange(name: n.availabilityExchange, kind: .topic), .exchange(name: n.catalogExchange, kind: .topic),
+            .quorumQueue(n.requestQueue),
         ]
     }
 
@@ -96,7 +111,7 @@ public enum StockwireTopology {
     }
 
     /// The dead-letter exchange and the queue that keeps `queue`'s dead letters until an operator acts.
-    public static func deadLetters(for queue: String) -> [AMQPTopology] {
+    public static func deadLetters(for queue: String, deadExchange: String = deadExchange) -> [AMQPTopology] {
         let dead = deadLetterQueue(of: queue)
         return [
             .exchange(name: deadExchange, kind: .direct),
