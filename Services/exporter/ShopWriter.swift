@@ -53,34 +53,16 @@ actor ShopWriter {
     private let tuning: Tuning
     private var logger: Logger
 
-    private var coalescer = Coalescer<AMQPDelivery>()
-    private var ledger: ShopLedger
+    /// What the writer knows while it owns the shop, and the decisions on it that need no I/O; replaced whole by a
+    /// handover (``handOver(_:)``).
+    private var state: ShopWriterState<AMQPDelivery>
     private var bucket = CostBucket(now: .now)
     /// What each call costs, learned from Shopify's answers.
     private var costs = QueryCosts()
-    private var catalog: ShopCatalog
     /// Whether the shop's other locations were looked at since the start.
     private var locationsChecked = false
-    /// The newest message written per SKU: written again to an inventory item a catalog message adds.
-    private var lastWritten: [String: AvailabilityMessage] = [:]
-    /// SKUs planned again once a write of them settles: their items changed while none of their writes had
-    /// finished yet, or their own sale or restock was announced while a write of them was on its way
-    /// (``receive(_:)``).
-    private var rewriteAfterSettle: Set<String> = []
-    private var maxSeenVersion: [String: Int64] = [:]
-    /// Versions of each SKU whose own sales and restocks reached the ledger: each once, in whatever order they
-    /// arrive. The calculator's outbox can publish a version after a newer one (its first publish failed in a broker
-    /// outage and was sent again); taking only versions above the newest seen dropped that version's sale, and the
-    /// shop was held a unit below the truth (`stockwire-scenario faults --fault broker-crash`).
-    private var announced: [String: AnnouncedVersions] = [:]
     /// Writes done but not reported yet (``report(quantities:owner:entries:heldBack:soldSeen:key:)``).
     private var unreported: [WriteReport.Write] = []
-    /// SKUs to read back, and when (``Tuning/verifyAfter``): set when a write driven by a message settles, pushed
-    /// back by the next one.
-    private var verifyDue: [String: ContinuousClock.Instant] = [:]
-    /// Per guarded SKU, this shop's `sold_totals` figure of the newest version received: the sales the ledger has
-    /// taken in. Reported with a write, it tells the guard which sales the write already accounted for.
-    private var soldTotalSeen: [String: Int64] = [:]
     private var locationId: String?
     private(set) var pausedReason: String?
     /// The wait before the next try of a paused shop; doubles up to `Tuning.maxPause`, reset when it answers.
@@ -94,8 +76,6 @@ actor ShopWriter {
     /// after a handover. Everything the writer knows beyond the catalog — what it believes the shop holds, the
     /// versions written, the sales announced — is only true while that subscription stands (see ``handOver(_:)``).
     private var lease: UInt64?
-    /// When the last delivery flagged `redelivered` came: the backlog of a previous owner being handed over.
-    private var lastRedeliveryAt: ContinuousClock.Instant?
     /// Times the writer handed the shop over since it started.
     private(set) var handovers = 0
 
@@ -107,8 +87,7 @@ actor ShopWriter {
         var logger = logger
         logger[metadataKey: "shop"] = "\(shop.domain)"
         self.logger = logger
-        self.ledger = ShopLedger(unseenTTL: tuning.unseenTTL)
-        self.catalog = ShopCatalog(recheckAfter: tuning.recheckAfter)
+        self.state = ShopWriterState(unseenTTL: tuning.unseenTTL, recheckAfter: tuning.recheckAfter)
         self.locationId = shop.locationId
         self.pauseWait = tuning.pauseRetry
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -144,7 +123,7 @@ actor ShopWriter {
     private func attach(_ consumer: AMQPConsumer) { self.consumer = consumer }
 
     /// Deliveries held in memory waiting for a write (bounded by the prefetch).
-    var heldDeliveries: Int { coalescer.heldDeliveries }
+    var heldDeliveries: Int { state.coalescer.heldDeliveries }
 
     // MARK: - Owning the shop
 
@@ -171,28 +150,19 @@ actor ShopWriter {
     private func handOver(_ reason: String) {
         logger.warning(
             "shop handed over: what this writer held is dropped and the shop is read afresh before the next write",
-            metadata: ["reason": "\(reason)", "deliveries_dropped": "\(coalescer.heldDeliveries)"])
+            metadata: ["reason": "\(reason)", "deliveries_dropped": "\(state.coalescer.heldDeliveries)"])
         metrics.handovers.increment()
         handovers += 1
         flushReports()  // writes that happened are reported whoever owns the shop now
         lease = nil
-        coalescer = Coalescer()
-        ledger = ShopLedger(unseenTTL: tuning.unseenTTL)
-        catalog = ShopCatalog(recheckAfter: tuning.recheckAfter)
-        lastWritten = [:]
-        rewriteAfterSettle = []
-        maxSeenVersion = [:]
-        announced = [:]
-        verifyDue = [:]
-        soldTotalSeen = [:]
-        lastRedeliveryAt = nil
+        state = ShopWriterState(unseenTTL: tuning.unseenTTL, recheckAfter: tuning.recheckAfter)
     }
 
     /// Puts a write that did not happen back, unless the lease it was taken under is gone (its deliveries are then
     /// back in the queue).
     private func putBack(_ batch: [Coalescer<AMQPDelivery>.Pending], lease: UInt64?) {
         guard holds(lease) else { return }
-        coalescer.putBack(batch)
+        state.coalescer.putBack(batch)
     }
 
     /// The reason this shop is not being written, or nil.
@@ -207,7 +177,7 @@ actor ShopWriter {
             guard delivery.isLive else { return }
             lease = delivery.subscription
         }
-        if delivery.redelivered { lastRedeliveryAt = .now }
+        if delivery.redelivered { state.lastRedeliveryAt = .now }
         if delivery.properties.type == CatalogMessage.messageType {
             await receiveCatalog(delivery)
             return
@@ -219,41 +189,19 @@ actor ShopWriter {
             await deadLetter([delivery], reason: "unreadable availability message: \(error)")
             return
         }
-        var ledgerMoved = false
-        var writing = false
-        if announced[message.sku, default: AnnouncedVersions(first: message.version)].insert(message.version),
-            let items = catalog.items(sku: message.sku)
-        {
-            let sold = message.soldQuantity(of: shop.domain) ?? 0
-            if sold > 0, items.count == 1 { ledger.ownSale(item: items[0], quantity: sold) }
-            // Net below gross: the shop's own orders gave units back, which Shopify restocked in the shop.
-            let restocked = message.restockedQuantity(of: shop.domain)
-            if restocked > 0, items.count == 1 { ledger.ownRestock(item: items[0], quantity: restocked) }
-            ledgerMoved = items.count == 1 && (sold > 0 || restocked > 0)
-            writing = ledgerMoved && ledger.item(items[0]).writing
-        }
-        if message.version > maxSeenVersion[message.sku] ?? .min { soldTotalSeen[message.sku] = message.soldTotals?[shop.domain] }
-        maxSeenVersion[message.sku] = max(maxSeenVersion[message.sku] ?? .min, message.version)
         let flag = delivery.properties.headers[StockwireTopology.resyncHeader]
         let resync = flag != nil
-        let reconcile = flag?.stringValue == StockwireTopology.resyncReconcile
         if resync { metrics.resyncs.increment() }
-        switch coalescer.add(message, token: delivery, resync: resync, reconcile: reconcile) {
+        let outcome = state.receive(
+            message, token: delivery, shop: shop.domain, resync: resync,
+            reconcile: flag?.stringValue == StockwireTopology.resyncReconcile)
+        switch outcome {
         case .queued: break
         case .coalesced: metrics.coalesced.increment()
         case .obsolete:
             metrics.coalesced.increment()
             delivery.ack()
-            // A version older than the one written, arriving late (the calculator's outbox sends again what a broker
-            // outage refused), still announced the shop's own sale or restock. Its sale may explain loss that was held
-            // back from the shop when the newer version was written, and nothing else would write the SKU again:
-            // a node kill left shop D a unit below the truth (`faults --fault broker-node-kill --broker-nodes 3
-            // --seed 5`: v38 written as 94 − 1 unseen, v37 with the shop's sale came after the read-back). Plan the
-            // SKU again with what the ledger knows now.
-            if ledgerMoved, let last = lastWritten[message.sku] { coalescer.rewrite(last) }
         }
-        // The same when it arrives while a write of the SKU is on its way: that write was planned without it.
-        if writing { rewriteAfterSettle.insert(message.sku) }
         wake.yield()
     }
 
@@ -271,7 +219,7 @@ actor ShopWriter {
             await deadLetter([delivery], reason: "catalog message of shop \(message.shop) reached \(shop.domain)'s queue")
             return
         }
-        let change = catalog.apply(message)
+        let (change, rewrites) = state.apply(message)
         delivery.ack()
         metrics.catalogUpdates.increment()
         if change.ignoredAsOlder {
@@ -285,16 +233,6 @@ actor ShopWriter {
         }
         for (sku, reason) in change.unprotectable.sorted(by: { $0.key < $1.key }) { reportUnprotectable(sku: sku, reason) }
         for sku in change.sellsBeyondStock.sorted() { reportSellsBeyondStock(sku: sku) }
-        var rewrites = 0
-        for (sku, _) in change.changed.sorted(by: { $0.key < $1.key }) {
-            guard let last = lastWritten[sku] else {
-                // A write of it may be on its way to Shopify with the old items: redo it when it settles.
-                rewriteAfterSettle.insert(sku)
-                continue
-            }
-            coalescer.rewrite(last)
-            rewrites += 1
-        }
         if rewrites > 0 { wake.yield() }
     }
 
@@ -304,11 +242,11 @@ actor ShopWriter {
         for await _ in wakes {
             try await Task.sleep(for: tuning.linger)
             try await gatherHandedOverBacklog()
-            while coalescer.count > 0 {
+            while state.coalescer.count > 0 {
                 try Task.checkCancellation()
                 let lease = self.lease
                 guard holds(lease) else { break }
-                let taken = coalescer.take(limit: tuning.maxBatch)
+                let taken = state.coalescer.take(limit: tuning.maxBatch)
                 for pending in taken.obsolete {
                     metrics.coalesced.increment()
                     pending.tokens.forEach { $0.ack() }
@@ -324,7 +262,7 @@ actor ShopWriter {
     /// without a handover nothing is redelivered and nothing waits.
     private func gatherHandedOverBacklog() async throws {
         var waited = Duration.zero
-        while let last = lastRedeliveryAt, ContinuousClock.now - last < .milliseconds(20), waited < .milliseconds(500) {
+        while let last = state.lastRedeliveryAt, ContinuousClock.now - last < .milliseconds(20), waited < .milliseconds(500) {
             try await Task.sleep(for: .milliseconds(10))
             waited += .milliseconds(10)
         }
@@ -338,18 +276,18 @@ actor ShopWriter {
             let now = ContinuousClock.now
             var queued = 0
             guard holds(lease) else { continue }
-            for (sku, due) in verifyDue where due <= now {
-                verifyDue[sku] = nil
-                guard let last = lastWritten[sku], catalog.items(sku: sku)?.isEmpty == false else { continue }
-                coalescer.rewrite(last, verify: true)
+            for (sku, due) in state.verifyDue where due <= now {
+                state.verifyDue[sku] = nil
+                guard let last = state.lastWritten[sku], state.catalog.items(sku: sku)?.isEmpty == false else { continue }
+                state.coalescer.rewrite(last, verify: true)
                 queued += 1
             }
             // SKUs a lookup missed are looked up again on spare points only (the bucket more than half full): a shop
             // that lists a few of the warehouse's SKUs must not spend its writes' points on the others.
             if bucket.current(at: now) > bucket.maximum / 2 {
-                for sku in catalog.rechecksDue(now: now, limit: Self.rechecksPerTick) {
-                    guard let last = lastWritten[sku] else { continue }
-                    coalescer.rewrite(last)
+                for sku in state.catalog.rechecksDue(now: now, limit: Self.rechecksPerTick) {
+                    guard let last = state.lastWritten[sku] else { continue }
+                    state.coalescer.rewrite(last)
                     queued += 1
                 }
             }
@@ -378,7 +316,7 @@ actor ShopWriter {
         let location = await resolveLocation()
         guard holds(lease) else { return }
         guard let location else {
-            coalescer.putBack(batch)
+            state.coalescer.putBack(batch)
             return
         }
         var entries: [Entry] = []
@@ -386,7 +324,7 @@ actor ShopWriter {
             let items = await resolveItems(sku: pending.message.sku)
             guard holds(lease) else { return }
             guard let items else {
-                coalescer.putBack([pending])
+                state.coalescer.putBack([pending])
                 continue
             }
             if items.isEmpty {
@@ -394,7 +332,7 @@ actor ShopWriter {
                 settle(pending)
                 continue
             }
-            if pending.forgetsBelief { items.forEach { ledger.forgetBelieved(item: $0) } }
+            if pending.forgetsBelief { items.forEach { state.ledger.forgetBelieved(item: $0) } }
             entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain)))
         }
         for chunk in Self.chunks(entries, maxItems: tuning.maxBatch) {
@@ -443,7 +381,7 @@ actor ShopWriter {
             // written 11 again, from the version taken before those sales).
             absorbNewerVersions(&entries)
             let unknown = entries.flatMap { e in
-                e.items.filter { (e.pending.verify && !readBack) || ledger.item($0).believed == nil }
+                e.items.filter { (e.pending.verify && !readBack) || state.ledger.item($0).believed == nil }
             }
             if !unknown.isEmpty {
                 guard await readLevels(unknown, location: location, lease: lease) else {
@@ -456,16 +394,16 @@ actor ShopWriter {
             var quantities: [AdminAPIClient.Quantity] = []
             var owner: [Int] = []
             var heldBack: [String: Int64] = [:]
-            let soldSeen = soldTotalSeen
+            let soldSeen = state.soldTotalSeen
             var alreadyHeld: [(quantity: AdminAPIClient.Quantity, entry: Int)] = []
             let now = ContinuousClock.now
             for (e, entry) in entries.enumerated() {
                 for item in entry.items {
-                    let (quantity, changeFrom) = ledger.plan(item: item, target: entry.target(of: item), now: now)
-                    heldBack[item] = ledger.item(item).unseen
+                    let (quantity, changeFrom) = state.ledger.plan(item: item, target: entry.target(of: item), now: now)
+                    heldBack[item] = state.ledger.item(item).unseen
                     let q = AdminAPIClient.Quantity(
                         inventoryItemId: item, locationId: location, quantity: quantity, changeFromQuantity: changeFrom)
-                    if ledger.holds(item: item, quantity: quantity) {
+                    if state.ledger.holds(item: item, quantity: quantity) {
                         alreadyHeld.append((q, e))
                         continue
                     }
@@ -488,7 +426,7 @@ actor ShopWriter {
                 ? Self.reference(sku: entries[0].sku, version: entries[0].pending.message.version)
                 : "gid://stockwire/StockBatch/\(UUID().uuidString)"
             let written = quantities.map(\.inventoryItemId)
-            ledger.beginWrite(items: written)
+            state.ledger.beginWrite(items: written)
             let answer = await send(quantities, reference: reference, lease: lease)
             // Under a lost lease the answer is only logged: the ledger, the versions and the deliveries it would
             // settle belong to the writer's next owner period, which reads the shop afresh.
@@ -499,11 +437,11 @@ actor ShopWriter {
                 return
             }
             guard let (errors, key) = answer else {
-                ledger.writeFailed(items: written)
-                coalescer.putBack(entries.map(\.pending))
+                state.ledger.writeFailed(items: written)
+                state.coalescer.putBack(entries.map(\.pending))
                 return
             }
-            if !errors.isEmpty { ledger.writeFailed(items: written) }
+            if !errors.isEmpty { state.ledger.writeFailed(items: written) }
             if errors.isEmpty {
                 for (q, e) in zip(quantities, owner) where entries[e].pending.verify && !entries[e].pending.reconcile {
                     metrics.verifyRepaired.increment()
@@ -524,7 +462,7 @@ actor ShopWriter {
                             "shop_had": "\(q.changeFromQuantity.map(String.init) ?? "?")", "written": "\(q.quantity)",
                         ])
                 }
-                for q in quantities { ledger.wrote(item: q.inventoryItemId, quantity: q.quantity) }
+                for q in quantities { state.ledger.wrote(item: q.inventoryItemId, quantity: q.quantity) }
                 report(
                     quantities: quantities + heldGuarded.map(\.quantity), owner: owner + heldGuarded.map(\.entry),
                     entries: entries, heldBack: heldBack, soldSeen: soldSeen, key: key)
@@ -543,7 +481,7 @@ actor ShopWriter {
                 for i in nonMutable {
                     let item = quantities[i].inventoryItemId
                     let e = owner[i]
-                    if catalog.note(item: item, tracked: nil, continueSelling: nil, bundle: true).unprotectable != nil {
+                    if state.catalog.note(item: item, tracked: nil, continueSelling: nil, bundle: true).unprotectable != nil {
                         reportUnprotectable(sku: entries[e].sku, .bundle)
                     }
                     entries[e].items.removeAll { $0 == item }
@@ -567,7 +505,7 @@ actor ShopWriter {
                     }
                     drop.insert(owner[i])
                     let entry = entries[owner[i]]
-                    catalog.forget(sku: entry.sku)
+                    state.catalog.forget(sku: entry.sku)
                     logger.error(
                         "shop refused the write of a SKU",
                         metadata: ["sku": "\(entry.sku)", "code": "\(error.code ?? "-")", "reason": "\(error.message)"])
@@ -581,7 +519,7 @@ actor ShopWriter {
             staleRounds += 1
             if staleRounds > 8 {
                 logger.warning("levels keep changing under our writes, retrying later", metadata: ["skus": "\(entries.count)"])
-                coalescer.putBack(entries.map(\.pending))
+                state.coalescer.putBack(entries.map(\.pending))
                 return
             }
             let staleIndices = stale.compactMap { $0.quantityIndex }.filter { $0 < quantities.count }
@@ -623,13 +561,13 @@ actor ShopWriter {
     private func absorbNewerVersions(_ entries: inout [Entry]) {
         for i in entries.indices {
             let current = entries[i].pending
-            guard let newer = coalescer.takeNewer(sku: current.message.sku, atLeast: current.message.version) else { continue }
+            guard let newer = state.coalescer.takeNewer(sku: current.message.sku, atLeast: current.message.version) else { continue }
             metrics.coalesced.increment()
             var merged = newer
             merged.tokens = current.tokens + newer.tokens
             merged.joinFlags(of: current)
             if newer.forgetsBelief && !current.forgetsBelief {
-                entries[i].items.forEach { ledger.forgetBelieved(item: $0) }
+                entries[i].items.forEach { state.ledger.forgetBelieved(item: $0) }
             }
             entries[i].pending = merged
             entries[i].target = merged.message.target(for: shop.domain)
@@ -691,17 +629,17 @@ actor ShopWriter {
 
     /// Marks a pending write done: the shop has this version (or it was skipped); its deliveries are acknowledged.
     private func settle(_ pending: Coalescer<AMQPDelivery>.Pending) {
-        coalescer.markWritten(sku: pending.message.sku, version: pending.message.version)
+        state.coalescer.markWritten(sku: pending.message.sku, version: pending.message.version)
         // A write driven by messages is read back once the SKU is quiet; one that read the shop first (a
         // reconciliation round) was just read: reading it again doubled what a round cost each shop.
         if !pending.tokens.isEmpty, !pending.verify, tuning.verifyAfter > .zero {
-            verifyDue[pending.message.sku] = .now + tuning.verifyAfter
+            state.verifyDue[pending.message.sku] = .now + tuning.verifyAfter
         }
-        if pending.message.version >= lastWritten[pending.message.sku]?.version ?? .min {
-            lastWritten[pending.message.sku] = pending.message
+        if pending.message.version >= state.lastWritten[pending.message.sku]?.version ?? .min {
+            state.lastWritten[pending.message.sku] = pending.message
         }
-        if rewriteAfterSettle.remove(pending.message.sku) != nil, let last = lastWritten[pending.message.sku] {
-            coalescer.rewrite(last)
+        if state.rewriteAfterSettle.remove(pending.message.sku) != nil, let last = state.lastWritten[pending.message.sku] {
+            state.coalescer.rewrite(last)
             wake.yield()
         }
         if let ms = Self.endToEndMillis(of: pending, nowMillis: Int64(Date().timeIntervalSince1970 * 1000)) {
@@ -889,7 +827,7 @@ actor ShopWriter {
     /// The inventory items of `sku` in this shop ([] when the shop does not list it); nil when cancelled.
     /// From the catalog when a catalog message named the SKU; otherwise looked up once by SKU.
     private func resolveItems(sku: String) async -> [String]? {
-        if let known = catalog.items(sku: sku) { return known }
+        if let known = state.catalog.items(sku: sku) { return known }
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
             let wait = bucket.reserve(cost: costs.estimate(.variants), at: .now)
@@ -899,13 +837,13 @@ actor ShopWriter {
                 adopt(status, call: .variants)
                 resume()
                 for v in variants {
-                    let (reason, continueSelling) = catalog.note(
+                    let (reason, continueSelling) = state.catalog.note(
                         item: v.inventoryItemId, tracked: v.tracked, continueSelling: v.continueSelling,
                         bundle: v.requiresComponents)
                     if let reason { reportUnprotectable(sku: sku, reason) }
                     if continueSelling { reportSellsBeyondStock(sku: sku) }
                 }
-                let missedBefore = catalog.recordLookup(sku: sku, items: variants.map(\.inventoryItemId))
+                let missedBefore = state.catalog.recordLookup(sku: sku, items: variants.map(\.inventoryItemId))
                 if missedBefore > 0 { metrics.rechecks.increment() }
                 if variants.isEmpty {
                     let next =
@@ -923,7 +861,7 @@ actor ShopWriter {
                         metadata: ["sku": "\(sku)", "variants": "\(variants.map(\.id).joined(separator: ", "))"])
                 }
                 metrics.lookups.increment()
-                return catalog.items(sku: sku) ?? []
+                return state.catalog.items(sku: sku) ?? []
             } catch let failure as AdminAPIClient.Failure {
                 guard await handle(failure, cost: costs.estimate(.variants), backoff: &backoff) else { return nil }
             } catch {
@@ -954,7 +892,7 @@ actor ShopWriter {
             guard let levels = await fetchLevels(items, location: location, lease: lease) else { return false }
             let now = ContinuousClock.now
             let final = attempt >= Self.ambiguousReadLimit
-            items = items.filter { !ledger.readAnswered(item: $0, actual: levels[$0] ?? 0, now: now, final: final) }
+            items = items.filter { !state.ledger.readAnswered(item: $0, actual: levels[$0] ?? 0, now: now, final: final) }
             if !items.isEmpty { metrics.ambiguousReads.increment(by: items.count) }
             attempt += 1
         }
@@ -994,7 +932,7 @@ actor ShopWriter {
         while !Task.isCancelled, holds(lease) {
             let wait = bucket.reserve(cost: costs.estimate(.levels, items: items.count), at: .now)
             if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil, holds(lease) else { return nil } }
-            ledger.beginRead(items: items)
+            state.ledger.beginRead(items: items)
             do {
                 let (levels, status) = try await client.levels(items: items, locationId: location)
                 // The ledger the read began in was dropped with the lease.
@@ -1004,7 +942,7 @@ actor ShopWriter {
                 return levels
             } catch AdminAPIClient.Failure.tooCostly(let cost) where items.count > 1 {
                 guard holds(lease) else { return nil }
-                ledger.readFailed(items: items)
+                state.ledger.readFailed(items: items)
                 metrics.costlyReads.increment()
                 costs.learn(.levels, items: items.count, requested: cost ?? costs.estimate(.levels, items: items.count) * 2)
                 logger.warning(
@@ -1017,10 +955,10 @@ actor ShopWriter {
                 return first.merging(second) { a, _ in a }
             } catch let failure as AdminAPIClient.Failure {
                 guard holds(lease) else { return nil }
-                ledger.readFailed(items: items)
+                state.ledger.readFailed(items: items)
                 guard await handle(failure, cost: costs.estimate(.levels, items: items.count), backoff: &backoff) else { return nil }
             } catch {
-                if holds(lease) { ledger.readFailed(items: items) }
+                if holds(lease) { state.ledger.readFailed(items: items) }
                 return nil
             }
         }
@@ -1105,28 +1043,5 @@ struct ShopMetrics: Sendable {
         reports = Counter(label: "stockwire_exporter_write_reports_total", dimensions: d)
         paused = Gauge(label: "stockwire_exporter_shop_paused", dimensions: d)
         endToEnd = Metrics.Timer(label: "stockwire_exporter_end_to_end_seconds", dimensions: d)
-    }
-}
-
-/// The versions of one SKU already taken in: every version up to `floor`, and those above it in `above`.
-struct AnnouncedVersions: Sendable, Equatable {
-    private(set) var floor: Int64
-    private(set) var above: Set<Int64> = []
-    /// Versions kept above the floor at most; beyond it the floor moves up to the oldest of them (a version older
-    /// than that arriving still later is taken as seen).
-    static let limit = 64
-
-    /// Starts at the first version seen: older ones arriving later are taken as seen (they predate this writer).
-    init(first: Int64) { floor = first - 1 }
-
-    /// Takes `version` in; false when it was taken in before.
-    mutating func insert(_ version: Int64) -> Bool {
-        guard version > floor, above.insert(version).inserted else { return false }
-        if above.count > Self.limit, let oldest = above.min() {
-            above.remove(oldest)
-            floor = oldest
-        }
-        while above.remove(floor + 1) != nil { floor += 1 }
-        return true
     }
 }

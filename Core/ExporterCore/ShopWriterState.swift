@@ -1,0 +1,117 @@
+import Contracts
+
+/// What a shop writer knows while it owns the shop — one lease, the subscription its deliveries came from — and
+/// the decisions on it that need no I/O. The writer (`ShopWriter`, an actor in the exporter) performs what these
+/// decide: it acknowledges, wakes its write loop, counts. A handover replaces the whole value: beliefs, written
+/// versions and announced sales are only true while the lease stands, and a field reset one by one could be
+/// forgotten.
+package struct ShopWriterState<Token> {
+    /// Messages waiting to be written, newest per SKU, with the deliveries they acknowledge.
+    package var coalescer = Coalescer<Token>()
+    /// What the writer believes the shop holds per inventory item, and the loss it holds back.
+    package var ledger: ShopLedger
+    /// SKU ↔ inventory items of the shop.
+    package var catalog: ShopCatalog
+    /// The newest message written per SKU: written again to an inventory item a catalog message adds.
+    package var lastWritten: [String: AvailabilityMessage] = [:]
+    /// SKUs planned again once a write of them settles: their items changed while none of their writes had
+    /// finished yet, or their own sale or restock was announced while a write of them was on its way
+    /// (``receive(_:token:shop:resync:reconcile:)``).
+    package var rewriteAfterSettle: Set<String> = []
+    /// The newest version received per SKU.
+    package var maxSeenVersion: [String: Int64] = [:]
+    /// Versions of each SKU whose own sales and restocks reached the ledger: each once, in whatever order they
+    /// arrive. The calculator's outbox can publish a version after a newer one (its first publish failed in a broker
+    /// outage and was sent again); taking only versions above the newest seen dropped that version's sale, and the
+    /// shop was held a unit below the truth (`stockwire-scenario faults --fault broker-crash`).
+    package var announced: [String: AnnouncedVersions] = [:]
+    /// SKUs to read back, and when: set when a write driven by a message settles, pushed back by the next one.
+    package var verifyDue: [String: ContinuousClock.Instant] = [:]
+    /// Per guarded SKU, this shop's `sold_totals` figure of the newest version received: the sales the ledger has
+    /// taken in. Reported with a write, it tells the guard which sales the write already accounted for.
+    package var soldTotalSeen: [String: Int64] = [:]
+    /// When the last delivery flagged `redelivered` came: the backlog of a previous owner being handed over.
+    package var lastRedeliveryAt: ContinuousClock.Instant?
+
+    /// A writer that knows nothing of the shop yet.
+    package init(unseenTTL: Duration, recheckAfter: [Duration]) {
+        ledger = ShopLedger(unseenTTL: unseenTTL)
+        catalog = ShopCatalog(recheckAfter: recheckAfter)
+    }
+
+    /// Takes in an availability message for `shop` delivered as `token`: the shop's own sale or restock it announces
+    /// reaches the ledger (once per version), and the message waits to be written. Returns the coalescer's outcome;
+    /// on `.obsolete` the driver acknowledges `token` at once.
+    ///
+    /// A version older than the one written, arriving late (the calculator's outbox sends again what a broker outage
+    /// refused), may still announce the shop's own sale or restock. Its sale may explain loss that was held back from
+    /// the shop when the newer version was written, and nothing else would write the SKU again: a node kill left
+    /// shop D a unit below the truth (`faults --fault broker-node-kill --broker-nodes 3 --seed 5`: v38 written as
+    /// 94 − 1 unseen, v37 with the shop's sale came after the read-back). So the SKU is planned again with what the
+    /// ledger knows now; when a write of it is on its way, once that write settles (it was planned without it).
+    package mutating func receive(
+        _ message: AvailabilityMessage, token: Token, shop: String, resync: Bool, reconcile: Bool
+    ) -> Coalescer<Token>.Outcome {
+        var ledgerMoved = false
+        var writing = false
+        if announced[message.sku, default: AnnouncedVersions(first: message.version)].insert(message.version),
+            let items = catalog.items(sku: message.sku)
+        {
+            let sold = message.soldQuantity(of: shop) ?? 0
+            if sold > 0, items.count == 1 { ledger.ownSale(item: items[0], quantity: sold) }
+            // Net below gross: the shop's own orders gave units back, which Shopify restocked in the shop.
+            let restocked = message.restockedQuantity(of: shop)
+            if restocked > 0, items.count == 1 { ledger.ownRestock(item: items[0], quantity: restocked) }
+            ledgerMoved = items.count == 1 && (sold > 0 || restocked > 0)
+            writing = ledgerMoved && ledger.item(items[0]).writing
+        }
+        if message.version > maxSeenVersion[message.sku] ?? .min { soldTotalSeen[message.sku] = message.soldTotals?[shop] }
+        maxSeenVersion[message.sku] = max(maxSeenVersion[message.sku] ?? .min, message.version)
+        let outcome = coalescer.add(message, token: token, resync: resync, reconcile: reconcile)
+        if outcome == .obsolete, ledgerMoved, let last = lastWritten[message.sku] { coalescer.rewrite(last) }
+        if writing { rewriteAfterSettle.insert(message.sku) }
+        return outcome
+    }
+
+    /// Applies a catalog message: later writes map SKUs from it without asking Shopify. A SKU whose items changed
+    /// is written again with its last written message (its new item has never been written), or, when none of its
+    /// writes has finished yet, once the one on its way settles. Returns the change and how many SKUs wait to be
+    /// written again now.
+    package mutating func apply(_ message: CatalogMessage) -> (change: ShopCatalog.Change, rewrites: Int) {
+        let change = catalog.apply(message)
+        guard !change.ignoredAsOlder else { return (change, 0) }
+        var rewrites = 0
+        for sku in change.changed.keys.sorted() {
+            guard let last = lastWritten[sku] else {
+                rewriteAfterSettle.insert(sku)
+                continue
+            }
+            coalescer.rewrite(last)
+            rewrites += 1
+        }
+        return (change, rewrites)
+    }
+}
+
+/// The versions of one SKU already taken in: every version up to `floor`, and those above it in `above`.
+package struct AnnouncedVersions: Sendable, Equatable {
+    package private(set) var floor: Int64
+    package private(set) var above: Set<Int64> = []
+    /// Versions kept above the floor at most; beyond it the floor moves up to the oldest of them (a version older
+    /// than that arriving still later is taken as seen).
+    package static let limit = 64
+
+    /// Starts at the first version seen: older ones arriving later are taken as seen (they predate this writer).
+    package init(first: Int64) { floor = first - 1 }
+
+    /// Takes `version` in; false when it was taken in before.
+    package mutating func insert(_ version: Int64) -> Bool {
+        guard version > floor, above.insert(version).inserted else { return false }
+        if above.count > Self.limit, let oldest = above.min() {
+            above.remove(oldest)
+            floor = oldest
+        }
+        while above.remove(floor + 1) != nil { floor += 1 }
+        return true
+    }
+}

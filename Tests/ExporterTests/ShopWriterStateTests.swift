@@ -1,0 +1,84 @@
+import Contracts
+import Testing
+
+@testable import ExporterCore
+
+/// The shop writer's receive decisions, without a broker or a shop: what a message does to the ledger and to what
+/// is written next.
+@Suite struct ShopWriterStateTests {
+    let shop = "s.myshopify.com"
+
+    func state() -> ShopWriterState<Int> {
+        var s = ShopWriterState<Int>(unseenTTL: .seconds(900), recheckAfter: [])
+        _ = s.catalog.recordLookup(sku: "A", items: ["i1"])
+        return s
+    }
+
+    func message(_ version: Int64, available: Int64, sold: Int64? = nil) -> AvailabilityMessage {
+        AvailabilityMessage(
+            sku: "A", available: available, onHand: available, reserved: 0, version: version, causes: [],
+            originShop: sold == nil ? nil : shop, originQuantity: sold, computedAtMillis: 0)
+    }
+
+    /// v8 was written; v7, which carries the shop's own sale, arrives late (the outbox sent it again). It is
+    /// acknowledged as obsolete, but its sale reaches the ledger once and the SKU is planned again with v8, which
+    /// nothing else would do (`faults --fault broker-node-kill --broker-nodes 3 --seed 5`).
+    @Test func aLateOlderVersionWithTheShopsOwnSaleIsTakenInOnceAndPlansTheSkuAgain() {
+        var s = state()
+        s.ledger.beginWrite(items: ["i1"])
+        s.ledger.wrote(item: "i1", quantity: 10)
+        s.coalescer.markWritten(sku: "A", version: 8)
+        s.lastWritten["A"] = message(8, available: 10)
+        #expect(s.receive(message(7, available: 11, sold: 1), token: 1, shop: shop, resync: false, reconcile: false) == .obsolete)
+        #expect(s.ledger.item("i1").believed == 9, "the shop's own sale lowered what it holds")
+        let planned = s.coalescer.take(limit: 10).write
+        #expect(planned.map(\.message.version) == [8] && planned.first?.tokens == [], "v8 planned again, nothing to ack")
+        // The same version delivered again: its sale is not taken twice, nothing is planned.
+        #expect(s.receive(message(7, available: 11, sold: 1), token: 2, shop: shop, resync: false, reconcile: false) == .obsolete)
+        #expect(s.ledger.item("i1").believed == 9 && s.coalescer.count == 0)
+    }
+
+    /// A sale announced while a write of the SKU is on its way: that write was planned without it, so the SKU is
+    /// planned again once the write settles.
+    @Test func theShopsOwnSaleArrivingDuringAWritePlansTheSkuAgainAfterTheSettle() {
+        var s = state()
+        s.ledger.beginWrite(items: ["i1"])
+        s.ledger.wrote(item: "i1", quantity: 10)
+        s.ledger.beginWrite(items: ["i1"])
+        #expect(s.receive(message(9, available: 9, sold: 1), token: 1, shop: shop, resync: false, reconcile: false) == .queued)
+        #expect(s.rewriteAfterSettle == ["A"])
+        // Another shop's sale moves nothing in this shop's ledger and asks for nothing more.
+        var quiet = state()
+        quiet.ledger.beginWrite(items: ["i1"])
+        #expect(quiet.receive(message(9, available: 9), token: 1, shop: shop, resync: false, reconcile: false) == .queued)
+        #expect(quiet.rewriteAfterSettle.isEmpty && quiet.ledger.item("i1").believed == nil)
+    }
+
+    /// The guard's `sold_totals` figure follows the newest version only.
+    @Test func theSoldTotalSeenIsTheNewestVersions() {
+        var s = state()
+        var m = message(5, available: 3)
+        m.soldTotals = [shop: 4]
+        _ = s.receive(m, token: 1, shop: shop, resync: false, reconcile: false)
+        m.version = 4
+        m.soldTotals = [shop: 2]
+        _ = s.receive(m, token: 2, shop: shop, resync: false, reconcile: false)
+        #expect(s.soldTotalSeen["A"] == 4 && s.maxSeenVersion["A"] == 5)
+    }
+
+    /// A catalog message that gives a written SKU a new item writes it again at once (the item has never been
+    /// written); a SKU none of whose writes finished yet is written again once the one on its way settles.
+    @Test func aSkuWhoseItemsChangedIsWrittenAgainNowOrAfterItsWriteSettles() {
+        var s = state()
+        s.lastWritten["A"] = message(3, available: 6)
+        let (change, rewrites) = s.apply(
+            CatalogMessage(
+                shop: shop, productId: 1, updatedAtMillis: 1,
+                variants: [
+                    .init(variantId: 1, sku: "A", inventoryItemId: 2), .init(variantId: 2, sku: "B", inventoryItemId: 3),
+                ]))
+        #expect(Set(change.changed.keys) == ["A", "B"] && rewrites == 1)
+        #expect(s.coalescer.take(limit: 10).write.map(\.message.version) == [3])
+        #expect(s.rewriteAfterSettle == ["B"])
+    }
+}
