@@ -115,3 +115,74 @@ package struct AnnouncedVersions: Sendable, Equatable {
         return true
     }
 }
+
+// MARK: - Planning a write
+
+/// One SKU of a write: its pending message, the inventory items it writes, and what the shop should show.
+package struct WriteEntry<Token> {
+    package var pending: Coalescer<Token>.Pending
+    package var items: [String]
+    /// What the shop should show: the available quantity, or its share under the zero-oversell guard.
+    package var target: Int64
+    package var sku: String { pending.message.sku }
+
+    package init(pending: Coalescer<Token>.Pending, items: [String], target: Int64) {
+        self.pending = pending
+        self.items = items
+        self.target = target
+    }
+
+    /// The target of one of the SKU's items: under the guard the share goes to the first item only (two items
+    /// showing it would let the shop sell it twice).
+    package func target(of item: String) -> Int64 {
+        pending.message.shares == nil || item == items.first ? target : 0
+    }
+}
+
+/// One compare-and-set round of a write, planned from the ledger.
+package struct WritePlan: Equatable {
+    /// One inventory item's level: set `quantity` where the shop holds `changeFrom`.
+    package struct Item: Equatable {
+        package var item: String
+        package var quantity: Int64
+        package var changeFrom: Int64?
+        /// The index of the entry (SKU) the item belongs to.
+        package var entry: Int
+    }
+
+    /// Items to send.
+    package var send: [Item] = []
+    /// Items the shop holds at their level already whose SKU is under the guard: not sent, but reported, since a
+    /// confirmed level frees units for other shops. Held levels of other SKUs are neither sent nor reported (a
+    /// read-back of a quiet SKU, alone or beside another SKU's write, reported it a second time).
+    package var heldGuarded: [Item] = []
+    /// Unseen loss held back per item when the plan was made, for the report.
+    package var heldBack: [String: Int64] = [:]
+}
+
+extension ShopWriterState {
+    /// The items whose level must be read before a plan: unknown to the ledger, or due a read-back (`verify`) that
+    /// this write has not done yet.
+    package func itemsToRead(_ entries: [WriteEntry<Token>], readBack: Bool) -> [String] {
+        entries.flatMap { e in e.items.filter { (e.pending.verify && !readBack) || ledger.item($0).believed == nil } }
+    }
+
+    /// Plans one round: each item's quantity is its target less the loss held back, compared against what the
+    /// ledger believes the shop holds; items the shop holds already are not sent.
+    package mutating func plan(_ entries: [WriteEntry<Token>], now: ContinuousClock.Instant) -> WritePlan {
+        var plan = WritePlan()
+        for (e, entry) in entries.enumerated() {
+            for item in entry.items {
+                let (quantity, changeFrom) = ledger.plan(item: item, target: entry.target(of: item), now: now)
+                plan.heldBack[item] = ledger.item(item).unseen
+                let planned = WritePlan.Item(item: item, quantity: quantity, changeFrom: changeFrom, entry: e)
+                if !ledger.holds(item: item, quantity: quantity) {
+                    plan.send.append(planned)
+                } else if entry.pending.message.shares != nil {
+                    plan.heldGuarded.append(planned)
+                }
+            }
+        }
+        return plan
+    }
+}

@@ -298,19 +298,7 @@ actor ShopWriter {
         }
     }
 
-    private struct Entry {
-        var pending: Coalescer<AMQPDelivery>.Pending
-        var items: [String]
-        /// What the shop should show: the available quantity, or its share under the zero-oversell guard.
-        var target: Int64
-        var sku: String { pending.message.sku }
-
-        /// The target of one of the SKU's items: under the guard the share goes to the first item only (two items
-        /// showing it would let the shop sell it twice).
-        func target(of item: String) -> Int64 {
-            pending.message.shares == nil || item == items.first ? target : 0
-        }
-    }
+    private typealias Entry = WriteEntry<AMQPDelivery>
 
     private func write(_ batch: [Coalescer<AMQPDelivery>.Pending], lease: UInt64?) async {
         let location = await resolveLocation()
@@ -380,9 +368,7 @@ actor ShopWriter {
             // under the guard, units another shop has been given (seen: a shop that had sold out its share of 13
             // written 11 again, from the version taken before those sales).
             absorbNewerVersions(&entries)
-            let unknown = entries.flatMap { e in
-                e.items.filter { (e.pending.verify && !readBack) || state.ledger.item($0).believed == nil }
-            }
+            let unknown = state.itemsToRead(entries, readBack: readBack)
             if !unknown.isEmpty {
                 guard await readLevels(unknown, location: location, lease: lease) else {
                     putBack(entries.map(\.pending), lease: lease)
@@ -391,29 +377,16 @@ actor ShopWriter {
                 readBack = true
                 continue  // versions may have come during the read
             }
-            var quantities: [AdminAPIClient.Quantity] = []
-            var owner: [Int] = []
-            var heldBack: [String: Int64] = [:]
             let soldSeen = state.soldTotalSeen
-            var alreadyHeld: [(quantity: AdminAPIClient.Quantity, entry: Int)] = []
-            let now = ContinuousClock.now
-            for (e, entry) in entries.enumerated() {
-                for item in entry.items {
-                    let (quantity, changeFrom) = state.ledger.plan(item: item, target: entry.target(of: item), now: now)
-                    heldBack[item] = state.ledger.item(item).unseen
-                    let q = AdminAPIClient.Quantity(
-                        inventoryItemId: item, locationId: location, quantity: quantity, changeFromQuantity: changeFrom)
-                    if state.ledger.holds(item: item, quantity: quantity) {
-                        alreadyHeld.append((q, e))
-                        continue
-                    }
-                    quantities.append(q)
-                    owner.append(e)
-                }
+            let plan = state.plan(entries, now: .now)
+            let quantity = { (p: WritePlan.Item) in
+                AdminAPIClient.Quantity(
+                    inventoryItemId: p.item, locationId: location, quantity: p.quantity, changeFromQuantity: p.changeFrom)
             }
-            // Levels Shopify confirmed already are reported only under the guard, where that frees units. Elsewhere
-            // nothing was written: a read-back of a quiet SKU, alone or beside another SKU's write, reported it again.
-            let heldGuarded = alreadyHeld.filter { entries[$0.entry].pending.message.shares != nil }
+            let quantities = plan.send.map(quantity)
+            let owner = plan.send.map(\.entry)
+            let heldBack = plan.heldBack
+            let heldGuarded = plan.heldGuarded.map { (quantity: quantity($0), entry: $0.entry) }
             if quantities.isEmpty {
                 report(
                     quantities: heldGuarded.map(\.quantity), owner: heldGuarded.map(\.entry), entries: entries,

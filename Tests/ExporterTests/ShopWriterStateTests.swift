@@ -81,4 +81,47 @@ import Testing
         #expect(s.coalescer.take(limit: 10).write.map(\.message.version) == [3])
         #expect(s.rewriteAfterSettle == ["B"])
     }
+
+    func entry(_ version: Int64, target: Int64, items: [String] = ["i1"], guarded: Bool = false, verify: Bool = false)
+        -> WriteEntry<Int>
+    {
+        var m = message(version, available: target)
+        if guarded { m.shares = [shop: target] }
+        return WriteEntry(pending: .init(message: m, tokens: [1], verify: verify), items: items, target: target)
+    }
+
+    /// Before a plan, the writer reads what it does not know: items never read or written, and a read-back's
+    /// items once per write.
+    @Test func unknownItemsAndReadBacksAreReadBeforeThePlan() {
+        var s = state()
+        #expect(s.itemsToRead([entry(1, target: 5)], readBack: false) == ["i1"])
+        s.ledger.beginWrite(items: ["i1"])
+        s.ledger.wrote(item: "i1", quantity: 5)
+        #expect(s.itemsToRead([entry(2, target: 4)], readBack: false).isEmpty)
+        #expect(s.itemsToRead([entry(2, target: 4, verify: true)], readBack: false) == ["i1"])
+        #expect(s.itemsToRead([entry(2, target: 4, verify: true)], readBack: true).isEmpty)
+    }
+
+    /// A plan compares against what the ledger believes, holds back unseen loss, sends nothing the shop holds
+    /// already, and reports a held level only under the guard; the guard's share goes to the SKU's first item.
+    @Test func aPlanSendsWhatDiffersHoldsBackUnseenLossAndReportsHeldLevelsOnlyUnderTheGuard() {
+        var s = state()
+        for item in ["i1", "i2", "i3", "i4"] {
+            s.ledger.beginWrite(items: [item])
+            s.ledger.wrote(item: item, quantity: 10)
+        }
+        s.ledger.observed(item: "i2", actual: 8, now: .now)  // two units gone that no announced sale explains
+        let plan = s.plan(
+            [
+                entry(1, target: 7, items: ["i1"]),  // differs: sent
+                entry(1, target: 12, items: ["i2"]),  // 12 less the 2 unseen, against the 8 seen
+                entry(1, target: 10, items: ["i3"]),  // held, no guard: nothing
+                entry(1, target: 10, items: ["i4", "i5"], guarded: true),  // held under the guard; i5 gets 0
+            ], now: .now)
+        #expect(plan.send.map(\.item) == ["i1", "i2", "i5"])
+        #expect(plan.send.map(\.quantity) == [7, 10, 0])
+        #expect(plan.send.map(\.changeFrom) == [10, 8, nil])
+        #expect(plan.send.map(\.entry) == [0, 1, 3])
+        #expect(plan.heldGuarded.map(\.item) == ["i4"] && plan.heldBack["i2"] == 2)
+    }
 }
