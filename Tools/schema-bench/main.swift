@@ -16,7 +16,7 @@ func seconds(_ duration: Duration) -> Double {
 
 let clock = ContinuousClock()
 
-// The exporter's inventory mutation (Services/exporter/AdminAPIClient.swift) and realistic variables.
+// The exporter's inventory mutation (Services/exporter/Shopify/AdminAPIClient.swift) and realistic variables.
 let document = """
     mutation StockwireSetQuantities($input: InventorySetQuantitiesInput!, $key: String!) { \
     inventorySetQuantities(input: $input) @idempotent(key: $key) { \
