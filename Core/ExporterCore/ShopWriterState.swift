@@ -186,3 +186,68 @@ extension ShopWriterState {
         return plan
     }
 }
+
+// MARK: - Reading a write's answer
+
+/// A refusal in a write's answer: the platform's code, its message, and the index of the sent item it is about
+/// (nil when it names none).
+package struct WriteRefusal: Equatable, Sendable {
+    package var code: String?
+    package var message: String
+    package var index: Int?
+
+    package init(code: String?, message: String, index: Int?) {
+        self.code = code
+        self.message = message
+        self.index = index
+    }
+
+    /// Shopify's answer when the shop held another quantity than the write compared against.
+    package static let staleCode = "CHANGE_FROM_QUANTITY_STALE"
+    /// Shopify's answer for a bundle parent, whose stock is computed from its components.
+    package static let nonMutableCode = "NON_MUTABLE_INVENTORY_ITEM"
+}
+
+/// What a write round's answer asks for next.
+package enum WriteAnswer: Equatable {
+    /// Every item sent now holds its planned quantity.
+    case applied
+    /// Only bundle parents refused: these sent items (indices into ``WritePlan/send``) are left out from now on and
+    /// the round planned again without them.
+    case leaveOut(sent: [Int])
+    /// A refusal that names no item: every entry of the round is refused with it.
+    case refusedAll(WriteRefusal)
+    /// Refusals of single items: these entries (SKUs) are refused, each with its first refusal; the rest are planned
+    /// again.
+    case refused(entries: [Int], refusals: [WriteRefusal])
+    /// The shop held other quantities than compared against: `entries` (all, when the answer named none) are read
+    /// (`read`, item ids) and planned again; the other entries, which the shop held as planned, are written at once
+    /// on their own instead of waiting behind the read.
+    case stale(entries: Set<Int>, read: [String])
+}
+
+extension WritePlan {
+    /// Reads the refusals of a round of `entryCount` entries that sent ``send``.
+    package func answer(_ refusals: [WriteRefusal], entryCount: Int) -> WriteAnswer {
+        guard !refusals.isEmpty else { return .applied }
+        let inRange = { (r: WriteRefusal) in r.index.flatMap { $0 < send.count ? $0 : nil } }
+        let other = refusals.filter { $0.code != WriteRefusal.staleCode }
+        let nonMutable = other.filter { $0.code == WriteRefusal.nonMutableCode }.compactMap(inRange)
+        if !nonMutable.isEmpty, nonMutable.count == other.count { return .leaveOut(sent: nonMutable) }
+        if !other.isEmpty {
+            if let unnamed = other.first(where: { inRange($0) == nil }) { return .refusedAll(unnamed) }
+            var entries: [Int] = []
+            var firsts: [WriteRefusal] = []
+            for refusal in other {
+                let entry = send[inRange(refusal)!].entry
+                guard !entries.contains(entry) else { continue }
+                entries.append(entry)
+                firsts.append(refusal)
+            }
+            return .refused(entries: entries, refusals: firsts)
+        }
+        let staleSent = refusals.compactMap(inRange)
+        guard !staleSent.isEmpty else { return .stale(entries: Set(0..<entryCount), read: send.map(\.item)) }
+        return .stale(entries: Set(staleSent.map { send[$0].entry }), read: staleSent.map { send[$0].item })
+    }
+}

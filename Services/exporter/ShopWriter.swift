@@ -414,8 +414,11 @@ actor ShopWriter {
                 state.coalescer.putBack(entries.map(\.pending))
                 return
             }
-            if !errors.isEmpty { state.ledger.writeFailed(items: written) }
-            if errors.isEmpty {
+            let refusals = errors.map { WriteRefusal(code: $0.code, message: $0.message, index: $0.quantityIndex) }
+            let verdict = plan.answer(refusals, entryCount: entries.count)
+            if verdict != .applied { state.ledger.writeFailed(items: written) }
+            switch verdict {
+            case .applied:
                 for (q, e) in zip(quantities, owner) where entries[e].pending.verify && !entries[e].pending.reconcile {
                     metrics.verifyRepaired.increment()
                     logger.notice(
@@ -443,15 +446,10 @@ actor ShopWriter {
                 metrics.quantities.increment(by: quantities.count)
                 entries.forEach { settle($0.pending) }
                 return
-            }
-            let stale = errors.filter { $0.code == "CHANGE_FROM_QUANTITY_STALE" }
-            let other = errors.filter { $0.code != "CHANGE_FROM_QUANTITY_STALE" }
-            // A bundle parent refuses every write (its stock is its components'): leave that item out from now on
-            // and write the rest, instead of failing the batch for it.
-            let nonMutable = other.filter { $0.code == "NON_MUTABLE_INVENTORY_ITEM" }.compactMap(\.quantityIndex)
-                .filter { $0 < quantities.count }
-            if !nonMutable.isEmpty, nonMutable.count == other.count {
-                for i in nonMutable {
+            case .leaveOut(let sent):
+                // A bundle parent refuses every write (its stock is its components'): leave that item out from now on
+                // and write the rest, instead of failing the batch for it.
+                for i in sent {
                     let item = quantities[i].inventoryItemId
                     let e = owner[i]
                     if state.catalog.note(item: item, tracked: nil, continueSelling: nil, bundle: true).unprotectable != nil {
@@ -464,55 +462,49 @@ actor ShopWriter {
                     settle(entry.pending)
                 }
                 entries.removeAll { $0.items.isEmpty }
-                continue
-            }
-            if !other.isEmpty {
-                var drop = Set<Int>()
-                for error in other {
-                    guard let i = error.quantityIndex, i < owner.count else {
-                        logger.error(
-                            "shop refused a write", metadata: ["code": "\(error.code ?? "-")", "reason": "\(error.message)"])
-                        await deadLetter(
-                            entries.flatMap(\.pending.tokens), reason: "\(error.code ?? "USER_ERROR"): \(error.message)")
-                        return
-                    }
-                    drop.insert(owner[i])
-                    let entry = entries[owner[i]]
+            case .refusedAll(let refusal):
+                logger.error(
+                    "shop refused a write", metadata: ["code": "\(refusal.code ?? "-")", "reason": "\(refusal.message)"])
+                await deadLetter(
+                    entries.flatMap(\.pending.tokens), reason: "\(refusal.code ?? "USER_ERROR"): \(refusal.message)")
+                return
+            case .refused(let refused, let refusals):
+                for (e, refusal) in zip(refused, refusals) {
+                    let entry = entries[e]
                     state.catalog.forget(sku: entry.sku)
                     logger.error(
                         "shop refused the write of a SKU",
-                        metadata: ["sku": "\(entry.sku)", "code": "\(error.code ?? "-")", "reason": "\(error.message)"])
-                    await deadLetter(entry.pending.tokens, reason: "\(error.code ?? "USER_ERROR"): \(error.message)")
+                        metadata: ["sku": "\(entry.sku)", "code": "\(refusal.code ?? "-")", "reason": "\(refusal.message)"])
+                    await deadLetter(entry.pending.tokens, reason: "\(refusal.code ?? "USER_ERROR"): \(refusal.message)")
                 }
+                let drop = Set(refused)
                 entries = entries.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
-                continue
-            }
-            // Stale: the shop holds something other than we believed. Read, account for the difference, retry.
-            metrics.stale.increment()
-            staleRounds += 1
-            if staleRounds > 8 {
-                logger.warning("levels keep changing under our writes, retrying later", metadata: ["skus": "\(entries.count)"])
-                state.coalescer.putBack(entries.map(\.pending))
-                return
-            }
-            let staleIndices = stale.compactMap { $0.quantityIndex }.filter { $0 < quantities.count }
-            let staleEntries = Set(staleIndices.map { owner[$0] })
-            if !staleEntries.isEmpty, staleEntries.count < entries.count {
-                // The shop held every other quantity as planned: write those at once, in a call of their own, instead
-                // of holding them behind the read of the stale ones. In a shop that sells all the time a batch of 250
-                // went stale round after round (a popular SKU sold again during each read), and every SKU in it waited
-                // seconds (black-friday, 4 shops at 100 sales/s each: end to end p50 3.5–5.5 s, 0.8–1.3 s with the split).
-                let clean = entries.indices.filter { !staleEntries.contains($0) }.map { entries[$0] }
-                entries = entries.indices.filter { staleEntries.contains($0) }.map { entries[$0] }
-                metrics.staleSplits.increment()
-                await write(clean, location: location, readBack: readBack, lease: lease)
-                guard holds(lease) else { return }
-            }
-            let items = staleIndices.map { quantities[$0].inventoryItemId }
-            guard await readLevels(items.isEmpty ? quantities.map(\.inventoryItemId) : items, location: location, lease: lease)
-            else {
-                putBack(entries.map(\.pending), lease: lease)
-                return
+            case .stale(let staleEntries, let read):
+                // The shop holds something other than we believed. Read, account for the difference, retry.
+                metrics.stale.increment()
+                staleRounds += 1
+                if staleRounds > 8 {
+                    logger.warning(
+                        "levels keep changing under our writes, retrying later", metadata: ["skus": "\(entries.count)"])
+                    state.coalescer.putBack(entries.map(\.pending))
+                    return
+                }
+                if staleEntries.count < entries.count {
+                    // The shop held every other quantity as planned: write those at once, in a call of their own,
+                    // instead of holding them behind the read of the stale ones. In a shop that sells all the time a
+                    // batch of 250 went stale round after round (a popular SKU sold again during each read), and every
+                    // SKU in it waited seconds (black-friday, 4 shops at 100 sales/s each: end to end p50 3.5–5.5 s,
+                    // 0.8–1.3 s with the split).
+                    let clean = entries.indices.filter { !staleEntries.contains($0) }.map { entries[$0] }
+                    entries = entries.indices.filter { staleEntries.contains($0) }.map { entries[$0] }
+                    metrics.staleSplits.increment()
+                    await write(clean, location: location, readBack: readBack, lease: lease)
+                    guard holds(lease) else { return }
+                }
+                guard await readLevels(read, location: location, lease: lease) else {
+                    putBack(entries.map(\.pending), lease: lease)
+                    return
+                }
             }
         }
     }

@@ -124,4 +124,34 @@ import Testing
         #expect(plan.send.map(\.entry) == [0, 1, 3])
         #expect(plan.heldGuarded.map(\.item) == ["i4"] && plan.heldBack["i2"] == 2)
     }
+
+    /// A round that sent i1 (SKU 0), i2 and i3 (SKU 1, two variants) and i4 (SKU 2).
+    var sentPlan: WritePlan {
+        var plan = WritePlan()
+        plan.send = [("i1", 0), ("i2", 1), ("i3", 1), ("i4", 2)].map {
+            WritePlan.Item(item: $0.0, quantity: 1, changeFrom: 2, entry: $0.1)
+        }
+        return plan
+    }
+
+    func refusal(_ code: String?, _ index: Int?) -> WriteRefusal { WriteRefusal(code: code, message: "m", index: index) }
+
+    /// How the writer reads an answer: stale items are read again and the SKUs the shop held as planned go on
+    /// their own; a bundle parent is left out; a refusal of one item refuses its SKU only, once; a refusal naming
+    /// no item (or an item the round did not send) refuses the round.
+    @Test func anAnswerIsReadIntoWhatTheWriterDoesNext() {
+        let plan = sentPlan
+        #expect(plan.answer([], entryCount: 3) == .applied)
+        #expect(plan.answer([refusal(WriteRefusal.staleCode, 2)], entryCount: 3) == .stale(entries: [1], read: ["i3"]))
+        #expect(
+            plan.answer([refusal(WriteRefusal.staleCode, nil)], entryCount: 3)
+                == .stale(entries: [0, 1, 2], read: ["i1", "i2", "i3", "i4"]))
+        #expect(
+            plan.answer([refusal(WriteRefusal.nonMutableCode, 3), refusal(WriteRefusal.staleCode, 0)], entryCount: 3)
+                == .leaveOut(sent: [3]))
+        let mixed = [refusal(WriteRefusal.nonMutableCode, 3), refusal("INVALID", 1), refusal("INVALID", 2)]
+        #expect(plan.answer(mixed, entryCount: 3) == .refused(entries: [2, 1], refusals: [mixed[0], mixed[1]]))
+        #expect(plan.answer([refusal("INVALID", 0), refusal("BAD", nil)], entryCount: 3) == .refusedAll(refusal("BAD", nil)))
+        #expect(plan.answer([refusal("INVALID", 9)], entryCount: 3) == .refusedAll(refusal("INVALID", 9)))
+    }
 }
