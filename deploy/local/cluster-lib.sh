@@ -271,7 +271,7 @@ swc_launch() {
   echo "=== $(date -Is) start" >>"$nd/log/startup.log"
   # setsid: own session (a Ctrl-C in the caller's terminal does not hit it); setpriv: user rabbitmq with the
   # node's own group, which the partition rules recognise.
-  (sw_close_inherited_fds; cd "$nd" && exec setsid setpriv --reuid=rabbitmq --regid="$(swc_gid "$n")" --clear-groups \
+  (sw_close_inherited_fds; sw_raise_fd_limit; cd "$nd" && exec setsid setpriv --reuid=rabbitmq --regid="$(swc_gid "$n")" --clear-groups \
     -- env -i "${env_lines[@]}" "$SW_RMQ_BIN/rabbitmq-server") >>"$nd/log/startup.log" 2>&1 </dev/null &
   printf 'launcher_pid=%s\nnode=%s\nstarted=%s\n' "$!" "$(swc_node "$n")" "$(date -Is)" >"$nd/started-by-stockwire"
 }

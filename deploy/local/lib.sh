@@ -64,6 +64,22 @@ sw_now() { date +%s; }
 # server in the background: a daemon must not keep its launcher's pipes and sockets open. (Foundation's
 # Process, for one, learns that a child exited from a socket the child inherits; a server holding that
 # socket made `servers.sh start` look as if it never finished to a Swift caller.)
+# sw_fd_limit: the open-file limit to give a server: the hard limit, at most 65536. Debian's systemd unit gives
+# RabbitMQ LimitNOFILE=65536; started from a shell it inherited 1024, and with three test runs sharing the broker it
+# ran out ("Ranch acceptor reducing accept rate: out of file descriptors"): the connections it could not take piled
+# up in CLOSE-WAIT while the clients retried, and it accepted nothing until killed.
+sw_fd_limit() {
+  local hard
+  hard="$(ulimit -Hn)"
+  [[ "$hard" == unlimited || "$hard" -gt 65536 ]] && hard=65536
+  echo "$hard"
+}
+
+# sw_raise_fd_limit: raise this (sub)shell's open-file limit to sw_fd_limit, for a server about to be exec'd without
+# PAM (setpriv). runuser goes through pam_limits, which sets 1024 again: there, prefix the server with
+# `prlimit --nofile=N:`.
+sw_raise_fd_limit() { ulimit -Sn "$(sw_fd_limit)" 2>/dev/null || true; }
+
 sw_close_inherited_fds() {
   local path fd
   for path in /proc/"$BASHPID"/fd/*; do

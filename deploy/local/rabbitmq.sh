@@ -130,9 +130,10 @@ cmd_start() {
     sw_log "starting RabbitMQ node $SW_RMQ_NODE (data: $d, log: $(rmq_server_log "$d"))"
     echo "=== $(date -Is) start" >>"$d/log/startup.log"
     # setsid: own session, so a Ctrl-C in the calling terminal does not hit the broker.
+    # prlimit: runuser's pam_limits sets the open-file limit back to 1024 (see sw_fd_limit).
     (sw_close_inherited_fds; cd "$d" && exec setsid runuser -u rabbitmq -- env -i "${env_lines[@]}" \
       RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
-      "$SW_RMQ_BIN/rabbitmq-server") >>"$d/log/startup.log" 2>&1 </dev/null &
+      "$(command -v prlimit)" --nofile="$(sw_fd_limit):" "$SW_RMQ_BIN/rabbitmq-server") >>"$d/log/startup.log" 2>&1 </dev/null &
     local launcher=$!
     printf 'launcher_pid=%s\nnode=%s\nstarted=%s\n' "$launcher" "$SW_RMQ_NODE" "$(date -Is)" >"$d/started-by-stockwire"
 
