@@ -1,0 +1,317 @@
+import AMQP
+import Contracts
+import ExporterCore
+import Foundation
+import Metrics
+
+// The writer's calls to the shop: throttled by its cost bucket, paused while the shop refuses service, and the
+// lookups (location, items, levels) a write needs; and dead-lettering what the shop refuses for good.
+extension ShopWriter {
+    /// Sends one mutation until Shopify answers it; the same idempotency key on every resend.
+    /// Returns the user errors (empty = applied) and the key of the attempt Shopify answered, or nil when the writer is
+    /// being cancelled or has lost `lease`.
+    func send(
+        _ quantities: [AdminAPIClient.Quantity], reference: String, lease: UInt64?
+    ) async -> (errors: [AdminAPIClient.UserError], key: String)? {
+        var key = UUID().uuidString
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled, holds(lease) {
+            let wait = bucket.reserve(cost: costs.estimate(.write), at: .now)
+            if wait > .zero {
+                metrics.throttledWaits.increment()
+                guard (try? await Task.sleep(for: wait)) != nil else { return nil }
+            }
+            do {
+                let (errors, status) = try await client.setQuantities(
+                    quantities, reason: "correction", referenceDocumentUri: reference, idempotencyKey: key)
+                adopt(status, call: .write)
+                resume()
+                if errors.contains(where: { $0.code == "IDEMPOTENCY_CONCURRENT_REQUEST" }) {
+                    // The earlier attempt with this key is still running at Shopify (our side timed out): wait, same key.
+                    guard await backOff(&backoff) else { return nil }
+                    continue
+                }
+                if errors.contains(where: { $0.code == "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED" }) {
+                    key = UUID().uuidString  // Shopify asks for a new key after a failed attempt
+                    continue
+                }
+                return (errors, key)
+            } catch let failure as AdminAPIClient.Failure {
+                guard await handle(failure, cost: costs.estimate(.write), backoff: &backoff) else { return nil }
+            } catch {
+                guard await handle(.transient("\(error)"), cost: costs.estimate(.write), backoff: &backoff) else { return nil }
+            }
+        }
+        return nil
+    }
+
+    /// Waits as the failure requires; false when cancelled meanwhile.
+    func handle(_ failure: AdminAPIClient.Failure, cost: Double, backoff: inout Duration) async -> Bool {
+        switch failure {
+        case .throttled(let retryAfter, let status):
+            adopt(status)
+            bucket.throttled(retryAfter: retryAfter, cost: cost, at: .now)
+            metrics.throttledWaits.increment()
+            return true
+        case .transient(let reason):
+            logger.warning("shop call failed, retrying", metadata: ["reason": "\(reason)", "retry_in": "\(backoff)"])
+            metrics.transientFailures.increment()
+            return await backOff(&backoff)
+        case .unauthorized:
+            return await pause(
+                state: "unauthorized",
+                reason: "Admin API token refused (401): fix the token file \(shop.tokenFile), it is read again")
+        case .refused(let refusal):
+            return await pause(state: refusal.name, reason: refusal.reason)
+        case .rejected(let reason):
+            // A request refused as a whole is a bug on our side or a schema change: wait and retry rather than drop.
+            logger.error("shop rejected a request", metadata: ["reason": "\(reason)"])
+            return await backOff(&backoff)
+        case .tooCostly(let cost):
+            // Only a level read grows with its input, and it splits itself (fetchLevels); any other call over the
+            // maximum is a bug on our side or a changed cost rule: wait and retry rather than drop.
+            logger.error(
+                "shop refused a query as too costly", metadata: ["cost": "\(cost.map { "\($0)" } ?? "?")", "maximum": "\(QueryCosts.maximumPerQuery)"])
+            return await backOff(&backoff)
+        }
+    }
+
+    /// Waits `backoff`, then doubles it (up to ``Tuning/maxBackoff``); false when cancelled meanwhile.
+    func backOff(_ backoff: inout Duration) async -> Bool {
+        let ok = (try? await Task.sleep(for: backoff)) != nil
+        backoff = min(backoff * 2, tuning.maxBackoff)
+        return ok
+    }
+
+    /// Adopts what Shopify reported with an answer: the call's requested cost, and the bucket as it stands.
+    func adopt(_ report: AdminAPIClient.CostReport?, call: QueryCosts.Call, items: Int = 1) {
+        if let requested = report?.requestedQueryCost { costs.learn(call, items: items, requested: requested) }
+        adopt(report?.throttle)
+    }
+
+    func adopt(_ status: AdminAPIClient.ThrottleStatus?) {
+        guard let status else { return }
+        bucket.update(
+            maximum: status.maximumAvailable, currentlyAvailable: status.currentlyAvailable,
+            restoreRate: status.restoreRate, at: .now)
+    }
+
+    /// Pauses the shop by name: one log line when the reason changes, the paused gauge, the reason in `/readyz`; then
+    /// waits and lets the caller try again, which is the probe that resumes the shop once it answers. Its backlog
+    /// stays in the broker, and the other shops' writers are not touched. False when cancelled meanwhile.
+    func pause(state: String, reason: String) async -> Bool {
+        if pausedReason != reason {
+            let message = "shop paused: \(reason); its changes wait in the broker, the other shops go on, and it is "
+                + "tried again by itself (first in \(tuning.pauseRetry), then less often)"
+            logger.error("\(message)", metadata: ["state": "\(state)"])
+            pauseWait = tuning.pauseRetry
+        }
+        pausedReason = reason
+        metrics.paused.record(1)
+        Counter(label: "stockwire_exporter_shop_refusals_total", dimensions: [("shop", shop.domain), ("state", state)])
+            .increment()
+        let wait = pauseWait
+        pauseWait = min(pauseWait * 2, tuning.maxPause)
+        return (try? await Task.sleep(for: wait)) != nil
+    }
+
+    func resume() {
+        if let pausedReason { logger.notice("shop answers again: resuming", metadata: ["was": "\(pausedReason)"]) }
+        pausedReason = nil
+        pauseWait = tuning.pauseRetry
+        metrics.paused.record(0)
+    }
+
+    func resolveLocation() async -> String? {
+        if let locationId {
+            if !locationsChecked {
+                locationsChecked = true  // best effort: a failed read is tried at the next start
+                if let all = try? await client.locations() { warnAboutLocations(all, writing: locationId) }
+            }
+            return locationId
+        }
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                let locations = try await client.locations()
+                resume()
+                guard locations.count == 1 else {
+                    logger.error(
+                        "shop has \(locations.count) locations: set location_id in the shops file to the one Stockwire writes",
+                        metadata: ["locations": "\(locations.map(\.label).joined(separator: ", "))"])
+                    pausedReason = "location_id not configured and the shop has \(locations.count) locations"
+                    _ = try? await Task.sleep(for: tuning.pauseRetry)
+                    continue
+                }
+                locationId = locations[0].id
+                locationsChecked = true
+                warnAboutLocations(locations, writing: locations[0].id)
+                return locationId
+            } catch let failure as AdminAPIClient.Failure {
+                guard await handle(failure, cost: costs.estimate(.locations), backoff: &backoff) else { return nil }
+            } catch {
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// Once per start, from the locations read to find the one written: warns when it does not sell online, or when
+    /// other locations of the shop do. Stockwire writes one location; another that fulfils online orders sells its own
+    /// stock of the same SKUs, and every order line still reserves the warehouse's stock (README, "Several locations").
+    func warnAboutLocations(_ all: [AdminAPIClient.Location], writing location: String) {
+        if let own = all.first(where: { $0.id == location }), !own.sellsOnline {
+            logger.warning(
+                "the location Stockwire writes does not sell online: the online store does not offer the stock written there",
+                metadata: ["location": "\(own.label)", "active": "\(own.isActive)"])
+        }
+        let others = all.filter { $0.id != location && $0.sellsOnline }
+        guard !others.isEmpty else { return }
+        logger.warning(
+            "other locations of this shop fulfil online orders: Shopify adds their stock of a SKU to what the shop sells, and orders it routes there still reserve the warehouse's stock; run exporter check-shop",
+            metadata: ["locations": "\(others.map(\.label).joined(separator: ", "))"])
+    }
+
+    /// The inventory items of `sku` in this shop ([] when the shop does not list it); nil when cancelled.
+    /// From the catalog when a catalog message named the SKU; otherwise looked up once by SKU.
+    func resolveItems(sku: String) async -> [String]? {
+        if let known = state.catalog.items(sku: sku) { return known }
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            let wait = bucket.reserve(cost: costs.estimate(.variants), at: .now)
+            if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil else { return nil } }
+            do {
+                let (variants, status) = try await client.variants(sku: sku)
+                adopt(status, call: .variants)
+                resume()
+                for v in variants {
+                    let (reason, continueSelling) = state.catalog.note(
+                        item: v.inventoryItemId, tracked: v.tracked, continueSelling: v.continueSelling,
+                        bundle: v.requiresComponents)
+                    if let reason { reportUnprotectable(sku: sku, reason) }
+                    if continueSelling { reportSellsBeyondStock(sku: sku) }
+                }
+                let missedBefore = state.catalog.recordLookup(sku: sku, items: variants.map(\.inventoryItemId))
+                if missedBefore > 0 { metrics.rechecks.increment() }
+                if variants.isEmpty {
+                    let next =
+                        missedBefore < tuning.recheckAfter.count
+                        ? "looked up again in \(tuning.recheckAfter[missedBefore])" : "left to the product webhooks"
+                    logger.info("SKU not listed in this shop: skipped, \(next)", metadata: ["sku": "\(sku)"])
+                } else if missedBefore > 0 {
+                    logger.notice(
+                        "SKU found on a later lookup (Shopify's search had not indexed it yet): written now",
+                        metadata: ["sku": "\(sku)", "lookups_missed": "\(missedBefore)"])
+                }
+                if variants.count > 1 {
+                    logger.warning(
+                        "several variants share one SKU: all of them are written",
+                        metadata: ["sku": "\(sku)", "variants": "\(variants.map(\.id).joined(separator: ", "))"])
+                }
+                metrics.lookups.increment()
+                return state.catalog.items(sku: sku) ?? []
+            } catch let failure as AdminAPIClient.Failure {
+                guard await handle(failure, cost: costs.estimate(.variants), backoff: &backoff) else { return nil }
+            } catch {
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// Reads the actual levels of `items` into the ledger; false when cancelled. An item whose read was ambiguous
+    /// (a change of the shop's own was announced while it was in flight: ``ShopLedger`` step 7) is read again, up to
+    /// ``ambiguousReadLimit`` times, then taken with the belief erring low.
+    /// Under a lost `lease` it stops and returns false, touching nothing.
+    func readLevels(_ items: [String], location: String, lease: UInt64?) async -> Bool {
+        // `nodes(ids:)` takes at most 250 ids, like every input array, and a read of 250 costs about 750 points
+        // against Shopify's maximum of 1,000 per query.
+        let most = costs.levelItemsPerQuery(limit: tuning.maxBatch)
+        guard items.count <= most else {
+            for start in stride(from: 0, to: items.count, by: most) {
+                guard await readLevels(Array(items[start..<min(start + most, items.count)]), location: location, lease: lease)
+                else { return false }
+            }
+            return true
+        }
+        var items = items
+        var attempt = 1
+        while !items.isEmpty {
+            guard let levels = await fetchLevels(items, location: location, lease: lease) else { return false }
+            let now = ContinuousClock.now
+            let final = attempt >= Self.ambiguousReadLimit
+            items = items.filter { !state.ledger.readAnswered(item: $0, actual: levels[$0] ?? 0, now: now, final: final) }
+            if !items.isEmpty { metrics.ambiguousReads.increment(by: items.count) }
+            attempt += 1
+        }
+        return true
+    }
+
+    /// SKUs a lookup missed that one tick of the verify loop sends to be looked up again, at most.
+    static let rechecksPerTick = 10
+
+    /// How many times an item is read while its own sales keep being announced during the read.
+    static let ambiguousReadLimit = 3
+
+    /// One read of `items`' levels, begun in the ledger (step 7); nil when cancelled. A read Shopify finds too costly
+    /// teaches the cost per item and is read in halves.
+    func fetchLevels(_ items: [String], location: String, lease: UInt64?) async -> [String: Int64]? {
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled, holds(lease) {
+            let wait = bucket.reserve(cost: costs.estimate(.levels, items: items.count), at: .now)
+            if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil, holds(lease) else { return nil } }
+            state.ledger.beginRead(items: items)
+            do {
+                let (levels, status) = try await client.levels(items: items, locationId: location)
+                // The ledger the read began in was dropped with the lease.
+                guard holds(lease) else { return nil }
+                adopt(status, call: .levels, items: items.count)
+                resume()
+                return levels
+            } catch AdminAPIClient.Failure.tooCostly(let cost) where items.count > 1 {
+                guard holds(lease) else { return nil }
+                state.ledger.readFailed(items: items)
+                metrics.costlyReads.increment()
+                costs.learn(.levels, items: items.count, requested: cost ?? costs.estimate(.levels, items: items.count) * 2)
+                logger.warning(
+                    "a level read was over Shopify's query cost maximum: read in halves",
+                    metadata: ["items": "\(items.count)", "cost": "\(cost.map { "\($0)" } ?? "?")"])
+                let half = items.count / 2
+                guard let first = await fetchLevels(Array(items[..<half]), location: location, lease: lease),
+                    let second = await fetchLevels(Array(items[half...]), location: location, lease: lease)
+                else { return nil }
+                return first.merging(second) { a, _ in a }
+            } catch let failure as AdminAPIClient.Failure {
+                guard holds(lease) else { return nil }
+                state.ledger.readFailed(items: items)
+                guard await handle(failure, cost: costs.estimate(.levels, items: items.count), backoff: &backoff) else { return nil }
+            } catch {
+                if holds(lease) { state.ledger.readFailed(items: items) }
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// Moves deliveries to this shop's dead-letter queue with the reason, then acknowledges them. When the
+    /// broker cannot take them now they stay unacknowledged, so they come back rather than vanish.
+    func deadLetter(_ deliveries: [AMQPDelivery], reason: String) async {
+        let queue = StockwireTopology.exporterQueue(shop: shop.domain)
+        // A delivery whose subscription ended is back in the queue: dead-lettering it too would file it twice.
+        for delivery in deliveries where delivery.isLive {
+            var properties = delivery.properties
+            properties.headers["x-stockwire-reason"] = .string(reason)
+            properties.headers["x-stockwire-queue"] = .string(queue)
+            do {
+                try await connection.publish(
+                    AMQPMessage(
+                        exchange: StockwireTopology.deadExchange, routingKey: queue, body: delivery.body, properties: properties),
+                    timeout: .seconds(10))
+                delivery.ack()
+                metrics.deadLettered.increment()
+            } catch {
+                logger.error("could not dead-letter a message; it will come back", metadata: ["reason": "\(error)"])
+            }
+        }
+    }
+}
