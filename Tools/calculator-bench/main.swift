@@ -12,6 +12,7 @@ import Contracts
 import Foundation
 import Logging
 import Postgres
+import Toolbox
 
 let postgres =
     ProcessInfo.processInfo.environment["STOCKWIRE_POSTGRES"]
@@ -24,16 +25,6 @@ let onlyBatched = ProcessInfo.processInfo.environment["BENCH_ONLY_BATCHED"] == "
 /// Batch size of the batched modes (env BENCH_BATCH_SIZE, default 1000: the calculator's default).
 let batchSize = Int(ProcessInfo.processInfo.environment["BENCH_BATCH_SIZE"] ?? "") ?? 1_000
 
-/// CPU seconds (user + system) a process has used so far, from /proc.
-func cpuSeconds(_ pid: Int32) -> Double {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-        let close = stat.lastIndex(of: ")")
-    else { return 0 }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    // Fields after the command: state is [0]; utime and stime are the 14th and 15th of the full line.
-    guard fields.count > 12, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return 0 }
-    return (utime + stime) / Double(sysconf(Int32(_SC_CLK_TCK)))
-}
 let binary =
     ProcessInfo.processInfo.environment["CALCULATOR_BIN"]
     ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("calculator").path
@@ -106,13 +97,13 @@ func measure(skus: Int, batchSize: Int, pipeline: Int, events: Int) async throws
     var end = ContinuousClock.now
     while true {
         let count = try await db.query("SELECT count(*) FROM processed_messages").scalar(Int64.self)
-        if start == nil, count > 0 { start = (ContinuousClock.now, count, cpuSeconds(calculator.processIdentifier)) }
+        if start == nil, count > 0 { start = (ContinuousClock.now, count, LinuxProcess(pid: calculator.processIdentifier).cpuSeconds() ?? 0) }
         // Done when every event is committed and every availability message is published and marked sent.
         if count >= Int64(events),
             try await db.query("SELECT count(*) FROM outbox WHERE sent_at IS NULL").scalar(Int64.self) == 0
         {
             end = ContinuousClock.now
-            cpuAtEnd = cpuSeconds(calculator.processIdentifier)
+            cpuAtEnd = LinuxProcess(pid: calculator.processIdentifier).cpuSeconds() ?? 0
             break
         }
         // count(*) scans the dedupe table: poll it often only near the start and the end, so that the bench's

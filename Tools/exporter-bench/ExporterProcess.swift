@@ -1,4 +1,5 @@
 import Foundation
+import Toolbox
 
 /// The real `exporter run` as a child process, with its CPU time read from `/proc/<pid>/stat`.
 final class ExporterProcess: Sendable {
@@ -40,17 +41,10 @@ final class ExporterProcess: Sendable {
     /// True until it exits.
     var isRunning: Bool { process.isRunning }
 
-    /// User plus system CPU seconds used so far (fields 14 and 15 of `/proc/<pid>/stat`).
+    /// User plus system CPU seconds used so far.
     func cpuSeconds() throws -> Double {
-        let text = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
-        guard let close = text.lastIndex(of: ")") else { throw BenchError("unreadable /proc/\(pid)/stat") }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // After ')' the fields start at 3 (state), so utime (14) and stime (15) are at offsets 11 and 12.
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
-            throw BenchError("unreadable /proc/\(pid)/stat")
-        }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard let seconds = LinuxProcess(pid: pid).cpuSeconds() else { throw BenchError("unreadable /proc/\(pid)/stat") }
+        return seconds
     }
 
     /// Sends SIGTERM and waits up to `timeout` for a graceful exit, then SIGKILL.

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import ShopifySimulator
+import Toolbox
 
 /// Black Friday: a constant rate of merchant-visible events for a while, over many SKUs with Zipf popularity and
 /// several shops — orders created, edited, cancelled and refunded in the shops, goods received and orders shipped
@@ -446,10 +447,8 @@ struct BlackFriday {
             .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
     }
 
-    static func loadAverage() -> String {
-        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "").split(separator: " ").prefix(3).joined(
-            separator: " ")
-    }
+    /// The machine's load average now, for the report ("" when unreadable).
+    static func loadAverage() -> String { Machine.loadAverage ?? "" }
 
 }
 

@@ -8,6 +8,7 @@ import NetworkFaults
 import Postgres
 import ShopifySimulator
 import Signing
+import Toolbox
 
 /// The faults the reliability suite injects, one per run, each under a Black Friday load (RELIABILITY.md).
 enum Fault: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
@@ -813,11 +814,7 @@ struct FaultInjector: Sendable {
 
     /// The resident memory of a service in KiB (0 when it is not running).
     private func residentKiB(_ service: Stack.Service) -> Int {
-        guard let pid = stack.process(service)?.processIdentifier,
-            let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
-        else { return 0 }
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        stack.process(service).flatMap { LinuxProcess(pid: $0.processIdentifier).residentKiB } ?? 0
     }
 
     // MARK: Soak

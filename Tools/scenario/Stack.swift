@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Postgres
 import ShopifySimulator
+import Toolbox
 
 /// Everything a scenario runs on: the local servers (through `deploy/local`), a fresh database, the simulator
 /// and the three services as release-built processes; all stopped again by ``stop()``, also after a failure.
@@ -307,20 +308,14 @@ final class Stack: @unchecked Sendable {
     func resources() -> [String: (cpuSeconds: Double, peakMiB: Double)] {
         var out: [String: (Double, Double)] = [:]
         for (name, pid) in servicePIDs {
-            guard let peak = Self.peakMiB(process: "\(pid)") else { continue }
-            out[name] = (CPUBudget.processSeconds(pid: pid, withReapedChildren: false), peak)
+            let process = LinuxProcess(pid: pid)
+            guard let peak = process.peakResidentKiB else { continue }
+            out[name] = (process.cpuSeconds() ?? 0, Double(peak) / 1024)
         }
         // This process plays the buyers and hosts the simulator (storefront, Admin API, webhook delivery).
-        out[CPUBudget.scenario] = (CPUBudget.processSeconds(pid: getpid(), withReapedChildren: false), Self.peakMiB(process: "self") ?? 0)
+        let scenario = LinuxProcess.current
+        out[CPUBudget.scenario] = (scenario.cpuSeconds() ?? 0, Double(scenario.peakResidentKiB ?? 0) / 1024)
         return out
-    }
-
-    /// The peak resident memory (`VmHWM`) of `/proc/<process>`, nil when it is gone.
-    private static func peakMiB(process: String) -> Double? {
-        guard let status = try? String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8) else { return nil }
-        let kiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?
-            .split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
-        return kiB / 1024
     }
 
     // MARK: - Helpers
