@@ -22,7 +22,8 @@ public struct LinuxProcess: Sendable, Hashable {
 
     /// Every process visible in `/proc` now.
     public static func all() -> [LinuxProcess] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0).map(LinuxProcess.init(pid:)) }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0).map(LinuxProcess.init(pid:)) }
     }
 
     /// CPU seconds (user + system) used so far, all threads; with `reapedChildren`, plus those of the children it has

@@ -34,22 +34,14 @@ func makeLogger() -> Logger {
     return logger
 }
 
-func run(_ arguments: [String], env: [String: String]) throws -> Process {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: binary)
-    p.arguments = arguments
-    p.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
-    try p.run()
-    return p
-}
-
 func measure(skus: Int, batchSize: Int, pipeline: Int, events: Int) async throws -> (rate: Double, cpuPerThousand: Double) {
     let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased()
     let dbName = "calcbench_\(id)"
     let admin = try await PostgresConnection.connect(postgres)
     try await admin.execute("CREATE DATABASE \(dbName)")
     let conninfo = postgres + " dbname=\(dbName)"
-    let migrate = try run(["migrate"], env: ["STOCKWIRE_POSTGRES": conninfo, "STOCKWIRE_LOG_LEVEL": "warning"])
+    let migrate = try Process.launch(
+        binary, ["migrate"], environment: ["STOCKWIRE_POSTGRES": conninfo, "STOCKWIRE_LOG_LEVEL": "warning"])
     migrate.waitUntilExit()
     let db = try await PostgresConnection.connect(conninfo)
     try await db.query("INSERT INTO skus (sku) SELECT 'S' || g FROM generate_series(0, $1::int - 1) g", [skus])
@@ -91,13 +83,15 @@ func measure(skus: Int, batchSize: Int, pipeline: Int, events: Int) async throws
         try await group.waitForAll()
     }
 
-    let calculator = try run(["run"], env: env)
+    let calculator = try Process.launch(binary, ["run"], environment: env)
     var start: (ContinuousClock.Instant, Int64, Double)?
     var cpuAtEnd = 0.0
     var end = ContinuousClock.now
     while true {
         let count = try await db.query("SELECT count(*) FROM processed_messages").scalar(Int64.self)
-        if start == nil, count > 0 { start = (ContinuousClock.now, count, LinuxProcess(pid: calculator.processIdentifier).cpuSeconds() ?? 0) }
+        if start == nil, count > 0 {
+            start = (ContinuousClock.now, count, LinuxProcess(pid: calculator.processIdentifier).cpuSeconds() ?? 0)
+        }
         // Done when every event is committed and every availability message is published and marked sent.
         if count >= Int64(events),
             try await db.query("SELECT count(*) FROM outbox WHERE sent_at IS NULL").scalar(Int64.self) == 0

@@ -3,9 +3,7 @@ import Toolbox
 
 /// The real `exporter run` as a child process, with its CPU time read from `/proc/<pid>/stat`.
 final class ExporterProcess: Sendable {
-    // `Process` is thread-safe for what is used here (pid, isRunning, terminate, waitUntilExit); it is only
-    // configured before `run()` in `start`.
-    nonisolated(unsafe) private let process: Process
+    private let process: Process
     /// Where its standard output and error go.
     let logFile: String
 
@@ -23,15 +21,8 @@ final class ExporterProcess: Sendable {
                 "exporter binary \(binary) not found: build it with `swift build -c release --product exporter` "
                     + "or pass --exporter-binary")
         }
-        FileManager.default.createFile(atPath: logFile, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["run"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        let process = try Process.launch(
+            binary, ["run"] + arguments, environment: environment, output: try FileHandle.log(at: logFile))
         return ExporterProcess(process: process, logFile: logFile)
     }
 
@@ -49,11 +40,7 @@ final class ExporterProcess: Sendable {
 
     /// Sends SIGTERM and waits up to `timeout` for a graceful exit, then SIGKILL.
     func stop(timeout: Duration = .seconds(15)) async {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning { kill(pid, SIGKILL) }
+        await process.stop(grace: timeout, polling: .milliseconds(50))
     }
 }
 

@@ -284,7 +284,7 @@ final class Stack: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for (i, service) in processes.enumerated() where outcomes[i] == nil {
-            kill(service.process.processIdentifier, SIGKILL)
+            service.process.killAtOnce()
             service.process.waitUntilExit()
             outcomes[i] = .killed(after: Self.shutdownGrace)
         }
@@ -328,16 +328,9 @@ final class Stack: @unchecked Sendable {
 
     private func spawn(_ binary: String, _ args: [String], instance: Int = 1, env: [String: String], wait: Bool = false) throws {
         let name = instance == 1 ? binary : "\(binary)-\(instance)"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(options.buildDirectory)/\(binary)")
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         let logFile = logURL(of: name, args)
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: logFile)
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
+        let p = try Process.launch(
+            "\(options.buildDirectory)/\(binary)", args, environment: env, output: try FileHandle.log(at: logFile.path))
         if wait {
             p.waitUntilExit()
             guard p.terminationStatus == 0 else {
@@ -351,12 +344,8 @@ final class Stack: @unchecked Sendable {
 
     /// `deploy/local/<server>.sh status`: 0 ours and running, 1 someone else's on the port, 3 stopped.
     private func status(of server: String) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["\(options.repository)/deploy/local/\(server).sh", "status"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let script = "\(options.repository)/deploy/local/\(server).sh"
+        let p = try Process.launch("/bin/bash", [script, "status"], output: .nullDevice)
         p.waitUntilExit()
         return p.terminationStatus
     }
@@ -377,14 +366,8 @@ final class Stack: @unchecked Sendable {
     /// script fails. A file, not a pipe: a server the script starts in the background inherits its output, and a pipe
     /// would then never reach end-of-file while that server runs.
     static func runScript(_ script: String, _ args: [String], log logURL: URL) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [script] + args
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: logURL)
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
+        let handle = try FileHandle.log(at: logURL.path)
+        let p = try Process.launch("/bin/bash", [script] + args, output: handle)
         p.waitUntilExit()
         try? handle.close()
         let out = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
