@@ -109,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "shopify-sim",
             dependencies: [
-                "ShopifySimulator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ShopifySimulator", "Toolbox", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/shopify-sim"),
         .executableTarget(
