@@ -14,10 +14,8 @@ import Logging
 import Postgres
 import Toolbox
 
-let postgres =
-    ProcessInfo.processInfo.environment["STOCKWIRE_POSTGRES"]
-    ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
-let amqpURL = ProcessInfo.processInfo.environment["STOCKWIRE_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+let postgres = LocalServers.postgresConninfo
+let amqpURL = LocalServers.amqpURL
 let batchedEvents = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 40_000 : 40_000
 let singleEvents = max(1, batchedEvents / 8)
 let skuCounts = CommandLine.arguments.count > 2 ? CommandLine.arguments[2].split(separator: ",").compactMap { Int($0) } : [1, 100, 10_000]

@@ -78,10 +78,7 @@ final class Stack: @unchecked Sendable {
     func exporterOpsURL(instance i: Int = 1) -> String { "http://127.0.0.1:\(options.portBase + 10 * (i - 1) + 3)" }
     var exporterOpsURL: String { exporterOpsURL() }
     /// `$STOCKWIRE_POSTGRES`, or deploy/local's server.
-    static var defaultAdminConninfo: String {
-        ProcessInfo.processInfo.environment["STOCKWIRE_POSTGRES"]
-            ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
-    }
+    static var defaultAdminConninfo: String { LocalServers.postgresConninfo }
     var adminConninfo: String { Self.defaultAdminConninfo }
     /// Host and port of the PostgreSQL server (`defaultAdminConninfo`, key=value; defaults 127.0.0.1 and 5432).
     static var databaseEndpoint: (host: String, port: Int) {
