@@ -86,7 +86,7 @@ struct BlackFriday {
         var quantity: Int
     }
 
-    /// What the load offers a fault injector (Faults.swift) and the checker.
+    /// What the load offers a fault injector (Faults/) and the checker.
     struct LoadContext: Sendable {
         let sim: Simulator
         let skus: [String]
@@ -97,7 +97,7 @@ struct BlackFriday {
 
     let stack: Stack
     let settings: Settings
-    /// A fault run's injector (Faults.swift): runs alongside the load from its first event, and the wait for quiet
+    /// A fault run's injector (Faults/FaultRun.swift): runs alongside the load from its first event, and the wait for quiet
     /// starts once both the load and the injector are done (the fault healed), so the time to quiet is the time to
     /// converge after the fault. Nil for a plain black-friday run.
     var injector: (@Sendable (LoadContext) async -> Void)? = nil
