@@ -97,6 +97,7 @@ let package = Package(
             path: "Services/exporter"),
 
         // MARK: Tools
+        .target(name: "Toolbox", path: "Tools/Toolbox"),
         .target(
             name: "ShopifySchema", dependencies: ["CZlib"], path: "Tools/ShopifySchema",
             exclude: ["Resources/SOURCE.md", "README.md"], resources: [.copy("Resources/admin_2026-04.json.gz")]),
@@ -114,13 +115,13 @@ let package = Package(
         .executableTarget(
             name: "shopify-sim",
             dependencies: [
-                "ShopifySimulator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ShopifySimulator", "Toolbox", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/shopify-sim"),
         .executableTarget(
             name: "stockwire-scenario",
             dependencies: [
-                "ShopifySimulator", "Postgres", "AMQP", "BrokerBench", "NetworkFaults", "Contracts", "StockCore",
+                "ShopifySimulator", "Postgres", "AMQP", "BrokerBench", "NetworkFaults", "Contracts", "StockCore", "Toolbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -129,12 +130,12 @@ let package = Package(
             path: "Tools/scenario"),
         .target(name: "NetworkFaults", path: "Tools/NetworkFaults"),
         .target(
-            name: "BrokerBench", dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")],
+            name: "BrokerBench", dependencies: ["AMQP", "Toolbox", .product(name: "Logging", package: "swift-log")],
             path: "Tools/amqp-bench/BrokerBench"),
         .executableTarget(
             name: "amqp-bench",
             dependencies: [
-                "AMQP", "BrokerBench", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "AMQP", "BrokerBench", "Toolbox", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tools/amqp-bench", exclude: ["BrokerBench"]),
@@ -145,12 +146,12 @@ let package = Package(
 
         .executableTarget(
             name: "calculator-bench",
-            dependencies: ["AMQP", "Contracts", "Postgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AMQP", "Contracts", "Postgres", "Toolbox", .product(name: "Logging", package: "swift-log")],
             path: "Tools/calculator-bench"),
         .executableTarget(
             name: "exporter-bench",
             dependencies: [
-                "ShopifySimulator", "AMQP", "Contracts",
+                "ShopifySimulator", "AMQP", "Contracts", "Toolbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -3,6 +3,7 @@ import ArgumentParser
 import BrokerBench
 import Foundation
 import Logging
+import Toolbox
 
 /// Measures the broker's raw durable limit through the `AMQP` module: publish-with-confirm and consume-with-ack
 /// throughput of 1 KiB persistent messages, for quorum and classic durable queues, at several confirm windows.
@@ -21,7 +22,7 @@ struct AMQPBench: AsyncParsableCommand {
             """)
 
     @Option(help: "Broker URL (default: $STOCKWIRE_AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/).")
-    var url: String = ProcessInfo.processInfo.environment["STOCKWIRE_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+    var url: String = LocalServers.amqpURL
 
     @Option(name: .customLong("queue-types"), help: "Queue types to measure, comma-separated: quorum, classic.")
     var queueTypesList: String = "quorum,classic"

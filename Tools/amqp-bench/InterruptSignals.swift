@@ -1,6 +1,5 @@
-import Dispatch
 import Foundation
-import Synchronization
+import Toolbox
 
 #if canImport(Glibc)
     import Glibc
@@ -12,26 +11,15 @@ import Synchronization
 final class InterruptSignals: Sendable {
     private let stream: AsyncStream<Int32>
     private let continuation: AsyncStream<Int32>.Continuation
-    private let count = Atomic<Int>(0)
-    // DispatchSource is not Sendable; these are only created in init and cancelled in stop(), both on the
-    // caller's task, and the sources themselves are thread-safe.
-    nonisolated(unsafe) private let sources: [any DispatchSourceSignal]
+    private let signals: TerminationSignals
 
     init() {
-        (stream, continuation) = AsyncStream<Int32>.makeStream()
-        var sources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            sources.append(DispatchSource.makeSignalSource(signal: number, queue: .global()))
-        }
-        self.sources = sources
-        for source in sources {
-            let number = Int32(source.handle)
-            source.setEventHandler { [self] in
-                if count.wrappingAdd(1, ordering: .relaxed).oldValue > 0 { _exit(130) }
-                continuation.yield(number)
-            }
-            source.resume()
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        self.continuation = continuation
+        signals = TerminationSignals { number, count in
+            if count > 1 { _exit(130) }
+            continuation.yield(number)
         }
     }
 
@@ -43,7 +31,7 @@ final class InterruptSignals: Sendable {
 
     /// Stops listening; the default signal actions apply again.
     func stop() {
-        for source in sources { source.cancel() }
+        signals.cancel()
         continuation.finish()
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)

@@ -1,4 +1,5 @@
 import Foundation
+import Toolbox
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -34,19 +35,11 @@ struct MachineInfo: Sendable, Codable {
 
     /// Reads the machine from /proc and asks the management API for the versions (two-second limit).
     static func collect(managementURL: String, user: String, password: String) async -> MachineInfo {
-        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
-            .flatMap { $0.split(separator: ":", maxSplits: 1).last }
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))
-            .map { $0.split(separator: " ").prefix(3).joined(separator: " ") }
-        let kernel = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         let versions = await brokerVersions(managementURL: managementURL, user: user, password: password)
         return MachineInfo(
-            nproc: ProcessInfo.processInfo.activeProcessorCount, cpuModel: model,
-            memoryGiB: Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824, loadAverageAtStart: load,
-            kernel: kernel, rabbitmqVersion: versions?.rabbitmq, erlangVersion: versions?.erlang)
+            nproc: Machine.cores, cpuModel: Machine.cpuModel, memoryGiB: Machine.memoryGiB,
+            loadAverageAtStart: Machine.loadAverage, kernel: Machine.kernelRelease, rabbitmqVersion: versions?.rabbitmq,
+            erlangVersion: versions?.erlang)
     }
 
     private struct Overview: Decodable {

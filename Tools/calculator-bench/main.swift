@@ -12,11 +12,10 @@ import Contracts
 import Foundation
 import Logging
 import Postgres
+import Toolbox
 
-let postgres =
-    ProcessInfo.processInfo.environment["STOCKWIRE_POSTGRES"]
-    ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
-let amqpURL = ProcessInfo.processInfo.environment["STOCKWIRE_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+let postgres = LocalServers.postgresConninfo
+let amqpURL = LocalServers.amqpURL
 let batchedEvents = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 40_000 : 40_000
 let singleEvents = max(1, batchedEvents / 8)
 let skuCounts = CommandLine.arguments.count > 2 ? CommandLine.arguments[2].split(separator: ",").compactMap { Int($0) } : [1, 100, 10_000]
@@ -24,16 +23,6 @@ let onlyBatched = ProcessInfo.processInfo.environment["BENCH_ONLY_BATCHED"] == "
 /// Batch size of the batched modes (env BENCH_BATCH_SIZE, default 1000: the calculator's default).
 let batchSize = Int(ProcessInfo.processInfo.environment["BENCH_BATCH_SIZE"] ?? "") ?? 1_000
 
-/// CPU seconds (user + system) a process has used so far, from /proc.
-func cpuSeconds(_ pid: Int32) -> Double {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-        let close = stat.lastIndex(of: ")")
-    else { return 0 }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    // Fields after the command: state is [0]; utime and stime are the 14th and 15th of the full line.
-    guard fields.count > 12, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return 0 }
-    return (utime + stime) / Double(sysconf(Int32(_SC_CLK_TCK)))
-}
 let binary =
     ProcessInfo.processInfo.environment["CALCULATOR_BIN"]
     ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("calculator").path
@@ -43,22 +32,14 @@ func makeLogger() -> Logger {
     return logger
 }
 
-func run(_ arguments: [String], env: [String: String]) throws -> Process {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: binary)
-    p.arguments = arguments
-    p.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
-    try p.run()
-    return p
-}
-
 func measure(skus: Int, batchSize: Int, pipeline: Int, events: Int) async throws -> (rate: Double, cpuPerThousand: Double) {
     let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased()
     let dbName = "calcbench_\(id)"
     let admin = try await PostgresConnection.connect(postgres)
     try await admin.execute("CREATE DATABASE \(dbName)")
     let conninfo = postgres + " dbname=\(dbName)"
-    let migrate = try run(["migrate"], env: ["STOCKWIRE_POSTGRES": conninfo, "STOCKWIRE_LOG_LEVEL": "warning"])
+    let migrate = try Process.launch(
+        binary, ["migrate"], environment: ["STOCKWIRE_POSTGRES": conninfo, "STOCKWIRE_LOG_LEVEL": "warning"])
     migrate.waitUntilExit()
     let db = try await PostgresConnection.connect(conninfo)
     try await db.query("INSERT INTO skus (sku) SELECT 'S' || g FROM generate_series(0, $1::int - 1) g", [skus])
@@ -100,19 +81,21 @@ func measure(skus: Int, batchSize: Int, pipeline: Int, events: Int) async throws
         try await group.waitForAll()
     }
 
-    let calculator = try run(["run"], env: env)
+    let calculator = try Process.launch(binary, ["run"], environment: env)
     var start: (ContinuousClock.Instant, Int64, Double)?
     var cpuAtEnd = 0.0
     var end = ContinuousClock.now
     while true {
         let count = try await db.query("SELECT count(*) FROM processed_messages").scalar(Int64.self)
-        if start == nil, count > 0 { start = (ContinuousClock.now, count, cpuSeconds(calculator.processIdentifier)) }
+        if start == nil, count > 0 {
+            start = (ContinuousClock.now, count, LinuxProcess(pid: calculator.processIdentifier).cpuSeconds() ?? 0)
+        }
         // Done when every event is committed and every availability message is published and marked sent.
         if count >= Int64(events),
             try await db.query("SELECT count(*) FROM outbox WHERE sent_at IS NULL").scalar(Int64.self) == 0
         {
             end = ContinuousClock.now
-            cpuAtEnd = cpuSeconds(calculator.processIdentifier)
+            cpuAtEnd = LinuxProcess(pid: calculator.processIdentifier).cpuSeconds() ?? 0
             break
         }
         // count(*) scans the dedupe table: poll it often only near the start and the end, so that the bench's

@@ -2,6 +2,7 @@ import ArgumentParser
 import Contracts
 import Foundation
 import ShopifySimulator
+import Toolbox
 
 /// `exporter-bench`: quantities the real exporter writes per second per shop at the Standard and Plus rate-limit
 /// presets, and its CPU per thousand quantities.
@@ -80,7 +81,7 @@ struct ExporterBench: AsyncParsableCommand {
             exporterBinary
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("exporter")
             .path
-        let url = amqpURL ?? ProcessInfo.processInfo.environment["STOCKWIRE_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        let url = amqpURL ?? LocalServers.amqpURL
         var results: [BenchScenario.Result] = []
         var reconciliations: [BenchScenario.ReconcileResult] = []
         for name in presetNames {

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import ShopifySimulator
+import Toolbox
 
 /// Black Friday: a constant rate of merchant-visible events for a while, over many SKUs with Zipf popularity and
 /// several shops — orders created, edited, cancelled and refunded in the shops, goods received and orders shipped
@@ -85,7 +86,7 @@ struct BlackFriday {
         var quantity: Int
     }
 
-    /// What the load offers a fault injector (Faults.swift) and the checker.
+    /// What the load offers a fault injector (Faults/) and the checker.
     struct LoadContext: Sendable {
         let sim: Simulator
         let skus: [String]
@@ -96,7 +97,7 @@ struct BlackFriday {
 
     let stack: Stack
     let settings: Settings
-    /// A fault run's injector (Faults.swift): runs alongside the load from its first event, and the wait for quiet
+    /// A fault run's injector (Faults/FaultRun.swift): runs alongside the load from its first event, and the wait for quiet
     /// starts once both the load and the injector are done (the fault healed), so the time to quiet is the time to
     /// converge after the fault. Nil for a plain black-friday run.
     var injector: (@Sendable (LoadContext) async -> Void)? = nil
@@ -446,10 +447,8 @@ struct BlackFriday {
             .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
     }
 
-    static func loadAverage() -> String {
-        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "").split(separator: " ").prefix(3).joined(
-            separator: " ")
-    }
+    /// The machine's load average now, for the report ("" when unreadable).
+    static func loadAverage() -> String { Machine.loadAverage ?? "" }
 
 }
 

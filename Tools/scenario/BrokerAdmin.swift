@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import Toolbox
 
 /// The local RabbitMQ node's management HTTP API (deploy/local: 127.0.0.1:`$STOCKWIRE_MGMT_PORT`, default 15672,
 /// user guest): a virtual host per fault run, queue counts and dead letters for the checker.
@@ -13,13 +14,12 @@ struct BrokerAdmin: Sendable {
 
     /// The node deploy/local starts, with the credentials of `$STOCKWIRE_AMQP_URL` (default guest/guest).
     private var amqp: AMQPConfiguration? {
-        try? AMQPConfiguration(url: ProcessInfo.processInfo.environment["STOCKWIRE_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/")
+        try? AMQPConfiguration(url: LocalServers.amqpURL)
     }
 
     static func local() -> BrokerAdmin {
-        let env = ProcessInfo.processInfo.environment
-        let port = env["STOCKWIRE_MGMT_PORT"] ?? "15672"
-        let amqp = try? AMQPConfiguration(url: env["STOCKWIRE_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/")
+        let port = ProcessInfo.processInfo.environment["STOCKWIRE_MGMT_PORT"] ?? "15672"
+        let amqp = try? AMQPConfiguration(url: LocalServers.amqpURL)
         return BrokerAdmin(
             baseURL: "http://\(amqp?.host ?? "127.0.0.1"):\(port)/api", user: amqp?.user ?? "guest",
             password: amqp?.password ?? "guest")

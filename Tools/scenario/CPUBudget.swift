@@ -1,4 +1,5 @@
 import Foundation
+import Toolbox
 
 /// CPU time per part of the system between two moments, read from /proc: the three services, this process (buyers
 /// and simulator), RabbitMQ and PostgreSQL, and the whole machine. Divided by the webhooks accepted in between it is
@@ -32,23 +33,23 @@ struct CPUBudget: Codable, Equatable {
             // Instances of one service (calculator, calculator-2) are one part.
             for (name, pid) in services {
                 let part = name.split(separator: "-").first.map(String.init) ?? name
-                seconds[part, default: 0] += CPUBudget.processSeconds(pid: pid, withReapedChildren: false)
+                seconds[part, default: 0] += LinuxProcess(pid: pid).cpuSeconds() ?? 0
             }
-            seconds[CPUBudget.scenario] = CPUBudget.processSeconds(pid: getpid(), withReapedChildren: false)
+            seconds[CPUBudget.scenario] = LinuxProcess.current.cpuSeconds() ?? 0
             var rabbit = 0.0
             var postgres = 0.0
-            for pid in CPUBudget.allProcessIDs() {
-                switch CPUBudget.command(pid: pid) {
+            for process in LinuxProcess.all() {
+                switch process.command {
                 // RabbitMQ's Erlang VM, and its port helpers.
-                case "beam.smp", "erl_child_setup", "inet_gethost": rabbit += CPUBudget.processSeconds(pid: pid, withReapedChildren: false)
+                case "beam.smp", "erl_child_setup", "inet_gethost": rabbit += process.cpuSeconds() ?? 0
                 // Every PostgreSQL process; the postmaster's reaped children count the backends that ended.
-                case "postgres": postgres += CPUBudget.processSeconds(pid: pid, withReapedChildren: true)
+                case "postgres": postgres += process.cpuSeconds(withReapedChildren: true) ?? 0
                 default: break
                 }
             }
             seconds[CPUBudget.rabbitMQ] = rabbit
             seconds[CPUBudget.postgreSQL] = postgres
-            return Snapshot(seconds: seconds, machineBusySeconds: CPUBudget.machineBusyTotal(), taken: Date())
+            return Snapshot(seconds: seconds, machineBusySeconds: Machine.cpuSeconds()?.busy ?? 0, taken: Date())
         }
     }
 
@@ -58,7 +59,7 @@ struct CPUBudget: Codable, Equatable {
         self.seconds = seconds
         machineBusySeconds = max(0, end.machineBusySeconds - start.machineBusySeconds)
         wallSeconds = max(0.001, end.taken.timeIntervalSince(start.taken))
-        cores = ProcessInfo.processInfo.activeProcessorCount
+        cores = Machine.cores
     }
 
     init(seconds: [String: Double], machineBusySeconds: Double, wallSeconds: Double, cores: Int) {
@@ -94,42 +95,5 @@ struct CPUBudget: Codable, Equatable {
                 "CPU per %@, µs: %@ = %.0f for Stockwire with its broker and database (at most %.0f %@s/s on %d cores if it had them to itself); %@ %.0f; machine %.0f %% busy",
             unit, parts.joined(separator: ", "), total, pipelineCeiling(per: units), unit, cores, Self.scenario,
             us[Self.scenario] ?? 0, machineBusy * 100)
-    }
-
-    // MARK: - /proc
-
-    private static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
-
-    /// utime + stime (and the reaped children's cutime + cstime) of `pid`, in seconds; 0 when it is gone.
-    static func processSeconds(pid: Int32, withReapedChildren: Bool) -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return 0 }
-        // Fields after "pid (comm)": state is field 3; utime 14, stime 15, cutime 16, cstime 17.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 14 else { return 0 }
-        var ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
-        if withReapedChildren { ticks += (Double(fields[13]) ?? 0) + (Double(fields[14]) ?? 0) }
-        return ticks / ticksPerSecond
-    }
-
-    private static func command(pid: Int32) -> String? {
-        (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    private static func allProcessIDs() -> [Int32] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
-    }
-
-    /// Busy seconds of all cores since boot: the first line of /proc/stat minus idle and iowait.
-    private static func machineBusyTotal() -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-            let line = text.split(separator: "\n").first, line.hasPrefix("cpu ")
-        else { return 0 }
-        let values = line.split(separator: " ").dropFirst().compactMap { Double($0) }
-        guard values.count >= 5 else { return 0 }
-        // user nice system idle iowait irq softirq steal (guest time is already in user).
-        let busy = values.prefix(8).enumerated().filter { $0.offset != 3 && $0.offset != 4 }.map(\.element).reduce(0, +)
-        return busy / ticksPerSecond
     }
 }

@@ -2,6 +2,7 @@ import AMQP
 import BrokerBench
 import Foundation
 import Logging
+import Toolbox
 
 /// The broker's raw durable limit on this machine, measured with the same code as `amqp-bench`: persistent
 /// messages the size of a typical webhook published to a quorum queue with confirms (window 100), then consumed
@@ -26,8 +27,7 @@ struct RawLimit {
 
     func run(log: (String) -> Void) async throws -> Result {
         var amqp = try AMQPConfiguration(
-            url: ProcessInfo.processInfo.environment["STOCKWIRE_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/",
-            connectionName: "stockwire-scenario raw-limit")
+            url: LocalServers.amqpURL, connectionName: "stockwire-scenario raw-limit")
         amqp.reconnectMaxDelay = .seconds(1)
         let plan = BenchmarkPlan(
             queueTypes: [.quorum], windows: [100], messages: 400_000, messagesWindow1: 1,

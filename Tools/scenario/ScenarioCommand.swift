@@ -2,6 +2,7 @@ import ArgumentParser
 import Contracts
 import Foundation
 import ShopifySimulator
+import Toolbox
 
 /// Runs Stockwire end to end on this machine against simulated Shopify shops and reports what happened.
 @main
@@ -314,25 +315,17 @@ struct RawLimitCommand: AsyncParsableCommand {
 
 /// Stops the stack on Ctrl-C or SIGTERM, then exits.
 final class InterruptHandler {
-    private let sources: [any DispatchSourceSignal]
+    private let signals: TerminationSignals
 
     init(_ onSignal: @escaping @Sendable () async -> Void) {
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                print("\n• interrupted: stopping everything this run started")
-                Task {
-                    await onSignal()
-                    exit(130)
-                }
+        signals = TerminationSignals { _, _ in
+            print("\n• interrupted: stopping everything this run started")
+            Task {
+                await onSignal()
+                exit(130)
             }
-            source.resume()
-            sources.append(source)
         }
-        self.sources = sources
     }
 
-    func cancel() { sources.forEach { $0.cancel() } }
+    func cancel() { signals.cancel() }
 }

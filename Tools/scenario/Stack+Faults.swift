@@ -1,4 +1,5 @@
 import Foundation
+import Toolbox
 
 extension Stack {
     /// The services a fault can hit.
@@ -35,19 +36,14 @@ extension Stack {
         guard let p = process(service, instance: instance), p.isRunning else {
             throw ScenarioError("\(Self.name(service, instance: instance)) is not running")
         }
-        kill(p.processIdentifier, SIGKILL)
+        p.killAtOnce()
         try await waitExit(service, instance: instance, timeout: .seconds(10))
     }
 
     /// Waits until a service instance's process has exited; false when it still runs after `timeout`.
     @discardableResult
     func waitExit(_ service: Service, instance: Int = 1, timeout: Duration) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while isRunning(service, instance: instance) {
-            if ContinuousClock.now >= deadline { return false }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return true
+        try await process(service, instance: instance)?.waitForExit(timeout: timeout, polling: .milliseconds(5)) ?? true
     }
 
     /// Starts a service that is not running again, with the arguments and environment it was first started with plus
@@ -60,17 +56,12 @@ extension Stack {
             throw ScenarioError("\(name) was never started")
         }
         guard !processes[index].process.isRunning else { throw ScenarioError("\(name) is still running") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(options.buildDirectory)/\(launch.binary)")
-        p.arguments = launch.arguments
-        p.environment = ProcessInfo.processInfo.environment.merging(launch.environment) { $1 }.merging(extraEnvironment) { $1 }
-        let handle = try FileHandle(forWritingTo: logURL(of: name))
-        handle.seekToEndOfFile()
+        let handle = try FileHandle.log(at: logURL(of: name).path, appending: true)
         let extra = extraEnvironment.keys.sorted().map { " \($0)=\(extraEnvironment[$0]!)" }.joined()
         handle.write(Data("\n==== scenario: \(name) restarted after exit status \(processes[index].process.terminationStatus)\(extra) ====\n".utf8))
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
+        let p = try Process.launch(
+            "\(options.buildDirectory)/\(launch.binary)", launch.arguments,
+            environment: launch.environment.merging(extraEnvironment) { $1 }, output: handle)
         processes[index] = (name, p)
         if waitReady { try await self.waitReady(service, instance: instance, timeout: .seconds(60)) }
     }

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Postgres
 import ShopifySimulator
+import Toolbox
 
 /// Everything a scenario runs on: the local servers (through `deploy/local`), a fresh database, the simulator
 /// and the three services as release-built processes; all stopped again by ``stop()``, also after a failure.
@@ -77,10 +78,7 @@ final class Stack: @unchecked Sendable {
     func exporterOpsURL(instance i: Int = 1) -> String { "http://127.0.0.1:\(options.portBase + 10 * (i - 1) + 3)" }
     var exporterOpsURL: String { exporterOpsURL() }
     /// `$STOCKWIRE_POSTGRES`, or deploy/local's server.
-    static var defaultAdminConninfo: String {
-        ProcessInfo.processInfo.environment["STOCKWIRE_POSTGRES"]
-            ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
-    }
+    static var defaultAdminConninfo: String { LocalServers.postgresConninfo }
     var adminConninfo: String { Self.defaultAdminConninfo }
     /// Host and port of the PostgreSQL server (`defaultAdminConninfo`, key=value; defaults 127.0.0.1 and 5432).
     static var databaseEndpoint: (host: String, port: Int) {
@@ -283,7 +281,7 @@ final class Stack: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for (i, service) in processes.enumerated() where outcomes[i] == nil {
-            kill(service.process.processIdentifier, SIGKILL)
+            service.process.killAtOnce()
             service.process.waitUntilExit()
             outcomes[i] = .killed(after: Self.shutdownGrace)
         }
@@ -307,20 +305,14 @@ final class Stack: @unchecked Sendable {
     func resources() -> [String: (cpuSeconds: Double, peakMiB: Double)] {
         var out: [String: (Double, Double)] = [:]
         for (name, pid) in servicePIDs {
-            guard let peak = Self.peakMiB(process: "\(pid)") else { continue }
-            out[name] = (CPUBudget.processSeconds(pid: pid, withReapedChildren: false), peak)
+            let process = LinuxProcess(pid: pid)
+            guard let peak = process.peakResidentKiB else { continue }
+            out[name] = (process.cpuSeconds() ?? 0, Double(peak) / 1024)
         }
         // This process plays the buyers and hosts the simulator (storefront, Admin API, webhook delivery).
-        out[CPUBudget.scenario] = (CPUBudget.processSeconds(pid: getpid(), withReapedChildren: false), Self.peakMiB(process: "self") ?? 0)
+        let scenario = LinuxProcess.current
+        out[CPUBudget.scenario] = (scenario.cpuSeconds() ?? 0, Double(scenario.peakResidentKiB ?? 0) / 1024)
         return out
-    }
-
-    /// The peak resident memory (`VmHWM`) of `/proc/<process>`, nil when it is gone.
-    private static func peakMiB(process: String) -> Double? {
-        guard let status = try? String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8) else { return nil }
-        let kiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?
-            .split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
-        return kiB / 1024
     }
 
     // MARK: - Helpers
@@ -333,16 +325,9 @@ final class Stack: @unchecked Sendable {
 
     private func spawn(_ binary: String, _ args: [String], instance: Int = 1, env: [String: String], wait: Bool = false) throws {
         let name = instance == 1 ? binary : "\(binary)-\(instance)"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(options.buildDirectory)/\(binary)")
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         let logFile = logURL(of: name, args)
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: logFile)
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
+        let p = try Process.launch(
+            "\(options.buildDirectory)/\(binary)", args, environment: env, output: try FileHandle.log(at: logFile.path))
         if wait {
             p.waitUntilExit()
             guard p.terminationStatus == 0 else {
@@ -356,12 +341,8 @@ final class Stack: @unchecked Sendable {
 
     /// `deploy/local/<server>.sh status`: 0 ours and running, 1 someone else's on the port, 3 stopped.
     private func status(of server: String) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["\(options.repository)/deploy/local/\(server).sh", "status"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let script = "\(options.repository)/deploy/local/\(server).sh"
+        let p = try Process.launch("/bin/bash", [script, "status"], output: .nullDevice)
         p.waitUntilExit()
         return p.terminationStatus
     }
@@ -382,14 +363,8 @@ final class Stack: @unchecked Sendable {
     /// script fails. A file, not a pipe: a server the script starts in the background inherits its output, and a pipe
     /// would then never reach end-of-file while that server runs.
     static func runScript(_ script: String, _ args: [String], log logURL: URL) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [script] + args
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: logURL)
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
+        let handle = try FileHandle.log(at: logURL.path)
+        let p = try Process.launch("/bin/bash", [script] + args, output: handle)
         p.waitUntilExit()
         try? handle.close()
         let out = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""

@@ -1,8 +1,7 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import ShopifySimulator
-import Synchronization
+import Toolbox
 
 /// `shopify-sim`: serves simulated Shopify shops on one loopback port (see Tools/ShopifySimulator/README.md).
 @main
@@ -101,41 +100,11 @@ struct Serve: AsyncParsableCommand {
         return ShopConfiguration(domain: parts[0], accessToken: parts[1], webhookSecret: parts[2], plan: plan, locationID: location)
     }
 
+    /// Returns at the first SIGINT or SIGTERM; later ones are ignored while the simulator shuts down.
     static func waitForTermination() async {
-        let latch = Latch()
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { latch.fire() }
-            source.resume()
-            sources.append(source)
-        }
-        await latch.wait()
-        sources.forEach { $0.cancel() }
-    }
-}
-
-/// Opens once, on the first signal; `wait()` returns when it is open.
-final class Latch: Sendable {
-    private let state = Mutex<(open: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
-
-    func fire() {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            s.open = true
-            defer { s.waiter = nil }
-            return s.waiter
-        }
-        waiter?.resume()
-    }
-
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let open = state.withLock { s -> Bool in
-                if !s.open { s.waiter = continuation }
-                return s.open
-            }
-            if open { continuation.resume() }
-        }
+        let (signalled, continuation) = AsyncStream<Void>.makeStream()
+        let signals = TerminationSignals { _, _ in continuation.yield() }
+        for await _ in signalled { break }
+        signals.cancel()
     }
 }

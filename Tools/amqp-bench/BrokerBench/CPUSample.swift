@@ -1,4 +1,5 @@
 import Foundation
+import Toolbox
 
 #if canImport(Glibc)
     import Glibc
@@ -17,8 +18,6 @@ struct CPUSample {
     var machineBusy: Double?
     var machineTotal: Double?
 
-    private static let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-
     /// Takes a sample now.
     static func now() -> CPUSample {
         var usage = rusage()
@@ -26,7 +25,7 @@ struct CPUSample {
         let process =
             Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
             + Double(usage.ru_stime.tv_usec) / 1e6
-        let machine = machineTimes()
+        let machine = Machine.cpuSeconds()
         return CPUSample(
             process: process, broker: brokerTime(), machineBusy: machine?.busy,
             machineTotal: machine?.total)
@@ -49,40 +48,9 @@ struct CPUSample {
             brokerPercent: percent(broker, earlier.broker), machineBusyPercent: machine)
     }
 
-    private static func machineTimes() -> (busy: Double, total: Double)? {
-        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-            let line = text.split(separator: "\n").first, line.hasPrefix("cpu ")
-        else { return nil }
-        let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
-        guard fields.count >= 5 else { return nil }
-        // user nice system idle iowait irq softirq steal (guest time is already inside user).
-        let total = fields.prefix(8).reduce(0, +)
-        let idle = fields[3] + fields[4]
-        return ((total - idle) / ticks, total / ticks)
-    }
-
-    /// utime + stime of a /proc/…/stat line, in seconds (fields 14 and 15, counted after the parenthesised name).
-    private static func statTime(_ path: String) -> Double? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return (user + system) / ticks
-    }
-
-    private static func comm(_ path: String) -> String? {
-        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
+    /// CPU seconds of every `beam.smp` process, nil when none is visible.
     private static func brokerTime() -> Double? {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
-        let times = entries.compactMap { pid -> Double? in
-            guard pid.allSatisfy(\.isNumber), comm("/proc/\(pid)/comm")?.hasPrefix("beam.smp") == true else {
-                return nil
-            }
-            return statTime("/proc/\(pid)/stat")
-        }
+        let times = LinuxProcess.all().filter { $0.command?.hasPrefix("beam.smp") == true }.compactMap { $0.cpuSeconds() }
         return times.isEmpty ? nil : times.reduce(0, +)
     }
 }
