@@ -151,15 +151,23 @@ let package = Package(
             path: "Tools/exporter-bench"),
 
         // MARK: Tests
-        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "NetworkFaults", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")]),
+        // What the test targets share: the broker and database fixtures, `eventually`, the build products.
+        .target(
+            name: "StockwireTestSupport",
+            dependencies: ["AMQP", "Postgres", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"),
+        .testTarget(
+            name: "AMQPTests",
+            dependencies: ["AMQP", "NetworkFaults", "StockwireTestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "PostgresTests", dependencies: ["Postgres", "StockwireTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SigningTests", dependencies: ["Signing"]),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),
         .testTarget(name: "ShopifySchemaTests", dependencies: ["ShopifySchema", "exporter"]),
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "ingest", "AMQP", "Contracts", "Signing", "ServiceKit", "ShopifySimulator",
+                "ingest", "AMQP", "Contracts", "Signing", "ServiceKit", "ShopifySimulator", "StockwireTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -174,14 +182,14 @@ let package = Package(
         .testTarget(
             name: "ExporterTests",
             dependencies: [
-                "exporter", "ShopifySimulator", "AMQP", "Contracts", "ServiceKit", "NetworkFaults",
+                "exporter", "ShopifySimulator", "AMQP", "Contracts", "ServiceKit", "NetworkFaults", "StockwireTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "EndToEndTests"),
+        .testTarget(name: "EndToEndTests", dependencies: ["StockwireTestSupport"]),
         .testTarget(
             name: "CalculatorTests",
             dependencies: [
-                "calculator", "AMQP", "Contracts", "Postgres", "ServiceKit",
+                "calculator", "AMQP", "Contracts", "Postgres", "ServiceKit", "StockwireTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PropertyBased", package: "swift-property-based"), .product(name: "Logging", package: "swift-log"),
             ]),

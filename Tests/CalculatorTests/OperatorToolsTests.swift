@@ -4,6 +4,7 @@ import Foundation
 import HummingbirdTesting
 import Postgres
 import ServiceKit
+import StockwireTestSupport
 import Testing
 
 @testable import calculator

@@ -2,6 +2,7 @@ import AMQP
 import Contracts
 import Foundation
 import Postgres
+import StockwireTestSupport
 import Testing
 
 @testable import calculator
@@ -360,19 +361,16 @@ import Testing
     static func launchCalculator(
         _ c: CalculatorConfiguration, crashAfterCommit: Bool, environment: [String: String] = [:]
     ) throws -> Process {
-        let candidates = [
-            Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("calculator"),
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("calculator"),
-        ].compactMap { $0 }
-        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw CalculatorTestError("calculator executable not found next to the test bundle: \(candidates)")
+        let binary = BuildProducts.executable("calculator")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw TestFailure("no calculator executable at \(binary.path): build it with the tests (swift build --build-tests)")
         }
         let p = Process()
         p.executableURL = binary
         p.arguments = ["run"]
         var env = ProcessInfo.processInfo.environment
         env["STOCKWIRE_POSTGRES"] = c.postgres
-        env["STOCKWIRE_AMQP_URL"] = TestServers.amqpURL
+        env["STOCKWIRE_AMQP_URL"] = TestBroker.url
         env["STOCKWIRE_CALCULATOR_QUEUE"] = c.queue
         env["STOCKWIRE_EVENTS_EXCHANGE"] = c.eventsExchange
         env["STOCKWIRE_AVAILABILITY_EXCHANGE"] = c.availabilityExchange
@@ -386,9 +384,4 @@ import Testing
         try p.run()
         return p
     }
-}
-
-struct CalculatorTestError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
 }

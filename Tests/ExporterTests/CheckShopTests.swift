@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import ShopifySimulator
+import StockwireTestSupport
 import Testing
 
 @testable import exporter

@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import Logging
 import ServiceKit
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
@@ -182,8 +183,7 @@ struct DeadLetterFixture: Sendable {
         let shops = (0..<count).map { "\(prefix)-\($0).myshopify.com" }
         var logger = Logger(label: "dead-letters-test")
         logger.logLevel = .error
-        var config = try AMQPConfiguration(url: ExporterHarness.amqpURL, connectionName: "dead-letters-test")
-        config.reconnectDelay = .milliseconds(100)
+        let config = try TestBroker.configuration("dead-letters-test")
         let connection = AMQPConnection(
             configuration: config,
             topology: StockwireTopology.exporter(

@@ -3,7 +3,7 @@ import Contracts
 import Foundation
 import Logging
 import ShopifySimulator
-import Synchronization
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
@@ -18,10 +18,6 @@ final class ExporterHarness: Sendable {
     private let task: Task<Void, any Error>
     private let directory: URL
     let prefix: String
-
-    static var amqpURL: String {
-        ProcessInfo.processInfo.environment["STOCKWIRE_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
-    }
 
     /// Starts `count` shops (domains unique to this test) with `plan`, and an exporter for them; `token` gives each
     /// shop's Admin API token, `logger` replaces the quiet default (tests that read the log); with `brokerPort` the
@@ -53,12 +49,7 @@ final class ExporterHarness: Sendable {
         var quiet = Logger(label: "exporter-test")
         quiet.logLevel = .error
         let logger = logger ?? quiet
-        var config = try AMQPConfiguration(url: amqpURL, connectionName: "exporter-test")
-        config.reconnectDelay = .milliseconds(100)
-        if let brokerPort {
-            config.host = "127.0.0.1"
-            config.port = brokerPort
-        }
+        let config = try TestBroker.configuration("exporter-test", port: brokerPort)
         let connection = AMQPConnection(
             configuration: config, topology: StockwireTopology.exporter(
                 shops: domains, availabilityExchange: "test.availability.\(prefix)", catalogExchange: "test.catalog.\(prefix)"),
@@ -94,8 +85,7 @@ final class ExporterHarness: Sendable {
     func startStandby() async throws -> (stop: @Sendable () async -> Void, app: ExporterApplication) {
         var logger = Logger(label: "exporter-standby")
         logger.logLevel = .error
-        var config = try AMQPConfiguration(url: Self.amqpURL, connectionName: "exporter-standby")
-        config.reconnectDelay = .milliseconds(100)
+        let config = try TestBroker.configuration("exporter-standby")
         let standby = AMQPConnection(
             configuration: config,
             topology: StockwireTopology.exporter(
@@ -183,14 +173,4 @@ final class ExporterHarness: Sendable {
         await simulator.shutdown()
         try? FileManager.default.removeItem(at: directory)
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
 }

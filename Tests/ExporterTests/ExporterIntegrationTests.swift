@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import ShopifySimulator
 import NetworkFaults
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
@@ -384,7 +385,7 @@ import Testing
     /// new owner (on a cluster it wrote version 44 after the new owner's 51, and four shops stayed units below the
     /// truth). It must stop: every attempt it makes after the handover carries the idempotency key it held.
     @Test func anInstanceThatLostItsBrokerConnectionStopsWritingTheShopItHandedOver() async throws {
-        let broker = try AMQPConfiguration(url: ExporterHarness.amqpURL)
+        let broker = TestBroker.endpoint
         let proxy = try TCPProxy(targetHost: broker.host, targetPort: broker.port)
         defer { proxy.stop() }
         var tuning = ShopWriter.Tuning()

@@ -3,7 +3,7 @@ import Contracts
 import Foundation
 import Logging
 import ShopifySimulator
-import Synchronization
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
@@ -67,35 +67,5 @@ import Testing
             if out.count == count { break }
         }
         return out
-    }
-}
-
-/// Every log line of the loggers it makes, rendered with level, label, message and metadata.
-final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    var text: String { lines.withLock { $0.joined(separator: "\n") } }
-
-    func handler(_ label: String) -> any LogHandler { Handler(label: label, capture: self) }
-
-    struct Handler: LogHandler {
-        let label: String
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(
-            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-            function: String, line: UInt
-        ) {
-            let all = self.metadata.merging(metadata ?? [:]) { _, new in new }
-            let rendered = "\(level) \(label) \(message) \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })"
-            capture.lines.withLock { $0.append(rendered) }
-        }
     }
 }

@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import Foundation
+import StockwireTestSupport
 import Testing
 
 @testable import exporter

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import ShopifySimulator
+import StockwireTestSupport
 import Testing
 
 @testable import exporter

@@ -86,7 +86,7 @@ import Testing
             // Every 200 is a confirmed event in the broker.
             var config = try AMQPConfiguration(url: amqpURL, connectionName: "idle-test-observer")
             config.reconnectDelay = .milliseconds(100)
-            let observer = AMQPConnection(configuration: config, topology: [], logger: TestBroker.logger)
+            let observer = AMQPConnection(configuration: config, topology: [], logger: IngestHarness.logger)
             observer.start()
             try await observer.waitUntilConnected(timeout: .seconds(10))
             let depth = try await observer.queueInfo(StockwireTopology.calculatorQueue).messages

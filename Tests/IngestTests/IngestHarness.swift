@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Signing
+import StockwireTestSupport
 import Testing
 
 @testable import ingest
@@ -19,6 +20,9 @@ struct IngestHarness: Sendable {
     static let secret = "test-webhook-secret"
     static let oldSecret = "previous-webhook-secret"
     static let token = "warehouse-token-1"
+
+    /// The logger of the app and of the test connections: errors only.
+    static var logger: Logger { TestBroker.logger("ingest-tests", level: .error) }
 
     let exchange: String
     let queue: String
@@ -35,8 +39,8 @@ struct IngestHarness: Sendable {
     static func make(
         _ name: String, configure: (inout IngestConfiguration) -> Void = { _ in }
     ) async throws -> IngestHarness {
-        let exchange = TestBroker.unique("\(name).ex")
-        let queue = TestBroker.unique("\(name).q")
+        let exchange = TestBroker.unique("ingest.\(name).ex")
+        let queue = TestBroker.unique("ingest.\(name).q")
         var configuration = IngestConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
@@ -49,7 +53,7 @@ struct IngestHarness: Sendable {
             .exchange(name: exchange, kind: .topic), .quorumQueue(queue),
             .binding(queue: queue, exchange: exchange, routingKey: "#"),
         ]
-        let observer = try await TestBroker.connection("observer-\(name)", topology: topology, start: true)
+        let observer = try await connect("observer-\(name)", topology: topology, start: true)
         return IngestHarness(exchange: exchange, queue: queue, observer: observer, configuration: configuration)
     }
 
@@ -59,10 +63,10 @@ struct IngestHarness: Sendable {
     ) async throws -> T {
         var created: [AMQPConnection] = []
         for i in 0..<publishers {
-            created.append(try await TestBroker.connection("ingest-\(queue)-\(i)", topology: topology, start: false))
+            created.append(try await Self.connect("ingest-\(queue)-\(i)", topology: topology, start: false))
         }
         let connections = created
-        let app = try buildApplication(configuration: configuration, connections: connections, logger: TestBroker.logger)
+        let app = try buildApplication(configuration: configuration, connections: connections, logger: Self.logger)
         do {
             let result = try await app.test(.live) { client in
                 // The app's service group starts the broker connections; wait until they are ready.
@@ -75,6 +79,12 @@ struct IngestHarness: Sendable {
             await cleanUp()
             throw error
         }
+    }
+
+    /// A test connection declaring `topology` that reconnects fast (at most 500 ms apart); not started unless `start`.
+    static func connect(_ name: String, topology: [AMQPTopology], start: Bool) async throws -> AMQPConnection {
+        try await TestBroker.connect(
+            name, topology: topology, reconnectMaxDelay: .milliseconds(500), start: start, logger: logger)
     }
 
     func cleanUp() async {
@@ -137,11 +147,6 @@ struct IngestHarness: Sendable {
     ) async throws -> TestResponse {
         try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(bytes: body))
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 extension TestResponse {

@@ -2,6 +2,7 @@ import AMQP
 import Contracts
 import Foundation
 import Signing
+import StockwireTestSupport
 import Testing
 
 @testable import ingest
@@ -151,7 +152,7 @@ import Testing
     static func publishedEvents(_ amqpURL: String, expecting count: Int) async throws -> [String] {
         var config = try AMQPConfiguration(url: amqpURL, connectionName: "canary-observer")
         config.reconnectDelay = .milliseconds(100)
-        let observer = AMQPConnection(configuration: config, topology: [], logger: TestBroker.logger)
+        let observer = AMQPConnection(configuration: config, topology: [], logger: IngestHarness.logger)
         observer.start()
         try await observer.waitUntilConnected(timeout: .seconds(10))
         defer { Task { await observer.close() } }

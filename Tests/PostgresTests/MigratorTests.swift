@@ -1,4 +1,5 @@
 import Postgres
+import StockwireTestSupport
 import Testing
 
 @Suite struct MigratorTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import StockwireTestSupport
 import Testing
 
 @Suite struct PostgresConnectionTests {

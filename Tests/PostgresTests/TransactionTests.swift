@@ -1,4 +1,5 @@
 import Postgres
+import StockwireTestSupport
 import Synchronization
 import Testing
 
@@ -179,3 +180,6 @@ private actor StockLedger {
         }
     }
 }
+
+/// An error thrown on purpose by test bodies.
+struct PlannedFailure: Error, Equatable {}

@@ -4,59 +4,21 @@ import Foundation
 import Logging
 import Postgres
 import ServiceKit
-import Synchronization
+import StockwireTestSupport
 import Testing
 
 @testable import calculator
 
-/// The real PostgreSQL and RabbitMQ the tests use, with a fresh database and unique broker names per test.
+/// The calculator's tests against the real PostgreSQL and RabbitMQ (``TestDatabase``, ``TestBroker``): a fresh,
+/// migrated database and unique broker names per test.
 enum TestServers {
-    static let postgres =
-        ProcessInfo.processInfo.environment["STOCKWIRE_TEST_POSTGRES"]
-        ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
-    static let amqpURL =
-        ProcessInfo.processInfo.environment["STOCKWIRE_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+    static var logger: Logger { TestBroker.logger("calculator-tests") }
 
-    static var logger: Logger {
-        var l = Logger(label: "calculator-tests")
-        l.logLevel = .warning
-        return l
-    }
+    static func unique(_ prefix: String) -> String { TestDatabase.unique(prefix) }
 
-    static func unique(_ prefix: String) -> String {
-        "\(prefix)_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
-    }
-
-    /// Runs `body` with the conninfo of a new, migrated database that is dropped afterwards.
+    /// Runs `body` with the conninfo of a new database with the calculator's schema, dropped afterwards.
     static func withDatabase<T>(_ body: (String) async throws -> T) async throws -> T {
-        let admin = try await PostgresConnection.connect(postgres)
-        let name = unique("calctest")
-        try await admin.execute("CREATE DATABASE \(name)")
-        // libpq takes the last of repeated keywords.
-        let conninfo = postgres + " dbname=\(name)"
-        do {
-            let db = try await PostgresConnection.connect(conninfo)
-            try await Migrator.migrate(db, CalculatorSchema.migrations, logger: logger)
-            await db.close()
-            let result = try await body(conninfo)
-            try await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
-            await admin.close()
-            return result
-        } catch {
-            _ = try? await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
-            await admin.close()
-            throw error
-        }
-    }
-
-    static func broker(_ name: String, topology: [AMQPTopology] = []) async throws -> AMQPConnection {
-        var config = try AMQPConfiguration(url: amqpURL, connectionName: name)
-        config.reconnectDelay = .milliseconds(100)
-        config.reconnectMaxDelay = .seconds(1)
-        let c = AMQPConnection(configuration: config, topology: topology, logger: logger)
-        c.start()
-        try await c.waitUntilConnected(timeout: .seconds(30))
-        return c
+        try await TestDatabase.withDatabase("calctest", migrations: CalculatorSchema.migrations, logger: logger, body)
     }
 }
 
@@ -73,7 +35,7 @@ final class TestBench: Sendable {
         let id = TestServers.unique("t")
         var c = CalculatorConfiguration()
         c.postgres = conninfo
-        c.broker = BrokerSettings(url: TestServers.amqpURL, passwordFile: nil)
+        c.broker = BrokerSettings(url: TestBroker.url, passwordFile: nil)
         c.queue = "calctest.events.\(id)"
         c.eventsExchange = "calctest.events.\(id)"
         c.availabilityExchange = "calctest.availability.\(id)"
@@ -87,12 +49,12 @@ final class TestBench: Sendable {
         c.relayInterval = .milliseconds(300)
         configuration = c
         availabilityQueue = "calctest.watch.\(id)"
-        client = try await TestServers.broker(
+        client = try await TestBroker.connect(
             "calc-test-client",
             topology: c.topology + [
                 .queue(name: availabilityQueue, arguments: ["x-queue-type": "quorum"]),
                 .binding(queue: availabilityQueue, exchange: c.availabilityExchange, routingKey: "#"),
-            ])
+            ], logger: TestServers.logger)
     }
 
     /// Publishes an event as ingest would, to this test's exchange.
@@ -203,22 +165,4 @@ struct RunningCalculator: Sendable {
         await parts.database.close()
         await parts.relayDatabase.close()
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
-}
-
-/// A value shared between test tasks.
-final class Shared<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    var value: Value { mutex.withLock { $0 } }
-    func update(_ body: (inout Value) -> Void) { mutex.withLock { body(&$0) } }
 }
