@@ -151,7 +151,8 @@ let package = Package(
             path: "Tools/exporter-bench"),
 
         // MARK: Tests
-        // What the test targets share: the broker and database fixtures, `eventually`, the build products.
+        // What the test targets share: the broker and database fixtures, `eventually`, the build products, and the
+        // rule that only suites named …IntegrationTests use servers (README.md, "Tests").
         .target(
             name: "StockwireTestSupport",
             dependencies: ["AMQP", "Postgres", .product(name: "Logging", package: "swift-log")],

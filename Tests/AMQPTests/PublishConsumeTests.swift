@@ -5,7 +5,7 @@ import Testing
 
 @testable import AMQP
 
-@Suite struct PublishConsumeTests {
+@Suite struct PublishConsumeIntegrationTests {
     @Test func tenThousandConfirmedMessagesAreConsumedExactlyOnce() async throws {
         let queue = TestBroker.unique("bulk")
         let conn = try await TestBroker.connect(topology: [.quorumQueue(queue)])
@@ -328,18 +328,6 @@ import Testing
         }
     }
 
-    @Test func brokerURLIsParsedAndRedacted() throws {
-        let c = try AMQPConfiguration(url: "amqp://user:s%40cret@broker.local:5673/shop%2Fvhost")
-        #expect(c.host == "broker.local")
-        #expect(c.port == 5673)
-        #expect(c.user == "user")
-        #expect(c.password == "s@cret")
-        #expect(c.virtualHost == "shop/vhost")
-        #expect(!c.redactedURL.contains("cret"))
-        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "http://x") }
-        #expect(try AMQPConfiguration(url: "amqp://h").virtualHost == "/")
-    }
-
     @Test func wrongPasswordIsAClearConnectionError() async throws {
         var config = try AMQPConfiguration(url: TestBroker.url)
         config.password = "definitely-wrong"
@@ -354,5 +342,20 @@ import Testing
             #expect(!error.message.contains("definitely-wrong"))
         }
         await conn.close()
+    }
+}
+
+/// A broker URL, read without a broker.
+@Suite struct BrokerURLTests {
+    @Test func brokerURLIsParsedAndRedacted() throws {
+        let c = try AMQPConfiguration(url: "amqp://user:s%40cret@broker.local:5673/shop%2Fvhost")
+        #expect(c.host == "broker.local")
+        #expect(c.port == 5673)
+        #expect(c.user == "user")
+        #expect(c.password == "s@cret")
+        #expect(c.virtualHost == "shop/vhost")
+        #expect(!c.redactedURL.contains("cret"))
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "http://x") }
+        #expect(try AMQPConfiguration(url: "amqp://h").virtualHost == "/")
     }
 }

@@ -11,7 +11,7 @@ import Testing
 
 /// The operator tools of issue 9 against the real PostgreSQL and RabbitMQ: publish-all and resync requests,
 /// explain (command and HTTP), replay from the event log, and the calculator's dead letters.
-@Suite(.timeLimit(.minutes(3))) struct OperatorToolsTests {
+@Suite(.timeLimit(.minutes(3))) struct OperatorToolsIntegrationTests {
     // MARK: publish-all and resync
 
     @Test func publishAllReemitsEveryCurrentVersionFlaggedAsResync() async throws {

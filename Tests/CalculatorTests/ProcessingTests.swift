@@ -8,7 +8,7 @@ import Testing
 @testable import calculator
 
 /// The calculator against the real PostgreSQL and RabbitMQ; each test has its own database, queue and exchanges.
-@Suite struct ProcessingTests {
+@Suite struct ProcessingIntegrationTests {
     @Test func duplicatesAreAppliedOnceAndAvailabilityIsPublished() async throws {
         try await TestServers.withDatabase { conninfo in
             let bench = try await TestBench(conninfo: conninfo)

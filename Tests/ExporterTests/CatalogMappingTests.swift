@@ -7,7 +7,7 @@ import Testing
 @testable import exporter
 
 /// SKU → inventory item mapping from the calculator's catalog messages (issue 5), through the real broker.
-@Suite struct CatalogMappingTests {
+@Suite struct CatalogMappingIntegrationTests {
     @Test func catalogMessagesMapSKUsWithoutAskingShopifyAndANewVariantGetsTheCurrentValue() async throws {
         let h = try await ExporterHarness.start(shops: 1)
         defer { Task { await h.stop() } }

@@ -9,7 +9,7 @@ import Testing
 @testable import exporter
 
 /// `exporter dead-letters`: against the real broker, on queues unique to each test.
-@Suite(.timeLimit(.minutes(2))) struct DeadLettersTests {
+@Suite(.timeLimit(.minutes(2))) struct DeadLettersIntegrationTests {
     @Test func listShowsEveryMessageWithItsReasonAndLosesNothing() async throws {
         try await DeadLetterFixture.with(shops: 1) { f in
             let shop = f.shops[0]
@@ -131,15 +131,6 @@ import Testing
             #expect(try await queue.purge() == 3)
             #expect(try await queue.info().messages == 0)
         }
-    }
-
-    @Test func commandLineRequiresExactlyOneReplaySelection() throws {
-        #expect(throws: (any Error).self) { try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com"]) }
-        #expect(throws: (any Error).self) {
-            try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com", "--all", "--message-id", "x"])
-        }
-        #expect(try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com", "--all"]) is Exporter.DeadLetters.Replay)
-        #expect(try Exporter.parseAsRoot(["dead-letters", "list", "a.myshopify.com"]) is Exporter.DeadLetters.List)
     }
 
     @Test func aShopWithoutADeadLetterQueueIsNamedInTheError() async throws {
@@ -274,5 +265,17 @@ struct DeadLetterFixture: Sendable {
         try? await connection.deleteExchange(exchange)
         try? await connection.deleteExchange("test.catalog.\(prefix)")
         await connection.close()
+    }
+}
+
+/// The dead-letters command line, parsed without a broker.
+@Suite struct DeadLettersCommandLineTests {
+    @Test func commandLineRequiresExactlyOneReplaySelection() throws {
+        #expect(throws: (any Error).self) { try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com"]) }
+        #expect(throws: (any Error).self) {
+            try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com", "--all", "--message-id", "x"])
+        }
+        #expect(try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com", "--all"]) is Exporter.DeadLetters.Replay)
+        #expect(try Exporter.parseAsRoot(["dead-letters", "list", "a.myshopify.com"]) is Exporter.DeadLetters.List)
     }
 }

@@ -450,7 +450,7 @@ import Testing
 /// The read-back: once a SKU is quiet, the exporter reads its levels and corrects a shop that shows more than was
 /// written (a belief left a unit off by webhooks that arrived long after the shop changed: `faults --fault
 /// broker-crash` found shops a unit above the truth for good). Here the shop is moved behind the exporter's back.
-@Suite struct ExporterReadBackTests {
+@Suite struct ExporterReadBackIntegrationTests {
     /// The shop is moved to 11 right after the exporter wrote 9, before the read-back is due (`verifyAfter` after
     /// the write: long enough that the test's own polling, slow on a loaded machine, cannot miss it). Returns the
     /// level once `settled` holds for it, or after `timeout`.

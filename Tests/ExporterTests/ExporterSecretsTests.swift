@@ -11,7 +11,7 @@ import Testing
 /// A canary Admin API token: the exporter sends it to Shopify in `X-Shopify-Access-Token` and nowhere else. Driven
 /// through a write, a refused token, server errors and an unreadable message at the most verbose log level, it must
 /// appear in no log line and in no dead-lettered message.
-@Suite struct ExporterSecretsTests {
+@Suite struct ExporterSecretsIntegrationTests {
     @Test func theAdminAPITokenAppearsInNoLogLineNorDeadLetter() async throws {
         let canary = "shpat_cnry_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let log = LogCapture()

@@ -23,6 +23,23 @@ import Testing
         #expect(c.add(older, token: 4, resync: true) == .obsolete, "a resync never writes an older version")
     }
 
+    @Test func aReconciliationJoinedByAPlainMessageStillKeepsTheBelief() {
+        var c = Coalescer<Int>()
+        let m = AvailabilityMessage(sku: "A", available: 5, onHand: 5, reserved: 0, version: 3, causes: [], computedAtMillis: 0)
+        #expect(c.add(m, token: 1, resync: true, reconcile: true) == .queued)
+        var newer = m
+        newer.version = 4
+        #expect(c.add(newer, token: 2) == .coalesced)
+        let taken = c.take(limit: 1).write[0]
+        #expect(taken.reconcile && taken.verify && taken.message.version == 4)
+        #expect(c.add(m, token: 3, resync: true, reconcile: true) == .queued)
+        #expect(c.add(m, token: 4, resync: true) == .coalesced)
+        #expect(c.take(limit: 1).write[0].reconcile == false, "an operator's resync joined: the belief is forgotten")
+    }
+}
+
+/// Resync through the exporter, the broker and simulated shops.
+@Suite(.timeLimit(.minutes(2))) struct ResyncIntegrationTests {
     @Test func aRestoredShopIsCorrectedByAResyncAndOtherShopsAreNotWritten() async throws {
         let h = try await ExporterHarness.start(shops: 2)
         let (restored, other) = (h.shops[0], h.shops[1])
@@ -78,20 +95,6 @@ import Testing
         try await publishResync(h, shop: shop, sku: restored, available: 5, version: 1)
         #expect(try await eventually { try await h.level(shop, restored) == 5 }, "an operator's resync writes the truth")
         await h.stop()
-    }
-
-    @Test func aReconciliationJoinedByAPlainMessageStillKeepsTheBelief() {
-        var c = Coalescer<Int>()
-        let m = AvailabilityMessage(sku: "A", available: 5, onHand: 5, reserved: 0, version: 3, causes: [], computedAtMillis: 0)
-        #expect(c.add(m, token: 1, resync: true, reconcile: true) == .queued)
-        var newer = m
-        newer.version = 4
-        #expect(c.add(newer, token: 2) == .coalesced)
-        let taken = c.take(limit: 1).write[0]
-        #expect(taken.reconcile && taken.verify && taken.message.version == 4)
-        #expect(c.add(m, token: 3, resync: true, reconcile: true) == .queued)
-        #expect(c.add(m, token: 4, resync: true) == .coalesced)
-        #expect(c.take(limit: 1).write[0].reconcile == false, "an operator's resync joined: the belief is forgotten")
     }
 
     @Test func resyncCommandSendsARequestToTheCalculatorsQueue() async throws {

@@ -5,7 +5,7 @@ import Testing
 
 @testable import ingest
 
-@Suite struct ConcurrencyTests {
+@Suite struct ConcurrencyIntegrationTests {
     @Test func thousandConcurrentSignedWebhooksGiveThousandConfirmedMessagesWithoutDuplicates() async throws {
         let h = try await IngestHarness.make("thousand")
         let total = 1_000

@@ -11,7 +11,7 @@ import Testing
 /// documented answer (Services/ingest/README.md), and nothing unverified reaches the broker. The cases WebhookTests
 /// and LimitsTests already cover (missing or wrong HMAC, hex digest, unknown shop, old secret, wrong method,
 /// oversized and slow bodies) are not repeated here.
-@Suite struct HostileInputTests {
+@Suite struct HostileInputIntegrationTests {
     static let path = "/webhooks/shopify"
 
     /// The headers Shopify sends for `body`, signed with the shop's secret, in wire order.

@@ -10,7 +10,7 @@ import Testing
 /// 2,000 connections that hold ingest's attention without finishing a request, while Shopify keeps delivering:
 /// every signed webhook is still answered 200 in well under Shopify's 5 s, and the memory those connections cost is
 /// bounded. Ingest runs as its own process so that its resident memory is its own (``IngestProcess``).
-@Suite struct IdleConnectionsTests {
+@Suite struct IdleConnectionsIntegrationTests {
     static let idle = 2_000
     static let warmUp = 50
     static let webhooks = 300

@@ -6,7 +6,7 @@ import Testing
 @testable import ingest
 
 /// Size limits and slow clients, driven over raw sockets.
-@Suite struct LimitsTests {
+@Suite struct LimitsIntegrationTests {
     static func signedHeaders(body: [UInt8]) -> [(String, String)] {
         IngestHarness.webhookHeaders(body: body).map { ($0.name.rawName, $0.value) }
     }

@@ -11,7 +11,7 @@ import Testing
 /// then driven through successes and every kind of failure at the most verbose log level. The canaries (and their
 /// base64 and hex forms) must appear nowhere an operator or a sender can read: the log output, `/metrics`, any
 /// response, the published events, or the output of a start that fails on its configuration.
-@Suite struct SecretsCanaryTests {
+@Suite struct SecretsCanaryIntegrationTests {
     static let secret = "cnry-whsec-Q7vX2pL9wT4k"
     static let oldSecret = "cnry-whsec-old-M3kT8rB6"
     static let token = "cnry-mvtok-Z5rW1nB4yH8c"

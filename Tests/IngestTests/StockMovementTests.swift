@@ -8,7 +8,7 @@ import Testing
 
 @testable import ingest
 
-@Suite struct StockMovementTests {
+@Suite struct StockMovementIntegrationTests {
     static func headers(token: String? = IngestHarness.token) -> HTTPFields {
         var h = HTTPFields()
         h[.contentType] = "application/json"

@@ -2,7 +2,7 @@ import Postgres
 import StockwireTestSupport
 import Testing
 
-@Suite struct MigratorTests {
+@Suite struct MigratorIntegrationTests {
     static let migrations = [
         Migration(
             version: 3, name: "seed",

@@ -3,7 +3,7 @@ import Postgres
 import StockwireTestSupport
 import Testing
 
-@Suite struct PostgresConnectionTests {
+@Suite struct PostgresConnectionIntegrationTests {
     @Test func parameterisedRoundTripOfEveryType() async throws {
         try await TestDatabase.withSchema { schema in
             let db = try await schema.connect()

@@ -3,7 +3,7 @@ import StockwireTestSupport
 import Synchronization
 import Testing
 
-@Suite struct TransactionTests {
+@Suite struct TransactionIntegrationTests {
     @Test func committedTransactionIsVisibleElsewhere() async throws {
         try await TestDatabase.withSchema { schema in
             let db = try await schema.connect()
@@ -167,7 +167,7 @@ private actor StockLedger {
     }
 }
 
-@Suite struct ActorIsolationTests {
+@Suite struct ActorIsolationIntegrationTests {
     @Test func transactionBodyRunsOnCallingActor() async throws {
         try await TestDatabase.withSchema { schema in
             let db = try await schema.connect()

@@ -8,7 +8,9 @@ public enum BuildProducts {
 
     /// The folder the test bundle was built into, holding the services and tools built with it (any
     /// `--scratch-path`); `.build/debug` when `probe` is not beside the test bundle.
+    /// Only integration tests may ask: they start what they find there (``IntegrationTests``).
     public static func directory(containing probe: String) -> URL {
+        IntegrationTests.require("the built executables")
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         if FileManager.default.isExecutableFile(atPath: beside.appendingPathComponent(probe).path) { return beside }
         return repository.appendingPathComponent(".build/debug")

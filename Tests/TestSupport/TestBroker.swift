@@ -4,8 +4,10 @@ import Logging
 
 /// The RabbitMQ the tests use: `STOCKWIRE_TEST_AMQP_URL`, else the one `deploy/local` starts on loopback.
 public enum TestBroker {
+    /// Its URL. Only integration tests may ask (``IntegrationTests``).
     public static var url: String {
-        ProcessInfo.processInfo.environment["STOCKWIRE_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        IntegrationTests.require("RabbitMQ")
+        return ProcessInfo.processInfo.environment["STOCKWIRE_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
     }
 
     /// The broker's host and port.
@@ -67,6 +69,7 @@ public enum TestBroker {
 
     @discardableResult
     public static func rabbitmqctl(_ arguments: [String]) throws -> String {
+        IntegrationTests.require("rabbitmqctl")
         let script =
             ProcessInfo.processInfo.environment["STOCKWIRE_RABBITMQCTL"]
             ?? BuildProducts.repository.appendingPathComponent("deploy/local/rabbitmqctl.sh").path

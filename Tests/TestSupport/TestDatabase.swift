@@ -5,8 +5,10 @@ import Synchronization
 
 /// The PostgreSQL the tests use: `STOCKWIRE_TEST_POSTGRES`, else the one `deploy/local` starts on loopback.
 public enum TestDatabase {
+    /// Its conninfo. Only integration tests may ask (``IntegrationTests``).
     public static var conninfo: String {
-        ProcessInfo.processInfo.environment["STOCKWIRE_TEST_POSTGRES"]
+        IntegrationTests.require("PostgreSQL")
+        return ProcessInfo.processInfo.environment["STOCKWIRE_TEST_POSTGRES"]
             ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
     }
 
