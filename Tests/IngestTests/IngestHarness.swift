@@ -96,6 +96,40 @@ struct IngestHarness: Sendable {
     /// Messages ready in the test queue.
     func depth() async throws -> UInt32 { try await observer.queueInfo(queue).messages }
 
+    /// Expects exactly the messages `ids` (message ids) among those published so far, takes them off the queue and
+    /// returns them. What "so far" means is proven by a barrier, not a sleep: a marker webhook posted through the
+    /// same ingest on `port` (``publishMarker(port:)``) must be the only other message in the queue.
+    func expectPublished(
+        _ ids: Set<String>, port: Int, timeout: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> [AMQPDelivery] {
+        let marker = try await publishMarker(port: port)
+        let depth = Int(try await self.depth())
+        #expect(depth == ids.count + 1, "messages in the queue besides the marker", sourceLocation: sourceLocation)
+        let messages = try await take(depth, timeout: timeout)
+        #expect(messages.last?.properties.messageId == marker, "the marker came last", sourceLocation: sourceLocation)
+        let published = messages.filter { $0.properties.messageId != marker }
+        #expect(Set(published.compactMap(\.properties.messageId)) == ids, sourceLocation: sourceLocation)
+        return published
+    }
+
+    /// A barrier for "nothing else was published": posts a valid webhook with a fresh id to the ingest on `port`
+    /// and waits for its 200, which ingest answers only once the broker confirmed the message into the queue. Ingest
+    /// (with one publisher connection, the default of ``run(publishers:_:)``) publishes on one channel in the order
+    /// it handles requests, so whatever an earlier request published is in the queue ahead of the marker. Returns
+    /// the marker's message id.
+    func publishMarker(port: Int) async throws -> String {
+        let id = "marker-\(UUID().uuidString)"
+        let body = Array(#"{"id":1}"#.utf8)
+        let headers = Self.webhookHeaders(body: body, webhookId: id).map { ($0.name.rawName, $0.value) }
+        let status = await onThread { () -> Int? in
+            let c = RawHTTPConnection(port: port, receiveTimeout: .seconds(30))
+            c?.send(RawHTTPConnection.request(path: "/webhooks/shopify", headers: headers, body: body))
+            return c?.readResponse()?.status
+        }
+        guard status == 200 else { throw TestFailure("the marker webhook was answered \(status.map(String.init) ?? "nothing")") }
+        return "\(Self.shop)/\(id)"
+    }
+
     /// Takes exactly `count` messages off the queue (acked), failing after `timeout`.
     func take(_ count: Int, timeout: Duration = .seconds(20)) async throws -> [AMQPDelivery] {
         guard count > 0 else { return [] }

@@ -25,7 +25,7 @@ import Testing
                 port, body: order,
                 headers: IngestHarness.webhookHeaders(body: order, webhookId: "big-order").map { ($0.name.rawName, $0.value) })
             #expect(a?.status == 200 && b?.status == 200)
-            let messages = try await HostileInputIntegrationTests.expectPublished(h, ids: ["acme.myshopify.com/big-product", "acme.myshopify.com/big-order"])
+            let messages = try await h.expectPublished(["acme.myshopify.com/big-product", "acme.myshopify.com/big-order"], port: port)
             #expect(messages.allSatisfy { $0.body.count > 600_000 }, "published whole")
         }
     }
@@ -83,7 +83,7 @@ import Testing
             #expect(outcome.taken.allSatisfy { $0 == 200 } && outcome.again.allSatisfy { $0 == 200 })
             #expect(budget.peak <= 4 << 20, "never more than the budget held: peak \(budget.peak)")
             #expect(budget.inFlight == 0, "every byte given back")
-            _ = try await HostileInputIntegrationTests.expectPublished(h, ids: Set(ids.map { "acme.myshopify.com/\($0)" }))
+            _ = try await h.expectPublished(Set(ids.map { "acme.myshopify.com/\($0)" }), port: port)
         }
     }
 }
