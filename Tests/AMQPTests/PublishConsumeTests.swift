@@ -220,11 +220,13 @@ import Testing
         let consumer = conn.consume(queue: queue, prefetch: 10)
         var iterator = consumer.makeAsyncIterator()
         for _ in 0..<10 { if let d = try await iterator.next() { held.append(d) } }
-        // With ten unacked, the broker sends no more: the rest waits in the queue, not in our memory.
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(try await conn.queueInfo(queue).messages == 40)
+        // With ten unacked, the broker sends no more: the rest waits in the queue, not in our memory. The barrier is
+        // one more message, confirmed: the queue has taken a message since the ten went out, and a quorum queue hands
+        // what it holds to every consumer with credit left whenever it takes one, so all 41 are still there.
+        try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [50]))
+        #expect(try await conn.queueInfo(queue).messages == 41)
         held.last?.ack(multiple: true)
-        #expect(try await eventually { try await conn.queueInfo(queue).messages == 30 })
+        #expect(try await eventually { try await conn.queueInfo(queue).messages == 31 })
         consumer.cancel()
     }
 
