@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ShopifySimulator
 import StockwireTestSupport
+import Synchronization
 import Testing
 
 @testable import exporter
@@ -65,6 +66,9 @@ final class ExporterHarness: Sendable {
 
     let settings: [ShopSettings]
     let tuning: ShopWriter.Tuning
+    /// The inventory items of the markers ``barrier(_:sourceLocation:)`` wrote: ``writes(_:)`` leaves their writes
+    /// out.
+    private let markerItems = Mutex<Set<String>>([])
 
     private init(
         simulator: Simulator, shops: [String], connection: AMQPConnection, app: ExporterApplication,
@@ -142,6 +146,36 @@ final class ExporterHarness: Sendable {
                     contentType: "application/json", messageId: "catalog/\(shop)/\(productId)", type: CatalogMessage.messageType)))
     }
 
+    /// A barrier for "nothing else was written", instead of a sleep: a marker SKU, created in each of `shops` (all
+    /// of them by default) at 0, published at 1 straight to those shops' queues behind everything published so far;
+    /// returns once every one of them shows it. A shop's writer takes its deliveries in the order they come and
+    /// writes one batch at a time to the end (a write that goes stale is read and sent again, one put back goes
+    /// ahead of newer work), so once the marker is in the shop every message published before it has been written
+    /// or dropped as obsolete. A shop that cannot be written (faults) never shows it: the barrier fails there.
+    func barrier(_ shops: [String]? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let shops = shops ?? self.shops
+        let marker = sku("marker-\(UUID().uuidString.prefix(8).lowercased())")
+        for shop in shops {
+            let variant = try await simulator.createVariant(shop: shop, sku: marker, available: 0)
+            markerItems.withLock { _ = $0.insert(variant.inventoryItemGID) }
+        }
+        let m = AvailabilityMessage(
+            sku: marker, available: 1, onHand: 1, reserved: 0, version: 1, causes: ["test/marker"],
+            computedAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
+        for shop in shops {
+            try await connection.publish(
+                AMQPMessage(
+                    exchange: "", routingKey: StockwireTopology.exporterQueue(shop: shop), body: try m.json(),
+                    properties: AMQPProperties(
+                        contentType: "application/json", messageId: "\(marker)/1", type: AvailabilityMessage.messageType)))
+        }
+        for shop in shops {
+            #expect(
+                try await eventually { try await level(shop, marker) == 1 }, "the marker reached \(shop)",
+                sourceLocation: sourceLocation)
+        }
+    }
+
     /// Admin API calls of one operation (`productVariants`, `inventorySetQuantities`, …) to a shop so far.
     func calls(_ shop: String, _ operation: String) async -> [WriteLogEntry] {
         await simulator.writeLog(shop: shop).filter { $0.operation == operation }
@@ -150,9 +184,17 @@ final class ExporterHarness: Sendable {
     /// The shop's available quantity of a SKU.
     func level(_ shop: String, _ sku: String) async throws -> Int? { try await simulator.levels(shop: shop)[sku] }
 
-    /// Successful set-quantity writes to a shop so far.
+    /// Set-quantity writes to a shop so far, without the markers' quantities (``barrier(_:sourceLocation:)``): a
+    /// write of nothing but markers is left out.
     func writes(_ shop: String) async -> [WriteLogEntry] {
-        await simulator.writeLog(shop: shop).filter { $0.operation == "inventorySetQuantities" }
+        let markers = markerItems.withLock { $0 }
+        return await simulator.writeLog(shop: shop).compactMap { entry in
+            guard entry.operation == "inventorySetQuantities" else { return nil }
+            guard let quantities = entry.quantities, !markers.isEmpty else { return entry }
+            var own = entry
+            own.quantities = quantities.filter { !markers.contains($0.inventoryItemId) }
+            return own.quantities!.isEmpty && !quantities.isEmpty ? nil : own
+        }
     }
 
     /// Messages waiting in a shop's queue (ready, not counting unacknowledged ones).

@@ -131,7 +131,9 @@ import Testing
         try await h.publish(sku: sku, available: 9, version: 9)
         try await h.publish(sku: sku, available: 6, version: 11)
         #expect(try await eventually { try await h.level(shop, sku) == 6 })
-        try await Task.sleep(for: .milliseconds(300))
+        // Every message above, duplicates and older versions included, has been handled once a marker sent after them
+        // is in the shop: nothing moved it back meanwhile.
+        try await h.barrier()
         #expect(try await h.level(shop, sku) == 6)
         let values = await h.writes(shop).filter { $0.result == "applied" }.compactMap { $0.quantities?.first?.quantity }
         #expect(!values.contains(30) && !values.contains(9), "no older version was ever written: \(values)")
@@ -159,7 +161,8 @@ import Testing
         // B's order reaches the truth: 8, caused by B. Nothing is subtracted twice.
         try await h.publish(sku: sku, available: 8, version: 3, originShop: b, originQuantity: 1)
         #expect(try await eventually { try await h.level(a, sku) == 8 })
-        try await Task.sleep(for: .milliseconds(300))
+        // Version 3 has been handled in B too once a marker sent after it is there: B was not moved meanwhile.
+        try await h.barrier()
         #expect(try await h.level(b, sku) == 8)
         let stale = await h.writes(b).filter { $0.result.contains("STALE") || $0.result.contains("stale") }
         #expect(!stale.isEmpty, "the compare-and-set caught the race")
@@ -311,11 +314,18 @@ import Testing
         _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 100)
         try await h.simulator.setFaults(ShopFaults(errorRate: 1.0), shop: shop)
         try await h.publish(sku: sku, available: 40, version: 1)
-        try await Task.sleep(for: .milliseconds(800))
+        // The exporter has taken version 1 and met the errors: nothing was applied.
+        #expect(try await eventually { await h.simulator.writeLog(shop: shop).contains { $0.result.hasPrefix("fault-") } })
         #expect(try await h.level(shop, sku) == 100)
         try await h.simulator.setFaults(ShopFaults(hang: true), shop: shop)
         try await h.publish(sku: sku, available: 30, version: 2)
-        try await Task.sleep(for: .milliseconds(1500))
+        // The exporter has version 2 in hand (out of the queue, held for a write it cannot make): nothing was applied.
+        let writer = h.app.writers[0]
+        let inHand = try await eventually {
+            let held = await writer.heldDeliveries
+            return try await h.backlog(shop) == 0 && held >= 1
+        }
+        #expect(inHand)
         #expect(try await h.level(shop, sku) == 100)
         try await h.simulator.setFaults(ShopFaults(), shop: shop)
         #expect(try await eventually { try await h.level(shop, sku) == 30 })
@@ -353,6 +363,7 @@ import Testing
             }
         let readiness = await h.app.readiness() ?? "ready"
         #expect(readiness.contains(named), "\(readiness)")
+        // The sleep is the window the paused shop's tries are counted over (a rate, not a "nothing happened").
         try await Task.sleep(for: .seconds(2))
         let tries = await h.simulator.writeLog(shop: refused).count - callsBefore
         #expect(tries <= 5, "a paused shop is tried again less and less often: \(tries) calls in about 2 s")
@@ -412,7 +423,9 @@ import Testing
         let handedOver = await h.simulator.writeLog(shop: shop).last?.sequence ?? 0
         try await h.connection.waitUntilConnected(timeout: .seconds(10))  // the harness publishes on it too
         try await h.publish(sku: sku, available: 20, version: 3)
-        try await Task.sleep(for: .milliseconds(300))  // the new owner retries meanwhile; the old one must not
+        // The new owner tries the failing shop three times meanwhile (every call since the handover is its: the old
+        // one must make none). Its retries wait at most 100 ms, as the old one's would: the old one had its chance.
+        #expect(try await eventually { await h.simulator.writeLog(shop: shop, since: handedOver).count >= 3 })
         try await h.simulator.setFaults(ShopFaults(), shop: shop)
         #expect(try await eventually { try await h.level(shop, sku) == 20 })
         #expect(try await eventually { await standby.app.writers[0].heldDeliveries == 0 })

@@ -33,7 +33,9 @@ import Testing
         try await h.publish(sku: sku, available: 6, version: 2)
         #expect(try await eventually { await h.app.readiness()?.contains(shop) == true }, "the shop is paused on 401")
         try await h.simulator.setFaults(ShopFaults(errorRate: 1), shop: shop)
-        try await Task.sleep(for: .milliseconds(600))
+        #expect(
+            try await eventually { await h.simulator.writeLog(shop: shop).contains { $0.result.hasPrefix("fault-") } },
+            "the exporter met the server errors")
         try await h.simulator.setFaults(ShopFaults(), shop: shop)
         #expect(try await eventually { try await h.level(shop, sku) == 6 }, "the shop resumes")
         // An unreadable message is dead-lettered with its reason.
