@@ -29,6 +29,10 @@ final class TestBench: Sendable {
     let client: AMQPConnection
     let availabilityQueue: String
     var deadQueue: String { StockwireTopology.deadLetterQueue(of: configuration.queue) }
+    /// The shop of ``barrier()``'s markers, and the queue its catalog messages arrive on.
+    let barrierShop: String
+    let barrierQueue: String
+    private let markers = Shared(0)
 
     init(conninfo: String, batchSize: Int = 100, pipelineDepth: Int = 2) async throws {
         self.conninfo = conninfo
@@ -49,11 +53,15 @@ final class TestBench: Sendable {
         c.relayInterval = .milliseconds(300)
         configuration = c
         availabilityQueue = "calctest.watch.\(id)"
+        barrierShop = "barrier-\(id).myshopify.com"
+        barrierQueue = "calctest.barrier.\(id)"
         client = try await TestBroker.connect(
             "calc-test-client",
             topology: c.topology + [
                 .queue(name: availabilityQueue, arguments: ["x-queue-type": "quorum"]),
                 .binding(queue: availabilityQueue, exchange: c.availabilityExchange, routingKey: "#"),
+                .queue(name: barrierQueue, arguments: ["x-queue-type": "quorum"]),
+                .binding(queue: barrierQueue, exchange: c.catalogExchange, routingKey: barrierShop),
             ], logger: TestServers.logger)
     }
 
@@ -105,7 +113,8 @@ final class TestBench: Sendable {
         return RunningCalculator(parts: parts, task: task)
     }
 
-    /// Reads everything currently in a queue (acking it).
+    /// Reads `count` messages from a queue (acking them), or what came within `timeout`; more when they came at once.
+    /// For "nothing more", follow a ``barrier()`` with ``drainAll(_:)``.
     func drain(_ queue: String, expecting count: Int, timeout: Duration = .seconds(20)) async throws -> [AMQPDelivery] {
         let collected = Shared<[AMQPDelivery]>([])
         let consumer = client.consume(queue: queue, prefetch: 1000)
@@ -116,20 +125,72 @@ final class TestBench: Sendable {
             }
         }
         _ = try await eventually(timeout: timeout) { collected.value.count >= count }
-        try await Task.sleep(for: .milliseconds(200))
         consumer.cancel()
         reader.cancel()
         return collected.value
     }
 
-    /// The availability messages published so far (read from the watch queue).
+    /// Reads everything in a queue now (acking it): after a ``barrier()``, all the calculator published to it so far.
+    func drainAll(_ queue: String) async throws -> [AMQPDelivery] {
+        let count = Int(try await client.queueInfo(queue).messages)
+        return count == 0 ? [] : try await drain(queue, expecting: count)
+    }
+
+    /// The availability messages published so far (read from the watch queue), `count` of them or more.
     func availability(expecting count: Int, timeout: Duration = .seconds(20)) async throws -> [AvailabilityMessage] {
         try await drain(availabilityQueue, expecting: count, timeout: timeout).map { try AvailabilityMessage.decode($0.body) }
     }
 
+    /// Every availability message in the watch queue now (``drainAll(_:)``).
+    func availability() async throws -> [AvailabilityMessage] {
+        try await drainAll(availabilityQueue).map { try AvailabilityMessage.decode($0.body) }
+    }
+
+    /// A barrier, instead of a sleep: a `products/create` of a product without variants, of a shop of the bench's own
+    /// (``barrierShop``), sent behind everything sent so far; returns once its catalog message is on
+    /// ``barrierQueue``. The calculator commits its batches in delivery order and settles them (publishes their outbox
+    /// rows, dead-letters their poison, acknowledges) in the same order, so by then every event sent before it has
+    /// been applied, and what it published or dead-lettered is in its queue. A marker leaves a row in
+    /// `processed_messages` (``processed()`` does not count it) and nothing in `skus` or `variants`.
+    func barrier() async throws {
+        let productId = 9_000_000 + markers.value
+        markers.update { $0 += 1 }
+        let wanted = "catalog/\(barrierShop)/\(productId)/"
+        let seen = Shared(false)
+        let consumer = client.consume(queue: barrierQueue, prefetch: 100)
+        let reader = Task {
+            for try await d in consumer {
+                d.ack()
+                if d.properties.messageId?.hasPrefix(wanted) == true { seen.update { $0 = true } }
+            }
+        }
+        defer {
+            consumer.cancel()
+            reader.cancel()
+        }
+        try await shopify(
+            "products/create", #"{"id": \#(productId), "variants": []}"#, shop: barrierShop, webhookId: "marker-\(productId)")
+        guard try await eventually({ seen.value }) else {
+            throw TestFailure("the calculator did not handle the barrier's marker \(productId) within 20 s")
+        }
+    }
+
+    /// Messages applied (rows of `processed_messages`), the barrier's markers left out.
+    func processed() async throws -> Int64 {
+        let db = try await PostgresConnection.connect(conninfo)
+        let v = try await db.query(
+            "SELECT count(*) FROM processed_messages WHERE NOT starts_with(message_id, $1)", [barrierShop + "/"]
+        ).scalar(Int64.self)
+        await db.close()
+        return v
+    }
+
     /// Deletes this test's queues and exchanges.
     func tearDown() async {
-        for q in [configuration.queue, deadQueue, availabilityQueue, configuration.requestQueue, configuration.writesQueue] {
+        for q in [
+            configuration.queue, deadQueue, availabilityQueue, barrierQueue, configuration.requestQueue,
+            configuration.writesQueue,
+        ] {
             try? await client.deleteQueue(q)
         }
         for e in [configuration.eventsExchange, configuration.availabilityExchange, configuration.catalogExchange,
