@@ -177,7 +177,8 @@ let package = Package(
         .testTarget(
             name: "ShopifySimulatorTests",
             dependencies: [
-                "ShopifySimulator", "Signing", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "ShopifySimulator", "Signing", "StockwireTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(
