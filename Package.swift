@@ -155,7 +155,7 @@ let package = Package(
         // rule that only suites named …IntegrationTests use servers (README.md, "Tests").
         .target(
             name: "StockwireTestSupport",
-            dependencies: ["AMQP", "Postgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AMQP", "Postgres", "ShopifySimulator", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"),
         .testTarget(
             name: "AMQPTests",
@@ -163,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "PostgresTests", dependencies: ["Postgres", "StockwireTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SigningTests", dependencies: ["Signing"]),
-        .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),
+        .testTarget(name: "ContractsTests", dependencies: ["Contracts", "StockwireTestSupport"]),
         .testTarget(name: "ShopifySchemaTests", dependencies: ["ShopifySchema", "exporter"]),
         .testTarget(
             name: "IngestTests",

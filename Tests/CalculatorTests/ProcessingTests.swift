@@ -209,7 +209,7 @@ import Testing
             let second = try await bench.startCalculator()
             #expect(try await eventually { try await bench.stock("S7") != nil })
             // A history of orders (snapshots with versions), receipts, shipments and refunds; some sent twice.
-            var rng = SplitMix(seed: 42)
+            var rng = SeededGenerator(seed: 42)
             var events: [(String, StockEvent, EventEnvelope)] = []
             var versions: [Int64: Int64] = [:]
             for i in 0..<600 {

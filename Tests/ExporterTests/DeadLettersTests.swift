@@ -70,7 +70,7 @@ import Testing
             let remaining = try await queue.list().letters.compactMap(\.messageId)
             #expect(Set(remaining) == [f.sku("R") + "/1", f.sku("R") + "/3"])
 
-            let copy = try #require(try await f.take(StockwireTopology.exporterQueue(shop: shop), count: 1).first)
+            let copy = try #require(try await f.connection.take(1, from: StockwireTopology.exporterQueue(shop: shop)).first)
             #expect(copy.properties.messageId == f.sku("R") + "/2")
             #expect(try AvailabilityMessage.decode(copy.body).version == 2, "the body is unchanged")
             #expect(copy.properties.type == AvailabilityMessage.messageType)
@@ -96,7 +96,7 @@ import Testing
             #expect(try await eventually { try await queue.info().messages == 0 })
             #expect(try await eventually { try await f.ready(StockwireTopology.exporterQueue(shop: shop)) == 21 })
             #expect(try await f.ready(StockwireTopology.exporterQueue(shop: other)) == 0)
-            let copies = try await f.take(StockwireTopology.exporterQueue(shop: shop), count: 21)
+            let copies = try await f.connection.take(21, from: StockwireTopology.exporterQueue(shop: shop))
             #expect(copies.allSatisfy { $0.properties.headers["x-death"] == nil && $0.deliveryCount == 0 })
         }
     }
@@ -241,19 +241,6 @@ struct DeadLetterFixture: Sendable {
             break
         }
         consumer.cancel()
-    }
-
-    /// Takes (and acknowledges) `count` messages of a queue.
-    func take(_ queue: String, count: Int) async throws -> [AMQPDelivery] {
-        let consumer = connection.consume(queue: queue, prefetch: UInt16(count))
-        var got: [AMQPDelivery] = []
-        for try await delivery in consumer {
-            delivery.ack()
-            got.append(delivery)
-            if got.count == count { break }
-        }
-        consumer.cancel()
-        return got
     }
 
     func stop() async {

@@ -46,7 +46,7 @@ import Testing
                     contentType: "application/json", messageId: "garbage-1", type: AvailabilityMessage.messageType)))
         let deadQueue = StockwireTopology.deadLetterQueue(of: StockwireTopology.exporterQueue(shop: shop))
         #expect(try await eventually { try await h.connection.queueInfo(deadQueue).messages == 1 })
-        let dead = try await Self.take(1, from: deadQueue, on: h.connection)
+        let dead = try await h.connection.take(1, from: deadQueue)
 
         let text = log.text
         #expect(text.contains("Admin API token refused"), "the log that matters was captured:\n\(text.prefix(3000))")
@@ -57,17 +57,5 @@ import Testing
             #expect(rendered.contains("unreadable availability message"), "\(rendered)")
             #expect(!rendered.contains(canary), "the token is in a dead letter: \(rendered)")
         }
-    }
-
-    static func take(_ count: Int, from queue: String, on connection: AMQPConnection) async throws -> [AMQPDelivery] {
-        let consumer = connection.consume(queue: queue, prefetch: 10)
-        defer { consumer.cancel() }
-        var out: [AMQPDelivery] = []
-        for try await delivery in consumer {
-            delivery.ack()
-            out.append(delivery)
-            if out.count == count { break }
-        }
-        return out
     }
 }

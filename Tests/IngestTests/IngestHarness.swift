@@ -132,30 +132,7 @@ struct IngestHarness: Sendable {
 
     /// Takes exactly `count` messages off the queue (acked), failing after `timeout`.
     func take(_ count: Int, timeout: Duration = .seconds(20)) async throws -> [AMQPDelivery] {
-        guard count > 0 else { return [] }
-        let consumer = observer.consume(queue: queue, prefetch: 1000)
-        defer { consumer.cancel() }
-        return try await withThrowingTaskGroup(of: [AMQPDelivery]?.self) { group in
-            group.addTask {
-                var out: [AMQPDelivery] = []
-                for try await d in consumer {
-                    d.ack()
-                    out.append(d)
-                    if out.count == count { break }
-                }
-                return out
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = try await group.next()!
-            group.cancelAll()
-            guard let deliveries = first else {
-                throw TestFailure("only some of \(count) messages arrived within \(timeout)")
-            }
-            return deliveries
-        }
+        try await observer.take(count, from: queue, timeout: timeout)
     }
 
     // MARK: - Requests

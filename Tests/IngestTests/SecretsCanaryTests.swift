@@ -160,15 +160,9 @@ import Testing
         guard try await eventually(timeout: .seconds(10), { try await observer.queueInfo(queue).messages >= count }) else {
             throw TestFailure("fewer than \(count) events in \(queue)")
         }
-        let consumer = observer.consume(queue: queue, prefetch: 100)
-        defer { consumer.cancel() }
-        var events: [String] = []
-        for try await delivery in consumer {
-            delivery.ack()
-            events.append("\(delivery.routingKey) \(delivery.properties) \(String(decoding: delivery.body, as: UTF8.self))")
-            if events.count == count { break }
+        return try await observer.take(count, from: queue).map {
+            "\($0.routingKey) \($0.properties) \(String(decoding: $0.body, as: UTF8.self))"
         }
-        return events
     }
 
     // MARK: - Configuration errors
