@@ -158,15 +158,24 @@ let package = Package(
             path: "Tools/exporter-bench"),
 
         // MARK: Tests
-        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "NetworkFaults", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")]),
+        // What the test targets share: the broker and database fixtures, `eventually`, the build products, and the
+        // rule that only suites named …IntegrationTests use servers (README.md, "Tests").
+        .target(
+            name: "StockwireTestSupport",
+            dependencies: ["AMQP", "Postgres", "ShopifySimulator", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"),
+        .testTarget(
+            name: "AMQPTests",
+            dependencies: ["AMQP", "NetworkFaults", "StockwireTestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "PostgresTests", dependencies: ["Postgres", "StockwireTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SigningTests", dependencies: ["Signing"]),
-        .testTarget(name: "ContractsTests", dependencies: ["Contracts"]),
+        .testTarget(name: "ContractsTests", dependencies: ["Contracts", "StockwireTestSupport"]),
         .testTarget(name: "ShopifySchemaTests", dependencies: ["ShopifySchema", "exporter"]),
         .testTarget(
             name: "IngestTests",
             dependencies: [
-                "ingest", "AMQP", "Contracts", "Signing", "ServiceKit", "ShopifySimulator",
+                "ingest", "AMQP", "Contracts", "Signing", "ServiceKit", "ShopifySimulator", "StockwireTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -175,20 +184,22 @@ let package = Package(
         .testTarget(
             name: "ShopifySimulatorTests",
             dependencies: [
-                "ShopifySimulator", "Signing", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "ShopifySimulator", "Signing", "StockwireTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(
             name: "ExporterTests",
             dependencies: [
                 "exporter", "ExporterCore", "ShopifySimulator", "AMQP", "Contracts", "ServiceKit", "NetworkFaults",
+                "StockwireTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "EndToEndTests"),
+        .testTarget(name: "EndToEndTests", dependencies: ["StockwireTestSupport"]),
         .testTarget(
             name: "CalculatorTests",
             dependencies: [
-                "calculator", "StockCore", "AMQP", "Contracts", "Postgres", "ServiceKit",
+                "calculator", "StockCore", "AMQP", "Contracts", "Postgres", "ServiceKit", "StockwireTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PropertyBased", package: "swift-property-based"), .product(name: "Logging", package: "swift-log"),
             ]),

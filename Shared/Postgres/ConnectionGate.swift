@@ -22,6 +22,9 @@ final class ConnectionGate: Sendable {
     /// Whether the current task already holds this gate.
     var isHeldByCurrentTask: Bool { Self.held.contains(id) }
 
+    /// Tasks waiting for the gate (tests wait on it: a query has reached the connection).
+    var waiting: Int { state.withLock { $0.waiters.count } }
+
     /// Runs `body` holding the gate, or directly if the current task already holds it.
     func withLease<T>(
         isolation: isolated (any Actor)? = #isolation,

@@ -1,4 +1,5 @@
 import Foundation
+import StockwireTestSupport
 import Synchronization
 import Testing
 

@@ -1,10 +1,11 @@
 import Foundation
 import NetworkFaults
+import StockwireTestSupport
 import Testing
 
 @testable import AMQP
 
-/// A broker URL list names the nodes of one cluster; the client goes to the next node when it loses one.
+/// A broker URL list names the nodes of one cluster.
 @Suite struct ClusterFailoverTests {
     @Test func aURLListNamesTheNodesOfOneCluster() throws {
         let c = try AMQPConfiguration(
@@ -28,7 +29,11 @@ import Testing
             #expect(throws: AMQPError.self, "\(bad)") { try AMQPConfiguration(url: bad) }
         }
     }
+}
 
+/// The client on a cluster: it goes to the next node when it loses one, and declares queues on every node (the test
+/// broker behind proxies that play the nodes).
+@Suite struct ClusterFailoverIntegrationTests {
     /// Two "nodes" (proxies in front of the one test broker) and one that refuses (nothing listens on port 1): the
     /// client starts on a random node and skips the one that refuses; when every node but B goes away, it carries on
     /// through B, publishes confirmed.

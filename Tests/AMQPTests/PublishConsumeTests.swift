@@ -1,10 +1,11 @@
 import Foundation
 import NetworkFaults
+import StockwireTestSupport
 import Testing
 
 @testable import AMQP
 
-@Suite struct PublishConsumeTests {
+@Suite struct PublishConsumeIntegrationTests {
     @Test func tenThousandConfirmedMessagesAreConsumedExactlyOnce() async throws {
         let queue = TestBroker.unique("bulk")
         let conn = try await TestBroker.connect(topology: [.quorumQueue(queue)])
@@ -219,11 +220,13 @@ import Testing
         let consumer = conn.consume(queue: queue, prefetch: 10)
         var iterator = consumer.makeAsyncIterator()
         for _ in 0..<10 { if let d = try await iterator.next() { held.append(d) } }
-        // With ten unacked, the broker sends no more: the rest waits in the queue, not in our memory.
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(try await conn.queueInfo(queue).messages == 40)
+        // With ten unacked, the broker sends no more: the rest waits in the queue, not in our memory. The barrier is
+        // one more message, confirmed: the queue has taken a message since the ten went out, and a quorum queue hands
+        // what it holds to every consumer with credit left whenever it takes one, so all 41 are still there.
+        try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [50]))
+        #expect(try await conn.queueInfo(queue).messages == 41)
         held.last?.ack(multiple: true)
-        #expect(try await eventually { try await conn.queueInfo(queue).messages == 30 })
+        #expect(try await eventually { try await conn.queueInfo(queue).messages == 31 })
         consumer.cancel()
     }
 
@@ -327,18 +330,6 @@ import Testing
         }
     }
 
-    @Test func brokerURLIsParsedAndRedacted() throws {
-        let c = try AMQPConfiguration(url: "amqp://user:s%40cret@broker.local:5673/shop%2Fvhost")
-        #expect(c.host == "broker.local")
-        #expect(c.port == 5673)
-        #expect(c.user == "user")
-        #expect(c.password == "s@cret")
-        #expect(c.virtualHost == "shop/vhost")
-        #expect(!c.redactedURL.contains("cret"))
-        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "http://x") }
-        #expect(try AMQPConfiguration(url: "amqp://h").virtualHost == "/")
-    }
-
     @Test func wrongPasswordIsAClearConnectionError() async throws {
         var config = try AMQPConfiguration(url: TestBroker.url)
         config.password = "definitely-wrong"
@@ -353,5 +344,20 @@ import Testing
             #expect(!error.message.contains("definitely-wrong"))
         }
         await conn.close()
+    }
+}
+
+/// A broker URL, read without a broker.
+@Suite struct BrokerURLTests {
+    @Test func brokerURLIsParsedAndRedacted() throws {
+        let c = try AMQPConfiguration(url: "amqp://user:s%40cret@broker.local:5673/shop%2Fvhost")
+        #expect(c.host == "broker.local")
+        #expect(c.port == 5673)
+        #expect(c.user == "user")
+        #expect(c.password == "s@cret")
+        #expect(c.virtualHost == "shop/vhost")
+        #expect(!c.redactedURL.contains("cret"))
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "http://x") }
+        #expect(try AMQPConfiguration(url: "amqp://h").virtualHost == "/")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NetworkFaults
+import StockwireTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import Foundation
+import StockwireTestSupport
 import Testing
 
 @testable import calculator
@@ -81,7 +82,7 @@ import Testing
     // MARK: The fuzz run
 
     @Test func mutatedPayloadsEitherDecodeSafelyOrArePoisonWithAClearReason() {
-        var rng = SplitMix(seed: Self.seed)
+        var rng = SeededGenerator(seed: Self.seed)
         var failures: [String] = []
         var outcomes = (events: 0, poison: 0)
         for (s, sample) in Self.samples.enumerated() {
@@ -277,7 +278,7 @@ enum Mutation {
     ]
     static let depths = [2, 10, 100, 511, 513, 2_000]
 
-    static func apply(to body: inout [UInt8], rng: inout SplitMix, donor: [UInt8]) -> String {
+    static func apply(to body: inout [UInt8], rng: inout SeededGenerator, donor: [UInt8]) -> String {
         func index(_ count: Int) -> Int { count == 0 ? 0 : Int(rng.next() % UInt64(count)) }
         var tokens = Token.scan(body)
         let valueTokens = tokens.indices.filter { tokens[$0].isValue(followedBy: $0 + 1 < tokens.count ? tokens[$0 + 1] : nil) }

@@ -3,12 +3,13 @@ import Contracts
 import Foundation
 import Postgres
 @testable import StockCore
+import StockwireTestSupport
 import Testing
 
 @testable import calculator
 
 /// The calculator against the real PostgreSQL and RabbitMQ; each test has its own database, queue and exchanges.
-@Suite struct ProcessingTests {
+@Suite struct ProcessingIntegrationTests {
     @Test func duplicatesAreAppliedOnceAndAvailabilityIsPublished() async throws {
         try await TestServers.withDatabase { conninfo in
             let bench = try await TestBench(conninfo: conninfo)
@@ -24,11 +25,12 @@ import Testing
             // The same order again under another webhook id: an equal snapshot is stale, not applied twice.
             try await bench.shopify("orders/updated", order, webhookId: "w2")
             #expect(try await eventually { try await bench.stock("A")?.reserved == 3 })
-            try await Task.sleep(for: .milliseconds(500))
+            // Every duplicate has been handled once a marker sent after them has: none was applied again.
+            try await bench.barrier()
             let stock = try #require(try await bench.stock("A"))
             #expect(stock.onHand == 10 && stock.reserved == 3 && stock.available == 7)
-            #expect(try await bench.scalar("SELECT count(*) FROM processed_messages") == 4)
-            let messages = try await bench.availability(expecting: 1)
+            #expect(try await bench.processed() == 4)
+            let messages = try await bench.availability()
             #expect(messages.last?.available == 7)
             #expect(messages.last?.version == stock.version)
             #expect(messages.map(\.version) == messages.map(\.version).sorted())
@@ -56,7 +58,9 @@ import Testing
                 """
             try await bench.shopify("products/update", product, shop: "a.myshopify.com", webhookId: "p-a")
             try await bench.shopify("products/update", product, shop: "b.myshopify.com", webhookId: "p-b")
-            let delivered = try await bench.drain(watch, expecting: 1)
+            try await bench.barrier()  // both updates have been applied and their catalog messages published
+            let delivered = try await bench.drainAll(watch)
+            #expect(!delivered.isEmpty)
             // At least once: the outbox relay may publish a row again before it is marked sent.
             #expect(Set(delivered.compactMap(\.properties.messageId)).count == 1, "only shop b's catalog reaches a queue bound to shop b")
             #expect(try delivered.allSatisfy { try CatalogMessage.decode($0.body).shop == "b.myshopify.com" })
@@ -128,14 +132,15 @@ import Testing
             #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM processed_messages") == 301 })
             #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0 })
             for sku in skus { #expect(try await bench.stock(sku)?.onHand == 30) }
-            let messages = try await bench.availability(expecting: 10)
+            try await bench.barrier()  // every batch has been settled: published, dead-lettered, acknowledged
+            let messages = try await bench.availability()
             var newest: [String: AvailabilityMessage] = [:]
             for m in messages where m.version > newest[m.sku]?.version ?? .min { newest[m.sku] = m }
             for sku in skus {
                 let stock = try #require(try await bench.stock(sku))
                 #expect(newest[sku]?.version == stock.version && newest[sku]?.onHand == 30, "\(sku): last version published")
             }
-            #expect(try await bench.drain(bench.deadQueue, expecting: 1).count == 1)
+            #expect(try await bench.drainAll(bench.deadQueue).count == 1)
             await calculator.stop()
             // Nothing was left unacknowledged: after the consumer is gone, the queue is empty.
             #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).messages == 0 })
@@ -181,7 +186,8 @@ import Testing
             // All of it is waiting in the queue, so it arrives as one batch.
             let calculator = try await bench.startCalculator()
             #expect(try await eventually { try await bench.stock("A")?.onHand == 7 })
-            let dead = try await bench.drain(bench.deadQueue, expecting: 3)
+            try await bench.barrier()  // the batch has been settled: its poison is in the dead letters
+            let dead = try await bench.drainAll(bench.deadQueue)
             let reasons = dead.compactMap { $0.properties.headers["x-stockwire-reason"]?.stringValue }
             #expect(reasons.count == 3)
             #expect(reasons.contains { $0.contains("not valid JSON") })
@@ -204,7 +210,7 @@ import Testing
             let second = try await bench.startCalculator()
             #expect(try await eventually { try await bench.stock("S7") != nil })
             // A history of orders (snapshots with versions), receipts, shipments and refunds; some sent twice.
-            var rng = SplitMix(seed: 42)
+            var rng = SeededGenerator(seed: 42)
             var events: [(String, StockEvent, EventEnvelope)] = []
             var versions: [Int64: Int64] = [:]
             for i in 0..<600 {
@@ -318,7 +324,8 @@ import Testing
 
             // A restart publishes from the outbox; the redelivered event is a duplicate.
             let restarted = try await bench.startCalculator()
-            let messages = try await bench.availability(expecting: 1)
+            try await bench.barrier()  // the redelivered event has been handled, after the outbox was published
+            let messages = try await bench.availability()
             #expect(messages.count == 1)
             #expect(messages.first?.sku == "K" && messages.first?.available == 4)
             #expect(messages.first?.causes == ["warehouse/k1"])
@@ -342,6 +349,7 @@ import Testing
             #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).consumers == 1 })
             try await bench.registerSkus(["S"])
             #expect(try await eventually { try await bench.stock("S") != nil })
+            // The sleep is the scenario: the periodic services are in their waits when SIGTERM comes.
             try await Task.sleep(for: .seconds(1))
 
             let asked = ContinuousClock.now
@@ -361,19 +369,16 @@ import Testing
     static func launchCalculator(
         _ c: CalculatorConfiguration, crashAfterCommit: Bool, environment: [String: String] = [:]
     ) throws -> Process {
-        let candidates = [
-            Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("calculator"),
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("calculator"),
-        ].compactMap { $0 }
-        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw CalculatorTestError("calculator executable not found next to the test bundle: \(candidates)")
+        let binary = BuildProducts.executable("calculator")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw TestFailure("no calculator executable at \(binary.path): build it with the tests (swift build --build-tests)")
         }
         let p = Process()
         p.executableURL = binary
         p.arguments = ["run"]
         var env = ProcessInfo.processInfo.environment
         env["STOCKWIRE_POSTGRES"] = c.postgres
-        env["STOCKWIRE_AMQP_URL"] = TestServers.amqpURL
+        env["STOCKWIRE_AMQP_URL"] = TestBroker.url
         env["STOCKWIRE_CALCULATOR_QUEUE"] = c.queue
         env["STOCKWIRE_EVENTS_EXCHANGE"] = c.eventsExchange
         env["STOCKWIRE_AVAILABILITY_EXCHANGE"] = c.availabilityExchange
@@ -387,9 +392,4 @@ import Testing
         try p.run()
         return p
     }
-}
-
-struct CalculatorTestError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
 }

@@ -1,5 +1,6 @@
 import Contracts
 @testable import StockCore
+import StockwireTestSupport
 import Testing
 
 @testable import calculator
@@ -122,7 +123,7 @@ import Testing
 
     @Test(arguments: 0..<300)
     func sharesNeverLetTheShopsSellMoreThanTheStock(seed: Int) {
-        var rng = SplitMix(seed: UInt64(seed) &* 7919 &+ 13)
+        var rng = SeededGenerator(seed: UInt64(seed) &* 7919 &+ 13)
         let names = Array(Self.shops.prefix(2 + Int(rng.next() % 3)))
         let s = StockGuard.Settings(
             threshold: Int64(3 + rng.next() % 30), shops: names, rebalanceAfterMillis: 2_000, demandHalfLifeMillis: 5_000)

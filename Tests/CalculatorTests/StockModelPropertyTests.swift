@@ -1,6 +1,7 @@
 import Contracts
 import PropertyBased
 @testable import StockCore
+import StockwireTestSupport
 import Testing
 
 @testable import calculator
@@ -100,7 +101,7 @@ import Testing
         ) { steps, seed, batchEvery in
             let events = Self.history(steps)
             // Deliver every event once, some twice, in a seeded shuffle.
-            var rng = SplitMix(seed: UInt64(seed))
+            var rng = SeededGenerator(seed: UInt64(seed))
             var deliveries = events
             for e in events where rng.next() % 3 == 0 { deliveries.append(e) }
             deliveries.shuffle(using: &rng)
@@ -122,18 +123,5 @@ import Testing
                 #expect(got.available == max(0, want[sku]!.0 - want[sku]!.1), "available of \(sku)")
             }
         }
-    }
-}
-
-/// A tiny seeded generator for shuffles.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

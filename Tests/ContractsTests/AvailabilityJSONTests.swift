@@ -1,21 +1,10 @@
 import Contracts
 import Foundation
+import StockwireTestSupport
 import Testing
 
 /// The hand-written availability JSON must mean exactly what Foundation's encoder would write.
 @Suite struct AvailabilityJSONTests {
-    /// SplitMix64: reproducible random messages (a failure names its seed).
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let alphabet: [String] = [
         "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{0}", "\u{1}", "\u{1F}", "\u{7F}", "é", "ß", "€", "😀",
         "{", "}", ",", ":", "\u{2028}",
@@ -30,7 +19,7 @@ import Testing
     }
 
     @Test func writerOutputDecodesToTheSameMessageAsTheEncoders() throws {
-        var g = SeededGenerator(state: 20_261_127)
+        var g = SeededGenerator(seed: 20_261_127)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for round in 0..<2_000 {

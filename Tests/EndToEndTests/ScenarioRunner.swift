@@ -1,19 +1,13 @@
 import Foundation
+import StockwireTestSupport
 
 /// Runs `stockwire-scenario` from the build folder these tests were built into, so any `--scratch-path` works.
 enum ScenarioRunner {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static var repository: URL { BuildProducts.repository }
 
     /// The folder holding the test bundle, the scenario runner and the services (debug builds); `.build/debug`
     /// when the runner is not beside the test bundle.
-    static var buildDirectory: URL {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if FileManager.default.isExecutableFile(atPath: beside.appendingPathComponent("stockwire-scenario").path) {
-            return beside
-        }
-        return repository.appendingPathComponent(".build/debug")
-    }
+    static var buildDirectory: URL { BuildProducts.directory(containing: "stockwire-scenario") }
 
     /// Runs the scenario with `arguments` (after the subcommand), returns its exit status and output. `build`: the
     /// folder whose scenario runner and services run (``buildDirectory`` unless given).

@@ -1,12 +1,13 @@
 import Contracts
 import Foundation
 import ShopifySimulator
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
 
 /// SKU → inventory item mapping from the calculator's catalog messages (issue 5), through the real broker.
-@Suite struct CatalogMappingTests {
+@Suite struct CatalogMappingIntegrationTests {
     @Test func catalogMessagesMapSKUsWithoutAskingShopifyAndANewVariantGetsTheCurrentValue() async throws {
         let h = try await ExporterHarness.start(shops: 1)
         defer { Task { await h.stop() } }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import ShopifySimulator
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
@@ -102,7 +103,10 @@ import Testing
         #expect(try ShopCheck.truth(from: Data(#"{"shop": "a", "skus": {"A": 3}}"#.utf8)) == ["A": 3])
         #expect(throws: ShopCheck.CheckError.self) { try ShopCheck.truth(from: Data(#"{"A": 3}"#.utf8)) }
     }
+}
 
+/// The exporter's own warning at start, through the broker.
+@Suite(.timeLimit(.minutes(2))) struct CheckShopIntegrationTests {
     /// Item 8: a shop whose other locations also sell online is named at the exporter's start, with what it means.
     @Test func theExporterWarnsWhenOtherLocationsOfAShopSellOnline() async throws {
         let capture = LogCapture()

@@ -3,12 +3,13 @@ import Contracts
 import Foundation
 import Logging
 import ServiceKit
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
 
 /// `exporter dead-letters`: against the real broker, on queues unique to each test.
-@Suite(.timeLimit(.minutes(2))) struct DeadLettersTests {
+@Suite(.timeLimit(.minutes(2))) struct DeadLettersIntegrationTests {
     @Test func listShowsEveryMessageWithItsReasonAndLosesNothing() async throws {
         try await DeadLetterFixture.with(shops: 1) { f in
             let shop = f.shops[0]
@@ -69,7 +70,7 @@ import Testing
             let remaining = try await queue.list().letters.compactMap(\.messageId)
             #expect(Set(remaining) == [f.sku("R") + "/1", f.sku("R") + "/3"])
 
-            let copy = try #require(try await f.take(StockwireTopology.exporterQueue(shop: shop), count: 1).first)
+            let copy = try #require(try await f.connection.take(1, from: StockwireTopology.exporterQueue(shop: shop)).first)
             #expect(copy.properties.messageId == f.sku("R") + "/2")
             #expect(try AvailabilityMessage.decode(copy.body).version == 2, "the body is unchanged")
             #expect(copy.properties.type == AvailabilityMessage.messageType)
@@ -95,7 +96,7 @@ import Testing
             #expect(try await eventually { try await queue.info().messages == 0 })
             #expect(try await eventually { try await f.ready(StockwireTopology.exporterQueue(shop: shop)) == 21 })
             #expect(try await f.ready(StockwireTopology.exporterQueue(shop: other)) == 0)
-            let copies = try await f.take(StockwireTopology.exporterQueue(shop: shop), count: 21)
+            let copies = try await f.connection.take(21, from: StockwireTopology.exporterQueue(shop: shop))
             #expect(copies.allSatisfy { $0.properties.headers["x-death"] == nil && $0.deliveryCount == 0 })
         }
     }
@@ -130,15 +131,6 @@ import Testing
             #expect(try await queue.purge() == 3)
             #expect(try await queue.info().messages == 0)
         }
-    }
-
-    @Test func commandLineRequiresExactlyOneReplaySelection() throws {
-        #expect(throws: (any Error).self) { try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com"]) }
-        #expect(throws: (any Error).self) {
-            try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com", "--all", "--message-id", "x"])
-        }
-        #expect(try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com", "--all"]) is Exporter.DeadLetters.Replay)
-        #expect(try Exporter.parseAsRoot(["dead-letters", "list", "a.myshopify.com"]) is Exporter.DeadLetters.List)
     }
 
     @Test func aShopWithoutADeadLetterQueueIsNamedInTheError() async throws {
@@ -182,8 +174,7 @@ struct DeadLetterFixture: Sendable {
         let shops = (0..<count).map { "\(prefix)-\($0).myshopify.com" }
         var logger = Logger(label: "dead-letters-test")
         logger.logLevel = .error
-        var config = try AMQPConfiguration(url: ExporterHarness.amqpURL, connectionName: "dead-letters-test")
-        config.reconnectDelay = .milliseconds(100)
+        let config = try TestBroker.configuration("dead-letters-test")
         let connection = AMQPConnection(
             configuration: config,
             topology: StockwireTopology.exporter(
@@ -252,19 +243,6 @@ struct DeadLetterFixture: Sendable {
         consumer.cancel()
     }
 
-    /// Takes (and acknowledges) `count` messages of a queue.
-    func take(_ queue: String, count: Int) async throws -> [AMQPDelivery] {
-        let consumer = connection.consume(queue: queue, prefetch: UInt16(count))
-        var got: [AMQPDelivery] = []
-        for try await delivery in consumer {
-            delivery.ack()
-            got.append(delivery)
-            if got.count == count { break }
-        }
-        consumer.cancel()
-        return got
-    }
-
     func stop() async {
         for shop in shops {
             let queue = StockwireTopology.exporterQueue(shop: shop)
@@ -274,5 +252,17 @@ struct DeadLetterFixture: Sendable {
         try? await connection.deleteExchange(exchange)
         try? await connection.deleteExchange("test.catalog.\(prefix)")
         await connection.close()
+    }
+}
+
+/// The dead-letters command line, parsed without a broker.
+@Suite struct DeadLettersCommandLineTests {
+    @Test func commandLineRequiresExactlyOneReplaySelection() throws {
+        #expect(throws: (any Error).self) { try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com"]) }
+        #expect(throws: (any Error).self) {
+            try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com", "--all", "--message-id", "x"])
+        }
+        #expect(try Exporter.parseAsRoot(["dead-letters", "replay", "a.myshopify.com", "--all"]) is Exporter.DeadLetters.Replay)
+        #expect(try Exporter.parseAsRoot(["dead-letters", "list", "a.myshopify.com"]) is Exporter.DeadLetters.List)
     }
 }

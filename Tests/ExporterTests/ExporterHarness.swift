@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import Logging
 import ShopifySimulator
+import StockwireTestSupport
 import Synchronization
 import Testing
 
@@ -18,10 +19,6 @@ final class ExporterHarness: Sendable {
     private let task: Task<Void, any Error>
     private let directory: URL
     let prefix: String
-
-    static var amqpURL: String {
-        ProcessInfo.processInfo.environment["STOCKWIRE_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
-    }
 
     /// Starts `count` shops (domains unique to this test) with `plan`, and an exporter for them; `token` gives each
     /// shop's Admin API token, `logger` replaces the quiet default (tests that read the log); with `brokerPort` the
@@ -53,12 +50,7 @@ final class ExporterHarness: Sendable {
         var quiet = Logger(label: "exporter-test")
         quiet.logLevel = .error
         let logger = logger ?? quiet
-        var config = try AMQPConfiguration(url: amqpURL, connectionName: "exporter-test")
-        config.reconnectDelay = .milliseconds(100)
-        if let brokerPort {
-            config.host = "127.0.0.1"
-            config.port = brokerPort
-        }
+        let config = try TestBroker.configuration("exporter-test", port: brokerPort)
         let connection = AMQPConnection(
             configuration: config, topology: StockwireTopology.exporter(
                 shops: domains, availabilityExchange: "test.availability.\(prefix)", catalogExchange: "test.catalog.\(prefix)"),
@@ -74,6 +66,9 @@ final class ExporterHarness: Sendable {
 
     let settings: [ShopSettings]
     let tuning: ShopWriter.Tuning
+    /// The inventory items of the markers ``barrier(_:sourceLocation:)`` wrote: ``writes(_:)`` leaves their writes
+    /// out.
+    private let markerItems = Mutex<Set<String>>([])
 
     private init(
         simulator: Simulator, shops: [String], connection: AMQPConnection, app: ExporterApplication,
@@ -94,8 +89,7 @@ final class ExporterHarness: Sendable {
     func startStandby() async throws -> (stop: @Sendable () async -> Void, app: ExporterApplication) {
         var logger = Logger(label: "exporter-standby")
         logger.logLevel = .error
-        var config = try AMQPConfiguration(url: Self.amqpURL, connectionName: "exporter-standby")
-        config.reconnectDelay = .milliseconds(100)
+        let config = try TestBroker.configuration("exporter-standby")
         let standby = AMQPConnection(
             configuration: config,
             topology: StockwireTopology.exporter(
@@ -152,6 +146,36 @@ final class ExporterHarness: Sendable {
                     contentType: "application/json", messageId: "catalog/\(shop)/\(productId)", type: CatalogMessage.messageType)))
     }
 
+    /// A barrier for "nothing else was written", instead of a sleep: a marker SKU, created in each of `shops` (all
+    /// of them by default) at 0, published at 1 straight to those shops' queues behind everything published so far;
+    /// returns once every one of them shows it. A shop's writer takes its deliveries in the order they come and
+    /// writes one batch at a time to the end (a write that goes stale is read and sent again, one put back goes
+    /// ahead of newer work), so once the marker is in the shop every message published before it has been written
+    /// or dropped as obsolete. A shop that cannot be written (faults) never shows it: the barrier fails there.
+    func barrier(_ shops: [String]? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let shops = shops ?? self.shops
+        let marker = sku("marker-\(UUID().uuidString.prefix(8).lowercased())")
+        for shop in shops {
+            let variant = try await simulator.createVariant(shop: shop, sku: marker, available: 0)
+            markerItems.withLock { _ = $0.insert(variant.inventoryItemGID) }
+        }
+        let m = AvailabilityMessage(
+            sku: marker, available: 1, onHand: 1, reserved: 0, version: 1, causes: ["test/marker"],
+            computedAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
+        for shop in shops {
+            try await connection.publish(
+                AMQPMessage(
+                    exchange: "", routingKey: StockwireTopology.exporterQueue(shop: shop), body: try m.json(),
+                    properties: AMQPProperties(
+                        contentType: "application/json", messageId: "\(marker)/1", type: AvailabilityMessage.messageType)))
+        }
+        for shop in shops {
+            #expect(
+                try await eventually { try await level(shop, marker) == 1 }, "the marker reached \(shop)",
+                sourceLocation: sourceLocation)
+        }
+    }
+
     /// Admin API calls of one operation (`productVariants`, `inventorySetQuantities`, …) to a shop so far.
     func calls(_ shop: String, _ operation: String) async -> [WriteLogEntry] {
         await simulator.writeLog(shop: shop).filter { $0.operation == operation }
@@ -160,9 +184,17 @@ final class ExporterHarness: Sendable {
     /// The shop's available quantity of a SKU.
     func level(_ shop: String, _ sku: String) async throws -> Int? { try await simulator.levels(shop: shop)[sku] }
 
-    /// Successful set-quantity writes to a shop so far.
+    /// Set-quantity writes to a shop so far, without the markers' quantities (``barrier(_:sourceLocation:)``): a
+    /// write of nothing but markers is left out.
     func writes(_ shop: String) async -> [WriteLogEntry] {
-        await simulator.writeLog(shop: shop).filter { $0.operation == "inventorySetQuantities" }
+        let markers = markerItems.withLock { $0 }
+        return await simulator.writeLog(shop: shop).compactMap { entry in
+            guard entry.operation == "inventorySetQuantities" else { return nil }
+            guard let quantities = entry.quantities, !markers.isEmpty else { return entry }
+            var own = entry
+            own.quantities = quantities.filter { !markers.contains($0.inventoryItemId) }
+            return own.quantities!.isEmpty && !quantities.isEmpty ? nil : own
+        }
     }
 
     /// Messages waiting in a shop's queue (ready, not counting unacknowledged ones).
@@ -183,14 +215,4 @@ final class ExporterHarness: Sendable {
         await simulator.shutdown()
         try? FileManager.default.removeItem(at: directory)
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
 }

@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import ShopifySimulator
 import NetworkFaults
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
@@ -130,7 +131,9 @@ import Testing
         try await h.publish(sku: sku, available: 9, version: 9)
         try await h.publish(sku: sku, available: 6, version: 11)
         #expect(try await eventually { try await h.level(shop, sku) == 6 })
-        try await Task.sleep(for: .milliseconds(300))
+        // Every message above, duplicates and older versions included, has been handled once a marker sent after them
+        // is in the shop: nothing moved it back meanwhile.
+        try await h.barrier()
         #expect(try await h.level(shop, sku) == 6)
         let values = await h.writes(shop).filter { $0.result == "applied" }.compactMap { $0.quantities?.first?.quantity }
         #expect(!values.contains(30) && !values.contains(9), "no older version was ever written: \(values)")
@@ -158,7 +161,8 @@ import Testing
         // B's order reaches the truth: 8, caused by B. Nothing is subtracted twice.
         try await h.publish(sku: sku, available: 8, version: 3, originShop: b, originQuantity: 1)
         #expect(try await eventually { try await h.level(a, sku) == 8 })
-        try await Task.sleep(for: .milliseconds(300))
+        // Version 3 has been handled in B too once a marker sent after it is there: B was not moved meanwhile.
+        try await h.barrier()
         #expect(try await h.level(b, sku) == 8)
         let stale = await h.writes(b).filter { $0.result.contains("STALE") || $0.result.contains("stale") }
         #expect(!stale.isEmpty, "the compare-and-set caught the race")
@@ -310,11 +314,18 @@ import Testing
         _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 100)
         try await h.simulator.setFaults(ShopFaults(errorRate: 1.0), shop: shop)
         try await h.publish(sku: sku, available: 40, version: 1)
-        try await Task.sleep(for: .milliseconds(800))
+        // The exporter has taken version 1 and met the errors: nothing was applied.
+        #expect(try await eventually { await h.simulator.writeLog(shop: shop).contains { $0.result.hasPrefix("fault-") } })
         #expect(try await h.level(shop, sku) == 100)
         try await h.simulator.setFaults(ShopFaults(hang: true), shop: shop)
         try await h.publish(sku: sku, available: 30, version: 2)
-        try await Task.sleep(for: .milliseconds(1500))
+        // The exporter has version 2 in hand (out of the queue, held for a write it cannot make): nothing was applied.
+        let writer = h.app.writers[0]
+        let inHand = try await eventually {
+            let held = await writer.heldDeliveries
+            return try await h.backlog(shop) == 0 && held >= 1
+        }
+        #expect(inHand)
         #expect(try await h.level(shop, sku) == 100)
         try await h.simulator.setFaults(ShopFaults(), shop: shop)
         #expect(try await eventually { try await h.level(shop, sku) == 30 })
@@ -352,6 +363,7 @@ import Testing
             }
         let readiness = await h.app.readiness() ?? "ready"
         #expect(readiness.contains(named), "\(readiness)")
+        // The sleep is the window the paused shop's tries are counted over (a rate, not a "nothing happened").
         try await Task.sleep(for: .seconds(2))
         let tries = await h.simulator.writeLog(shop: refused).count - callsBefore
         #expect(tries <= 5, "a paused shop is tried again less and less often: \(tries) calls in about 2 s")
@@ -384,7 +396,7 @@ import Testing
     /// new owner (on a cluster it wrote version 44 after the new owner's 51, and four shops stayed units below the
     /// truth). It must stop: every attempt it makes after the handover carries the idempotency key it held.
     @Test func anInstanceThatLostItsBrokerConnectionStopsWritingTheShopItHandedOver() async throws {
-        let broker = try AMQPConfiguration(url: ExporterHarness.amqpURL)
+        let broker = TestBroker.endpoint
         let proxy = try TCPProxy(targetHost: broker.host, targetPort: broker.port)
         defer { proxy.stop() }
         var tuning = ShopWriter.Tuning()
@@ -411,7 +423,10 @@ import Testing
         let handedOver = await h.simulator.writeLog(shop: shop).last?.sequence ?? 0
         try await h.connection.waitUntilConnected(timeout: .seconds(10))  // the harness publishes on it too
         try await h.publish(sku: sku, available: 20, version: 3)
-        try await Task.sleep(for: .milliseconds(300))  // the new owner retries meanwhile; the old one must not
+        // The barrier: the new owner tries the failing shop three times meanwhile (the calls since the handover are
+        // its, but for one the old owner may have had on its way). Its retries wait at most 100 ms, as the old one's
+        // would: the old one had its chance to retry.
+        #expect(try await eventually { await h.simulator.writeLog(shop: shop, since: handedOver).count >= 4 })
         try await h.simulator.setFaults(ShopFaults(), shop: shop)
         #expect(try await eventually { try await h.level(shop, sku) == 20 })
         #expect(try await eventually { await standby.app.writers[0].heldDeliveries == 0 })
@@ -449,7 +464,7 @@ import Testing
 /// The read-back: once a SKU is quiet, the exporter reads its levels and corrects a shop that shows more than was
 /// written (a belief left a unit off by webhooks that arrived long after the shop changed: `faults --fault
 /// broker-crash` found shops a unit above the truth for good). Here the shop is moved behind the exporter's back.
-@Suite struct ExporterReadBackTests {
+@Suite struct ExporterReadBackIntegrationTests {
     /// The shop is moved to 11 right after the exporter wrote 9, before the read-back is due (`verifyAfter` after
     /// the write: long enough that the test's own polling, slow on a loaded machine, cannot miss it). Returns the
     /// level once `settled` holds for it, or after `timeout`.

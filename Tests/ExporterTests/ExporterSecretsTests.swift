@@ -3,7 +3,7 @@ import Contracts
 import Foundation
 import Logging
 import ShopifySimulator
-import Synchronization
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
@@ -11,7 +11,7 @@ import Testing
 /// A canary Admin API token: the exporter sends it to Shopify in `X-Shopify-Access-Token` and nowhere else. Driven
 /// through a write, a refused token, server errors and an unreadable message at the most verbose log level, it must
 /// appear in no log line and in no dead-lettered message.
-@Suite struct ExporterSecretsTests {
+@Suite struct ExporterSecretsIntegrationTests {
     @Test func theAdminAPITokenAppearsInNoLogLineNorDeadLetter() async throws {
         let canary = "shpat_cnry_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let log = LogCapture()
@@ -33,7 +33,9 @@ import Testing
         try await h.publish(sku: sku, available: 6, version: 2)
         #expect(try await eventually { await h.app.readiness()?.contains(shop) == true }, "the shop is paused on 401")
         try await h.simulator.setFaults(ShopFaults(errorRate: 1), shop: shop)
-        try await Task.sleep(for: .milliseconds(600))
+        #expect(
+            try await eventually { await h.simulator.writeLog(shop: shop).contains { $0.result.hasPrefix("fault-") } },
+            "the exporter met the server errors")
         try await h.simulator.setFaults(ShopFaults(), shop: shop)
         #expect(try await eventually { try await h.level(shop, sku) == 6 }, "the shop resumes")
         // An unreadable message is dead-lettered with its reason.
@@ -44,7 +46,7 @@ import Testing
                     contentType: "application/json", messageId: "garbage-1", type: AvailabilityMessage.messageType)))
         let deadQueue = StockwireTopology.deadLetterQueue(of: StockwireTopology.exporterQueue(shop: shop))
         #expect(try await eventually { try await h.connection.queueInfo(deadQueue).messages == 1 })
-        let dead = try await Self.take(1, from: deadQueue, on: h.connection)
+        let dead = try await h.connection.take(1, from: deadQueue)
 
         let text = log.text
         #expect(text.contains("Admin API token refused"), "the log that matters was captured:\n\(text.prefix(3000))")
@@ -54,48 +56,6 @@ import Testing
             let rendered = "\(letter.routingKey) \(letter.properties) \(String(decoding: letter.body, as: UTF8.self))"
             #expect(rendered.contains("unreadable availability message"), "\(rendered)")
             #expect(!rendered.contains(canary), "the token is in a dead letter: \(rendered)")
-        }
-    }
-
-    static func take(_ count: Int, from queue: String, on connection: AMQPConnection) async throws -> [AMQPDelivery] {
-        let consumer = connection.consume(queue: queue, prefetch: 10)
-        defer { consumer.cancel() }
-        var out: [AMQPDelivery] = []
-        for try await delivery in consumer {
-            delivery.ack()
-            out.append(delivery)
-            if out.count == count { break }
-        }
-        return out
-    }
-}
-
-/// Every log line of the loggers it makes, rendered with level, label, message and metadata.
-final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    var text: String { lines.withLock { $0.joined(separator: "\n") } }
-
-    func handler(_ label: String) -> any LogHandler { Handler(label: label, capture: self) }
-
-    struct Handler: LogHandler {
-        let label: String
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(
-            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-            function: String, line: UInt
-        ) {
-            let all = self.metadata.merging(metadata ?? [:]) { _, new in new }
-            let rendered = "\(level) \(label) \(message) \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })"
-            capture.lines.withLock { $0.append(rendered) }
         }
     }
 }

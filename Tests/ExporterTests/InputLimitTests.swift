@@ -1,5 +1,6 @@
 import Foundation
 import ShopifySimulator
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
@@ -8,6 +9,16 @@ import Testing
 /// several. A backlog of 300 SKUs, 60 on two variants, made a batch of 250 SKUs carry 310 quantities; Shopify
 /// refuses such a request whole, the writer sent it again for ever, and one SKU of 301 was synced.
 @Suite(.timeLimit(.minutes(2))) struct InputLimitTests {
+    @Test func entriesAreSplitByTheirItemsNotTheirCount() {
+        let sizes = [2, 2, 1, 3, 1]
+        let chunks = ShopWriter.chunks(Array(sizes.indices), maxItems: 4) { sizes[$0] }
+        #expect(chunks == [[0, 1], [2, 3], [4]])
+        #expect(ShopWriter.chunks([Int](), maxItems: 4) { _ in 1 }.isEmpty)
+    }
+}
+
+/// The limit through the exporter and a simulated shop.
+@Suite(.timeLimit(.minutes(2))) struct InputLimitIntegrationTests {
     @Test func aBacklogOfSkusOnSeveralVariantsIsWrittenInCallsOfAtMost250Items() async throws {
         var tuning = ShopWriter.Tuning()
         tuning.linger = .seconds(1)  // the whole backlog is there when the first batch is taken
@@ -28,12 +39,5 @@ import Testing
         #expect(!log.contains { $0.result == "MAX_INPUT_SIZE_EXCEEDED" }, "a request over Shopify's limit")
         #expect(log.allSatisfy { ($0.quantities?.count ?? 0) <= 250 })
         await h.stop()
-    }
-
-    @Test func entriesAreSplitByTheirItemsNotTheirCount() {
-        let sizes = [2, 2, 1, 3, 1]
-        let chunks = ShopWriter.chunks(Array(sizes.indices), maxItems: 4) { sizes[$0] }
-        #expect(chunks == [[0, 1], [2, 3], [4]])
-        #expect(ShopWriter.chunks([Int](), maxItems: 4) { _ in 1 }.isEmpty)
     }
 }

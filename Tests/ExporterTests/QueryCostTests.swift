@@ -1,6 +1,7 @@
 @testable import ExporterCore
 import Foundation
 import ShopifySimulator
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
@@ -29,7 +30,37 @@ import Testing
         costs.learn(.levels, items: 1, requested: 5_000)
         #expect(costs.levelItemsPerQuery(limit: 250) == 1)
     }
+}
 
+/// Issue #16, item 9: Shopify's variant search lags product creation. A SKU looked up before the index has it was
+/// cached as "not listed" and never written until a catalog message or the SKU's next change.
+@Suite(.timeLimit(.minutes(2))) struct SearchLagIntegrationTests {
+    @Test func aSkuTheSearchDidNotFindYetIsLookedUpAgainAndWrittenWithoutAnotherChange() async throws {
+        var tuning = ShopWriter.Tuning()
+        tuning.recheckAfter = [.milliseconds(500), .milliseconds(500), .seconds(2)]
+        let h = try await ExporterHarness.start(shops: 1, tuning: tuning)
+        let shop = h.shops[0]
+        // Shopify's search has not indexed the new product yet when the first change comes in.
+        try await h.simulator.setFaults(ShopFaults(searchLagMs: 600_000), shop: shop)
+        let sku = h.sku("fresh")
+        _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 0)
+        try await h.publish(sku: sku, available: 9, version: 1)
+        #expect(try await eventually { await h.calls(shop, "productVariants").count >= 1 }, "looked up, and missed")
+        #expect(try await h.level(shop, sku) == 0)
+        // The index catches up.
+        try await h.simulator.setFaults(ShopFaults(), shop: shop)
+        #expect(
+            try await eventually(timeout: .seconds(20)) { try await h.level(shop, sku) == 9 },
+            "written once Shopify's search finds it, with no new change of the SKU")
+        let lookups = await h.simulator.writeLog(shop: shop).filter { $0.operation == "productVariants" }
+        #expect(lookups.count >= 2, "the first lookup missed it and a later one found it")
+        #expect(lookups.count <= 4, "rechecks back off: \(lookups.count) lookups")
+        await h.stop()
+    }
+}
+
+/// What a simulated shop charges, learned by the exporter.
+@Suite(.timeLimit(.minutes(2))) struct QueryCostIntegrationTests {
     @Test func aLevelReadOverTheCostMaximumIsReadInPartsAndTheCostPerItemIsLearned() async throws {
         let h = try await ExporterHarness.start(shops: 1, plan: .plus)
         let shop = h.shops[0]
@@ -51,33 +82,6 @@ import Testing
         #expect(refused.count <= 1, "one refusal at most teaches the cost: \(reads.map { "\($0.result) \($0.requestedCost)" })")
         #expect(reads.filter { $0.result == "ok" }.allSatisfy { $0.requestedCost <= 1_000 })
         #expect(reads.filter { $0.result == "ok" }.map(\.requestedCost).reduce(0, +) >= 400 * 6, "every id was read")
-        await h.stop()
-    }
-}
-
-/// Issue #16, item 9: Shopify's variant search lags product creation. A SKU looked up before the index has it was
-/// cached as "not listed" and never written until a catalog message or the SKU's next change.
-@Suite(.timeLimit(.minutes(2))) struct SearchLagTests {
-    @Test func aSkuTheSearchDidNotFindYetIsLookedUpAgainAndWrittenWithoutAnotherChange() async throws {
-        var tuning = ShopWriter.Tuning()
-        tuning.recheckAfter = [.milliseconds(500), .milliseconds(500), .seconds(2)]
-        let h = try await ExporterHarness.start(shops: 1, tuning: tuning)
-        let shop = h.shops[0]
-        // Shopify's search has not indexed the new product yet when the first change comes in.
-        try await h.simulator.setFaults(ShopFaults(searchLagMs: 600_000), shop: shop)
-        let sku = h.sku("fresh")
-        _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 0)
-        try await h.publish(sku: sku, available: 9, version: 1)
-        #expect(try await eventually { await h.calls(shop, "productVariants").count >= 1 }, "looked up, and missed")
-        #expect(try await h.level(shop, sku) == 0)
-        // The index catches up.
-        try await h.simulator.setFaults(ShopFaults(), shop: shop)
-        #expect(
-            try await eventually(timeout: .seconds(20)) { try await h.level(shop, sku) == 9 },
-            "written once Shopify's search finds it, with no new change of the SKU")
-        let lookups = await h.simulator.writeLog(shop: shop).filter { $0.operation == "productVariants" }
-        #expect(lookups.count >= 2, "the first lookup missed it and a later one found it")
-        #expect(lookups.count <= 4, "rechecks back off: \(lookups.count) lookups")
         await h.stop()
     }
 }

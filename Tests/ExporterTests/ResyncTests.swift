@@ -2,6 +2,7 @@ import AMQP
 import Contracts
 @testable import ExporterCore
 import Foundation
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
@@ -23,63 +24,6 @@ import Testing
         #expect(c.add(older, token: 4, resync: true) == .obsolete, "a resync never writes an older version")
     }
 
-    @Test func aRestoredShopIsCorrectedByAResyncAndOtherShopsAreNotWritten() async throws {
-        let h = try await ExporterHarness.start(shops: 2)
-        let (restored, other) = (h.shops[0], h.shops[1])
-        let sku = h.sku("restore")
-        for shop in h.shops { _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50) }
-        try await h.publish(sku: sku, available: 5, version: 1)
-        for shop in h.shops { #expect(try await eventually { try await h.level(shop, sku) == 5 }) }
-
-        // The shop is restored from an old backup: it shows 40 again. A plain repeat does not fix it...
-        try await h.simulator.setAvailable(shop: restored, sku: sku, available: 40)
-        try await h.publish(sku: sku, available: 5, version: 1)
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(try await h.level(restored, sku) == 40)
-        let otherWrites = await h.writes(other).count
-
-        // ...a resync of the same version, to that shop's queue only, does.
-        try await publishResync(h, shop: restored, sku: sku, available: 5, version: 1)
-        #expect(try await eventually { try await h.level(restored, sku) == 5 })
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(await h.writes(other).count == otherWrites, "the other shop is not written")
-        #expect(try await h.level(other, sku) == 5)
-        await h.stop()
-    }
-
-    /// A reconciliation round reads the shop and writes only what drifted, never against a change in flight: a
-    /// unit the shop lost that no order explains yet (a sale whose webhook is still on its way) stays held back,
-    /// where an operator's resync (the shop may have been restored) forgets the belief and writes the truth.
-    @Test func aReconciliationRepairsDriftButKeepsASaleStillOnItsWay() async throws {
-        let h = try await ExporterHarness.start(shops: 1)
-        let shop = h.shops[0]
-        let (drifted, selling, restored) = (h.sku("drifted"), h.sku("selling"), h.sku("restored"))
-        for sku in [drifted, selling, restored] {
-            _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50)
-            try await h.publish(sku: sku, available: 5, version: 1)
-            #expect(try await eventually { try await h.level(shop, sku) == 5 })
-        }
-        try await Task.sleep(for: .milliseconds(300))
-        // `drifted` is set to 9 by hand (the exporter's ledger still believes 5); `selling` and `restored` each sell
-        // a unit in the shop.
-        try await h.simulator.setAvailable(shop: shop, sku: drifted, available: 9)
-        try await h.simulator.setAvailable(shop: shop, sku: selling, available: 4)
-        try await h.simulator.setAvailable(shop: shop, sku: restored, available: 4)
-        let readsBefore = await h.calls(shop, "nodes").count
-
-        try await publishResync(h, shop: shop, sku: drifted, available: 5, version: 1, reconcile: true)
-        try await publishResync(h, shop: shop, sku: selling, available: 5, version: 1, reconcile: true)
-        #expect(try await eventually { try await h.level(shop, drifted) == 5 }, "the drift is repaired")
-        #expect(try await eventually { await h.calls(shop, "nodes").count > readsBefore }, "the shop was read")
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(try await h.level(shop, selling) == 4, "the unit sold is not given back by a reconciliation")
-
-        // The same state under an operator's resync: the belief is forgotten, and the truth is written.
-        try await publishResync(h, shop: shop, sku: restored, available: 5, version: 1)
-        #expect(try await eventually { try await h.level(shop, restored) == 5 }, "an operator's resync writes the truth")
-        await h.stop()
-    }
-
     @Test func aReconciliationJoinedByAPlainMessageStillKeepsTheBelief() {
         var c = Coalescer<Int>()
         let m = AvailabilityMessage(sku: "A", available: 5, onHand: 5, reserved: 0, version: 3, causes: [], computedAtMillis: 0)
@@ -92,6 +36,76 @@ import Testing
         #expect(c.add(m, token: 3, resync: true, reconcile: true) == .queued)
         #expect(c.add(m, token: 4, resync: true) == .coalesced)
         #expect(c.take(limit: 1).write[0].reconcile == false, "an operator's resync joined: the belief is forgotten")
+    }
+}
+
+/// Resync through the exporter, the broker and simulated shops.
+@Suite(.timeLimit(.minutes(2))) struct ResyncIntegrationTests {
+    /// The read-back of a quiet SKU (``ShopWriter/Tuning/verifyAfter``, 2 s by default) also corrects a shop moved
+    /// behind the exporter's back. A minute away, it cannot do the resync's or the reconciliation's work here (which
+    /// would let those tests pass without them), nor correct the restored shop before the check that a plain repeat
+    /// leaves it as it is.
+    static var withoutReadBack: ShopWriter.Tuning {
+        var t = ShopWriter.Tuning()
+        t.verifyAfter = .seconds(60)
+        return t
+    }
+
+    @Test func aRestoredShopIsCorrectedByAResyncAndOtherShopsAreNotWritten() async throws {
+        let h = try await ExporterHarness.start(shops: 2, tuning: Self.withoutReadBack)
+        let (restored, other) = (h.shops[0], h.shops[1])
+        let sku = h.sku("restore")
+        for shop in h.shops { _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50) }
+        try await h.publish(sku: sku, available: 5, version: 1)
+        for shop in h.shops { #expect(try await eventually { try await h.level(shop, sku) == 5 }) }
+
+        // The shop is restored from an old backup: it shows 40 again. A plain repeat does not fix it...
+        try await h.simulator.setAvailable(shop: restored, sku: sku, available: 40)
+        try await h.publish(sku: sku, available: 5, version: 1)
+        try await h.barrier()  // the repeat has been handled in both shops
+        #expect(try await h.level(restored, sku) == 40)
+        let otherWrites = await h.writes(other).count
+
+        // ...a resync of the same version, to that shop's queue only, does.
+        try await publishResync(h, shop: restored, sku: sku, available: 5, version: 1)
+        #expect(try await eventually { try await h.level(restored, sku) == 5 })
+        try await h.barrier([other])  // whatever reached the other shop's queue with the resync has been handled
+        #expect(await h.writes(other).count == otherWrites, "the other shop is not written")
+        #expect(try await h.level(other, sku) == 5)
+        await h.stop()
+    }
+
+    /// A reconciliation round reads the shop and writes only what drifted, never against a change in flight: a
+    /// unit the shop lost that no order explains yet (a sale whose webhook is still on its way) stays held back,
+    /// where an operator's resync (the shop may have been restored) forgets the belief and writes the truth.
+    @Test func aReconciliationRepairsDriftButKeepsASaleStillOnItsWay() async throws {
+        let h = try await ExporterHarness.start(shops: 1, tuning: Self.withoutReadBack)
+        let shop = h.shops[0]
+        let (drifted, selling, restored) = (h.sku("drifted"), h.sku("selling"), h.sku("restored"))
+        for sku in [drifted, selling, restored] {
+            _ = try await h.simulator.createVariant(shop: shop, sku: sku, available: 50)
+            try await h.publish(sku: sku, available: 5, version: 1)
+            #expect(try await eventually { try await h.level(shop, sku) == 5 })
+        }
+        try await h.barrier()  // the writes above are settled: the ledger believes 5 for each
+        // `drifted` is set to 9 by hand (the exporter's ledger still believes 5); `selling` and `restored` each sell
+        // a unit in the shop.
+        try await h.simulator.setAvailable(shop: shop, sku: drifted, available: 9)
+        try await h.simulator.setAvailable(shop: shop, sku: selling, available: 4)
+        try await h.simulator.setAvailable(shop: shop, sku: restored, available: 4)
+        let readsBefore = await h.calls(shop, "nodes").count
+
+        try await publishResync(h, shop: shop, sku: drifted, available: 5, version: 1, reconcile: true)
+        try await publishResync(h, shop: shop, sku: selling, available: 5, version: 1, reconcile: true)
+        #expect(try await eventually { try await h.level(shop, drifted) == 5 }, "the drift is repaired")
+        #expect(try await eventually { await h.calls(shop, "nodes").count > readsBefore }, "the shop was read")
+        try await h.barrier()  // both reconciliation messages have been handled
+        #expect(try await h.level(shop, selling) == 4, "the unit sold is not given back by a reconciliation")
+
+        // The same state under an operator's resync: the belief is forgotten, and the truth is written.
+        try await publishResync(h, shop: shop, sku: restored, available: 5, version: 1)
+        #expect(try await eventually { try await h.level(shop, restored) == 5 }, "an operator's resync writes the truth")
+        await h.stop()
     }
 
     @Test func resyncCommandSendsARequestToTheCalculatorsQueue() async throws {

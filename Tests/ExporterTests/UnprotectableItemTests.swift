@@ -2,6 +2,7 @@ import Contracts
 @testable import ExporterCore
 import Foundation
 import ShopifySimulator
+import StockwireTestSupport
 import Testing
 
 @testable import exporter
@@ -11,6 +12,39 @@ import Testing
 /// (`NON_MUTABLE_INVENTORY_ITEM`); a `CONTINUE` variant sells beyond its stock. One such item must never fail a batch:
 /// each is detected (lookup, catalog message, or the refusal itself), left out or reported, and the rest is written.
 @Suite(.timeLimit(.minutes(2))) struct UnprotectableItemTests {
+    @Test func catalogMessagesSayWhichItemsAreUntrackedAndTheCatalogLeavesThemOut() {
+        var catalog = ShopCatalog()
+        let change = catalog.apply(
+            CatalogMessage(
+                shop: "a.myshopify.com", productId: 1, updatedAtMillis: 100,
+                variants: [
+                    .init(variantId: 11, sku: "T", inventoryItemId: 111, tracked: true, continueSelling: false),
+                    .init(variantId: 12, sku: "U", inventoryItemId: 112, tracked: false),
+                    .init(variantId: 13, sku: "C", inventoryItemId: 113, tracked: true, continueSelling: true),
+                ]))
+        #expect(catalog.items(sku: "T") == ["gid://shopify/InventoryItem/111"])
+        #expect(catalog.items(sku: "U") == [], "known, and not written")
+        #expect(catalog.unprotectable(sku: "U").map(\.reason) == [.untracked])
+        #expect(catalog.items(sku: "C") == ["gid://shopify/InventoryItem/113"], "written, and reported")
+        #expect(change.unprotectable == ["U": .untracked])
+        #expect(change.sellsBeyondStock == ["C"])
+        // The merchant turns tracking on: written again.
+        let on = catalog.apply(
+            CatalogMessage(
+                shop: "a.myshopify.com", productId: 1, updatedAtMillis: 200,
+                variants: [
+                    .init(variantId: 11, sku: "T", inventoryItemId: 111, tracked: true),
+                    .init(variantId: 12, sku: "U", inventoryItemId: 112, tracked: true),
+                    .init(variantId: 13, sku: "C", inventoryItemId: 113, tracked: true, continueSelling: true),
+                ]))
+        #expect(catalog.items(sku: "U") == ["gid://shopify/InventoryItem/112"])
+        #expect(on.changed["U"] == ["gid://shopify/InventoryItem/112"], "its last version is written")
+        #expect(on.sellsBeyondStock.isEmpty, "reported once")
+    }
+}
+
+/// The same through the exporter and a simulated shop.
+@Suite(.timeLimit(.minutes(2))) struct UnprotectableItemIntegrationTests {
     @Test func aBundleParentRefusingItsWriteIsLeftOutAndTheRestOfTheBatchIsWritten() async throws {
         var tuning = ShopWriter.Tuning()
         tuning.linger = .milliseconds(300)  // the three SKUs go in one batch
@@ -62,35 +96,5 @@ import Testing
         let written = await h.writes(shop).flatMap { $0.quantities ?? [] }.map(\.inventoryItemId)
         #expect(!written.contains(u.inventoryItemGID))
         await h.stop()
-    }
-
-    @Test func catalogMessagesSayWhichItemsAreUntrackedAndTheCatalogLeavesThemOut() {
-        var catalog = ShopCatalog()
-        let change = catalog.apply(
-            CatalogMessage(
-                shop: "a.myshopify.com", productId: 1, updatedAtMillis: 100,
-                variants: [
-                    .init(variantId: 11, sku: "T", inventoryItemId: 111, tracked: true, continueSelling: false),
-                    .init(variantId: 12, sku: "U", inventoryItemId: 112, tracked: false),
-                    .init(variantId: 13, sku: "C", inventoryItemId: 113, tracked: true, continueSelling: true),
-                ]))
-        #expect(catalog.items(sku: "T") == ["gid://shopify/InventoryItem/111"])
-        #expect(catalog.items(sku: "U") == [], "known, and not written")
-        #expect(catalog.unprotectable(sku: "U").map(\.reason) == [.untracked])
-        #expect(catalog.items(sku: "C") == ["gid://shopify/InventoryItem/113"], "written, and reported")
-        #expect(change.unprotectable == ["U": .untracked])
-        #expect(change.sellsBeyondStock == ["C"])
-        // The merchant turns tracking on: written again.
-        let on = catalog.apply(
-            CatalogMessage(
-                shop: "a.myshopify.com", productId: 1, updatedAtMillis: 200,
-                variants: [
-                    .init(variantId: 11, sku: "T", inventoryItemId: 111, tracked: true),
-                    .init(variantId: 12, sku: "U", inventoryItemId: 112, tracked: true),
-                    .init(variantId: 13, sku: "C", inventoryItemId: 113, tracked: true, continueSelling: true),
-                ]))
-        #expect(catalog.items(sku: "U") == ["gid://shopify/InventoryItem/112"])
-        #expect(on.changed["U"] == ["gid://shopify/InventoryItem/112"], "its last version is written")
-        #expect(on.sellsBeyondStock.isEmpty, "reported once")
     }
 }

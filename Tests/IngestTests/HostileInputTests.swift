@@ -11,7 +11,7 @@ import Testing
 /// documented answer (Services/ingest/README.md), and nothing unverified reaches the broker. The cases WebhookTests
 /// and LimitsTests already cover (missing or wrong HMAC, hex digest, unknown shop, old secret, wrong method,
 /// oversized and slow bodies) are not repeated here.
-@Suite struct HostileInputTests {
+@Suite struct HostileInputIntegrationTests {
     static let path = "/webhooks/shopify"
 
     /// The headers Shopify sends for `body`, signed with the shop's secret, in wire order.
@@ -45,18 +45,6 @@ import Testing
         await exchange(port, RawHTTPConnection.request(path: path, headers: headers, body: body))
     }
 
-    /// Waits for the broker to settle, then expects exactly `ids` (message ids) in the queue, and takes them.
-    static func expectPublished(_ h: IngestHarness, ids: Set<String>, sourceLocation: SourceLocation = #_sourceLocation)
-        async throws -> [AMQPDelivery]
-    {
-        try await Task.sleep(for: .milliseconds(300))
-        let depth = try await h.depth()
-        #expect(depth == UInt32(ids.count), "messages in the queue", sourceLocation: sourceLocation)
-        let messages = try await h.take(Int(depth))
-        #expect(Set(messages.compactMap(\.properties.messageId)) == ids, sourceLocation: sourceLocation)
-        return messages
-    }
-
     // MARK: - Signatures
 
     @Test func aDuplicatedShopifyHeaderIsRefusedNeverEitherOneMatches() async throws {
@@ -88,7 +76,7 @@ import Testing
             // The same request with each header once is accepted: the refusals above are about the duplicates.
             let control = await Self.post(port, body: body, headers: Self.headers(body: body, webhookId: "wh-control"))
             #expect(control?.status == 200)
-            _ = try await Self.expectPublished(h, ids: ["\(IngestHarness.shop)/wh-control"])
+            _ = try await h.expectPublished(["\(IngestHarness.shop)/wh-control"], port: port)
         }
     }
 
@@ -116,7 +104,7 @@ import Testing
                 let response = await Self.post(port, body: body, headers: Self.headers(body: body, signature: signature))
                 #expect(response?.status == 401, "\(name)")
             }
-            _ = try await Self.expectPublished(h, ids: [])
+            _ = try await h.expectPublished([], port: port)
         }
     }
 
@@ -143,7 +131,7 @@ import Testing
             let control = await Self.post(
                 port, body: exact, headers: Self.headers(body: exact, signature: signature, webhookId: "wh-exact"))
             #expect(control?.status == 200)
-            let published = try await Self.expectPublished(h, ids: ["\(IngestHarness.shop)/wh-exact"])
+            let published = try await h.expectPublished(["\(IngestHarness.shop)/wh-exact"], port: port)
             #expect(published.first?.body == exact)
         }
     }
@@ -171,7 +159,7 @@ import Testing
                 #expect(answer.0 == 400, "signed over \(name): \(String(describing: answer.0))")
                 #expect(answer.1, "signed over \(name): the connection is closed")
             }
-            _ = try await Self.expectPublished(h, ids: [])
+            _ = try await h.expectPublished([], port: port)
         }
     }
 
@@ -204,7 +192,7 @@ import Testing
                 port, body: plain,
                 headers: Self.headers(body: plain, webhookId: "wh-identity") + [("Content-Encoding", "identity")])
             #expect(identity?.status == 200)
-            _ = try await Self.expectPublished(h, ids: ["\(IngestHarness.shop)/wh-identity"])
+            _ = try await h.expectPublished(["\(IngestHarness.shop)/wh-identity"], port: port)
         }
     }
 
@@ -238,7 +226,7 @@ import Testing
                     headers: [("Authorization", "Bearer \(IngestHarness.token)"), ("Content-Type", "text/plain")], body: movement)
             )
             #expect(form?.status == 415)
-            _ = try await Self.expectPublished(h, ids: Set(accepted.map { "\(IngestHarness.shop)/\($0.1)" }))
+            _ = try await h.expectPublished(Set(accepted.map { "\(IngestHarness.shop)/\($0.1)" }), port: port)
         }
     }
 
@@ -260,7 +248,7 @@ import Testing
                 let response = await Self.post(port, body: body, headers: Self.headers(body: body, webhookId: id))
                 #expect(response?.status == 200, "\(id)")
             }
-            let published = try await Self.expectPublished(h, ids: Set(bodies.keys.map { "\(IngestHarness.shop)/\($0)" }))
+            let published = try await h.expectPublished(Set(bodies.keys.map { "\(IngestHarness.shop)/\($0)" }), port: port)
             for m in published {
                 let id = String(m.properties.messageId?.split(separator: "/").last ?? "")
                 #expect(m.body == bodies[id], "\(id) arrives byte for byte")
@@ -301,7 +289,7 @@ import Testing
                         body: body))
                 #expect(response?.status == 400, "\(name): \(response?.body ?? "no answer")")
             }
-            _ = try await Self.expectPublished(h, ids: [])
+            _ = try await h.expectPublished([], port: port)
         }
     }
 }

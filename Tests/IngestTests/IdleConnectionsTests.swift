@@ -10,7 +10,7 @@ import Testing
 /// 2,000 connections that hold ingest's attention without finishing a request, while Shopify keeps delivering:
 /// every signed webhook is still answered 200 in well under Shopify's 5 s, and the memory those connections cost is
 /// bounded. Ingest runs as its own process so that its resident memory is its own (``IngestProcess``).
-@Suite struct IdleConnectionsTests {
+@Suite struct IdleConnectionsIntegrationTests {
     static let idle = 2_000
     static let warmUp = 50
     static let webhooks = 300
@@ -86,7 +86,7 @@ import Testing
             // Every 200 is a confirmed event in the broker.
             var config = try AMQPConfiguration(url: amqpURL, connectionName: "idle-test-observer")
             config.reconnectDelay = .milliseconds(100)
-            let observer = AMQPConnection(configuration: config, topology: [], logger: TestBroker.logger)
+            let observer = AMQPConnection(configuration: config, topology: [], logger: IngestHarness.logger)
             observer.start()
             try await observer.waitUntilConnected(timeout: .seconds(10))
             let depth = try await observer.queueInfo(StockwireTopology.calculatorQueue).messages

@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import StockwireTestSupport
 import Testing
 
 @testable import ingest

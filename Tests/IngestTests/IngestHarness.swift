@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Signing
+import StockwireTestSupport
 import Testing
 
 @testable import ingest
@@ -19,6 +20,9 @@ struct IngestHarness: Sendable {
     static let secret = "test-webhook-secret"
     static let oldSecret = "previous-webhook-secret"
     static let token = "warehouse-token-1"
+
+    /// The logger of the app and of the test connections: errors only.
+    static var logger: Logger { TestBroker.logger("ingest-tests", level: .error) }
 
     let exchange: String
     let queue: String
@@ -35,8 +39,8 @@ struct IngestHarness: Sendable {
     static func make(
         _ name: String, configure: (inout IngestConfiguration) -> Void = { _ in }
     ) async throws -> IngestHarness {
-        let exchange = TestBroker.unique("\(name).ex")
-        let queue = TestBroker.unique("\(name).q")
+        let exchange = TestBroker.unique("ingest.\(name).ex")
+        let queue = TestBroker.unique("ingest.\(name).q")
         var configuration = IngestConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
@@ -49,7 +53,7 @@ struct IngestHarness: Sendable {
             .exchange(name: exchange, kind: .topic), .quorumQueue(queue),
             .binding(queue: queue, exchange: exchange, routingKey: "#"),
         ]
-        let observer = try await TestBroker.connection("observer-\(name)", topology: topology, start: true)
+        let observer = try await connect("observer-\(name)", topology: topology, start: true)
         return IngestHarness(exchange: exchange, queue: queue, observer: observer, configuration: configuration)
     }
 
@@ -59,10 +63,10 @@ struct IngestHarness: Sendable {
     ) async throws -> T {
         var created: [AMQPConnection] = []
         for i in 0..<publishers {
-            created.append(try await TestBroker.connection("ingest-\(queue)-\(i)", topology: topology, start: false))
+            created.append(try await Self.connect("ingest-\(queue)-\(i)", topology: topology, start: false))
         }
         let connections = created
-        let app = try buildApplication(configuration: configuration, connections: connections, logger: TestBroker.logger)
+        let app = try buildApplication(configuration: configuration, connections: connections, logger: Self.logger)
         do {
             let result = try await app.test(.live) { client in
                 // The app's service group starts the broker connections; wait until they are ready.
@@ -77,6 +81,12 @@ struct IngestHarness: Sendable {
         }
     }
 
+    /// A test connection declaring `topology` that reconnects fast (at most 500 ms apart); not started unless `start`.
+    static func connect(_ name: String, topology: [AMQPTopology], start: Bool) async throws -> AMQPConnection {
+        try await TestBroker.connect(
+            name, topology: topology, reconnectMaxDelay: .milliseconds(500), start: start, logger: logger)
+    }
+
     func cleanUp() async {
         try? await observer.deleteQueue(queue)
         try? await observer.deleteExchange(exchange)
@@ -86,32 +96,43 @@ struct IngestHarness: Sendable {
     /// Messages ready in the test queue.
     func depth() async throws -> UInt32 { try await observer.queueInfo(queue).messages }
 
+    /// Expects exactly the messages `ids` (message ids) among those published so far, takes them off the queue and
+    /// returns them. What "so far" means is proven by a barrier, not a sleep: a marker webhook posted through the
+    /// same ingest on `port` (``publishMarker(port:)``) must be the only other message in the queue.
+    func expectPublished(
+        _ ids: Set<String>, port: Int, timeout: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> [AMQPDelivery] {
+        let marker = try await publishMarker(port: port)
+        let depth = Int(try await self.depth())
+        #expect(depth == ids.count + 1, "messages in the queue besides the marker", sourceLocation: sourceLocation)
+        let messages = try await take(depth, timeout: timeout)
+        #expect(messages.last?.properties.messageId == marker, "the marker came last", sourceLocation: sourceLocation)
+        let published = messages.filter { $0.properties.messageId != marker }
+        #expect(Set(published.compactMap(\.properties.messageId)) == ids, sourceLocation: sourceLocation)
+        return published
+    }
+
+    /// A barrier for "nothing else was published": posts a valid webhook with a fresh id to the ingest on `port`
+    /// and waits for its 200, which ingest answers only once the broker confirmed the message into the queue. Ingest
+    /// (with one publisher connection, the default of ``run(publishers:_:)``) publishes on one channel in the order
+    /// it handles requests, so whatever an earlier request published is in the queue ahead of the marker. Returns
+    /// the marker's message id.
+    func publishMarker(port: Int) async throws -> String {
+        let id = "marker-\(UUID().uuidString)"
+        let body = Array(#"{"id":1}"#.utf8)
+        let headers = Self.webhookHeaders(body: body, webhookId: id).map { ($0.name.rawName, $0.value) }
+        let status = await onThread { () -> Int? in
+            let c = RawHTTPConnection(port: port, receiveTimeout: .seconds(30))
+            c?.send(RawHTTPConnection.request(path: "/webhooks/shopify", headers: headers, body: body))
+            return c?.readResponse()?.status
+        }
+        guard status == 200 else { throw TestFailure("the marker webhook was answered \(status.map(String.init) ?? "nothing")") }
+        return "\(Self.shop)/\(id)"
+    }
+
     /// Takes exactly `count` messages off the queue (acked), failing after `timeout`.
     func take(_ count: Int, timeout: Duration = .seconds(20)) async throws -> [AMQPDelivery] {
-        guard count > 0 else { return [] }
-        let consumer = observer.consume(queue: queue, prefetch: 1000)
-        defer { consumer.cancel() }
-        return try await withThrowingTaskGroup(of: [AMQPDelivery]?.self) { group in
-            group.addTask {
-                var out: [AMQPDelivery] = []
-                for try await d in consumer {
-                    d.ack()
-                    out.append(d)
-                    if out.count == count { break }
-                }
-                return out
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = try await group.next()!
-            group.cancelAll()
-            guard let deliveries = first else {
-                throw TestFailure("only some of \(count) messages arrived within \(timeout)")
-            }
-            return deliveries
-        }
+        try await observer.take(count, from: queue, timeout: timeout)
     }
 
     // MARK: - Requests
@@ -137,11 +158,6 @@ struct IngestHarness: Sendable {
     ) async throws -> TestResponse {
         try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(bytes: body))
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 extension TestResponse {

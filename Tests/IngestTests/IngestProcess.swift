@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import StockwireTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -26,12 +27,7 @@ final class IngestProcess: Sendable {
 
     /// `ingest` beside the test bundle (the build folder the tests were built into, any `--scratch-path`), else
     /// `.build/debug`.
-    static var executable: URL {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ingest")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/ingest")
-    }
+    static var executable: URL { BuildProducts.executable("ingest") }
 
     private init(process: Process, port: Int, logFile: URL) {
         self.process = process

@@ -8,7 +8,7 @@ import Testing
 /// Issue #16, item 6: Shopify sends `products/update` of a product with up to 2,048 variants (about 1.7 MB) and
 /// large orders; 1 MiB answered them 413, and after Shopify's retries the event was gone. They are taken now, while
 /// the bodies held at once stay within a budget: beyond it 503 with Retry-After, which Shopify retries.
-@Suite(.timeLimit(.minutes(2))) struct LargeBodyTests {
+@Suite(.timeLimit(.minutes(2))) struct LargeBodyIntegrationTests {
     static let product = LargeWebhookBodies.productUpdate(variants: 2_048)
 
     static func headers(_ body: [UInt8], id: String) -> [(String, String)] {
@@ -20,12 +20,12 @@ import Testing
         let h = try await IngestHarness.make("large") { _ in }
         #expect(h.configuration.maxBodyBytes >= Self.product.count)
         try await h.run { _, port in
-            let a = await HostileInputTests.post(port, body: Self.product, headers: Self.headers(Self.product, id: "big-product"))
-            let b = await HostileInputTests.post(
+            let a = await HostileInputIntegrationTests.post(port, body: Self.product, headers: Self.headers(Self.product, id: "big-product"))
+            let b = await HostileInputIntegrationTests.post(
                 port, body: order,
                 headers: IngestHarness.webhookHeaders(body: order, webhookId: "big-order").map { ($0.name.rawName, $0.value) })
             #expect(a?.status == 200 && b?.status == 200)
-            let messages = try await HostileInputTests.expectPublished(h, ids: ["acme.myshopify.com/big-product", "acme.myshopify.com/big-order"])
+            let messages = try await h.expectPublished(["acme.myshopify.com/big-product", "acme.myshopify.com/big-order"], port: port)
             #expect(messages.allSatisfy { $0.body.count > 600_000 }, "published whole")
         }
     }
@@ -83,10 +83,13 @@ import Testing
             #expect(outcome.taken.allSatisfy { $0 == 200 } && outcome.again.allSatisfy { $0 == 200 })
             #expect(budget.peak <= 4 << 20, "never more than the budget held: peak \(budget.peak)")
             #expect(budget.inFlight == 0, "every byte given back")
-            _ = try await HostileInputTests.expectPublished(h, ids: Set(ids.map { "acme.myshopify.com/\($0)" }))
+            _ = try await h.expectPublished(Set(ids.map { "acme.myshopify.com/\($0)" }), port: port)
         }
     }
+}
 
+/// The body budget's configuration, checked at start.
+@Suite struct BodyBudgetConfigurationTests {
     @Test func aBudgetSmallerThanTheLargestBodyIsRefusedAtStart() throws {
         #expect(throws: ConfigurationError.self) {
             try IngestConfiguration(

@@ -147,3 +147,12 @@ final class RawHTTPConnection {
         return Array((head + "\r\n").utf8) + body
     }
 }
+
+/// Runs blocking work (raw sockets) on a thread of its own, never on the Swift concurrency pool.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { c in
+        let thread = Thread { c.resume(returning: body()) }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+}

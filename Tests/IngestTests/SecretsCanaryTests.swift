@@ -2,6 +2,7 @@ import AMQP
 import Contracts
 import Foundation
 import Signing
+import StockwireTestSupport
 import Testing
 
 @testable import ingest
@@ -10,7 +11,7 @@ import Testing
 /// then driven through successes and every kind of failure at the most verbose log level. The canaries (and their
 /// base64 and hex forms) must appear nowhere an operator or a sender can read: the log output, `/metrics`, any
 /// response, the published events, or the output of a start that fails on its configuration.
-@Suite struct SecretsCanaryTests {
+@Suite struct SecretsCanaryIntegrationTests {
     static let secret = "cnry-whsec-Q7vX2pL9wT4k"
     static let oldSecret = "cnry-whsec-old-M3kT8rB6"
     static let token = "cnry-mvtok-Z5rW1nB4yH8c"
@@ -151,7 +152,7 @@ import Testing
     static func publishedEvents(_ amqpURL: String, expecting count: Int) async throws -> [String] {
         var config = try AMQPConfiguration(url: amqpURL, connectionName: "canary-observer")
         config.reconnectDelay = .milliseconds(100)
-        let observer = AMQPConnection(configuration: config, topology: [], logger: TestBroker.logger)
+        let observer = AMQPConnection(configuration: config, topology: [], logger: IngestHarness.logger)
         observer.start()
         try await observer.waitUntilConnected(timeout: .seconds(10))
         defer { Task { await observer.close() } }
@@ -159,15 +160,9 @@ import Testing
         guard try await eventually(timeout: .seconds(10), { try await observer.queueInfo(queue).messages >= count }) else {
             throw TestFailure("fewer than \(count) events in \(queue)")
         }
-        let consumer = observer.consume(queue: queue, prefetch: 100)
-        defer { consumer.cancel() }
-        var events: [String] = []
-        for try await delivery in consumer {
-            delivery.ack()
-            events.append("\(delivery.routingKey) \(delivery.properties) \(String(decoding: delivery.body, as: UTF8.self))")
-            if events.count == count { break }
+        return try await observer.take(count, from: queue).map {
+            "\($0.routingKey) \($0.properties) \(String(decoding: $0.body, as: UTF8.self))"
         }
-        return events
     }
 
     // MARK: - Configuration errors

@@ -1,7 +1,8 @@
 import Postgres
+import StockwireTestSupport
 import Testing
 
-@Suite struct MigratorTests {
+@Suite struct MigratorIntegrationTests {
     static let migrations = [
         Migration(
             version: 3, name: "seed",

@@ -1,4 +1,5 @@
 import Postgres
+import StockwireTestSupport
 import Testing
 
 @Suite struct PostgresArrayLiteralTests {
@@ -26,19 +27,22 @@ import Testing
     }
 
     @Test func encodeThenDecodeIsIdentity() {
-        #expect(PostgresArrayLiteral.decode(PostgresArrayLiteral.encode(Self.awkward))! == Self.awkward)
+        #expect(PostgresArrayLiteral.decode(PostgresArrayLiteral.encode(PostgresArrayLiteralTests.awkward))! == Self.awkward)
     }
+}
 
+/// Array literals through the server.
+@Suite struct PostgresArrayLiteralIntegrationTests {
     @Test func textArrayRoundTripsThroughUnnest() async throws {
         try await TestDatabase.withSchema { schema in
             let db = try await schema.connect()
             let rows = try await db.query(
                 "SELECT value FROM unnest($1::text[]) WITH ORDINALITY AS u(value, position) ORDER BY position",
-                [Self.awkward])
-            #expect(try rows.map { try $0.decode(String?.self, at: 0) } == Self.awkward)
+                [PostgresArrayLiteralTests.awkward])
+            #expect(try rows.map { try $0.decode(String?.self, at: 0) } == PostgresArrayLiteralTests.awkward)
             // And back out as an array column.
-            let echoed = try await db.query("SELECT $1::text[]", [Self.awkward]).scalar([String?].self)
-            #expect(echoed == Self.awkward)
+            let echoed = try await db.query("SELECT $1::text[]", [PostgresArrayLiteralTests.awkward]).scalar([String?].self)
+            #expect(echoed == PostgresArrayLiteralTests.awkward)
         }
     }
 

@@ -1,8 +1,10 @@
 import Foundation
-import Postgres
+import StockwireTestSupport
 import Testing
 
-@Suite struct PostgresConnectionTests {
+@testable import Postgres
+
+@Suite struct PostgresConnectionIntegrationTests {
     @Test func parameterisedRoundTripOfEveryType() async throws {
         try await TestDatabase.withSchema { schema in
             let db = try await schema.connect()
@@ -187,10 +189,11 @@ import Testing
             #expect(db.unreadiness(stallAfter: .milliseconds(500)) == nil)
             let started = ContinuousClock.now
             let sleeper = Task { try await db.query("SELECT pg_sleep(3)") }
-            // Running, but not yet for as long as the limit allows (a loaded machine may oversleep the 100 ms).
-            try await Task.sleep(for: .milliseconds(100))
+            // Running (the barrier: the connection has a job under way), but not yet for as long as the limit allows.
+            #expect(try await eventually { db.unreadiness(stallAfter: .zero) != nil })
             #expect(db.unreadiness(stallAfter: .seconds(30)) == nil)
-            // Past the limit: named at once, while the statement still holds the connection.
+            // Past the limit: named at once, while the statement still holds the connection. The sleep is the
+            // scenario: the statement must have waited longer than the 500 ms allowed.
             try await Task.sleep(for: .milliseconds(700))
             let asked = ContinuousClock.now
             let reason = db.unreadiness(stallAfter: .milliseconds(500))
@@ -222,12 +225,15 @@ import Testing
             let db = try await schema.connect()
             try await db.execute("CREATE TABLE t (v text)")
             let (inserted, signal) = AsyncStream.makeStream(of: Void.self)
+            let outsideDone = Shared(false)
             async let rolledBack: Void = {
                 do {
                     try await db.transaction { tx in
                         try await tx.query("INSERT INTO t VALUES ('inside')")
                         signal.yield()
-                        try await Task.sleep(for: .milliseconds(100))
+                        // The barrier: the other task's statement has reached the connection, waiting at its gate
+                        // (or, were there no gate, it has run, inside this transaction). Either way it had its chance.
+                        #expect(try await eventually { db.gate.waiting > 0 || outsideDone.value })
                         throw PlannedFailure()
                     }
                 } catch is PlannedFailure {}
@@ -235,6 +241,7 @@ import Testing
             for await _ in inserted { break }
             // Waits for the transaction to end, then autocommits; without the gate it would be rolled back with it.
             try await db.query("INSERT INTO t VALUES ('outside')")
+            outsideDone.update { $0 = true }
             try await rolledBack
             let values = try await db.query("SELECT v FROM t").map { try $0.decode(String.self, at: 0) }
             #expect(values == ["outside"])

@@ -1,7 +1,18 @@
 import Postgres
+import StockwireTestSupport
 import Testing
 
 @Suite struct PostgresErrorTests {
+    @Test func retryableStates() {
+        #expect(PostgresError(code: .queryFailed, sqlState: "40001", message: "x").isRetryable)
+        #expect(PostgresError(code: .queryFailed, sqlState: "40P01", message: "x").isRetryable)
+        #expect(!PostgresError(code: .queryFailed, sqlState: "23505", message: "x").isRetryable)
+        #expect(!PostgresError(code: .connectionLost, message: "x").isRetryable)
+    }
+}
+
+/// Errors as the server reports them.
+@Suite struct PostgresErrorIntegrationTests {
     @Test func uniqueViolationSurfacesSQLStateAndStatementButNotValues() async throws {
         try await TestDatabase.withSchema { schema in
             let db = try await schema.connect()
@@ -32,13 +43,6 @@ import Testing
             #expect(error.sqlState == "42601")
             #expect(error.statement == "SELEKT 1")
         }
-    }
-
-    @Test func retryableStates() {
-        #expect(PostgresError(code: .queryFailed, sqlState: "40001", message: "x").isRetryable)
-        #expect(PostgresError(code: .queryFailed, sqlState: "40P01", message: "x").isRetryable)
-        #expect(!PostgresError(code: .queryFailed, sqlState: "23505", message: "x").isRetryable)
-        #expect(!PostgresError(code: .connectionLost, message: "x").isRetryable)
     }
 
     @Test func stringsWithNULAreRejectedBeforeSending() async throws {

@@ -1,7 +1,8 @@
 import Postgres
+import StockwireTestSupport
 import Testing
 
-@Suite struct PreparedStatementTests {
+@Suite struct PreparedStatementIntegrationTests {
     static let onHand = PostgresStatement(name: "test_on_hand", sql: "SELECT on_hand FROM stock WHERE sku = $1")
     static let preparedCount = "SELECT count(*) FROM pg_prepared_statements WHERE name = $1"
 

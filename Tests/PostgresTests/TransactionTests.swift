@@ -1,8 +1,9 @@
 import Postgres
+import StockwireTestSupport
 import Synchronization
 import Testing
 
-@Suite struct TransactionTests {
+@Suite struct TransactionIntegrationTests {
     @Test func committedTransactionIsVisibleElsewhere() async throws {
         try await TestDatabase.withSchema { schema in
             let db = try await schema.connect()
@@ -166,7 +167,7 @@ private actor StockLedger {
     }
 }
 
-@Suite struct ActorIsolationTests {
+@Suite struct ActorIsolationIntegrationTests {
     @Test func transactionBodyRunsOnCallingActor() async throws {
         try await TestDatabase.withSchema { schema in
             let db = try await schema.connect()
@@ -179,3 +180,6 @@ private actor StockLedger {
         }
     }
 }
+
+/// An error thrown on purpose by test bodies.
+struct PlannedFailure: Error, Equatable {}

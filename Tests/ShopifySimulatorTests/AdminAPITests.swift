@@ -1,5 +1,6 @@
 import Foundation
 import ShopifySimulator
+import StockwireTestSupport
 import Testing
 
 @Suite struct AdminAPITests {
@@ -137,11 +138,7 @@ import Testing
             try await sim.setFaults(ShopFaults(hang: true), shop: shopA)
             let variables = setInput([quantity(tee, 6, from: 10)], key: "slow")
             async let slow = graphQL(sim, setQuantitiesMutation, variables)
-            let deadline = ContinuousClock.now + .seconds(10)
-            while try await sim.idempotencyKeysInFlight(shop: shopA) != ["slow"], ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            #expect(try await sim.idempotencyKeysInFlight(shop: shopA) == ["slow"])
+            #expect(try await eventually(timeout: .seconds(10)) { try await sim.idempotencyKeysInFlight(shop: shopA) == ["slow"] })
             let second = try await graphQL(sim, setQuantitiesMutation, variables)
             #expect(second.json.userErrorCodes == ["IDEMPOTENCY_CONCURRENT_REQUEST"])
             try await sim.setFaults(ShopFaults(), shop: shopA)
@@ -273,7 +270,7 @@ import Testing
             #expect(results.prefix(3) == ["ok", "ok", "ok"])
             #expect(results[3] == "THROTTLED")
             #expect(try await sim.levels(shop: shopA)["TEE"] == 2)  // the throttled write applied nothing
-            try await Task.sleep(for: .milliseconds(5_100))  // 2 points/s restores 10
+            try await Task.sleep(for: .milliseconds(5_100))  // the scenario: 2 points/s restores 10
             let restored = try await graphQL(sim, setQuantitiesMutation, setInput([quantity(tee, 7, from: nil)]))
             #expect(restored.json.userErrorCodes.isEmpty && restored.json["errors"] == nil)
 
@@ -283,7 +280,7 @@ import Testing
             #expect(Int(refused.headers["retry-after"] ?? "") ?? 0 >= 1)
             #expect(try await sim.levels(shop: shopA)["TEE"] == 7)
             try await sim.setFaults(ShopFaults(), shop: shopA)
-            try await Task.sleep(for: .milliseconds(5_100))
+            try await Task.sleep(for: .milliseconds(5_100))  // the scenario: the bucket restores again
             #expect(try await graphQL(sim, setQuantitiesMutation, setInput([quantity(tee, 8, from: nil)])).json.userErrorCodes.isEmpty)
             #expect(await sim.writeLog(shop: shopA).map(\.result).filter { $0 == "throttled" }.count == 2)
         }
@@ -300,7 +297,8 @@ import Testing
 
             try await sim.setFaults(ShopFaults(hang: true), shop: shopA)
             async let held = graphQL(sim, setQuantitiesMutation, variables)
-            try await Task.sleep(for: .milliseconds(300))
+            // The barrier: the request has been admitted and is held in the hang. It has applied nothing.
+            #expect(try await eventually { try await sim.idempotencyKeysInFlight(shop: shopA) == ["retry-me"] })
             #expect(try await sim.levels(shop: shopA)["TEE"] == 1)
             try await sim.setFaults(ShopFaults(), shop: shopA)
             // The same key works after a 5xx; the held request completes once the hang is cleared.

@@ -5,59 +5,22 @@ import Logging
 import Postgres
 import ServiceKit
 @testable import StockCore
+import StockwireTestSupport
 import Synchronization
 import Testing
 
 @testable import calculator
 
-/// The real PostgreSQL and RabbitMQ the tests use, with a fresh database and unique broker names per test.
+/// The calculator's tests against the real PostgreSQL and RabbitMQ (``TestDatabase``, ``TestBroker``): a fresh,
+/// migrated database and unique broker names per test.
 enum TestServers {
-    static let postgres =
-        ProcessInfo.processInfo.environment["STOCKWIRE_TEST_POSTGRES"]
-        ?? "host=127.0.0.1 port=5432 user=stockwire password=stockwire dbname=stockwire"
-    static let amqpURL =
-        ProcessInfo.processInfo.environment["STOCKWIRE_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+    static var logger: Logger { TestBroker.logger("calculator-tests") }
 
-    static var logger: Logger {
-        var l = Logger(label: "calculator-tests")
-        l.logLevel = .warning
-        return l
-    }
+    static func unique(_ prefix: String) -> String { TestDatabase.unique(prefix) }
 
-    static func unique(_ prefix: String) -> String {
-        "\(prefix)_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
-    }
-
-    /// Runs `body` with the conninfo of a new, migrated database that is dropped afterwards.
+    /// Runs `body` with the conninfo of a new database with the calculator's schema, dropped afterwards.
     static func withDatabase<T>(_ body: (String) async throws -> T) async throws -> T {
-        let admin = try await PostgresConnection.connect(postgres)
-        let name = unique("calctest")
-        try await admin.execute("CREATE DATABASE \(name)")
-        // libpq takes the last of repeated keywords.
-        let conninfo = postgres + " dbname=\(name)"
-        do {
-            let db = try await PostgresConnection.connect(conninfo)
-            try await Migrator.migrate(db, CalculatorSchema.migrations, logger: logger)
-            await db.close()
-            let result = try await body(conninfo)
-            try await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
-            await admin.close()
-            return result
-        } catch {
-            _ = try? await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
-            await admin.close()
-            throw error
-        }
-    }
-
-    static func broker(_ name: String, topology: [AMQPTopology] = []) async throws -> AMQPConnection {
-        var config = try AMQPConfiguration(url: amqpURL, connectionName: name)
-        config.reconnectDelay = .milliseconds(100)
-        config.reconnectMaxDelay = .seconds(1)
-        let c = AMQPConnection(configuration: config, topology: topology, logger: logger)
-        c.start()
-        try await c.waitUntilConnected(timeout: .seconds(30))
-        return c
+        try await TestDatabase.withDatabase("calctest", migrations: CalculatorSchema.migrations, logger: logger, body)
     }
 }
 
@@ -68,13 +31,17 @@ final class TestBench: Sendable {
     let client: AMQPConnection
     let availabilityQueue: String
     var deadQueue: String { StockwireTopology.deadLetterQueue(of: configuration.queue) }
+    /// The shop of ``barrier()``'s markers, and the queue its catalog messages arrive on.
+    let barrierShop: String
+    let barrierQueue: String
+    private let markers = Shared(0)
 
     init(conninfo: String, batchSize: Int = 100, pipelineDepth: Int = 2) async throws {
         self.conninfo = conninfo
         let id = TestServers.unique("t")
         var c = CalculatorConfiguration()
         c.postgres = conninfo
-        c.broker = BrokerSettings(url: TestServers.amqpURL, passwordFile: nil)
+        c.broker = BrokerSettings(url: TestBroker.url, passwordFile: nil)
         c.queue = "calctest.events.\(id)"
         c.eventsExchange = "calctest.events.\(id)"
         c.availabilityExchange = "calctest.availability.\(id)"
@@ -88,12 +55,16 @@ final class TestBench: Sendable {
         c.relayInterval = .milliseconds(300)
         configuration = c
         availabilityQueue = "calctest.watch.\(id)"
-        client = try await TestServers.broker(
+        barrierShop = "barrier-\(id).myshopify.com"
+        barrierQueue = "calctest.barrier.\(id)"
+        client = try await TestBroker.connect(
             "calc-test-client",
             topology: c.topology + [
                 .queue(name: availabilityQueue, arguments: ["x-queue-type": "quorum"]),
                 .binding(queue: availabilityQueue, exchange: c.availabilityExchange, routingKey: "#"),
-            ])
+                .queue(name: barrierQueue, arguments: ["x-queue-type": "quorum"]),
+                .binding(queue: barrierQueue, exchange: c.catalogExchange, routingKey: barrierShop),
+            ], logger: TestServers.logger)
     }
 
     /// Publishes an event as ingest would, to this test's exchange.
@@ -144,7 +115,8 @@ final class TestBench: Sendable {
         return RunningCalculator(parts: parts, task: task)
     }
 
-    /// Reads everything currently in a queue (acking it).
+    /// Reads `count` messages from a queue (acking them), or what came within `timeout`; more when they came at once.
+    /// For "nothing more", follow a ``barrier()`` with ``drainAll(_:)``.
     func drain(_ queue: String, expecting count: Int, timeout: Duration = .seconds(20)) async throws -> [AMQPDelivery] {
         let collected = Shared<[AMQPDelivery]>([])
         let consumer = client.consume(queue: queue, prefetch: 1000)
@@ -155,20 +127,72 @@ final class TestBench: Sendable {
             }
         }
         _ = try await eventually(timeout: timeout) { collected.value.count >= count }
-        try await Task.sleep(for: .milliseconds(200))
         consumer.cancel()
         reader.cancel()
         return collected.value
     }
 
-    /// The availability messages published so far (read from the watch queue).
+    /// Reads everything in a queue now (acking it): after a ``barrier()``, all the calculator published to it so far.
+    func drainAll(_ queue: String) async throws -> [AMQPDelivery] {
+        let count = Int(try await client.queueInfo(queue).messages)
+        return count == 0 ? [] : try await drain(queue, expecting: count)
+    }
+
+    /// The availability messages published so far (read from the watch queue), `count` of them or more.
     func availability(expecting count: Int, timeout: Duration = .seconds(20)) async throws -> [AvailabilityMessage] {
         try await drain(availabilityQueue, expecting: count, timeout: timeout).map { try AvailabilityMessage.decode($0.body) }
     }
 
+    /// Every availability message in the watch queue now (``drainAll(_:)``).
+    func availability() async throws -> [AvailabilityMessage] {
+        try await drainAll(availabilityQueue).map { try AvailabilityMessage.decode($0.body) }
+    }
+
+    /// A barrier, instead of a sleep: a `products/create` of a product without variants, of a shop of the bench's own
+    /// (``barrierShop``), sent behind everything sent so far; returns once its catalog message is on
+    /// ``barrierQueue``. The calculator commits its batches in delivery order and settles them (publishes their outbox
+    /// rows, dead-letters their poison, acknowledges) in the same order, so by then every event sent before it has
+    /// been applied, and what it published or dead-lettered is in its queue. A marker leaves a row in
+    /// `processed_messages` (``processed()`` does not count it) and nothing in `skus` or `variants`.
+    func barrier() async throws {
+        let productId = 9_000_000 + markers.value
+        markers.update { $0 += 1 }
+        let wanted = "catalog/\(barrierShop)/\(productId)/"
+        let seen = Shared(false)
+        let consumer = client.consume(queue: barrierQueue, prefetch: 100)
+        let reader = Task {
+            for try await d in consumer {
+                d.ack()
+                if d.properties.messageId?.hasPrefix(wanted) == true { seen.update { $0 = true } }
+            }
+        }
+        defer {
+            consumer.cancel()
+            reader.cancel()
+        }
+        try await shopify(
+            "products/create", #"{"id": \#(productId), "variants": []}"#, shop: barrierShop, webhookId: "marker-\(productId)")
+        guard try await eventually({ seen.value }) else {
+            throw TestFailure("the calculator did not handle the barrier's marker \(productId) within 20 s")
+        }
+    }
+
+    /// Messages applied (rows of `processed_messages`), the barrier's markers left out.
+    func processed() async throws -> Int64 {
+        let db = try await PostgresConnection.connect(conninfo)
+        let v = try await db.query(
+            "SELECT count(*) FROM processed_messages WHERE NOT starts_with(message_id, $1)", [barrierShop + "/"]
+        ).scalar(Int64.self)
+        await db.close()
+        return v
+    }
+
     /// Deletes this test's queues and exchanges.
     func tearDown() async {
-        for q in [configuration.queue, deadQueue, availabilityQueue, configuration.requestQueue, configuration.writesQueue] {
+        for q in [
+            configuration.queue, deadQueue, availabilityQueue, barrierQueue, configuration.requestQueue,
+            configuration.writesQueue,
+        ] {
             try? await client.deleteQueue(q)
         }
         for e in [configuration.eventsExchange, configuration.availabilityExchange, configuration.catalogExchange,
@@ -204,22 +228,4 @@ struct RunningCalculator: Sendable {
         await parts.database.close()
         await parts.relayDatabase.close()
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
-}
-
-/// A value shared between test tasks.
-final class Shared<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    var value: Value { mutex.withLock { $0 } }
-    func update(_ body: (inout Value) -> Void) { mutex.withLock { body(&$0) } }
 }
