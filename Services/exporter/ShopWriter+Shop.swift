@@ -46,7 +46,7 @@ extension ShopWriter {
     }
 
     /// Waits as the failure requires; false when cancelled meanwhile.
-    func handle(_ failure: AdminAPIClient.Failure, cost: Double, backoff: inout Duration) async -> Bool {
+    private func handle(_ failure: AdminAPIClient.Failure, cost: Double, backoff: inout Duration) async -> Bool {
         switch failure {
         case .throttled(let retryAfter, let status):
             adopt(status)
@@ -77,19 +77,19 @@ extension ShopWriter {
     }
 
     /// Waits `backoff`, then doubles it (up to ``Tuning/maxBackoff``); false when cancelled meanwhile.
-    func backOff(_ backoff: inout Duration) async -> Bool {
+    private func backOff(_ backoff: inout Duration) async -> Bool {
         let ok = (try? await Task.sleep(for: backoff)) != nil
         backoff = min(backoff * 2, tuning.maxBackoff)
         return ok
     }
 
     /// Adopts what Shopify reported with an answer: the call's requested cost, and the bucket as it stands.
-    func adopt(_ report: AdminAPIClient.CostReport?, call: QueryCosts.Call, items: Int = 1) {
+    private func adopt(_ report: AdminAPIClient.CostReport?, call: QueryCosts.Call, items: Int = 1) {
         if let requested = report?.requestedQueryCost { costs.learn(call, items: items, requested: requested) }
         adopt(report?.throttle)
     }
 
-    func adopt(_ status: AdminAPIClient.ThrottleStatus?) {
+    private func adopt(_ status: AdminAPIClient.ThrottleStatus?) {
         guard let status else { return }
         bucket.update(
             maximum: status.maximumAvailable, currentlyAvailable: status.currentlyAvailable,
@@ -99,7 +99,7 @@ extension ShopWriter {
     /// Pauses the shop by name: one log line when the reason changes, the paused gauge, the reason in `/readyz`; then
     /// waits and lets the caller try again, which is the probe that resumes the shop once it answers. Its backlog
     /// stays in the broker, and the other shops' writers are not touched. False when cancelled meanwhile.
-    func pause(state: String, reason: String) async -> Bool {
+    private func pause(state: String, reason: String) async -> Bool {
         if pausedReason != reason {
             let message = "shop paused: \(reason); its changes wait in the broker, the other shops go on, and it is "
                 + "tried again by itself (first in \(tuning.pauseRetry), then less often)"
@@ -115,7 +115,7 @@ extension ShopWriter {
         return (try? await Task.sleep(for: wait)) != nil
     }
 
-    func resume() {
+    private func resume() {
         if let pausedReason { logger.notice("shop answers again: resuming", metadata: ["was": "\(pausedReason)"]) }
         pausedReason = nil
         pauseWait = tuning.pauseRetry
@@ -159,7 +159,7 @@ extension ShopWriter {
     /// Once per start, from the locations read to find the one written: warns when it does not sell online, or when
     /// other locations of the shop do. Stockwire writes one location; another that fulfils online orders sells its own
     /// stock of the same SKUs, and every order line still reserves the warehouse's stock (README, "Several locations").
-    func warnAboutLocations(_ all: [AdminAPIClient.Location], writing location: String) {
+    private func warnAboutLocations(_ all: [AdminAPIClient.Location], writing location: String) {
         if let own = all.first(where: { $0.id == location }), !own.sellsOnline {
             logger.warning(
                 "the location Stockwire writes does not sell online: the online store does not offer the stock written there",
@@ -255,7 +255,7 @@ extension ShopWriter {
 
     /// One read of `items`' levels, begun in the ledger (step 7); nil when cancelled. A read Shopify finds too costly
     /// teaches the cost per item and is read in halves.
-    func fetchLevels(_ items: [String], location: String, lease: UInt64?) async -> [String: Int64]? {
+    private func fetchLevels(_ items: [String], location: String, lease: UInt64?) async -> [String: Int64]? {
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled, holds(lease) {
             let wait = bucket.reserve(cost: costs.estimate(.levels, items: items.count), at: .now)

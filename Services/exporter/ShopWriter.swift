@@ -67,11 +67,11 @@ actor ShopWriter {
     var pausedReason: String?
     /// The wait before the next try of a paused shop; doubles up to `Tuning.maxPause`, reset when it answers.
     var pauseWait: Duration = .seconds(30)
-    let wake: AsyncStream<Void>.Continuation
-    let wakes: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
     let metrics: ShopMetrics
     /// The consumer of the shop's queue, once ``run()`` started it.
-    var consumer: AMQPConsumer?
+    private var consumer: AMQPConsumer?
     /// The subscription whose deliveries this writer holds (``AMQPDelivery/subscription``); nil before the first and
     /// after a handover. Everything the writer knows beyond the catalog — what it believes the shop holds, the
     /// versions written, the sales announced — is only true while that subscription stands (see ``handOver(_:)``).
@@ -113,14 +113,14 @@ actor ShopWriter {
     }
 
     /// Reports gathered writes every ``Tuning/reportInterval``.
-    func reportLoop() async throws {
+    private func reportLoop() async throws {
         while true {
             try await Task.sleep(for: tuning.reportInterval)
             flushReports()
         }
     }
 
-    func attach(_ consumer: AMQPConsumer) { self.consumer = consumer }
+    private func attach(_ consumer: AMQPConsumer) { self.consumer = consumer }
 
     /// Deliveries held in memory waiting for a write (bounded by the prefetch).
     var heldDeliveries: Int { state.coalescer.heldDeliveries }
@@ -147,7 +147,7 @@ actor ShopWriter {
     /// queue (with whichever instance owns it now, this one included), and another instance may have written the
     /// shop meanwhile, so beliefs, written versions and announced sales are no longer true. The shop is read afresh
     /// before the next write. Writes in flight finish on their own; nothing after their answer is acted on.
-    func handOver(_ reason: String) {
+    private func handOver(_ reason: String) {
         logger.warning(
             "shop handed over: what this writer held is dropped and the shop is read afresh before the next write",
             metadata: ["reason": "\(reason)", "deliveries_dropped": "\(state.coalescer.heldDeliveries)"])
@@ -160,7 +160,7 @@ actor ShopWriter {
 
     /// Puts a write that did not happen back, unless the lease it was taken under is gone (its deliveries are then
     /// back in the queue).
-    func putBack(_ batch: [Coalescer<AMQPDelivery>.Pending], lease: UInt64?) {
+    private func putBack(_ batch: [Coalescer<AMQPDelivery>.Pending], lease: UInt64?) {
         guard holds(lease) else { return }
         state.coalescer.putBack(batch)
     }
@@ -207,7 +207,7 @@ actor ShopWriter {
 
     /// Applies a catalog message of this shop: later writes map SKUs from it without asking Shopify. An
     /// inventory item that a SKU gains gets the SKU's last written value at once.
-    func receiveCatalog(_ delivery: AMQPDelivery) async {
+    private func receiveCatalog(_ delivery: AMQPDelivery) async {
         let message: CatalogMessage
         do {
             message = try CatalogMessage.decode(delivery.body)
@@ -238,7 +238,7 @@ actor ShopWriter {
 
     // MARK: - Writing
 
-    func writeLoop() async throws {
+    private func writeLoop() async throws {
         for await _ in wakes {
             try await Task.sleep(for: tuning.linger)
             try await gatherHandedOverBacklog()
@@ -260,7 +260,7 @@ actor ShopWriter {
     /// returns ahead of the rest), up to half a second: planned in pieces, an older version of a SKU could be written
     /// before the newer one further back in it, and the shop move back for a moment. A quiet 20 ms ends the wait;
     /// without a handover nothing is redelivered and nothing waits.
-    func gatherHandedOverBacklog() async throws {
+    private func gatherHandedOverBacklog() async throws {
         var waited = Duration.zero
         while let last = state.lastRedeliveryAt, ContinuousClock.now - last < .milliseconds(20), waited < .milliseconds(500) {
             try await Task.sleep(for: .milliseconds(10))
@@ -269,7 +269,7 @@ actor ShopWriter {
     }
 
     /// Queues the read-back of every SKU that has been quiet for ``Tuning/verifyAfter``, a few times a second.
-    func verifyLoop() async throws {
+    private func verifyLoop() async throws {
         let tick = tuning.verifyAfter > .zero ? min(tuning.verifyAfter / 4, .milliseconds(500)) : .seconds(3600)
         while true {
             try await Task.sleep(for: tick)
@@ -349,7 +349,7 @@ actor ShopWriter {
         return out
     }
 
-    static func chunks(_ entries: [Entry], maxItems: Int) -> [[Entry]] {
+    private static func chunks(_ entries: [Entry], maxItems: Int) -> [[Entry]] {
         chunks(entries, maxItems: maxItems) { $0.items.count }
     }
 
@@ -523,7 +523,7 @@ actor ShopWriter {
     /// Folds into each entry the SKU's pending write of a newer version, if one came in meanwhile: its target
     /// replaces the entry's, its deliveries are settled with the write. Synchronous, so that the plan that follows
     /// sees the target and the ledger as of the same announcements.
-    func absorbNewerVersions(_ entries: inout [Entry]) {
+    private func absorbNewerVersions(_ entries: inout [Entry]) {
         for i in entries.indices {
             let current = entries[i].pending
             guard let newer = state.coalescer.takeNewer(sku: current.message.sku, atLeast: current.message.version) else { continue }
@@ -540,7 +540,7 @@ actor ShopWriter {
     }
 
     /// Marks a pending write done: the shop has this version (or it was skipped); its deliveries are acknowledged.
-    func settle(_ pending: Coalescer<AMQPDelivery>.Pending) {
+    private func settle(_ pending: Coalescer<AMQPDelivery>.Pending) {
         state.coalescer.markWritten(sku: pending.message.sku, version: pending.message.version)
         // A write driven by messages is read back once the SKU is quiet; one that read the shop first (a
         // reconciliation round) was just read: reading it again doubled what a round cost each shop.
