@@ -144,8 +144,7 @@ final class LibPQSession: @unchecked Sendable {
         }
         do {
             return try executePrepared(conn, name: name, sql: sql, parameters: parameters)
-        } catch let error as PostgresError where error.sqlState == "26000" && PQtransactionStatus(conn) == PQTRANS_IDLE
-        {
+        } catch let error as PostgresError where error.sqlState == "26000" && PQtransactionStatus(conn) == PQTRANS_IDLE {
             // Someone ran DEALLOCATE or DISCARD ALL behind our back: prepare again and retry once.
             preparedStatements[name] = nil
             try prepare(conn, name: name, sql: sql)
@@ -167,6 +166,102 @@ final class LibPQSession: @unchecked Sendable {
         return try consume(result, statement: sql)
     }
 
+    /// Runs named prepared statements as one pipeline (libpq pipeline mode): every statement is sent, then one sync,
+    /// then every result is read, so the batch costs one round trip instead of one per statement. The server runs
+    /// them in order, as if sent one by one; after the first failure the rest are skipped (`PGRES_PIPELINE_ABORTED`)
+    /// and that failure is thrown. Statements this session has not prepared yet are prepared in the same pipeline.
+    ///
+    /// Sends block, but libpq's send loop reads what the server answers meanwhile (fe-misc.c, `pqSendSome`), so a
+    /// pipeline whose parameters and results both outgrow the socket's buffers does not deadlock.
+    func pipeline(_ items: [(statement: PostgresStatement, parameters: [String?])]) throws -> [PostgresQueryResult] {
+        let conn = try liveConnection()
+        for item in items { try Self.validate(item.parameters, statement: item.statement.sql) }
+        var preparing: [String: String] = [:]
+        for item in items {
+            if let known = preparedStatements[item.statement.name] ?? preparing[item.statement.name] {
+                guard known == item.statement.sql else {
+                    throw PostgresError(
+                        code: .preparedStatementConflict,
+                        message: "prepared statement \"\(item.statement.name)\" already holds different SQL on this connection",
+                        statement: item.statement.sql)
+                }
+            } else {
+                preparing[item.statement.name] = item.statement.sql
+            }
+        }
+        guard PQenterPipelineMode(conn) == 1 else { throw makeError(result: nil, statement: "(enter pipeline mode)") }
+        // What was sent, in order: a prepare (index nil) or an execute of items[index].
+        var sent: [(index: Int?, name: String, sql: String)] = []
+        var sendFailure: PostgresError?
+        var prepared = Set<String>()  // names sent to be prepared
+        for (index, item) in items.enumerated() {
+            let name = item.statement.name
+            if preparing[name] != nil, !prepared.contains(name) {
+                guard PQsendPrepare(conn, name, item.statement.sql, 0, nil) == 1 else {
+                    sendFailure = makeError(result: nil, statement: item.statement.sql)
+                    break
+                }
+                prepared.insert(name)
+                sent.append((nil, name, item.statement.sql))
+            }
+            let ok = withCStrings(item.parameters) { values in
+                PQsendQueryPrepared(conn, name, Int32(values.count), values, nil, nil, 0)
+            }
+            guard ok == 1 else {
+                sendFailure = makeError(result: nil, statement: item.statement.sql)
+                break
+            }
+            sent.append((index, name, item.statement.sql))
+        }
+        if sendFailure == nil, PQpipelineSync(conn) != 1 {
+            sendFailure = makeError(result: nil, statement: "(pipeline sync)")
+        }
+        PostgresMetrics.roundTrips.increment()
+        PostgresMetrics.statements.increment(by: sent.count)
+        var results = [PostgresQueryResult?](repeating: nil, count: items.count)
+        var firstFailure: PostgresError? = sendFailure
+        if sendFailure == nil {
+            for entry in sent {
+                // Each statement's results end with a null; an aborted one yields PGRES_PIPELINE_ABORTED.
+                while let result = PQgetResult(conn) {
+                    defer { PQclear(result) }
+                    switch PQresultStatus(result) {
+                    case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+                        if let index = entry.index {
+                            results[index] = Self.materialize(result)
+                        } else {
+                            // Prepared statements outlive a failed transaction: remember it whatever follows.
+                            preparedStatements[entry.name] = entry.sql
+                        }
+                    case PGRES_PIPELINE_ABORTED:
+                        break
+                    default:
+                        if firstFailure == nil { firstFailure = makeError(result: result, statement: entry.sql) }
+                    }
+                }
+                if PQstatus(conn) == CONNECTION_BAD { break }
+            }
+            // The sync's own result, then nothing.
+            while PQstatus(conn) != CONNECTION_BAD, let result = PQgetResult(conn) {
+                let status = PQresultStatus(result)
+                PQclear(result)
+                if status == PGRES_PIPELINE_SYNC { break }
+            }
+        }
+        if PQexitPipelineMode(conn) != 1 && PQstatus(conn) != CONNECTION_BAD {
+            // Only after a failed send can results be left; the connection is then of no further use for this batch.
+            while let result = PQgetResult(conn) { PQclear(result) }
+            _ = PQexitPipelineMode(conn)
+        }
+        if PQstatus(conn) == CONNECTION_BAD {
+            throw firstFailure ?? makeError(result: nil, statement: items.first?.statement.sql ?? "(pipeline)")
+        }
+        if let firstFailure { throw firstFailure }
+        return results.map {
+            $0 ?? PostgresQueryResult(columns: PostgresColumns(names: []), rows: [], commandTag: "", affectedRows: nil)
+        }
+    }
+
     // MARK: Results and errors
 
     private func liveConnection() throws -> OpaquePointer {
@@ -183,6 +278,7 @@ final class LibPQSession: @unchecked Sendable {
     /// Converts a `PGresult` into Swift values or an error, and always frees it.
     private func consume(_ result: OpaquePointer?, statement: String) throws -> PostgresQueryResult {
         PostgresMetrics.roundTrips.increment()
+        PostgresMetrics.statements.increment()
         guard let result else {
             throw makeError(result: nil, statement: statement)
         }

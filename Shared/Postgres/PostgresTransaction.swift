@@ -31,6 +31,17 @@ public struct PostgresTransaction: Sendable {
         }
     }
 
+    /// Runs prepared statements inside the transaction as one pipeline: one round trip for all of them, each result
+    /// in the order given. The server runs them in order; the first failure is thrown and the transaction is then
+    /// aborted, as after any failed statement. Use it for statements that do not need each other's results on our side.
+    public func pipeline(
+        _ items: [(PostgresStatement, [(any PostgresEncodable)?])]
+    ) async throws -> [PostgresQueryResult] {
+        guard !items.isEmpty else { return [] }
+        let texts = items.map { (statement: $0.0, parameters: PostgresConnection.texts($0.1)) }
+        return try await run { session in try session.pipeline(texts) }
+    }
+
     /// Runs a parameterless script of one or more statements inside the transaction.
     @discardableResult
     public func execute(_ sql: String) async throws -> PostgresQueryResult {
