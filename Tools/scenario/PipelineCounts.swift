@@ -12,8 +12,10 @@ struct PipelineCounts: Codable, Equatable {
     var queueCopies = 0
     /// Deliveries acknowledged by consumers, all queues together.
     var deliveriesAcked = 0
-    /// Statements the calculators sent PostgreSQL (one per round trip, BEGIN and COMMIT included).
+    /// Statements the calculators sent PostgreSQL (BEGIN, COMMIT and prepares included), and the round trips they
+    /// took (a pipeline sends several statements in one).
     var sqlStatements = 0
+    var sqlRoundTrips = 0
     /// Transactions committed or rolled back in the run's database (`pg_stat_database`).
     var sqlTransactions = 0
     /// Admin API calls of the exporters, and of those the reads (lookups, level reads, locations).
@@ -26,6 +28,7 @@ struct PipelineCounts: Codable, Equatable {
         return [
             "broker messages published": Double(brokerPublished) / n, "queue copies written": Double(queueCopies) / n,
             "deliveries acked": Double(deliveriesAcked) / n, "SQL statements": Double(sqlStatements) / n,
+            "SQL round trips": Double(sqlRoundTrips) / n,
             "SQL transactions": Double(sqlTransactions) / n, "Admin API calls": Double(adminCalls) / n,
             "shop reads": Double(shopReads) / n,
         ]
@@ -35,6 +38,7 @@ struct PipelineCounts: Codable, Equatable {
         PipelineCounts(
             brokerPublished: a.brokerPublished - b.brokerPublished, queueCopies: a.queueCopies - b.queueCopies,
             deliveriesAcked: a.deliveriesAcked - b.deliveriesAcked, sqlStatements: a.sqlStatements - b.sqlStatements,
+            sqlRoundTrips: a.sqlRoundTrips - b.sqlRoundTrips,
             sqlTransactions: a.sqlTransactions - b.sqlTransactions, adminCalls: a.adminCalls - b.adminCalls,
             shopReads: a.shopReads - b.shopReads)
     }
@@ -51,7 +55,11 @@ struct PipelineCounts: Codable, Equatable {
         }
         for i in 1...max(1, stack.options.instances) {
             let page = await stack.metrics(stack.calculatorOpsURL(instance: i))
-            c.sqlStatements += Int(BlackFriday.counter(page, "stockwire_postgres_round_trips_total"))
+            let roundTrips = Int(BlackFriday.counter(page, "stockwire_postgres_round_trips_total"))
+            c.sqlRoundTrips += roundTrips
+            // A calculator from before the statements counter: one statement per round trip.
+            let statements = BlackFriday.counter(page, "stockwire_postgres_statements_total")
+            c.sqlStatements += statements > 0 ? Int(statements) : roundTrips
         }
         if let db = try? await PostgresConnection.connect(stack.conninfo) {
             let rows = try? await db.query(

@@ -35,11 +35,14 @@ extension Report {
             let res = r.resources[name]!
             lines.append(String(format: "%@: %.1f s CPU, peak %.0f MiB", name, res.cpuSeconds, res.peakMiB))
         }
-        if let cpu = r.cpu { lines.append("from the load's start until quiet: " + cpu.summary(per: r.webhooksAccepted, unit: "webhook")) }
+        if let cpu = r.cpu {
+            lines.append("from the load's start until quiet: " + cpu.summary(per: r.webhooksAccepted, unit: "webhook"))
+        }
         if let counts = r.counts {
             let per = counts.perWebhook(r.webhooksAccepted)
             let order = [
-                "broker messages published", "queue copies written", "deliveries acked", "SQL statements", "SQL transactions",
+                "broker messages published", "queue copies written", "deliveries acked", "SQL statements", "SQL round trips",
+                "SQL transactions",
                 "Admin API calls", "shop reads",
             ]
             lines.append(

@@ -7,19 +7,21 @@ import StockCore
 /// and time passing re-allocate in transactions of their own (``reallocate(reports:allGuarded:computedAtMillis:)``).
 extension StockStore {
     /// Locks `skus` (sorted) and loads them and their guards into `state`.
-    static func lockSkus(_ skus: [String], into state: inout StockState, tx: PostgresTransaction) async throws {
-        // One statement: the SKUs locked in order, each with its guard's rows (none when unguarded).
-        for row in try await tx.query(
-            PostgresStatement(
-                name: "stockstore_lock_skus",
-                sql: """
-                    SELECT s.sku, s.on_hand, s.reserved, s.safety_stock, s.version, s.guard_threshold,
-                           g.shop, g.share, g.granted, g.sold_total, g.raised_at_version, g.demand, g.demand_at_ms,
-                           g.last_activity_at_ms, g.reason
-                    FROM skus s LEFT JOIN guard_shares g ON g.sku = s.sku
-                    WHERE s.sku = ANY($1::text[]) ORDER BY s.sku, g.shop FOR UPDATE OF s
-                    """), [skus])
-        {
+    /// Locks SKUs in sorted order (`$1`, a text array), each with its guard's rows (none when unguarded): one
+    /// statement, its rows read by ``load(locked:into:)``.
+    static let lockSkus = PostgresStatement(
+        name: "stockstore_lock_skus",
+        sql: """
+            SELECT s.sku, s.on_hand, s.reserved, s.safety_stock, s.version, s.guard_threshold,
+                   g.shop, g.share, g.granted, g.sold_total, g.raised_at_version, g.demand, g.demand_at_ms,
+                   g.last_activity_at_ms, g.reason
+            FROM skus s LEFT JOIN guard_shares g ON g.sku = s.sku
+            WHERE s.sku = ANY($1::text[]) ORDER BY s.sku, g.shop FOR UPDATE OF s
+            """)
+
+    /// The SKUs and guards ``lockSkus`` returned, into `state`.
+    static func load(locked rows: PostgresQueryResult, into state: inout StockState) throws {
+        for row in rows {
             let sku = try row.decode(String.self, at: 0)
             state.skus[sku] = SkuStock(
                 onHand: try row.decode(Int64.self, at: 1), reserved: try row.decode(Int64.self, at: 2),
@@ -37,42 +39,71 @@ extension StockStore {
         }
     }
 
-    /// Saves the guards that changed: their rows are replaced; a guard that ended loses its rows.
-    static func writeGuards(initial: [String: StockGuard], final: [String: StockGuard], tx: PostgresTransaction) async throws {
+    /// The statements that save the guards that changed: their rows are replaced; a guard that ended loses its rows.
+    static func guardStatements(initial: [String: StockGuard], final: [String: StockGuard]) -> [StatementBatch.Item] {
         let changed = Set(initial.keys).union(final.keys).filter { initial[$0] != final[$0] }.sorted()
-        guard !changed.isEmpty else { return }
-        try await tx.query("DELETE FROM guard_shares WHERE sku = ANY($1::text[])", [changed])
+        guard !changed.isEmpty else { return [] }
+        var statements: [StatementBatch.Item] = [
+            (
+                PostgresStatement(name: "stockstore_guards_delete", sql: "DELETE FROM guard_shares WHERE sku = ANY($1::text[])"),
+                [changed]
+            )
+        ]
         var rows: [(String, String, StockGuard.Shop)] = []
         for sku in changed {
             guard let g = final[sku], g.active else { continue }
             for (shop, s) in g.shops.sorted(by: { $0.key < $1.key }) { rows.append((sku, shop, s)) }
         }
-        guard !rows.isEmpty else { return }
-        try await tx.query(
-            """
-            INSERT INTO guard_shares (sku, shop, share, granted, sold_total, raised_at_version, demand, demand_at_ms,
-                                      last_activity_at_ms, reason)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
-                                 $7::float8[], $8::bigint[], $9::bigint[], $10::text[])
-            """,
-            [rows.map(\.0), rows.map(\.1), rows.map(\.2.share), rows.map(\.2.granted), rows.map(\.2.soldTotal),
-             rows.map(\.2.raisedAtVersion), rows.map(\.2.demand), rows.map(\.2.demandAtMillis),
-             rows.map(\.2.lastActivityAtMillis), rows.map(\.2.reason)])
+        guard !rows.isEmpty else { return statements }
+        statements.append(
+            (
+                PostgresStatement(
+                    name: "stockstore_guards_insert",
+                    sql: """
+                        INSERT INTO guard_shares (sku, shop, share, granted, sold_total, raised_at_version, demand, demand_at_ms,
+                                                  last_activity_at_ms, reason)
+                        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+                                             $7::float8[], $8::bigint[], $9::bigint[], $10::text[])
+                        """),
+                [
+                    rows.map(\.0), rows.map(\.1), rows.map(\.2.share), rows.map(\.2.granted), rows.map(\.2.soldTotal),
+                    rows.map(\.2.raisedAtVersion), rows.map(\.2.demand), rows.map(\.2.demandAtMillis),
+                    rows.map(\.2.lastActivityAtMillis), rows.map(\.2.reason),
+                ]
+            ))
+        return statements
     }
 
-    /// Writes the SKUs' new versions (`skus`), their history (`sku_history`) and the availability and catalog
-    /// messages (`outbox`) in one statement: three data-modifying parts, one round trip (issue #19: at a low rate each
-    /// webhook is a batch, and each statement of it a round trip). Returns the messages with their ids, to publish
-    /// after commit.
-    static func writeVersionsAndOutbox(
-        messages: [AvailabilityMessage], catalogs: [CatalogUpdate], computedAtMillis: Int64, routes: OutboxRoutes,
-        tx: PostgresTransaction
-    ) async throws -> [OutboxMessage] {
+    /// The outbox rows a batch writes, and the statement that writes them.
+    struct OutboxWrite {
+        var statement: PostgresStatement
+        var parameters: [(any PostgresEncodable)?]
+        var pending: [(exchange: String, key: String, id: String, type: String, body: String)]
+
+        /// The messages with the ids the statement returned, to publish after commit.
+        func messages(ids rows: PostgresQueryResult) throws -> [OutboxMessage] {
+            let ids = try rows.map { try $0.decode(Int64.self, at: 0) }
+            return zip(ids, pending).map { id, p in
+                OutboxMessage(
+                    id: id, exchange: p.exchange, routingKey: p.key, messageId: p.id, messageType: p.type,
+                    body: Array(p.body.utf8))
+            }
+        }
+    }
+
+    /// The statement that writes the SKUs' new versions (`skus`), their history (`sku_history`) and the availability
+    /// and catalog messages (`outbox`): three data-modifying parts in one statement. Nil when there is nothing to
+    /// write.
+    static func versionsAndOutbox(
+        messages: [AvailabilityMessage], catalogs: [CatalogUpdate], computedAtMillis: Int64, routes: OutboxRoutes
+    ) throws -> OutboxWrite? {
         var pending: [(exchange: String, key: String, id: String, type: String, body: String, sku: String?)] = []
         for m in messages {
             pending.append(
-                (routes.availabilityExchange, m.sku, "\(m.sku)/\(m.version)", AvailabilityMessage.messageType,
-                 String(decoding: try m.json(), as: UTF8.self), m.sku))
+                (
+                    routes.availabilityExchange, m.sku, "\(m.sku)/\(m.version)", AvailabilityMessage.messageType,
+                    String(decoding: try m.json(), as: UTF8.self), m.sku
+                ))
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -85,11 +116,13 @@ extension StockStore {
                         continueSelling: $0.continueSelling)
                 })
             pending.append(
-                (routes.catalogExchange, c.shop, "catalog/\(c.shop)/\(c.productId)/\(computedAtMillis)",
-                 CatalogMessage.messageType, String(decoding: try encoder.encode(message), as: UTF8.self), nil))
+                (
+                    routes.catalogExchange, c.shop, "catalog/\(c.shop)/\(c.productId)/\(computedAtMillis)",
+                    CatalogMessage.messageType, String(decoding: try encoder.encode(message), as: UTF8.self), nil
+                ))
         }
-        guard !pending.isEmpty else { return [] }
-        let outboxParameters: [any PostgresEncodable] = [
+        guard !pending.isEmpty else { return nil }
+        let outboxParameters: [(any PostgresEncodable)?] = [
             pending.map(\.exchange), pending.map(\.key), pending.map(\.id), pending.map(\.type), pending.map(\.body),
             pending.map(\.sku),
         ]
@@ -98,41 +131,39 @@ extension StockStore {
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
             RETURNING id
             """
-        let rows: PostgresQueryResult
+        let written = pending.map { ($0.exchange, $0.key, $0.id, $0.type, $0.body) }
         if messages.isEmpty {
-            rows = try await tx.query(PostgresStatement(name: "stockstore_outbox", sql: insertOutbox), outboxParameters)
+            return OutboxWrite(
+                statement: PostgresStatement(name: "stockstore_outbox", sql: insertOutbox), parameters: outboxParameters,
+                pending: written)
         } else {
             let causes = messages.map { $0.causes.joined(separator: " ") }
-            rows = try await tx.query(
-                PostgresStatement(name: "stockstore_versions_outbox", sql: """
-                WITH versions AS (
-                    UPDATE skus s SET on_hand = t.on_hand, reserved = t.reserved, version = t.version,
-                           last_causes = t.causes, updated_at = now()
-                    FROM unnest($7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
-                         AS t(sku, on_hand, reserved, version, causes)
-                    WHERE s.sku = t.sku
-                    RETURNING s.sku
-                ), history AS (
-                    INSERT INTO sku_history (sku, version, available, on_hand, reserved, causes, origins,
-                                             first_received_at_ms, computed_at_ms)
-                    SELECT * FROM unnest($7::text[], $10::bigint[], $12::bigint[], $8::bigint[], $9::bigint[],
-                                         $11::text[], $13::text[], $14::bigint[], $15::bigint[])
-                    ON CONFLICT (sku, version) DO NOTHING
-                    RETURNING sku
-                )
-                \(insertOutbox)
-                """),
-                outboxParameters + [
+            return OutboxWrite(
+                statement: PostgresStatement(
+                    name: "stockstore_versions_outbox",
+                    sql: """
+                        WITH versions AS (
+                            UPDATE skus s SET on_hand = t.on_hand, reserved = t.reserved, version = t.version,
+                                   last_causes = t.causes, updated_at = now()
+                            FROM unnest($7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
+                                 AS t(sku, on_hand, reserved, version, causes)
+                            WHERE s.sku = t.sku
+                            RETURNING s.sku
+                        ), history AS (
+                            INSERT INTO sku_history (sku, version, available, on_hand, reserved, causes, origins,
+                                                     first_received_at_ms, computed_at_ms)
+                            SELECT * FROM unnest($7::text[], $10::bigint[], $12::bigint[], $8::bigint[], $9::bigint[],
+                                                 $11::text[], $13::text[], $14::bigint[], $15::bigint[])
+                            ON CONFLICT (sku, version) DO NOTHING
+                            RETURNING sku
+                        )
+                        \(insertOutbox)
+                        """),
+                parameters: outboxParameters + [
                     messages.map(\.sku), messages.map(\.onHand), messages.map(\.reserved), messages.map(\.version), causes,
                     messages.map(\.available), messages.map { SkuExplanation.encodeOrigins($0.originQuantities) },
                     messages.map(\.firstReceivedAtMillis), messages.map(\.computedAtMillis),
-                ])
-        }
-        let ids = try rows.map { try $0.decode(Int64.self, at: 0) }
-        return zip(ids, pending).map { id, p in
-            OutboxMessage(
-                id: id, exchange: p.exchange, routingKey: p.key, messageId: p.id, messageType: p.type,
-                body: Array(p.body.utf8))
+                ], pending: written)
         }
     }
 
@@ -158,7 +189,7 @@ extension StockStore {
             guard !skus.isEmpty else { return [] }
             var state = StockState()
             state.guardDefaults = guardDefaults
-            try await Self.lockSkus(skus.sorted(), into: &state, tx: tx)
+            try Self.load(locked: try await tx.query(Self.lockSkus, [skus.sorted()]), into: &state)
             let initial = state
             for sku in skus.sorted() where state.guards[sku] != nil {
                 for (shop, w) in confirmations[sku] ?? [] {
@@ -168,9 +199,14 @@ extension StockStore {
                 state.reviewGuard(sku: sku)
             }
             let messages = state.takeChanges(computedAtMillis: computedAtMillis)
-            try await writeBack(initial: initial, final: state, messages: messages, refundOrders: [:], tx: tx)
-            return try await Self.writeVersionsAndOutbox(
-                messages: messages, catalogs: [], computedAtMillis: computedAtMillis, routes: routes, tx: tx)
+            var writes = StatementBatch()
+            writes.add(Self.writeBack(initial: initial, final: state, refundOrders: [:]))
+            let outbox = try Self.versionsAndOutbox(
+                messages: messages, catalogs: [], computedAtMillis: computedAtMillis, routes: routes)
+            let outboxRows = outbox.map { writes.add($0.statement, $0.parameters) }
+            let written = try await writes.run(tx)
+            guard let outbox, let outboxRows else { return [] }
+            return try outbox.messages(ids: written[outboxRows])
         }
     }
 

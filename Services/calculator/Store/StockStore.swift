@@ -70,87 +70,102 @@ struct StockStore: Sendable {
                 return result
             }
 
+            // What the batch touches, for every event: the statements that load it go out with the dedupe in one
+            // round trip, before we know which events are new. A duplicate's order is then loaded and locked for
+            // nothing, which is rare (a redelivery) and harmless; only the new events' rows enter the state.
+            let sorted = events.sorted { $0.cause.messageId < $1.cause.messageId }
+            let all = Touched(events)
+
             // 1. Dedupe: the insert is also the lock that makes a concurrent instance wait for our commit. The same
             //    statement marks the outbox rows published since the last batch (no round trip or commit of their own).
-            let sorted = events.sorted { $0.cause.messageId < $1.cause.messageId }
-            let inserted = try await tx.query(
-                PostgresStatement(name: "stockstore_dedupe", sql: """
-                WITH marked AS (\(Self.markSentSQL(ids: "$3")) RETURNING id)
-                INSERT INTO processed_messages (message_id, received_at)
-                SELECT m, to_timestamp(r / 1000.0) FROM unnest($1::text[], $2::bigint[]) AS t(m, r) ORDER BY m
-                ON CONFLICT (message_id) DO NOTHING RETURNING message_id
-                """), [sorted.map(\.cause.messageId), sorted.map(\.cause.receivedAtMillis), marking])
-            let fresh = Set(try inserted.map { try $0.decode(String.self, at: 0) })
+            //    With it: the warehouses, then the touched orders (placeholder rows so that every one can be locked,
+            //    locked in sorted order, with their lines) and refunds.
+            var first = StatementBatch()
+            let dedupe = first.add(
+                PostgresStatement(
+                    name: "stockstore_dedupe",
+                    sql: """
+                        WITH marked AS (\(Self.markSentSQL(ids: "$3")) RETURNING id)
+                        INSERT INTO processed_messages (message_id, received_at)
+                        SELECT m, to_timestamp(r / 1000.0) FROM unnest($1::text[], $2::bigint[]) AS t(m, r) ORDER BY m
+                        ON CONFLICT (message_id) DO NOTHING RETURNING message_id
+                        """), [sorted.map(\.cause.messageId), sorted.map(\.cause.receivedAtMillis), marking])
+            let warehouses = first.add(
+                PostgresStatement(name: "stockstore_warehouses", sql: "SELECT name, for_sale FROM warehouses"), [])
+            let orderKeys = all.orderKeys.sorted()
+            var lockedOrders: Int?
+            var orderLines: Int?
+            if !orderKeys.isEmpty {
+                let shops = orderKeys.map(\.shop)
+                let ids = orderKeys.map(\.orderId)
+                first.add(
+                    PostgresStatement(
+                        name: "stockstore_order_placeholders",
+                        sql: """
+                            INSERT INTO orders (shop, order_id)
+                            SELECT s, o FROM unnest($1::text[], $2::bigint[]) AS t(s, o) ORDER BY s, o
+                            ON CONFLICT DO NOTHING
+                            """), [shops, ids])
+                lockedOrders = first.add(
+                    PostgresStatement(
+                        name: "stockstore_lock_orders",
+                        sql: """
+                            SELECT o.shop, o.order_id, o.updated_at_ms, o.cancelled, o.triggered_at_ms FROM orders o
+                            JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON o.shop = t.s AND o.order_id = t.i
+                            ORDER BY o.shop, o.order_id FOR UPDATE OF o
+                            """), [shops, ids])
+                orderLines = first.add(
+                    PostgresStatement(
+                        name: "stockstore_order_lines",
+                        sql: """
+                            SELECT l.shop, l.order_id, l.line_id, l.sku, l.quantity, l.current_quantity, l.shipped,
+                                   l.refund_cancelled, l.reserved
+                            FROM order_lines l
+                            JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON l.shop = t.s AND l.order_id = t.i
+                            """), [shops, ids])
+            }
+            var refunds: Int?
+            if !all.refundKeys.isEmpty {
+                let keys = Array(all.refundKeys)
+                refunds = first.add(
+                    PostgresStatement(
+                        name: "stockstore_refunds",
+                        sql: """
+                            SELECT r.shop, r.refund_id FROM refunds r
+                            JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON r.shop = t.s AND r.refund_id = t.i
+                            """), [keys.map(\.shop), keys.map(\.refundId)])
+            }
+            let loaded = try await first.run(tx)
+
+            let fresh = Set(try loaded[dedupe].map { try $0.decode(String.self, at: 0) })
             var toApply: [PreparedEvent] = []
             for e in events {
                 if fresh.contains(e.cause.messageId) { toApply.append(e) } else { result.duplicates.append(e.index) }
             }
             guard !toApply.isEmpty else { return result }
-
-            // 2. What the batch touches.
-            var orderKeys = Set<OrderKey>()
-            var refundKeys = Set<RefundKey>()
-            var refundOrders: [RefundKey: Int64] = [:]
-            var registeredSkus = Set<String>()
-            var movementSkus = Set<String>()
-            for e in toApply {
-                switch e.event {
-                case .order(let o):
-                    orderKeys.insert(o.key)
-                    registeredSkus.formUnion(o.lines.map(\.sku))
-                case .refund(let r):
-                    orderKeys.insert(r.orderKey)
-                    refundKeys.insert(RefundKey(shop: r.shop, refundId: r.refundId))
-                    refundOrders[RefundKey(shop: r.shop, refundId: r.refundId)] = r.orderId
-                case .movements(let ms):
-                    for m in ms {
-                        movementSkus.insert(m.sku)
-                        if let shop = m.shop, let orderId = m.orderId { orderKeys.insert(OrderKey(shop: shop, orderId: orderId)) }
-                    }
-                case .catalog(let c): registeredSkus.formUnion(c.variants.compactMap(\.sku))
-                case .ignored: break
-                }
-            }
+            let touched = toApply.count == events.count ? all : Touched(toApply)
+            let refundOrders = touched.refundOrders
+            var movementSkus = touched.movementSkus
 
             var state = StockState()
             state.guardDefaults = guardDefaults
             state.warehouses = [:]
-            for row in try await tx.query(PostgresStatement(name: "stockstore_warehouses", sql: "SELECT name, for_sale FROM warehouses")) {
+            for row in loaded[warehouses] {
                 state.warehouses[try row.decode(String.self, at: 0)] = try row.decode(Bool.self, at: 1)
             }
-
-            // 3. Orders: placeholder rows so that every touched order can be locked, then lock in sorted order.
-            if !orderKeys.isEmpty {
-                let keys = orderKeys.sorted()
-                let shops = keys.map(\.shop)
-                let ids = keys.map(\.orderId)
-                try await tx.query(
-                    PostgresStatement(name: "stockstore_order_placeholders", sql: """
-                    INSERT INTO orders (shop, order_id)
-                    SELECT s, o FROM unnest($1::text[], $2::bigint[]) AS t(s, o) ORDER BY s, o
-                    ON CONFLICT DO NOTHING
-                    """), [shops, ids])
-                for row in try await tx.query(
-                    PostgresStatement(name: "stockstore_lock_orders", sql: """
-                    SELECT o.shop, o.order_id, o.updated_at_ms, o.cancelled, o.triggered_at_ms FROM orders o
-                    JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON o.shop = t.s AND o.order_id = t.i
-                    ORDER BY o.shop, o.order_id FOR UPDATE OF o
-                    """), [shops, ids])
-                {
+            if let lockedOrders {
+                for row in loaded[lockedOrders] {
                     let key = OrderKey(shop: try row.decode(String.self, at: 0), orderId: try row.decode(Int64.self, at: 1))
+                    guard touched.orderKeys.contains(key) else { continue }
                     state.orders[key] = OrderState(
                         updatedAtMillis: try row.decode(Int64?.self, at: 2),
                         triggeredAtMillis: try row.decode(Int64?.self, at: 4), cancelled: try row.decode(Bool.self, at: 3))
                 }
-                for row in try await tx.query(
-                    PostgresStatement(name: "stockstore_order_lines", sql: """
-                    SELECT l.shop, l.order_id, l.line_id, l.sku, l.quantity, l.current_quantity, l.shipped,
-                           l.refund_cancelled, l.reserved
-                    FROM order_lines l
-                    JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON l.shop = t.s AND l.order_id = t.i
-                    """), [shops, ids])
-                {
+            }
+            if let orderLines {
+                for row in loaded[orderLines] {
                     let key = OrderKey(shop: try row.decode(String.self, at: 0), orderId: try row.decode(Int64.self, at: 1))
+                    guard touched.orderKeys.contains(key) else { continue }
                     let line = OrderLine(
                         sku: try row.decode(String?.self, at: 3), quantity: try row.decode(Int64.self, at: 4),
                         currentQuantity: try row.decode(Int64.self, at: 5), shipped: try row.decode(Int64.self, at: 6),
@@ -159,38 +174,42 @@ struct StockStore: Sendable {
                     if let sku = line.sku { movementSkus.insert(sku) }
                 }
             }
-            if !refundKeys.isEmpty {
-                let keys = Array(refundKeys)
-                for row in try await tx.query(
-                    PostgresStatement(name: "stockstore_refunds", sql: """
-                    SELECT r.shop, r.refund_id FROM refunds r
-                    JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON r.shop = t.s AND r.refund_id = t.i
-                    """), [keys.map(\.shop), keys.map(\.refundId)])
-                {
-                    state.refunds.insert(
-                        RefundKey(shop: try row.decode(String.self, at: 0), refundId: try row.decode(Int64.self, at: 1)))
+            if let refunds {
+                for row in loaded[refunds] {
+                    let key = RefundKey(shop: try row.decode(String.self, at: 0), refundId: try row.decode(Int64.self, at: 1))
+                    if touched.refundKeys.contains(key) { state.refunds.insert(key) }
                 }
             }
 
-            // 4. SKUs: orders and products register new SKUs; then lock every touched SKU in sorted order.
-            if !registeredSkus.isEmpty {
-                try await tx.query(
-                    PostgresStatement(name: "stockstore_register_skus", sql: "INSERT INTO skus (sku) SELECT s FROM unnest($1::text[]) AS t(s) ORDER BY s ON CONFLICT DO NOTHING"),
-                    [registeredSkus.sorted()])
-            }
-            let touchedSkus = registeredSkus.union(movementSkus).sorted()
+            // 2. SKUs, in one round trip: orders and products register new SKUs; then every touched SKU is locked in
+            //    sorted order, with its guard and its stock levels.
+            let touchedSkus = touched.registeredSkus.union(movementSkus).sorted()
             if !touchedSkus.isEmpty {
-                try await Self.lockSkus(touchedSkus, into: &state, tx: tx)
-                for row in try await tx.query(
-                    PostgresStatement(name: "stockstore_stock_levels", sql: "SELECT sku, warehouse, on_hand FROM stock_levels WHERE sku = ANY($1::text[])"), [touchedSkus])
-                {
+                var second = StatementBatch()
+                if !touched.registeredSkus.isEmpty {
+                    second.add(
+                        PostgresStatement(
+                            name: "stockstore_register_skus",
+                            sql:
+                                "INSERT INTO skus (sku) SELECT s FROM unnest($1::text[]) AS t(s) ORDER BY s ON CONFLICT DO NOTHING"
+                        ),
+                        [touched.registeredSkus.sorted()])
+                }
+                let locked = second.add(Self.lockSkus, [touchedSkus])
+                let levels = second.add(
+                    PostgresStatement(
+                        name: "stockstore_stock_levels",
+                        sql: "SELECT sku, warehouse, on_hand FROM stock_levels WHERE sku = ANY($1::text[])"), [touchedSkus])
+                let rows = try await second.run(tx)
+                try Self.load(locked: rows[locked], into: &state)
+                for row in rows[levels] {
                     state.levels[
                         LevelKey(sku: try row.decode(String.self, at: 0), warehouse: try row.decode(String.self, at: 1))] =
                         try row.decode(Int64.self, at: 2)
                 }
             }
 
-            // 5. Apply.
+            // 3. Apply.
             let initial = state
             var rejected: [String] = []
             var catalogs: [CatalogUpdate] = []
@@ -204,24 +223,32 @@ struct StockStore: Sendable {
             result.customLines = state.customLines
             let messages = state.takeChanges(computedAtMillis: computedAtMillis)
 
-            // 6. Write back what changed.
-            try await writeBack(initial: initial, final: state, messages: messages, refundOrders: refundOrders, tx: tx)
+            // 4. Write back what changed, the new versions, their history and the outbox: one round trip.
+            var writes = StatementBatch()
+            writes.add(Self.writeBack(initial: initial, final: state, refundOrders: refundOrders))
             if !rejected.isEmpty {
                 // A rejected message may be replayed once the cause is fixed: it must not count as applied.
-                try await tx.query(PostgresStatement(name: "stockstore_processed_delete", sql: "DELETE FROM processed_messages WHERE message_id = ANY($1::text[])"), [rejected])
+                writes.add(
+                    PostgresStatement(
+                        name: "stockstore_processed_delete",
+                        sql: "DELETE FROM processed_messages WHERE message_id = ANY($1::text[])"), [rejected])
             }
-
-            // 7. New versions, their history and the outbox.
-            result.outbox = try await Self.writeVersionsAndOutbox(
-                messages: messages, catalogs: catalogs, computedAtMillis: computedAtMillis, routes: routes, tx: tx)
+            let outbox = try Self.versionsAndOutbox(
+                messages: messages, catalogs: catalogs, computedAtMillis: computedAtMillis, routes: routes)
+            let outboxRows = outbox.map { writes.add($0.statement, $0.parameters) }
+            let written = try await writes.run(tx)
+            if let outbox, let outboxRows { result.outbox = try outbox.messages(ids: written[outboxRows]) }
             return result
         }
     }
 
-    func writeBack(
-        initial: StockState, final state: StockState, messages: [AvailabilityMessage],
-        refundOrders: [RefundKey: Int64], tx: PostgresTransaction
-    ) async throws {
+    /// The statements that write back what changed between `initial` and `state`: orders and their lines, refunds,
+    /// stock levels, guards and catalog variants (the SKUs' new versions go with the outbox,
+    /// ``versionsAndOutbox(messages:catalogs:computedAtMillis:routes:)``).
+    static func writeBack(
+        initial: StockState, final state: StockState, refundOrders: [RefundKey: Int64]
+    ) -> [StatementBatch.Item] {
+        var statements: [StatementBatch.Item] = []
         // Orders and their lines.
         var orderRows: [(OrderKey, OrderState)] = []
         var lineRows: [(OrderKey, Int64, OrderLine)] = []
@@ -237,71 +264,97 @@ struct StockStore: Sendable {
             }
         }
         if !orderRows.isEmpty {
-            try await tx.query(
-                PostgresStatement(name: "stockstore_orders_upsert", sql: """
-                INSERT INTO orders (shop, order_id, updated_at_ms, cancelled, triggered_at_ms)
-                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::boolean[], $5::bigint[])
-                ON CONFLICT (shop, order_id) DO UPDATE
-                SET updated_at_ms = excluded.updated_at_ms, cancelled = excluded.cancelled,
-                    triggered_at_ms = excluded.triggered_at_ms
-                """),
-                [orderRows.map(\.0.shop), orderRows.map(\.0.orderId), orderRows.map(\.1.updatedAtMillis),
-                 orderRows.map(\.1.cancelled), orderRows.map(\.1.triggeredAtMillis)])
+            statements.append(
+                (
+                    PostgresStatement(
+                        name: "stockstore_orders_upsert",
+                        sql: """
+                            INSERT INTO orders (shop, order_id, updated_at_ms, cancelled, triggered_at_ms)
+                            SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::boolean[], $5::bigint[])
+                            ON CONFLICT (shop, order_id) DO UPDATE
+                            SET updated_at_ms = excluded.updated_at_ms, cancelled = excluded.cancelled,
+                                triggered_at_ms = excluded.triggered_at_ms
+                            """),
+                    [
+                        orderRows.map(\.0.shop), orderRows.map(\.0.orderId), orderRows.map(\.1.updatedAtMillis),
+                        orderRows.map(\.1.cancelled), orderRows.map(\.1.triggeredAtMillis),
+                    ]
+                ))
         }
         if !lineRows.isEmpty {
-            try await tx.query(
-                PostgresStatement(name: "stockstore_lines_upsert", sql: """
-                INSERT INTO order_lines (shop, order_id, line_id, sku, quantity, current_quantity, shipped,
-                                         refund_cancelled, reserved)
-                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
-                                     $7::bigint[], $8::bigint[], $9::bigint[])
-                ON CONFLICT (shop, order_id, line_id) DO UPDATE
-                SET sku = excluded.sku, quantity = excluded.quantity, current_quantity = excluded.current_quantity,
-                    shipped = excluded.shipped, refund_cancelled = excluded.refund_cancelled,
-                    reserved = excluded.reserved
-                """),
-                [lineRows.map(\.0.shop), lineRows.map(\.0.orderId), lineRows.map(\.1), lineRows.map(\.2.sku),
-                 lineRows.map(\.2.quantity), lineRows.map(\.2.currentQuantity), lineRows.map(\.2.shipped),
-                 lineRows.map(\.2.refundCancelled), lineRows.map(\.2.reserved)])
+            statements.append(
+                (
+                    PostgresStatement(
+                        name: "stockstore_lines_upsert",
+                        sql: """
+                            INSERT INTO order_lines (shop, order_id, line_id, sku, quantity, current_quantity, shipped,
+                                                     refund_cancelled, reserved)
+                            SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
+                                                 $7::bigint[], $8::bigint[], $9::bigint[])
+                            ON CONFLICT (shop, order_id, line_id) DO UPDATE
+                            SET sku = excluded.sku, quantity = excluded.quantity, current_quantity = excluded.current_quantity,
+                                shipped = excluded.shipped, refund_cancelled = excluded.refund_cancelled,
+                                reserved = excluded.reserved
+                            """),
+                    [
+                        lineRows.map(\.0.shop), lineRows.map(\.0.orderId), lineRows.map(\.1), lineRows.map(\.2.sku),
+                        lineRows.map(\.2.quantity), lineRows.map(\.2.currentQuantity), lineRows.map(\.2.shipped),
+                        lineRows.map(\.2.refundCancelled), lineRows.map(\.2.reserved),
+                    ]
+                ))
         }
         let newRefunds = state.refunds.subtracting(initial.refunds)
         if !newRefunds.isEmpty {
             let list = Array(newRefunds)
-            try await tx.query(
-                PostgresStatement(name: "stockstore_refunds_insert", sql: "INSERT INTO refunds (shop, refund_id, order_id) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])"),
-                [list.map(\.shop), list.map(\.refundId), list.map { refundOrders[$0] ?? 0 }])
+            statements.append(
+                (
+                    PostgresStatement(
+                        name: "stockstore_refunds_insert",
+                        sql:
+                            "INSERT INTO refunds (shop, refund_id, order_id) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])"
+                    ),
+                    [list.map(\.shop), list.map(\.refundId), list.map { refundOrders[$0] ?? 0 }]
+                ))
         }
 
         // Stock.
         let levelRows = state.levels.filter { initial.levels[$0.key] != $0.value }.sorted { $0.key < $1.key }
         if !levelRows.isEmpty {
-            try await tx.query(
-                PostgresStatement(name: "stockstore_levels_upsert", sql: """
-                INSERT INTO stock_levels (sku, warehouse, on_hand)
-                SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-                ON CONFLICT (sku, warehouse) DO UPDATE SET on_hand = excluded.on_hand
-                """), [levelRows.map(\.key.sku), levelRows.map(\.key.warehouse), levelRows.map(\.value)])
+            statements.append(
+                (
+                    PostgresStatement(
+                        name: "stockstore_levels_upsert",
+                        sql: """
+                            INSERT INTO stock_levels (sku, warehouse, on_hand)
+                            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+                            ON CONFLICT (sku, warehouse) DO UPDATE SET on_hand = excluded.on_hand
+                            """), [levelRows.map(\.key.sku), levelRows.map(\.key.warehouse), levelRows.map(\.value)]
+                ))
         }
-        // The SKUs' new versions and their history are written with the outbox, in one statement
-        // (``writeVersionsAndOutbox(messages:catalogs:computedAtMillis:routes:tx:)``).
-
-        try await Self.writeGuards(initial: initial.guards, final: state.guards, tx: tx)
+        statements += guardStatements(initial: initial.guards, final: state.guards)
 
         // Catalog.
         let variantRows = state.variants.filter { initial.variants[$0.key] != $0.value }
         if !variantRows.isEmpty {
             let rows = Array(variantRows)
-            try await tx.query(
-                PostgresStatement(name: "stockstore_variants_upsert", sql: """
-                INSERT INTO variants (shop, variant_id, product_id, sku, inventory_item_id)
-                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[])
-                ON CONFLICT (shop, variant_id) DO UPDATE
-                SET product_id = excluded.product_id, sku = excluded.sku,
-                    inventory_item_id = excluded.inventory_item_id, updated_at = now()
-                """),
-                [rows.map(\.key.shop), rows.map(\.key.variantId), rows.map(\.value.productId), rows.map(\.value.sku),
-                 rows.map(\.value.inventoryItemId)])
+            statements.append(
+                (
+                    PostgresStatement(
+                        name: "stockstore_variants_upsert",
+                        sql: """
+                            INSERT INTO variants (shop, variant_id, product_id, sku, inventory_item_id)
+                            SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[])
+                            ON CONFLICT (shop, variant_id) DO UPDATE
+                            SET product_id = excluded.product_id, sku = excluded.sku,
+                                inventory_item_id = excluded.inventory_item_id, updated_at = now()
+                            """),
+                    [
+                        rows.map(\.key.shop), rows.map(\.key.variantId), rows.map(\.value.productId), rows.map(\.value.sku),
+                        rows.map(\.value.inventoryItemId),
+                    ]
+                ))
         }
+        return statements
     }
 
     // MARK: Outbox
@@ -364,8 +417,10 @@ struct StockStore: Sendable {
             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[])
             ON CONFLICT DO NOTHING
             """,
-            [rows.map(\.1.sku), rows.map(\.0), rows.map(\.1.version), rows.map(\.1.value), rows.map(\.1.writtenAtMillis),
-             rows.map(\.1.firstReceivedAtMillis), rows.map(\.2)])
+            [
+                rows.map(\.1.sku), rows.map(\.0), rows.map(\.1.version), rows.map(\.1.value), rows.map(\.1.writtenAtMillis),
+                rows.map(\.1.firstReceivedAtMillis), rows.map(\.2),
+            ])
     }
 
     // MARK: Queries
