@@ -7,12 +7,12 @@ import Metrics
 // The writer's calls to the shop: throttled by its cost bucket, paused while the shop refuses service, and the
 // lookups (location, items, levels) a write needs; and dead-lettering what the shop refuses for good.
 extension ShopWriter {
-    /// Sends one mutation until Shopify answers it; the same idempotency key on every resend.
-    /// Returns the user errors (empty = applied) and the key of the attempt Shopify answered, or nil when the writer is
+    /// Sends one compare-and-set write until the shop answers it; the same idempotency key on every resend.
+    /// Returns the user errors (empty = applied) and the key of the attempt the shop answered, or nil when the writer is
     /// being cancelled or has lost `lease`.
     func send(
-        _ quantities: [AdminAPIClient.Quantity], reference: String, lease: UInt64?
-    ) async -> (errors: [AdminAPIClient.UserError], key: String)? {
+        _ quantities: [ShopPlatform.Quantity], reference: String, lease: UInt64?
+    ) async -> (errors: [ShopPlatform.UserError], key: String)? {
         var key = UUID().uuidString
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled, holds(lease) {
@@ -22,21 +22,22 @@ extension ShopWriter {
                 guard (try? await Task.sleep(for: wait)) != nil else { return nil }
             }
             do {
-                let (errors, status) = try await client.setQuantities(
-                    quantities, reason: "correction", referenceDocumentUri: reference, idempotencyKey: key)
+                let (outcome, status) = try await client.write(
+                    quantities, reason: "correction", reference: reference, idempotencyKey: key)
                 adopt(status, call: .write)
                 resume()
-                if errors.contains(where: { $0.code == "IDEMPOTENCY_CONCURRENT_REQUEST" }) {
-                    // The earlier attempt with this key is still running at Shopify (our side timed out): wait, same key.
+                switch outcome {
+                case .attemptInProgress:
+                    // The earlier attempt with this key is still running at the shop (our side timed out): wait, same key.
                     guard await backOff(&backoff) else { return nil }
                     continue
-                }
-                if errors.contains(where: { $0.code == "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED" }) {
-                    key = UUID().uuidString  // Shopify asks for a new key after a failed attempt
+                case .attemptFailed:
+                    key = UUID().uuidString  // the shop asks for a new key after a failed attempt
                     continue
+                case .answered(let errors):
+                    return (errors, key)
                 }
-                return (errors, key)
-            } catch let failure as AdminAPIClient.Failure {
+            } catch let failure as ShopPlatform.Failure {
                 guard await handle(failure, cost: costs.estimate(.write), backoff: &backoff) else { return nil }
             } catch {
                 guard await handle(.transient("\(error)"), cost: costs.estimate(.write), backoff: &backoff) else { return nil }
@@ -46,7 +47,7 @@ extension ShopWriter {
     }
 
     /// Waits as the failure requires; false when cancelled meanwhile.
-    private func handle(_ failure: AdminAPIClient.Failure, cost: Double, backoff: inout Duration) async -> Bool {
+    private func handle(_ failure: ShopPlatform.Failure, cost: Double, backoff: inout Duration) async -> Bool {
         switch failure {
         case .throttled(let retryAfter, let status):
             adopt(status)
@@ -71,7 +72,8 @@ extension ShopWriter {
             // Only a level read grows with its input, and it splits itself (fetchLevels); any other call over the
             // maximum is a bug on our side or a changed cost rule: wait and retry rather than drop.
             logger.error(
-                "shop refused a query as too costly", metadata: ["cost": "\(cost.map { "\($0)" } ?? "?")", "maximum": "\(QueryCosts.maximumPerQuery)"])
+                "shop refused a query as too costly",
+                metadata: ["cost": "\(cost.map { "\($0)" } ?? "?")", "maximum": "\(QueryCosts.maximumPerQuery)"])
             return await backOff(&backoff)
         }
     }
@@ -84,12 +86,12 @@ extension ShopWriter {
     }
 
     /// Adopts what Shopify reported with an answer: the call's requested cost, and the bucket as it stands.
-    private func adopt(_ report: AdminAPIClient.CostReport?, call: QueryCosts.Call, items: Int = 1) {
+    private func adopt(_ report: ShopPlatform.CostReport?, call: QueryCosts.Call, items: Int = 1) {
         if let requested = report?.requestedQueryCost { costs.learn(call, items: items, requested: requested) }
         adopt(report?.throttle)
     }
 
-    private func adopt(_ status: AdminAPIClient.ThrottleStatus?) {
+    private func adopt(_ status: ShopPlatform.ThrottleStatus?) {
         guard let status else { return }
         bucket.update(
             maximum: status.maximumAvailable, currentlyAvailable: status.currentlyAvailable,
@@ -101,7 +103,8 @@ extension ShopWriter {
     /// stays in the broker, and the other shops' writers are not touched. False when cancelled meanwhile.
     private func pause(state: String, reason: String) async -> Bool {
         if pausedReason != reason {
-            let message = "shop paused: \(reason); its changes wait in the broker, the other shops go on, and it is "
+            let message =
+                "shop paused: \(reason); its changes wait in the broker, the other shops go on, and it is "
                 + "tried again by itself (first in \(tuning.pauseRetry), then less often)"
             logger.error("\(message)", metadata: ["state": "\(state)"])
             pauseWait = tuning.pauseRetry
@@ -147,7 +150,7 @@ extension ShopWriter {
                 locationsChecked = true
                 warnAboutLocations(locations, writing: locations[0].id)
                 return locationId
-            } catch let failure as AdminAPIClient.Failure {
+            } catch let failure as ShopPlatform.Failure {
                 guard await handle(failure, cost: costs.estimate(.locations), backoff: &backoff) else { return nil }
             } catch {
                 return nil
@@ -159,7 +162,7 @@ extension ShopWriter {
     /// Once per start, from the locations read to find the one written: warns when it does not sell online, or when
     /// other locations of the shop do. Stockwire writes one location; another that fulfils online orders sells its own
     /// stock of the same SKUs, and every order line still reserves the warehouse's stock (README, "Several locations").
-    private func warnAboutLocations(_ all: [AdminAPIClient.Location], writing location: String) {
+    private func warnAboutLocations(_ all: [ShopPlatform.Location], writing location: String) {
         if let own = all.first(where: { $0.id == location }), !own.sellsOnline {
             logger.warning(
                 "the location Stockwire writes does not sell online: the online store does not offer the stock written there",
@@ -210,7 +213,7 @@ extension ShopWriter {
                 }
                 metrics.lookups.increment()
                 return state.catalog.items(sku: sku) ?? []
-            } catch let failure as AdminAPIClient.Failure {
+            } catch let failure as ShopPlatform.Failure {
                 guard await handle(failure, cost: costs.estimate(.variants), backoff: &backoff) else { return nil }
             } catch {
                 return nil
@@ -268,7 +271,7 @@ extension ShopWriter {
                 adopt(status, call: .levels, items: items.count)
                 resume()
                 return levels
-            } catch AdminAPIClient.Failure.tooCostly(let cost) where items.count > 1 {
+            } catch ShopPlatform.Failure.tooCostly(let cost) where items.count > 1 {
                 guard holds(lease) else { return nil }
                 state.ledger.readFailed(items: items)
                 metrics.costlyReads.increment()
@@ -281,10 +284,12 @@ extension ShopWriter {
                     let second = await fetchLevels(Array(items[half...]), location: location, lease: lease)
                 else { return nil }
                 return first.merging(second) { a, _ in a }
-            } catch let failure as AdminAPIClient.Failure {
+            } catch let failure as ShopPlatform.Failure {
                 guard holds(lease) else { return nil }
                 state.ledger.readFailed(items: items)
-                guard await handle(failure, cost: costs.estimate(.levels, items: items.count), backoff: &backoff) else { return nil }
+                guard await handle(failure, cost: costs.estimate(.levels, items: items.count), backoff: &backoff) else {
+                    return nil
+                }
             } catch {
                 if holds(lease) { state.ledger.readFailed(items: items) }
                 return nil

@@ -48,7 +48,7 @@ actor ShopWriter {
     }
 
     nonisolated let shop: ShopSettings
-    let client: AdminAPIClient
+    let client: any ShopPlatformClient
     let connection: AMQPConnection
     let tuning: Tuning
     var logger: Logger
@@ -79,7 +79,7 @@ actor ShopWriter {
     /// Times the writer handed the shop over since it started.
     private(set) var handovers = 0
 
-    init(shop: ShopSettings, client: AdminAPIClient, connection: AMQPConnection, tuning: Tuning, logger: Logger) {
+    init(shop: ShopSettings, client: any ShopPlatformClient, connection: AMQPConnection, tuning: Tuning, logger: Logger) {
         self.shop = shop
         self.client = client
         self.connection = connection
@@ -380,7 +380,7 @@ actor ShopWriter {
             let soldSeen = state.soldTotalSeen
             let plan = state.plan(entries, now: .now)
             let quantity = { (p: WritePlan.Item) in
-                AdminAPIClient.Quantity(
+                ShopPlatform.Quantity(
                     inventoryItemId: p.item, locationId: location, quantity: p.quantity, changeFromQuantity: p.changeFrom)
             }
             let quantities = plan.send.map(quantity)
@@ -405,7 +405,9 @@ actor ShopWriter {
             // settle belong to the writer's next owner period, which reads the shop afresh.
             guard holds(lease) else {
                 if let answer, answer.errors.isEmpty {
-                    logger.notice("a write sent before the shop was handed over was applied", metadata: ["quantities": "\(quantities.count)"])
+                    logger.notice(
+                        "a write sent before the shop was handed over was applied",
+                        metadata: ["quantities": "\(quantities.count)"])
                 }
                 return
             }
@@ -526,7 +528,9 @@ actor ShopWriter {
     private func absorbNewerVersions(_ entries: inout [Entry]) {
         for i in entries.indices {
             let current = entries[i].pending
-            guard let newer = state.coalescer.takeNewer(sku: current.message.sku, atLeast: current.message.version) else { continue }
+            guard let newer = state.coalescer.takeNewer(sku: current.message.sku, atLeast: current.message.version) else {
+                continue
+            }
             metrics.coalesced.increment()
             var merged = newer
             merged.tokens = current.tokens + newer.tokens
