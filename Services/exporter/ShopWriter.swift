@@ -64,9 +64,8 @@ actor ShopWriter {
     /// Writes done but not reported yet (``report(quantities:owner:entries:heldBack:soldSeen:key:)``).
     var unreported: [WriteReport.Write] = []
     var locationId: String?
-    var pausedReason: String?
-    /// The wait before the next try of a paused shop; doubles up to `Tuning.maxPause`, reset when it answers.
-    var pauseWait: Duration = .seconds(30)
+    /// What follows each call to the shop: backoff, waits for the bucket, new idempotency keys, the pause.
+    var policy: ShopCallPolicy
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
     let metrics: ShopMetrics
@@ -89,7 +88,7 @@ actor ShopWriter {
         self.logger = logger
         self.state = ShopWriterState(unseenTTL: tuning.unseenTTL, recheckAfter: tuning.recheckAfter)
         self.locationId = shop.locationId
-        self.pauseWait = tuning.pauseRetry
+        self.policy = Self.callPolicy(shop: shop, tuning: tuning)
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.metrics = ShopMetrics(shop: shop.domain)
     }
@@ -166,7 +165,7 @@ actor ShopWriter {
     }
 
     /// The reason this shop is not being written, or nil.
-    var readiness: String? { pausedReason.map { "shop \(shop.domain) paused: \($0)" } }
+    var readiness: String? { policy.pausedReason.map { "shop \(shop.domain) paused: \($0)" } }
 
     // MARK: - Taking deliveries
 
