@@ -415,7 +415,7 @@ actor ShopWriter {
                 state.coalescer.putBack(entries.map(\.pending))
                 return
             }
-            let refusals = errors.map { WriteRefusal(code: $0.code, message: $0.message, index: $0.quantityIndex) }
+            let refusals = errors.map { WriteRefusal(code: $0.code, message: $0.message, index: $0.quantityIndex, kind: $0.kind) }
             let verdict = plan.answer(refusals, entryCount: entries.count)
             if verdict != .applied { state.ledger.writeFailed(items: written) }
             switch verdict {

@@ -64,11 +64,24 @@ package enum ShopPlatform {
         package var code: String?
         package var field: [String]
         package var message: String
+        /// What it means for the write, as the platform's client read it from `code`.
+        package var kind: Kind
 
-        package init(code: String?, field: [String], message: String) {
+        /// What a user error means for a compare-and-set write.
+        package enum Kind: Sendable, Equatable {
+            /// The shop held another quantity than the write compared against: read it and plan again.
+            case stale
+            /// The item's stock cannot be written (a bundle parent, computed from its components): leave it out.
+            case notWritable
+            /// The quantity is refused.
+            case other
+        }
+
+        package init(code: String?, field: [String], message: String, kind: Kind = .other) {
             self.code = code
             self.field = field
             self.message = message
+            self.kind = kind
         }
 
         /// The index into the quantities written the error is about, when its field path names one.

@@ -8,6 +8,11 @@ extension AdminAPIClient: ShopPlatformClient {
     /// Shopify's user error when an earlier attempt with the same idempotency key failed: it asks for a new key.
     static let idempotencyPreviousAttemptFailedCode = "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"
 
+    /// Shopify's user error when the shop held another quantity than `changeFromQuantity`.
+    static let staleCode = "CHANGE_FROM_QUANTITY_STALE"
+    /// Shopify's user error for a bundle parent, whose stock it computes from its components.
+    static let nonMutableCode = "NON_MUTABLE_INVENTORY_ITEM"
+
     func write(
         _ quantities: [Quantity], reason: String, reference: String, idempotencyKey: String
     ) async throws -> (ShopPlatform.WriteOutcome, CostReport?) {
@@ -21,5 +26,12 @@ extension AdminAPIClient: ShopPlatformClient {
         if errors.contains(where: { $0.code == idempotencyConcurrentCode }) { return .attemptInProgress }
         if errors.contains(where: { $0.code == idempotencyPreviousAttemptFailedCode }) { return .attemptFailed }
         return .answered(errors)
+    }
+
+    /// What an `inventorySetQuantities` user error's code means for the write.
+    static func kind(of code: String?) -> ShopPlatform.UserError.Kind {
+        if code == staleCode { return .stale }
+        if code == nonMutableCode { return .notWritable }
+        return .other
     }
 }

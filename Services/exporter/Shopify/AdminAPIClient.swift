@@ -141,7 +141,7 @@ struct AdminAPIClient: Sendable {
         let errors = (result["userErrors"] as? [[String: Any]] ?? []).map { e in
             UserError(
                 code: e["code"] as? String, field: (e["field"] as? [Any] ?? []).map { "\($0)" },
-                message: e["message"] as? String ?? "")
+                message: e["message"] as? String ?? "", kind: Self.kind(of: e["code"] as? String))
         }
         return (errors, status)
     }
