@@ -191,6 +191,7 @@ import Testing
             }
             if !ok { failures.append("\(sequence)") }
         }
-        #expect(failures.isEmpty, "\(failures.prefix(5))")
+        let failed = failures.count  // the count, not the list, in the expectation: thousands of sequences can fail at once
+        #expect(failed == 0, "first sequences off the model: \(failures.prefix(3))")
     }
 }
