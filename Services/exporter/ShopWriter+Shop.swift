@@ -105,7 +105,7 @@ extension ShopWriter {
         }
     }
 
-    /// Adopts what Shopify reported with an answer: the call's requested cost, and the bucket as it stands.
+    /// Adopts what the shop reported with an answer: the call's requested cost, and the bucket as it stands.
     private func adopt(_ report: ShopPlatform.CostReport?, call: QueryCosts.Call, items: Int = 1) {
         if let requested = report?.requestedQueryCost { costs.learn(call, items: items, requested: requested) }
         adopt(report?.throttle)
