@@ -189,23 +189,20 @@ extension ShopWriterState {
 
 // MARK: - Reading a write's answer
 
-/// A refusal in a write's answer: the platform's code, its message, and the index of the sent item it is about
-/// (nil when it names none).
+/// A refusal in a write's answer: the platform's code, its message, the index of the sent item it is about (nil when
+/// it names none), and what it means (``ShopPlatform/UserError/Kind``).
 package struct WriteRefusal: Equatable, Sendable {
     package var code: String?
     package var message: String
     package var index: Int?
+    package var kind: ShopPlatform.UserError.Kind
 
-    package init(code: String?, message: String, index: Int?) {
+    package init(code: String?, message: String, index: Int?, kind: ShopPlatform.UserError.Kind = .other) {
         self.code = code
         self.message = message
         self.index = index
+        self.kind = kind
     }
-
-    /// Shopify's answer when the shop held another quantity than the write compared against.
-    package static let staleCode = "CHANGE_FROM_QUANTITY_STALE"
-    /// Shopify's answer for a bundle parent, whose stock is computed from its components.
-    package static let nonMutableCode = "NON_MUTABLE_INVENTORY_ITEM"
 }
 
 /// What a write round's answer asks for next.
@@ -231,8 +228,8 @@ extension WritePlan {
     package func answer(_ refusals: [WriteRefusal], entryCount: Int) -> WriteAnswer {
         guard !refusals.isEmpty else { return .applied }
         let inRange = { (r: WriteRefusal) in r.index.flatMap { $0 < send.count ? $0 : nil } }
-        let other = refusals.filter { $0.code != WriteRefusal.staleCode }
-        let nonMutable = other.filter { $0.code == WriteRefusal.nonMutableCode }.compactMap(inRange)
+        let other = refusals.filter { $0.kind != .stale }
+        let nonMutable = other.filter { $0.kind == .notWritable }.compactMap(inRange)
         if !nonMutable.isEmpty, nonMutable.count == other.count { return .leaveOut(sent: nonMutable) }
         if !other.isEmpty {
             if let unnamed = other.first(where: { inRange($0) == nil }) { return .refusedAll(unnamed) }

@@ -16,7 +16,7 @@ extension ShopWriter {
     /// SQL statement at 85 events/s over 4 shops, when each change is a write of its own (BENCHMARKS.md, issue #19).
     /// `key`: the idempotency key of the mutation that wrote them, nil when nothing was sent (levels already held).
     func report(
-        quantities: [AdminAPIClient.Quantity], owner: [Int], entries: [Entry], heldBack: [String: Int64],
+        quantities: [ShopPlatform.Quantity], owner: [Int], entries: [Entry], heldBack: [String: Int64],
         soldSeen: [String: Int64], key: String? = nil
     ) {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -66,8 +66,11 @@ extension ShopWriter {
             ? "Shopify does not track this item's inventory, so it never counts it down: turn on \"Track quantity\" for the variant"
             : "the variant is a bundle parent: Shopify computes its stock from its components, which Stockwire writes"
         logger.warning("item not written: \(why)", metadata: ["sku": "\(sku)", "reason": "\(reason.rawValue)"])
-        Counter(label: "stockwire_exporter_unprotectable_items_total", dimensions: [("shop", shop.domain), ("reason", reason.rawValue)])
-            .increment()
+        Counter(
+            label: "stockwire_exporter_unprotectable_items_total",
+            dimensions: [("shop", shop.domain), ("reason", reason.rawValue)]
+        )
+        .increment()
     }
 
     /// One log line and a count when an item of `sku` turns out to sell beyond its stock (inventory policy CONTINUE).
@@ -75,7 +78,10 @@ extension ShopWriter {
         logger.warning(
             "variant keeps selling when out of stock (inventory policy CONTINUE): Stockwire writes its level, but Shopify sells beyond it; set \"Continue selling when out of stock\" off to protect it",
             metadata: ["sku": "\(sku)"])
-        Counter(label: "stockwire_exporter_unprotectable_items_total", dimensions: [("shop", shop.domain), ("reason", "continue_selling")])
-            .increment()
+        Counter(
+            label: "stockwire_exporter_unprotectable_items_total",
+            dimensions: [("shop", shop.domain), ("reason", "continue_selling")]
+        )
+        .increment()
     }
 }

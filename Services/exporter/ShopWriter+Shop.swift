@@ -7,118 +7,120 @@ import Metrics
 // The writer's calls to the shop: throttled by its cost bucket, paused while the shop refuses service, and the
 // lookups (location, items, levels) a write needs; and dead-lettering what the shop refuses for good.
 extension ShopWriter {
-    /// Sends one mutation until Shopify answers it; the same idempotency key on every resend.
-    /// Returns the user errors (empty = applied) and the key of the attempt Shopify answered, or nil when the writer is
+    /// Sends one compare-and-set write until the shop answers it; the same idempotency key on every resend.
+    /// Returns the user errors (empty = applied) and the key of the attempt the shop answered, or nil when the writer is
     /// being cancelled or has lost `lease`.
     func send(
-        _ quantities: [AdminAPIClient.Quantity], reference: String, lease: UInt64?
-    ) async -> (errors: [AdminAPIClient.UserError], key: String)? {
+        _ quantities: [ShopPlatform.Quantity], reference: String, lease: UInt64?
+    ) async -> (errors: [ShopPlatform.UserError], key: String)? {
         var key = UUID().uuidString
-        var backoff = Duration.milliseconds(200)
+        var call = policy.call()
         while !Task.isCancelled, holds(lease) {
             let wait = bucket.reserve(cost: costs.estimate(.write), at: .now)
             if wait > .zero {
                 metrics.throttledWaits.increment()
                 guard (try? await Task.sleep(for: wait)) != nil else { return nil }
             }
+            var errors: [ShopPlatform.UserError] = []
+            let outcome: ShopCallPolicy.Outcome
             do {
-                let (errors, status) = try await client.setQuantities(
-                    quantities, reason: "correction", referenceDocumentUri: reference, idempotencyKey: key)
+                let (written, status) = try await client.write(
+                    quantities, reason: "correction", reference: reference, idempotencyKey: key)
                 adopt(status, call: .write)
                 resume()
-                if errors.contains(where: { $0.code == "IDEMPOTENCY_CONCURRENT_REQUEST" }) {
-                    // The earlier attempt with this key is still running at Shopify (our side timed out): wait, same key.
-                    guard await backOff(&backoff) else { return nil }
-                    continue
-                }
-                if errors.contains(where: { $0.code == "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED" }) {
-                    key = UUID().uuidString  // Shopify asks for a new key after a failed attempt
-                    continue
-                }
-                return (errors, key)
-            } catch let failure as AdminAPIClient.Failure {
-                guard await handle(failure, cost: costs.estimate(.write), backoff: &backoff) else { return nil }
+                if case .answered(let answered) = written { errors = answered }
+                outcome = ShopCallPolicy.Outcome(written)
+            } catch let failure as ShopPlatform.Failure {
+                outcome = .failed(failure)
             } catch {
-                guard await handle(.transient("\(error)"), cost: costs.estimate(.write), backoff: &backoff) else { return nil }
+                outcome = .failed(.transient("\(error)"))
+            }
+            switch policy.next(after: outcome, call: &call) {
+            case .done: return (errors, key)
+            case .retryNewKey: key = UUID().uuidString  // the shop asks for a new key after a failed attempt
+            case let action: guard await perform(action, cost: costs.estimate(.write)) else { return nil }
             }
         }
         return nil
     }
 
-    /// Waits as the failure requires; false when cancelled meanwhile.
-    private func handle(_ failure: AdminAPIClient.Failure, cost: Double, backoff: inout Duration) async -> Bool {
-        switch failure {
-        case .throttled(let retryAfter, let status):
+    /// The policy of a writer's calls to `shop`, with `tuning`'s waits.
+    static func callPolicy(shop: ShopSettings, tuning: Tuning) -> ShopCallPolicy {
+        ShopCallPolicy(
+            maxBackoff: tuning.maxBackoff, pauseRetry: tuning.pauseRetry, maxPause: tuning.maxPause,
+            unauthorizedReason: "Admin API token refused (401): fix the token file \(shop.tokenFile), it is read again")
+    }
+
+    /// Performs what ``ShopCallPolicy`` decided after `failure` of `call`; false when cancelled meanwhile.
+    private func handle(_ failure: ShopPlatform.Failure, cost: Double, call: inout ShopCallPolicy.Call) async -> Bool {
+        await perform(policy.next(after: .failed(failure), call: &call), cost: cost)
+    }
+
+    /// Performs a wait ``ShopCallPolicy`` decided (a call of `cost` points): sleeps, logs, counts; false when cancelled
+    /// meanwhile.
+    private func perform(_ action: ShopCallPolicy.Action, cost: Double) async -> Bool {
+        switch action {
+        case .done, .retryNewKey:
+            return true
+        case .retrySameKey(let wait):
+            // The earlier attempt with this key is still running at the shop (our side timed out): wait, same key.
+            return (try? await Task.sleep(for: wait)) != nil
+        case .waitForBucket(let retryAfter, let status):
             adopt(status)
             bucket.throttled(retryAfter: retryAfter, cost: cost, at: .now)
             metrics.throttledWaits.increment()
             return true
-        case .transient(let reason):
-            logger.warning("shop call failed, retrying", metadata: ["reason": "\(reason)", "retry_in": "\(backoff)"])
-            metrics.transientFailures.increment()
-            return await backOff(&backoff)
-        case .unauthorized:
-            return await pause(
-                state: "unauthorized",
-                reason: "Admin API token refused (401): fix the token file \(shop.tokenFile), it is read again")
-        case .refused(let refusal):
-            return await pause(state: refusal.name, reason: refusal.reason)
-        case .rejected(let reason):
-            // A request refused as a whole is a bug on our side or a schema change: wait and retry rather than drop.
-            logger.error("shop rejected a request", metadata: ["reason": "\(reason)"])
-            return await backOff(&backoff)
-        case .tooCostly(let cost):
-            // Only a level read grows with its input, and it splits itself (fetchLevels); any other call over the
-            // maximum is a bug on our side or a changed cost rule: wait and retry rather than drop.
-            logger.error(
-                "shop refused a query as too costly", metadata: ["cost": "\(cost.map { "\($0)" } ?? "?")", "maximum": "\(QueryCosts.maximumPerQuery)"])
-            return await backOff(&backoff)
+        case .backOff(let wait, let failure):
+            switch failure {
+            case .transient(let reason):
+                logger.warning("shop call failed, retrying", metadata: ["reason": "\(reason)", "retry_in": "\(wait)"])
+                metrics.transientFailures.increment()
+            case .rejected(let reason):
+                // A request refused as a whole is a bug on our side or a schema change: wait and retry rather than drop.
+                logger.error("shop rejected a request", metadata: ["reason": "\(reason)"])
+            case .tooCostly(let cost):
+                // Only a level read grows with its input, and it splits itself (fetchLevels); any other call over the
+                // maximum is a bug on our side or a changed cost rule: wait and retry rather than drop.
+                logger.error(
+                    "shop refused a query as too costly",
+                    metadata: ["cost": "\(cost.map { "\($0)" } ?? "?")", "maximum": "\(QueryCosts.maximumPerQuery)"])
+            case .unauthorized, .throttled, .refused:
+                break  // not backed off (ShopCallPolicy.next)
+            }
+            return (try? await Task.sleep(for: wait)) != nil
+        case .pause(let state, let reason, let announce, let wait):
+            // The shop is paused by name: one log line when the reason changes, the paused gauge, the reason in
+            // `/readyz`; then the caller tries again, which is the probe that resumes the shop once it answers. Its
+            // backlog stays in the broker, and the other shops' writers are not touched.
+            if announce {
+                let message =
+                    "shop paused: \(reason); its changes wait in the broker, the other shops go on, and it is "
+                    + "tried again by itself (first in \(tuning.pauseRetry), then less often)"
+                logger.error("\(message)", metadata: ["state": "\(state)"])
+            }
+            metrics.paused.record(1)
+            Counter(label: "stockwire_exporter_shop_refusals_total", dimensions: [("shop", shop.domain), ("state", state)])
+                .increment()
+            return (try? await Task.sleep(for: wait)) != nil
         }
     }
 
-    /// Waits `backoff`, then doubles it (up to ``Tuning/maxBackoff``); false when cancelled meanwhile.
-    private func backOff(_ backoff: inout Duration) async -> Bool {
-        let ok = (try? await Task.sleep(for: backoff)) != nil
-        backoff = min(backoff * 2, tuning.maxBackoff)
-        return ok
-    }
-
-    /// Adopts what Shopify reported with an answer: the call's requested cost, and the bucket as it stands.
-    private func adopt(_ report: AdminAPIClient.CostReport?, call: QueryCosts.Call, items: Int = 1) {
+    /// Adopts what the shop reported with an answer: the call's requested cost, and the bucket as it stands.
+    private func adopt(_ report: ShopPlatform.CostReport?, call: QueryCosts.Call, items: Int = 1) {
         if let requested = report?.requestedQueryCost { costs.learn(call, items: items, requested: requested) }
         adopt(report?.throttle)
     }
 
-    private func adopt(_ status: AdminAPIClient.ThrottleStatus?) {
+    private func adopt(_ status: ShopPlatform.ThrottleStatus?) {
         guard let status else { return }
         bucket.update(
             maximum: status.maximumAvailable, currentlyAvailable: status.currentlyAvailable,
             restoreRate: status.restoreRate, at: .now)
     }
 
-    /// Pauses the shop by name: one log line when the reason changes, the paused gauge, the reason in `/readyz`; then
-    /// waits and lets the caller try again, which is the probe that resumes the shop once it answers. Its backlog
-    /// stays in the broker, and the other shops' writers are not touched. False when cancelled meanwhile.
-    private func pause(state: String, reason: String) async -> Bool {
-        if pausedReason != reason {
-            let message = "shop paused: \(reason); its changes wait in the broker, the other shops go on, and it is "
-                + "tried again by itself (first in \(tuning.pauseRetry), then less often)"
-            logger.error("\(message)", metadata: ["state": "\(state)"])
-            pauseWait = tuning.pauseRetry
-        }
-        pausedReason = reason
-        metrics.paused.record(1)
-        Counter(label: "stockwire_exporter_shop_refusals_total", dimensions: [("shop", shop.domain), ("state", state)])
-            .increment()
-        let wait = pauseWait
-        pauseWait = min(pauseWait * 2, tuning.maxPause)
-        return (try? await Task.sleep(for: wait)) != nil
-    }
-
+    /// The shop answered: no longer paused.
     private func resume() {
-        if let pausedReason { logger.notice("shop answers again: resuming", metadata: ["was": "\(pausedReason)"]) }
-        pausedReason = nil
-        pauseWait = tuning.pauseRetry
+        if let was = policy.resume() { logger.notice("shop answers again: resuming", metadata: ["was": "\(was)"]) }
         metrics.paused.record(0)
     }
 
@@ -130,7 +132,7 @@ extension ShopWriter {
             }
             return locationId
         }
-        var backoff = Duration.milliseconds(200)
+        var call = policy.call()
         while !Task.isCancelled {
             do {
                 let locations = try await client.locations()
@@ -139,16 +141,16 @@ extension ShopWriter {
                     logger.error(
                         "shop has \(locations.count) locations: set location_id in the shops file to the one Stockwire writes",
                         metadata: ["locations": "\(locations.map(\.label).joined(separator: ", "))"])
-                    pausedReason = "location_id not configured and the shop has \(locations.count) locations"
-                    _ = try? await Task.sleep(for: tuning.pauseRetry)
+                    let wait = policy.hold("location_id not configured and the shop has \(locations.count) locations")
+                    _ = try? await Task.sleep(for: wait)
                     continue
                 }
                 locationId = locations[0].id
                 locationsChecked = true
                 warnAboutLocations(locations, writing: locations[0].id)
                 return locationId
-            } catch let failure as AdminAPIClient.Failure {
-                guard await handle(failure, cost: costs.estimate(.locations), backoff: &backoff) else { return nil }
+            } catch let failure as ShopPlatform.Failure {
+                guard await handle(failure, cost: costs.estimate(.locations), call: &call) else { return nil }
             } catch {
                 return nil
             }
@@ -159,7 +161,7 @@ extension ShopWriter {
     /// Once per start, from the locations read to find the one written: warns when it does not sell online, or when
     /// other locations of the shop do. Stockwire writes one location; another that fulfils online orders sells its own
     /// stock of the same SKUs, and every order line still reserves the warehouse's stock (README, "Several locations").
-    private func warnAboutLocations(_ all: [AdminAPIClient.Location], writing location: String) {
+    private func warnAboutLocations(_ all: [ShopPlatform.Location], writing location: String) {
         if let own = all.first(where: { $0.id == location }), !own.sellsOnline {
             logger.warning(
                 "the location Stockwire writes does not sell online: the online store does not offer the stock written there",
@@ -176,7 +178,7 @@ extension ShopWriter {
     /// From the catalog when a catalog message named the SKU; otherwise looked up once by SKU.
     func resolveItems(sku: String) async -> [String]? {
         if let known = state.catalog.items(sku: sku) { return known }
-        var backoff = Duration.milliseconds(200)
+        var call = policy.call()
         while !Task.isCancelled {
             let wait = bucket.reserve(cost: costs.estimate(.variants), at: .now)
             if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil else { return nil } }
@@ -210,8 +212,8 @@ extension ShopWriter {
                 }
                 metrics.lookups.increment()
                 return state.catalog.items(sku: sku) ?? []
-            } catch let failure as AdminAPIClient.Failure {
-                guard await handle(failure, cost: costs.estimate(.variants), backoff: &backoff) else { return nil }
+            } catch let failure as ShopPlatform.Failure {
+                guard await handle(failure, cost: costs.estimate(.variants), call: &call) else { return nil }
             } catch {
                 return nil
             }
@@ -256,7 +258,7 @@ extension ShopWriter {
     /// One read of `items`' levels, begun in the ledger (step 7); nil when cancelled. A read Shopify finds too costly
     /// teaches the cost per item and is read in halves.
     private func fetchLevels(_ items: [String], location: String, lease: UInt64?) async -> [String: Int64]? {
-        var backoff = Duration.milliseconds(200)
+        var call = policy.call()
         while !Task.isCancelled, holds(lease) {
             let wait = bucket.reserve(cost: costs.estimate(.levels, items: items.count), at: .now)
             if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil, holds(lease) else { return nil } }
@@ -268,7 +270,7 @@ extension ShopWriter {
                 adopt(status, call: .levels, items: items.count)
                 resume()
                 return levels
-            } catch AdminAPIClient.Failure.tooCostly(let cost) where items.count > 1 {
+            } catch ShopPlatform.Failure.tooCostly(let cost) where items.count > 1 {
                 guard holds(lease) else { return nil }
                 state.ledger.readFailed(items: items)
                 metrics.costlyReads.increment()
@@ -281,10 +283,12 @@ extension ShopWriter {
                     let second = await fetchLevels(Array(items[half...]), location: location, lease: lease)
                 else { return nil }
                 return first.merging(second) { a, _ in a }
-            } catch let failure as AdminAPIClient.Failure {
+            } catch let failure as ShopPlatform.Failure {
                 guard holds(lease) else { return nil }
                 state.ledger.readFailed(items: items)
-                guard await handle(failure, cost: costs.estimate(.levels, items: items.count), backoff: &backoff) else { return nil }
+                guard await handle(failure, cost: costs.estimate(.levels, items: items.count), call: &call) else {
+                    return nil
+                }
             } catch {
                 if holds(lease) { state.ledger.readFailed(items: items) }
                 return nil

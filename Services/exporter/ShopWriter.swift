@@ -48,7 +48,7 @@ actor ShopWriter {
     }
 
     nonisolated let shop: ShopSettings
-    let client: AdminAPIClient
+    let client: any ShopPlatformClient
     let connection: AMQPConnection
     let tuning: Tuning
     var logger: Logger
@@ -64,9 +64,8 @@ actor ShopWriter {
     /// Writes done but not reported yet (``report(quantities:owner:entries:heldBack:soldSeen:key:)``).
     var unreported: [WriteReport.Write] = []
     var locationId: String?
-    var pausedReason: String?
-    /// The wait before the next try of a paused shop; doubles up to `Tuning.maxPause`, reset when it answers.
-    var pauseWait: Duration = .seconds(30)
+    /// What follows each call to the shop: backoff, waits for the bucket, new idempotency keys, the pause.
+    var policy: ShopCallPolicy
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
     let metrics: ShopMetrics
@@ -79,7 +78,7 @@ actor ShopWriter {
     /// Times the writer handed the shop over since it started.
     private(set) var handovers = 0
 
-    init(shop: ShopSettings, client: AdminAPIClient, connection: AMQPConnection, tuning: Tuning, logger: Logger) {
+    init(shop: ShopSettings, client: any ShopPlatformClient, connection: AMQPConnection, tuning: Tuning, logger: Logger) {
         self.shop = shop
         self.client = client
         self.connection = connection
@@ -89,7 +88,7 @@ actor ShopWriter {
         self.logger = logger
         self.state = ShopWriterState(unseenTTL: tuning.unseenTTL, recheckAfter: tuning.recheckAfter)
         self.locationId = shop.locationId
-        self.pauseWait = tuning.pauseRetry
+        self.policy = Self.callPolicy(shop: shop, tuning: tuning)
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.metrics = ShopMetrics(shop: shop.domain)
     }
@@ -166,7 +165,7 @@ actor ShopWriter {
     }
 
     /// The reason this shop is not being written, or nil.
-    var readiness: String? { pausedReason.map { "shop \(shop.domain) paused: \($0)" } }
+    var readiness: String? { policy.pausedReason.map { "shop \(shop.domain) paused: \($0)" } }
 
     // MARK: - Taking deliveries
 
@@ -380,7 +379,7 @@ actor ShopWriter {
             let soldSeen = state.soldTotalSeen
             let plan = state.plan(entries, now: .now)
             let quantity = { (p: WritePlan.Item) in
-                AdminAPIClient.Quantity(
+                ShopPlatform.Quantity(
                     inventoryItemId: p.item, locationId: location, quantity: p.quantity, changeFromQuantity: p.changeFrom)
             }
             let quantities = plan.send.map(quantity)
@@ -405,7 +404,9 @@ actor ShopWriter {
             // settle belong to the writer's next owner period, which reads the shop afresh.
             guard holds(lease) else {
                 if let answer, answer.errors.isEmpty {
-                    logger.notice("a write sent before the shop was handed over was applied", metadata: ["quantities": "\(quantities.count)"])
+                    logger.notice(
+                        "a write sent before the shop was handed over was applied",
+                        metadata: ["quantities": "\(quantities.count)"])
                 }
                 return
             }
@@ -414,7 +415,7 @@ actor ShopWriter {
                 state.coalescer.putBack(entries.map(\.pending))
                 return
             }
-            let refusals = errors.map { WriteRefusal(code: $0.code, message: $0.message, index: $0.quantityIndex) }
+            let refusals = errors.map { WriteRefusal(code: $0.code, message: $0.message, index: $0.quantityIndex, kind: $0.kind) }
             let verdict = plan.answer(refusals, entryCount: entries.count)
             if verdict != .applied { state.ledger.writeFailed(items: written) }
             switch verdict {
@@ -526,7 +527,9 @@ actor ShopWriter {
     private func absorbNewerVersions(_ entries: inout [Entry]) {
         for i in entries.indices {
             let current = entries[i].pending
-            guard let newer = state.coalescer.takeNewer(sku: current.message.sku, atLeast: current.message.version) else { continue }
+            guard let newer = state.coalescer.takeNewer(sku: current.message.sku, atLeast: current.message.version) else {
+                continue
+            }
             metrics.coalesced.increment()
             var merged = newer
             merged.tokens = current.tokens + newer.tokens

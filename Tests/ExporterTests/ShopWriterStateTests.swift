@@ -134,7 +134,9 @@ import Testing
         return plan
     }
 
-    func refusal(_ code: String?, _ index: Int?) -> WriteRefusal { WriteRefusal(code: code, message: "m", index: index) }
+    func refusal(_ code: String?, _ index: Int?, _ kind: ShopPlatform.UserError.Kind = .other) -> WriteRefusal {
+        WriteRefusal(code: code, message: "m", index: index, kind: kind)
+    }
 
     /// How the writer reads an answer: stale items are read again and the SKUs the shop held as planned go on
     /// their own; a bundle parent is left out; a refusal of one item refuses its SKU only, once; a refusal naming
@@ -142,14 +144,14 @@ import Testing
     @Test func anAnswerIsReadIntoWhatTheWriterDoesNext() {
         let plan = sentPlan
         #expect(plan.answer([], entryCount: 3) == .applied)
-        #expect(plan.answer([refusal(WriteRefusal.staleCode, 2)], entryCount: 3) == .stale(entries: [1], read: ["i3"]))
+        #expect(plan.answer([refusal("STALE", 2, .stale)], entryCount: 3) == .stale(entries: [1], read: ["i3"]))
         #expect(
-            plan.answer([refusal(WriteRefusal.staleCode, nil)], entryCount: 3)
+            plan.answer([refusal("STALE", nil, .stale)], entryCount: 3)
                 == .stale(entries: [0, 1, 2], read: ["i1", "i2", "i3", "i4"]))
         #expect(
-            plan.answer([refusal(WriteRefusal.nonMutableCode, 3), refusal(WriteRefusal.staleCode, 0)], entryCount: 3)
+            plan.answer([refusal("NOT_WRITABLE", 3, .notWritable), refusal("STALE", 0, .stale)], entryCount: 3)
                 == .leaveOut(sent: [3]))
-        let mixed = [refusal(WriteRefusal.nonMutableCode, 3), refusal("INVALID", 1), refusal("INVALID", 2)]
+        let mixed = [refusal("NOT_WRITABLE", 3, .notWritable), refusal("INVALID", 1), refusal("INVALID", 2)]
         #expect(plan.answer(mixed, entryCount: 3) == .refused(entries: [2, 1], refusals: [mixed[0], mixed[1]]))
         #expect(plan.answer([refusal("INVALID", 0), refusal("BAD", nil)], entryCount: 3) == .refusedAll(refusal("BAD", nil)))
         #expect(plan.answer([refusal("INVALID", 9)], entryCount: 3) == .refusedAll(refusal("INVALID", 9)))

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ExporterCore
 import Foundation
 import Logging
 import Metrics
@@ -10,38 +11,22 @@ import ServiceKit
 /// Every answer is sorted into what the caller must do: use the data, wait (throttled), retry later (transient),
 /// pause the shop (token refused), or give up on this request (a GraphQL error).
 struct AdminAPIClient: Sendable {
-    /// Shopify's report on the cost bucket, sent with every GraphQL answer.
-    struct ThrottleStatus: Sendable, Equatable {
-        var maximumAvailable: Double
-        var currentlyAvailable: Double
-        var restoreRate: Double
-    }
-
-    /// Shopify's `extensions.cost` of one answer: what the call asked for before it ran, what it was charged, and
-    /// the bucket after it.
-    struct CostReport: Sendable, Equatable {
-        var requestedQueryCost: Double?
-        var actualQueryCost: Double?
-        var throttle: ThrottleStatus?
-    }
-
-    /// Why a call produced no data.
-    enum Failure: Error, Equatable {
-        /// 401: the token was refused (revoked or rotated).
-        case unauthorized
-        /// THROTTLED or 429; `retryAfter` when Shopify named it.
-        case throttled(retryAfter: Duration?, status: ThrottleStatus?)
-        /// 5xx, a timeout or a dropped connection: retry the same request later.
-        case transient(String)
-        /// The request itself was refused (`errors` array other than THROTTLED): retrying it will not help.
-        case rejected(String)
-        /// Shopify does not serve this shop now (frozen, locked, closed, a scope missing): nothing of it will work
-        /// until the merchant acts; the shop is paused by name.
-        case refused(Refusal)
-        /// `MAX_COST_EXCEEDED`: the query would cost more than Shopify runs in one query; nothing ran. `cost`: what
-        /// Shopify computed, when it said.
-        case tooCostly(cost: Double?)
-    }
+    /// Shopify's `extensions.cost.throttleStatus`, sent with every GraphQL answer.
+    typealias ThrottleStatus = ShopPlatform.ThrottleStatus
+    /// Shopify's `extensions.cost` of one answer.
+    typealias CostReport = ShopPlatform.CostReport
+    /// Why a call produced no data: 401 is `unauthorized`; THROTTLED or 429 `throttled`; 5xx, a timeout or a dropped
+    /// connection `transient`; an `errors` array other than THROTTLED `rejected`; 402, 403, 404, 423 and
+    /// `ACCESS_DENIED` `refused` (``Refusal``); `MAX_COST_EXCEEDED` `tooCostly`.
+    typealias Failure = ShopPlatform.Failure
+    /// A user error of `inventorySetQuantities`.
+    typealias UserError = ShopPlatform.UserError
+    /// One quantity of an `inventorySetQuantities` call.
+    typealias Quantity = ShopPlatform.Quantity
+    /// A product variant found by SKU (`inventoryPolicy == CONTINUE` is `continueSelling`).
+    typealias Variant = ShopPlatform.Variant
+    /// A location of the shop.
+    typealias Location = ShopPlatform.Location
 
     /// A state in which Shopify refuses every request of the shop (https://shopify.dev/docs/api/usage/response-codes).
     enum Refusal: Sendable, Equatable {
@@ -81,40 +66,9 @@ struct AdminAPIClient: Sendable {
                 return "access denied (\(message)): grant the app the scope named, then reinstall it"
             }
         }
-    }
 
-    /// A user error of a mutation.
-    struct UserError: Sendable, Equatable {
-        var code: String?
-        var field: [String]
-        var message: String
-
-        /// The index into `quantities` the error is about, when its field path names one.
-        var quantityIndex: Int? {
-            guard let i = field.firstIndex(of: "quantities"), i + 1 < field.count else { return nil }
-            return Int(field[i + 1])
-        }
-    }
-
-    /// One quantity of an `inventorySetQuantities` call.
-    struct Quantity: Sendable, Equatable {
-        var inventoryItemId: String
-        var locationId: String
-        var quantity: Int64
-        var changeFromQuantity: Int64?
-    }
-
-    /// A product variant found by SKU.
-    struct Variant: Sendable, Equatable {
-        var id: String
-        var sku: String
-        var inventoryItemId: String
-        /// `inventoryItem.tracked`: Shopify counts the item down on a sale (nil: not answered).
-        var tracked: Bool? = nil
-        /// `inventoryPolicy == CONTINUE`: sold beyond its stock.
-        var continueSelling: Bool? = nil
-        /// `requiresComponents`: a bundle parent, whose stock Shopify computes from its components.
-        var requiresComponents: Bool? = nil
+        /// The failure that pauses the shop in this state.
+        var failure: Failure { .refused(ShopPlatform.Refusal(name: name, reason: reason)) }
     }
 
     let shop: ShopSettings
@@ -130,7 +84,11 @@ struct AdminAPIClient: Sendable {
         self.timeout = timeout
         timers = Dictionary(
             uniqueKeysWithValues: ["set_quantities", "levels", "variants", "locations"].map {
-                ($0, Metrics.Timer(label: "stockwire_exporter_admin_api_seconds", dimensions: [("shop", shop.domain), ("operation", $0)]))
+                (
+                    $0,
+                    Metrics.Timer(
+                        label: "stockwire_exporter_admin_api_seconds", dimensions: [("shop", shop.domain), ("operation", $0)])
+                )
             })
     }
 
@@ -183,7 +141,7 @@ struct AdminAPIClient: Sendable {
         let errors = (result["userErrors"] as? [[String: Any]] ?? []).map { e in
             UserError(
                 code: e["code"] as? String, field: (e["field"] as? [Any] ?? []).map { "\($0)" },
-                message: e["message"] as? String ?? "")
+                message: e["message"] as? String ?? "", kind: Self.kind(of: e["code"] as? String))
         }
         return (errors, status)
     }
@@ -191,26 +149,14 @@ struct AdminAPIClient: Sendable {
     /// The variants whose SKU is exactly `sku` (Shopify's search may match more loosely).
     func variants(sku: String) async throws -> ([Variant], CostReport?) {
         let escaped = sku.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        let (data, status) = try await call("variants", Self.variantsQuery, variables: ["first": 10, "query": "sku:\"\(escaped)\""])
+        let (data, status) = try await call(
+            "variants", Self.variantsQuery, variables: ["first": 10, "query": "sku:\"\(escaped)\""])
         let nodes = ((data["productVariants"] as? [String: Any])?["nodes"] as? [[String: Any]]) ?? []
         let variants = nodes.compactMap { n -> Variant? in
             guard let variant = Self.variant(n), variant.sku == sku else { return nil }
             return variant
         }
         return (variants, status)
-    }
-
-    /// A location of the shop.
-    struct Location: Sendable, Equatable, Codable {
-        var id: String
-        var name: String
-        var isActive: Bool
-        var fulfillsOnlineOrders: Bool
-
-        /// Whether the online store sells its stock.
-        var sellsOnline: Bool { isActive && fulfillsOnlineOrders }
-        /// "id (name)", for logs and reports.
-        var label: String { "\(id) (\(name))" }
     }
 
     /// The shop's locations, with whether each is active and fulfils online orders.
@@ -276,10 +222,10 @@ struct AdminAPIClient: Sendable {
         switch response.status.code {
         case 200: break
         case 401: throw Failure.unauthorized
-        case 402: throw Failure.refused(.frozen)
-        case 403: throw Failure.refused(.scopeMissing(Self.errorText(bytes)))
-        case 404: throw Failure.refused(.closed)
-        case 423: throw Failure.refused(.locked)
+        case 402: throw Refusal.frozen.failure
+        case 403: throw Refusal.scopeMissing(Self.errorText(bytes)).failure
+        case 404: throw Refusal.closed.failure
+        case 423: throw Refusal.locked.failure
         case 429:
             let retry = response.headers.first(name: "Retry-After").flatMap(Double.init).map {
                 Duration.milliseconds(Int64($0 * 1000))
@@ -296,11 +242,13 @@ struct AdminAPIClient: Sendable {
         if let errors = object["errors"] as? [[String: Any]], !errors.isEmpty {
             let codes = errors.compactMap { ($0["extensions"] as? [String: Any])?["code"] as? String }
             if codes.contains("THROTTLED") { throw Failure.throttled(retryAfter: nil, status: status) }
-            if let costly = errors.first(where: { ($0["extensions"] as? [String: Any])?["code"] as? String == "MAX_COST_EXCEEDED" }) {
+            if let costly = errors.first(where: {
+                ($0["extensions"] as? [String: Any])?["code"] as? String == "MAX_COST_EXCEEDED"
+            }) {
                 throw Failure.tooCostly(cost: ((costly["extensions"] as? [String: Any])?["cost"] as? NSNumber)?.doubleValue)
             }
             let messages = errors.compactMap { $0["message"] as? String }.joined(separator: "; ")
-            if codes.contains("ACCESS_DENIED") { throw Failure.refused(.accessDenied(messages)) }
+            if codes.contains("ACCESS_DENIED") { throw Refusal.accessDenied(messages).failure }
             throw Failure.rejected("\(shop.domain): \(messages)")
         }
         if let errors = object["errors"] as? String { throw Failure.rejected("\(shop.domain): \(errors)") }
