@@ -79,6 +79,40 @@ import Testing
         #expect(steps.last == [delivery([1, 2, 3, 4, 5, 6], channel: channel, tag: 4)])
     }
 
+    /// Every way of cutting a six-byte body into body frames (2⁵ of them): delivered once, whole, on the last frame.
+    @Test func everySplitOfABodyIntoFramesDeliversTheWholeBodyOnce() {
+        let body: [UInt8] = [10, 11, 12, 13, 14, 15]
+        for cuts in 0..<(1 << (body.count - 1)) {
+            var chunks: [[UInt8]] = [[body[0]]]
+            for i in 1..<body.count {
+                if cuts & (1 << (i - 1)) != 0 { chunks.append([]) }
+                chunks[chunks.count - 1].append(body[i])
+            }
+            var m = subscribed()
+            let steps = deliver(&m, channel: channel, tag: UInt64(cuts + 1), chunks: chunks)
+            #expect(steps.dropLast().allSatisfy { $0.isEmpty }, "chunks \(chunks)")
+            #expect(steps.last == [delivery(body, channel: channel, tag: UInt64(cuts + 1))], "chunks \(chunks)")
+        }
+    }
+
+    @Test func confirmsArrivingBetweenTheFramesOfADeliveryDoNotDisturbIt() {
+        var m = subscribed()
+        let ids = publishIds(&m, count: 2)
+        var out: [Action] = []
+        out += m.received(
+            .method(channel: channel, .basicDeliver(deliveryTag: 1, redelivered: true, exchange: "events", routingKey: "k")))
+        out += m.received(.method(channel: publish, .basicAck(deliveryTag: 1, multiple: false)))
+        out += m.received(.header(channel: channel, bodySize: 2, properties: AMQPProperties()))
+        out += m.received(.method(channel: publish, .basicNack(deliveryTag: 2, multiple: false)))
+        out += m.received(.body(channel: channel, [1, 2]))
+        guard out.count == 3, case .deliver(consumer, let d) = out[2] else {
+            Issue.record("unexpected \(out)")
+            return
+        }
+        #expect(Array(out[0...1]) == [.resolve(publish: ids[0], .confirmed), .resolve(publish: ids[1], .nacked)])
+        #expect(d.body == [1, 2] && d.redelivered)
+    }
+
     @Test func zeroLengthBodyIsDeliveredOnTheHeader() {
         var m = subscribed()
         let steps = deliver(&m, channel: channel, tag: 2, chunks: [])
