@@ -262,12 +262,17 @@ struct AMQPProtocolMachine {
             guard var message = partial[channel] else { return [] }
             message.properties = properties
             message.expected = Int(bodySize)
-            message.body.reserveCapacity(message.expected)
             partial[channel] = message
             return message.expected == 0 ? complete(channel: channel) : []
         case .body(let channel, let fragment):
             guard partial[channel] != nil else { return [] }
-            partial[channel]!.body.append(contentsOf: fragment)
+            if partial[channel]!.body.isEmpty {
+                // Most bodies fit one frame: the fragment already copied out of rabbitmq-c is the body.
+                partial[channel]!.body = fragment
+            } else {
+                partial[channel]!.body.reserveCapacity(partial[channel]!.expected)
+                partial[channel]!.body.append(contentsOf: fragment)
+            }
             guard partial[channel]!.body.count >= partial[channel]!.expected else { return [] }
             return complete(channel: channel)
         }
