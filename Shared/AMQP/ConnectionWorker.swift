@@ -6,27 +6,14 @@ import Logging
     import Glibc
 #endif
 
-// MARK: - Method ids (rabbitmq-c defines them as casts, which Swift does not import)
-
-enum MethodID {
-    static let connectionClose: amqp_method_number_t = 0x000A_0032
-    static let connectionCloseOk: amqp_method_number_t = 0x000A_0033
-    static let connectionBlocked: amqp_method_number_t = 0x000A_003C
-    static let connectionUnblocked: amqp_method_number_t = 0x000A_003D
-    static let channelClose: amqp_method_number_t = 0x0014_0028
-    static let channelCloseOk: amqp_method_number_t = 0x0014_0029
-    static let basicCancel: amqp_method_number_t = 0x003C_001E
-    static let basicCancelOk: amqp_method_number_t = 0x003C_001F
-    static let basicReturn: amqp_method_number_t = 0x003C_0032
-    static let basicDeliver: amqp_method_number_t = 0x003C_003C
-    static let basicAck: amqp_method_number_t = 0x003C_0050
-    static let basicNack: amqp_method_number_t = 0x003C_0078
-}
-
 /// The I/O thread of one ``AMQPConnection``: owns the rabbitmq-c connection and everything tied to it.
 ///
-/// Only this thread touches the C state, the confirm tracker and the consumer table, so none of it needs a lock;
-/// callers reach it through the ``ConnectionMailbox``.
+/// It is the driver of an ``AMQPProtocolMachine``: it reads frames and commands, feeds them to the machine, and
+/// performs the machine's actions (C calls, continuations, the mailbox's status, logs). The protocol decisions are
+/// the machine's; the RPCs (connect, declare, subscribe, cancel) and the reconnect loop are the driver's.
+///
+/// Only this thread touches the C state, the machine, the continuations and the consumer table, so none of it needs
+/// a lock; callers reach it through the ``ConnectionMailbox``.
 final class ConnectionWorker {
     private let configuration: AMQPConfiguration
     private var topology: [AMQPTopology]
@@ -35,53 +22,25 @@ final class ConnectionWorker {
 
     private var conn: amqp_connection_state_t?
     private var socketFD: Int32 = -1
-    private var generation: UInt64 = 0
-    /// Numbers every subscription of every consumer, so that a delivery can tell whether its subscription still stands.
-    private var lastSubscription: UInt64 = 0
     /// The node of ``AMQPConfiguration/endpoints`` tried first: the one that served last; at first a random one, so
     /// that the services' connections (and the queues they declare, led by the node a declaring client is connected
     /// to) spread over the cluster instead of all landing on the first node of the list.
     private var endpointIndex = 0
-    private var tracker = ConfirmTracker<CheckedContinuation<Void, any Error>>()
-    private var consumers: [Int: ConsumerRecord] = [:]
-    private var consumerByChannel: [UInt16: Int] = [:]
-    private var nextChannel: UInt16 = Channel.firstConsumer
-    private var partial: [UInt16: PartialMessage] = [:]
-    private var blockedReason: String?
-    private var lastReceived = ContinuousClock.now
-    private var nextExpiryCheck = ContinuousClock.now
+    private var machine: AMQPProtocolMachine
+    /// The callers of publishes awaiting the broker's answer, by the machine's publish id.
+    private var confirms: [AMQPProtocolMachine.PublishID: CheckedContinuation<Void, any Error>] = [:]
+    /// Every consumer the owner has not cancelled, subscribed or waiting for a connection to subscribe on.
+    private var consumers: [Int: ConsumerSpec] = [:]
     private var shutdown: CheckedContinuation<Void, Never>?
 
-    private enum Channel {
-        static let control: UInt16 = 1
-        static let publish: UInt16 = 2
-        static let firstConsumer: UInt16 = 3
-    }
-
-    private struct ConsumerRecord {
-        let spec: ConsumerSpec
-        var channel: UInt16 = 0
-        var consumerTag = ""
-        /// The number of its current subscription (``ConnectionMailbox/State/subscriptions``).
-        var subscription: UInt64 = 0
-    }
-
-    private struct PartialMessage {
-        enum Kind {
-            case delivery(tag: UInt64, redelivered: Bool, exchange: String, routingKey: String)
-            case returned(replyCode: UInt16, replyText: String)
-        }
-        let kind: Kind
-        var properties = AMQPProperties(persistent: false)
-        var expected: Int = -1
-        var body: [UInt8] = []
-    }
+    private typealias Channel = AMQPProtocolMachine.Channel
 
     init(configuration: AMQPConfiguration, topology: [AMQPTopology], mailbox: ConnectionMailbox, logger: Logger) {
         self.configuration = configuration
         self.topology = topology
         self.mailbox = mailbox
         self.logger = logger
+        machine = AMQPProtocolMachine(heartbeat: configuration.heartbeat, now: .now)
         endpointIndex = Int.random(in: 0..<configuration.endpoints.count)
     }
 
@@ -123,7 +82,7 @@ final class ConnectionWorker {
             s.closed = true
         }
         for command in mailbox.take() { mailbox.reject(command) }
-        for record in consumers.values { record.spec.continuation.finish() }
+        for spec in consumers.values { spec.continuation.finish() }
         consumers.removeAll()
         shutdown?.resume()
     }
@@ -151,8 +110,8 @@ final class ConnectionWorker {
         case .inspect(_, let c): c.resume(throwing: error)
         case .purge(_, let c): c.resume(throwing: error)
         case .deleteQueue(_, let c), .deleteExchange(_, let c): c.resume(throwing: error)
-        case .consume(let spec): consumers[spec.id] = ConsumerRecord(spec: spec)
-        case .cancel(let id, _): consumers.removeValue(forKey: id)?.spec.continuation.finish()
+        case .consume(let spec): consumers[spec.id] = spec
+        case .cancel(let id, _): consumers.removeValue(forKey: id)?.continuation.finish()
         case .shutdown(let c): shutdown = c
         case .ack, .nack: break
         }
@@ -230,11 +189,7 @@ final class ConnectionWorker {
             var milliseconds = UInt32(heartbeat) * 2_000
             setsockopt(socketFD, Int32(IPPROTO_TCP), 18, &milliseconds, socklen_t(MemoryLayout<UInt32>.size))
         }
-        generation += 1
-        tracker = ConfirmTracker()
-        partial.removeAll()
-        blockedReason = nil
-        lastReceived = .now
+        let generation = machine.connected(now: .now)
 
         try openChannel(Channel.control)
         for item in topology { try declare(item) }
@@ -258,11 +213,7 @@ final class ConnectionWorker {
             s.generation = 0
             s.subscriptions.removeAll()
         }
-        let lost = AMQPError(.connectionLost, "connection to \(configuration.redactedURL) lost: \(reason)")
-        for (c, _) in tracker.failAll() { c.resume(throwing: lost) }
-        partial.removeAll()
-        consumerByChannel.removeAll()
-        nextChannel = Channel.firstConsumer
+        for case .resolve(let id, let outcome) in machine.disconnected(reason: reason) { settle(id, outcome) }
         if let state = conn {
             amqp_destroy_connection(state)
             conn = nil
@@ -279,7 +230,6 @@ final class ConnectionWorker {
         try openChannel(Channel.publish)
         amqp_confirm_select(conn, Channel.publish)
         try check(amqp_get_rpc_reply(conn), channel: Channel.publish, what: "enable publisher confirms")
-        tracker = ConfirmTracker()
     }
 
     // MARK: - Serving
@@ -302,12 +252,7 @@ final class ConnectionWorker {
                 return
             }
             let now = ContinuousClock.now
-            if now >= nextExpiryCheck {
-                nextExpiryCheck = now + .milliseconds(20)
-                for (c, _) in tracker.expire(now: now) {
-                    c.resume(throwing: AMQPError(.confirmTimeout, "no publisher confirm within the deadline"))
-                }
-            }
+            try perform(machine.expireConfirms(now: now))
             var frames = 0
             while frames < 4096 {
                 guard let frame = try nextFrame() else { break }
@@ -315,10 +260,7 @@ final class ConnectionWorker {
                 frames += 1
             }
             if frames > 0 { amqp_maybe_release_buffers(conn) }
-            if now - lastReceived > configuration.heartbeat * 2 {
-                throw AMQPError(
-                    .connectionLost, "broker silent for more than two heartbeats (\(configuration.heartbeat * 2))")
-            }
+            try perform(machine.checkSilence(now: now))
             if frames == 0 && commands.isEmpty { waitForWork() }
         }
     }
@@ -327,17 +269,13 @@ final class ConnectionWorker {
     private func waitForWork() {
         if amqp_data_in_buffer(conn) != 0 || amqp_frames_enqueued(conn) != 0 { return }
         guard mailbox.prepareSleep() else { return }
-        // At most a second, so a silent broker is noticed within two heartbeats, not two and a half.
-        var limit = min(configuration.heartbeat / 2, .seconds(1))
-        if let deadline = tracker.earliestDeadline {
-            limit = min(limit, max(.zero, deadline - .now) + .milliseconds(1))
-        }
+        let limit = machine.sleepLimit(now: .now)
         var fds = [
             pollfd(fd: mailbox.wakeFD, events: Int16(POLLIN), revents: 0),
             pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0),
         ]
         _ = poll(&fds, 2, Int32(max(1, limit.milliseconds)))
-        if fds[1].revents != 0 { lastReceived = .now }
+        if fds[1].revents != 0 { machine.heardFromBroker(at: .now) }
         mailbox.awake()
     }
 
@@ -350,13 +288,13 @@ final class ConnectionWorker {
         guard rc == AMQP_STATUS_OK.rawValue else {
             throw AMQPError(.connectionLost, "reading from the broker failed: \(statusText(rc))")
         }
-        lastReceived = .now
+        machine.heardFromBroker(at: .now)
         return frame
     }
 
     private func drainAndClose() throws {
         let until = ContinuousClock.now + .seconds(2)
-        while tracker.waiting > 0 && ContinuousClock.now < until {
+        while machine.awaitingConfirms > 0 && ContinuousClock.now < until {
             guard let frame = try nextFrame() else {
                 var fd = pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0)
                 _ = poll(&fd, 1, 10)
@@ -373,16 +311,18 @@ final class ConnectionWorker {
     private func handle(_ command: ConnectionCommand) throws {
         switch command {
         case .publish(let message, let deadline, let c):
-            if let reason = blockedReason {
+            switch machine.publish(messageId: message.properties.messageId, deadline: deadline) {
+            case .refuse(let reason):
                 c.resume(throwing: AMQPError(.blocked, "broker blocked publishing: \(reason)"))
-                return
+            case .send(let id, let messageId):
+                confirms[id] = c
+                try publish(message, messageId: messageId)
             }
-            try publish(message, deadline: deadline, continuation: c)
-        case .ack(let channel, let gen, let tag, let multiple):
-            guard gen == generation, consumerByChannel[channel] != nil else { return }
+        case .ack(let channel, let generation, let tag, let multiple):
+            guard machine.acceptsAcknowledgement(channel: channel, generation: generation) else { return }
             try status(amqp_basic_ack(conn, channel, tag, multiple ? 1 : 0), "basic.ack")
-        case .nack(let channel, let gen, let tag, let multiple, let requeue):
-            guard gen == generation, consumerByChannel[channel] != nil else { return }
+        case .nack(let channel, let generation, let tag, let multiple, let requeue):
+            guard machine.acceptsAcknowledgement(channel: channel, generation: generation) else { return }
             try status(amqp_basic_nack(conn, channel, tag, multiple ? 1 : 0, requeue ? 1 : 0), "basic.nack")
         case .declare(let items, let remember, let c):
             try answer(c) {
@@ -426,24 +366,26 @@ final class ConnectionWorker {
                 }
             }
         case .consume(let spec):
-            consumers[spec.id] = ConsumerRecord(spec: spec)
+            consumers[spec.id] = spec
             try subscribe(spec.id)
         case .cancel(let id, let release):
-            guard let record = consumers.removeValue(forKey: id) else { return }
+            guard let spec = consumers.removeValue(forKey: id) else { return }
             // Cancelled without release, its unacknowledged deliveries stay its own until the connection closes.
             if release { endSubscription(of: id) }
-            defer { record.spec.continuation.finish() }
-            if record.channel != 0 && release {
-                consumerByChannel[record.channel] = nil
-                amqp_channel_close(conn, record.channel, AMQP_REPLY_SUCCESS)
-                try check(amqp_get_rpc_reply(conn), channel: record.channel, what: "release consumer of \(record.spec.queue)")
-            } else if record.channel != 0 {
+            defer { spec.continuation.finish() }
+            switch machine.cancel(consumer: id, release: release) {
+            case .none:
+                break
+            case .closeChannel(let channel):
+                amqp_channel_close(conn, channel, AMQP_REPLY_SUCCESS)
+                try check(amqp_get_rpc_reply(conn), channel: channel, what: "release consumer of \(spec.queue)")
+            case .basicCancel(let channel, let consumerTag):
                 // basic.cancel, not channel.close: closing the channel right after acks can lose those acks (a
                 // quorum queue settles them asynchronously) and requeue messages that were handled. The channel
                 // stays open so that acks still in flight for this consumer reach the broker.
                 let arena = CArena()
-                amqp_basic_cancel(conn, record.channel, arena.bytes(record.consumerTag))
-                try check(amqp_get_rpc_reply(conn), channel: record.channel, what: "cancel consumer of \(record.spec.queue)")
+                amqp_basic_cancel(conn, channel, arena.bytes(consumerTag))
+                try check(amqp_get_rpc_reply(conn), channel: channel, what: "cancel consumer of \(spec.queue)")
             }
         case .shutdown(let c):
             shutdown = c
@@ -465,9 +407,8 @@ final class ConnectionWorker {
         c.resume(returning: result)
     }
 
-    private func publish(
-        _ message: AMQPMessage, deadline: ContinuousClock.Instant?, continuation: CheckedContinuation<Void, any Error>
-    ) throws {
+    /// Sends a publish the machine has registered under `messageId`.
+    private func publish(_ message: AMQPMessage, messageId: String) throws {
         let arena = CArena()
         var props = amqp_basic_properties_t()
         var flags: UInt32 = UInt32(AMQP_BASIC_DELIVERY_MODE_FLAG)
@@ -501,15 +442,10 @@ final class ConnectionWorker {
         let body = message.body.withUnsafeBytes { raw in
             amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress))
         }
-        // A return carries no delivery tag, only the message's properties: give every message an id so that a
-        // return can be matched to its publish (Stockwire's own messages always carry one).
-        let messageId = p.messageId ?? "stockwire-\(generation)-\(tracker.nextTag)"
         if p.messageId == nil {
             props.message_id = arena.bytes(messageId)
             props._flags |= UInt32(AMQP_BASIC_MESSAGE_ID_FLAG)
         }
-        _ = tracker.register(continuation, messageId: messageId, deadline: deadline)
-        if let deadline, deadline < nextExpiryCheck { nextExpiryCheck = deadline }
         let rc = message.body.withUnsafeBytes { raw -> Int32 in
             var b = body
             b.bytes = UnsafeMutableRawPointer(mutating: raw.baseAddress)
@@ -543,9 +479,9 @@ final class ConnectionWorker {
     }
 
     private func subscribe(_ id: Int) throws {
-        guard var record = consumers[id] else { return }
-        let channel = allocateChannel()
-        let spec = record.spec
+        guard let spec = consumers[id] else { return }
+        let channel = machine.allocateChannel()
+        let consumerTag: String
         do {
             try openChannel(channel)
             amqp_basic_qos(conn, channel, 0, spec.prefetch, 0)
@@ -554,18 +490,14 @@ final class ConnectionWorker {
             let ok = amqp_basic_consume(
                 conn, channel, arena.bytes(spec.queue), amqp_empty_bytes, 0, 0, 0, arena.table(spec.arguments))
             try check(amqp_get_rpc_reply(conn), channel: channel, what: "consume from \(spec.queue)")
-            record.consumerTag = ok?.pointee.consumer_tag.string ?? ""
+            consumerTag = ok?.pointee.consumer_tag.string ?? ""
         } catch let error as AMQPError where error.code == .channelClosed {
             consumers[id] = nil
             spec.continuation.finish(throwing: error)
             return
         }
-        lastSubscription += 1
-        record.channel = channel
-        record.subscription = lastSubscription
-        consumers[id] = record
-        consumerByChannel[channel] = id
-        mailbox.state.withLock { $0.subscriptions[id] = lastSubscription }
+        let subscription = machine.subscribed(consumer: id, channel: channel, consumerTag: consumerTag)
+        mailbox.state.withLock { $0.subscriptions[id] = subscription }
     }
 
     /// The consumer's subscription is over: its unacknowledged deliveries are no longer its own.
@@ -573,140 +505,78 @@ final class ConnectionWorker {
         _ = mailbox.state.withLock { $0.subscriptions.removeValue(forKey: id) }
     }
 
-    private func allocateChannel() -> UInt16 {
-        while consumerByChannel[nextChannel] != nil || nextChannel < Channel.firstConsumer {
-            nextChannel = nextChannel == UInt16.max ? Channel.firstConsumer : nextChannel + 1
-        }
-        defer { nextChannel = nextChannel == UInt16.max ? Channel.firstConsumer : nextChannel + 1 }
-        return nextChannel
-    }
+    // MARK: - Actions
 
-    // MARK: - Frames
-
+    /// Feeds a frame to the machine and carries out what it decides.
     private func handle(frame: amqp_frame_t) throws {
-        var frame = frame
-        switch Int32(frame.frame_type) {
-        case AMQP_FRAME_METHOD:
-            try handle(method: stockwire_frame_method(&frame), channel: frame.channel)
-        case AMQP_FRAME_HEADER:
-            guard var message = partial[frame.channel], let decoded = stockwire_frame_properties(&frame) else { return }
-            message.properties = AMQPProperties(decoded.pointee)
-            message.expected = Int(stockwire_frame_body_size(&frame))
-            message.body.reserveCapacity(message.expected)
-            partial[frame.channel] = message
-            if message.expected == 0 { complete(channel: frame.channel) }
-        case AMQP_FRAME_BODY:
-            guard partial[frame.channel] != nil else { return }
-            let fragment = stockwire_frame_body(&frame)
-            if fragment.len > 0, let bytes = fragment.bytes {
-                partial[frame.channel]!.body.append(
-                    contentsOf: UnsafeRawBufferPointer(start: bytes, count: fragment.len))
+        guard let frame = AMQPFrame(frame) else { return }
+        try perform(machine.received(frame))
+    }
+
+    /// Carries out the machine's decisions in order; throws when one of them means the connection is lost.
+    private func perform(_ actions: [AMQPProtocolMachine.Action]) throws {
+        for action in actions {
+            switch action {
+            case .deliver(let id, let d):
+                guard let spec = consumers[id] else { continue }
+                spec.continuation.yield(
+                    AMQPDelivery(
+                        body: d.body, properties: d.properties, exchange: d.exchange, routingKey: d.routingKey,
+                        redelivered: d.redelivered, deliveryTag: d.deliveryTag, channel: d.channel,
+                        generation: machine.generation, consumer: id, subscription: d.subscription, mailbox: mailbox))
+            case .resolve(let id, let outcome):
+                settle(id, outcome)
+            case .returned(let messageId, let code, let text):
+                logger.debug(
+                    "message returned by the broker",
+                    metadata: ["message_id": "\(messageId ?? "-")", "code": "\(code)", "reason": "\(text)"])
+            case .acknowledgeChannelClose(let channel, let code, let text):
+                var ok = amqp_channel_close_ok_t(dummy: 0)
+                amqp_send_method(conn, channel, MethodID.channelCloseOk, &ok)
+                logger.warning(
+                    "broker closed a channel", metadata: ["channel": "\(channel)", "code": "\(code)", "reason": "\(text)"])
+            case .reopenControlChannel:
+                try openChannel(Channel.control)
+            case .reopenPublishChannel:
+                try openPublishChannel()
+            case .resubscribe(let id, let closeChannel):
+                endSubscription(of: id)
+                if let channel = closeChannel {
+                    logger.warning(
+                        "broker cancelled a consumer, subscribing again", metadata: ["queue": "\(consumers[id]?.queue ?? "?")"])
+                    amqp_channel_close(conn, channel, AMQP_REPLY_SUCCESS)
+                    try check(amqp_get_rpc_reply(conn), channel: channel, what: "close cancelled consumer channel")
+                }
+                try subscribe(id)
+            case .closeConnection(let code, let text):
+                var ok = amqp_connection_close_ok_t(dummy: 0)
+                amqp_send_method(conn, 0, MethodID.connectionCloseOk, &ok)
+                throw AMQPError(.connectionLost, "broker closed the connection: \(text)", replyCode: code)
+            case .blocked(let reason):
+                mailbox.state.withLock { $0.status = .blocked(reason: reason) }
+                logger.warning("broker blocked publishing", metadata: ["reason": "\(reason)"])
+            case .unblocked:
+                mailbox.state.withLock { $0.status = .ready }
+                logger.info("broker unblocked publishing")
+            case .connectionLost(let reason):
+                throw AMQPError(.connectionLost, reason)
             }
-            if partial[frame.channel]!.body.count >= partial[frame.channel]!.expected {
-                complete(channel: frame.channel)
-            }
-        default:
-            break
         }
     }
 
-    private func handle(method: amqp_method_t, channel: UInt16) throws {
-        switch method.id {
-        case MethodID.basicDeliver:
-            let d = method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            partial[channel] = PartialMessage(
-                kind: .delivery(
-                    tag: d.delivery_tag, redelivered: d.redelivered != 0, exchange: d.exchange.string,
-                    routingKey: d.routing_key.string))
-        case MethodID.basicAck:
-            let a = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
-            resolve(tracker.ack(tag: a.delivery_tag, multiple: a.multiple != 0))
-        case MethodID.basicNack:
-            let n = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
-            resolve(tracker.nack(tag: n.delivery_tag, multiple: n.multiple != 0))
-        case MethodID.basicReturn:
-            let r = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
-            partial[channel] = PartialMessage(kind: .returned(replyCode: r.reply_code, replyText: r.reply_text.string))
-        case MethodID.basicCancel:
-            // The broker cancelled a consumer (queue deleted, or a quorum leader moved): subscribe again.
-            guard let id = consumerByChannel.removeValue(forKey: channel) else { return }
-            endSubscription(of: id)
-            logger.warning(
-                "broker cancelled a consumer, subscribing again", metadata: ["queue": "\(consumers[id]?.spec.queue ?? "?")"])
-            amqp_channel_close(conn, channel, AMQP_REPLY_SUCCESS)
-            try check(amqp_get_rpc_reply(conn), channel: channel, what: "close cancelled consumer channel")
-            try subscribe(id)
-        case MethodID.channelClose:
-            let c = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
-            try channelClosedByBroker(channel, code: c.reply_code, text: c.reply_text.string)
-        case MethodID.connectionClose:
-            let c = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-            var ok = amqp_connection_close_ok_t(dummy: 0)
-            amqp_send_method(conn, 0, MethodID.connectionCloseOk, &ok)
-            throw AMQPError(
-                .connectionLost, "broker closed the connection: \(c.reply_text.string)", replyCode: c.reply_code)
-        case MethodID.connectionBlocked:
-            let b = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
-            let reason = b.reason.string
-            blockedReason = reason
-            mailbox.state.withLock { $0.status = .blocked(reason: reason) }
-            logger.warning("broker blocked publishing", metadata: ["reason": "\(reason)"])
-        case MethodID.connectionUnblocked:
-            blockedReason = nil
-            mailbox.state.withLock { $0.status = .ready }
-            logger.info("broker unblocked publishing")
-        default:
-            break
-        }
-    }
-
-    private func channelClosedByBroker(_ channel: UInt16, code: UInt16, text: String) throws {
-        var ok = amqp_channel_close_ok_t(dummy: 0)
-        amqp_send_method(conn, channel, MethodID.channelCloseOk, &ok)
-        partial[channel] = nil
-        logger.warning("broker closed a channel", metadata: ["channel": "\(channel)", "code": "\(code)", "reason": "\(text)"])
-        if channel == Channel.publish {
-            let error = AMQPError(.channelClosed, "publish failed: \(text)", replyCode: code)
-            for (c, _) in tracker.failAll() { c.resume(throwing: error) }
-            try openPublishChannel()
-        } else if channel == Channel.control {
-            try openChannel(Channel.control)
-        } else if let id = consumerByChannel.removeValue(forKey: channel) {
-            endSubscription(of: id)
-            try subscribe(id)
-        }
-    }
-
-    private func complete(channel: UInt16) {
-        guard let message = partial.removeValue(forKey: channel) else { return }
-        switch message.kind {
-        case .delivery(let tag, let redelivered, let exchange, let routingKey):
-            guard let id = consumerByChannel[channel], let record = consumers[id] else { return }
-            record.spec.continuation.yield(
-                AMQPDelivery(
-                    body: message.body, properties: message.properties, exchange: exchange, routingKey: routingKey,
-                    redelivered: redelivered, deliveryTag: tag, channel: channel, generation: generation,
-                    consumer: id, subscription: record.subscription, mailbox: mailbox))
-        case .returned(let code, let text):
-            logger.debug(
-                "message returned by the broker",
-                metadata: ["message_id": "\(message.properties.messageId ?? "-")", "code": "\(code)", "reason": "\(text)"])
-            tracker.returned(messageId: message.properties.messageId)
-        }
-    }
-
-    private func resolve(
-        _ outcomes: [(CheckedContinuation<Void, any Error>, ConfirmTracker<CheckedContinuation<Void, any Error>>.Outcome)]
-    ) {
-        for (c, outcome) in outcomes {
-            switch outcome {
-            case .confirmed: c.resume()
-            case .nacked: c.resume(throwing: AMQPError(.nacked, "the broker refused the message (basic.nack)"))
-            case .unroutable:
-                c.resume(throwing: AMQPError(.unroutable, "no queue is bound to take the message (basic.return)"))
-            case .timedOut: c.resume(throwing: AMQPError(.confirmTimeout, "no publisher confirm within the deadline"))
-            case .lost: c.resume(throwing: AMQPError(.connectionLost, "connection lost before the confirm"))
-            }
+    /// Answers the caller of a publish.
+    private func settle(_ id: AMQPProtocolMachine.PublishID, _ outcome: AMQPProtocolMachine.PublishOutcome) {
+        guard let c = confirms.removeValue(forKey: id) else { return }
+        switch outcome {
+        case .confirmed: c.resume()
+        case .nacked: c.resume(throwing: AMQPError(.nacked, "the broker refused the message (basic.nack)"))
+        case .unroutable:
+            c.resume(throwing: AMQPError(.unroutable, "no queue is bound to take the message (basic.return)"))
+        case .timedOut: c.resume(throwing: AMQPError(.confirmTimeout, "no publisher confirm within the deadline"))
+        case .lost(let reason):
+            c.resume(throwing: AMQPError(.connectionLost, "connection to \(configuration.redactedURL) lost: \(reason)"))
+        case .channelClosed(let code, let text):
+            c.resume(throwing: AMQPError(.channelClosed, "publish failed: \(text)", replyCode: code))
         }
     }
 
@@ -724,22 +594,14 @@ final class ConnectionWorker {
         case AMQP_RESPONSE_NORMAL:
             // An RPC reads its frames inside rabbitmq-c; a reply is proof of life for the dead-peer check (a
             // quorum-queue declare on a busy broker can take longer than two heartbeats).
-            lastReceived = .now
+            machine.heardFromBroker(at: .now)
             return
         case AMQP_RESPONSE_SERVER_EXCEPTION where reply.reply.id == MethodID.channelClose:
             let c = reply.reply.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
             let text = c.reply_text.string
             var ok = amqp_channel_close_ok_t(dummy: 0)
             amqp_send_method(conn, channel, MethodID.channelCloseOk, &ok)
-            if channel == Channel.control || channel == Channel.publish {
-                if channel == Channel.publish {
-                    let error = AMQPError(.channelClosed, "publish failed: \(text)", replyCode: c.reply_code)
-                    for (cont, _) in tracker.failAll() { cont.resume(throwing: error) }
-                    try openPublishChannel()
-                } else {
-                    try openChannel(channel)
-                }
-            }
+            try perform(machine.rpcChannelClosed(channel, replyCode: c.reply_code, replyText: text))
             throw AMQPError(.channelClosed, "\(what): broker refused: \(text)", replyCode: c.reply_code)
         default:
             throw AMQPError(.connectionLost, "\(what): \(describe(reply))")
@@ -770,21 +632,6 @@ final class ConnectionWorker {
 }
 
 // MARK: - Helpers
-
-extension AMQPProperties {
-    init(_ p: amqp_basic_properties_t) {
-        let f = p._flags
-        func has(_ flag: Int32) -> Bool { f & UInt32(flag) != 0 }
-        self.init(
-            contentType: has(AMQP_BASIC_CONTENT_TYPE_FLAG) ? p.content_type.string : nil,
-            messageId: has(AMQP_BASIC_MESSAGE_ID_FLAG) ? p.message_id.string : nil,
-            timestamp: has(AMQP_BASIC_TIMESTAMP_FLAG) ? p.timestamp : nil,
-            type: has(AMQP_BASIC_TYPE_FLAG) ? p.type.string : nil,
-            correlationId: has(AMQP_BASIC_CORRELATION_ID_FLAG) ? p.correlation_id.string : nil,
-            headers: has(AMQP_BASIC_HEADERS_FLAG) ? AMQPValue.dictionary(p.headers) : [:],
-            persistent: has(AMQP_BASIC_DELIVERY_MODE_FLAG) && p.delivery_mode == 2)
-    }
-}
 
 extension timeval {
     init(duration: Duration) {
