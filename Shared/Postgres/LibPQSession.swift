@@ -169,7 +169,8 @@ final class LibPQSession: @unchecked Sendable {
     /// Runs named prepared statements as one pipeline (libpq pipeline mode): every statement is sent, then one sync,
     /// then every result is read, so the batch costs one round trip instead of one per statement. The server runs
     /// them in order, as if sent one by one; after the first failure the rest are skipped (`PGRES_PIPELINE_ABORTED`)
-    /// and that failure is thrown. Statements this session has not prepared yet are prepared in the same pipeline.
+    /// and that failure is thrown. Statements this session has not prepared yet are prepared in the same pipeline; a
+    /// statement with an empty name is sent with its SQL and not prepared.
     ///
     /// Sends block, but libpq's send loop reads what the server answers meanwhile (fe-misc.c, `pqSendSome`), so a
     /// pipeline whose parameters and results both outgrow the socket's buffers does not deadlock.
@@ -177,7 +178,7 @@ final class LibPQSession: @unchecked Sendable {
         let conn = try liveConnection()
         for item in items { try Self.validate(item.parameters, statement: item.statement.sql) }
         var preparing: [String: String] = [:]
-        for item in items {
+        for item in items where !item.statement.name.isEmpty {
             if let known = preparedStatements[item.statement.name] ?? preparing[item.statement.name] {
                 guard known == item.statement.sql else {
                     throw PostgresError(
@@ -196,6 +197,18 @@ final class LibPQSession: @unchecked Sendable {
         var prepared = Set<String>()  // names sent to be prepared
         for (index, item) in items.enumerated() {
             let name = item.statement.name
+            if name.isEmpty {
+                // Unnamed: sent with its SQL (BEGIN, COMMIT), nothing prepared.
+                let ok = withCStrings(item.parameters) { values in
+                    PQsendQueryParams(conn, item.statement.sql, Int32(values.count), nil, values, nil, nil, 0)
+                }
+                guard ok == 1 else {
+                    sendFailure = makeError(result: nil, statement: item.statement.sql)
+                    break
+                }
+                sent.append((index, name, item.statement.sql))
+                continue
+            }
             if preparing[name] != nil, !prepared.contains(name) {
                 guard PQsendPrepare(conn, name, item.statement.sql, 0, nil) == 1 else {
                     sendFailure = makeError(result: nil, statement: item.statement.sql)

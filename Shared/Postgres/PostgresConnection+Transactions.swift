@@ -67,14 +67,12 @@ extension PostgresConnection {
         _ body: (PostgresTransaction) async throws -> T
     ) async throws -> T {
         try await gate.withLease(isolation: caller) {
-            try await withLeasedSession { session in
-                if try session.isInTransaction() {
-                    throw PostgresError(
-                        code: .transactionAlreadyActive,
-                        message: "\(session.target): a transaction is already open on this connection; "
-                            + "nest work in the existing transaction instead", statement: level.beginStatement)
-                }
-                _ = try session.execute(level.beginStatement)
+            // BEGIN goes with the body's first statement: one round trip fewer.
+            guard openTransaction.open(begin: level.beginStatement) else {
+                throw PostgresError(
+                    code: .transactionAlreadyActive,
+                    message: "\(target): a transaction is already open on this connection; "
+                        + "nest work in the existing transaction instead", statement: level.beginStatement)
             }
             let scope = TransactionScope()
             let transaction = PostgresTransaction(connection: self, isolation: level, attempt: attempt, scope: scope)
@@ -83,19 +81,25 @@ extension PostgresConnection {
                 value = try await body(transaction)
             } catch {
                 scope.end()
-                await rollback()
+                if openTransaction.close() { await rollback() }
                 throw error
             }
             scope.end()
+            // Nothing to end when the body committed with its last statements, or ran none (nothing began).
+            let began = openTransaction.close()
+            guard !scope.isCommitted, began else { return value }
             let commit = try await withLeasedSession { session in try session.execute("COMMIT") }
-            if commit.commandTag == "ROLLBACK" {
-                throw PostgresError(
-                    code: .transactionAborted,
-                    message: "\(target): transaction was rolled back at COMMIT because a statement in it failed "
-                        + "and the error was caught", statement: "COMMIT")
-            }
+            if commit.commandTag == "ROLLBACK" { throw Self.abortedAtCommit(target) }
             return value
         }
+    }
+
+    /// The error of a `COMMIT` the server answered with `ROLLBACK`.
+    static func abortedAtCommit(_ target: String) -> PostgresError {
+        PostgresError(
+            code: .transactionAborted,
+            message: "\(target): transaction was rolled back at COMMIT because a statement in it failed "
+                + "and the error was caught", statement: "COMMIT")
     }
 
     /// Best effort: the body's error is what the caller needs to see.

@@ -22,6 +22,8 @@ public final class PostgresConnection: Sendable {
     /// The libpq status after the last job that ran. (A box the jobs capture, not `self`: a job must never hold
     /// the last reference to the connection, whose deinit submits a job of its own.)
     private let lastStatus = LastStatus()
+    /// The transaction that holds the lease, if any, and its `BEGIN` until its first statement.
+    let openTransaction = OpenTransaction()
 
     private final class LastStatus: Sendable {
         /// True while `CONNECTION_OK`.
@@ -156,11 +158,46 @@ public final class PostgresConnection: Sendable {
     /// Runs `body` on the connection's thread, assuming the caller already holds the lease; notes whether the
     /// connection is still up afterwards (``unreadiness(stallAfter:)``).
     func withLeasedSession<T: Sendable>(_ body: @escaping @Sendable (LibPQSession) throws -> T) async throws -> T {
-        try await worker.run { [session, lastStatus] in
+        let begin = takeBegin()
+        return try await worker.run { [session, lastStatus, openTransaction] in
             defer { lastStatus.connected.store(session.isConnected, ordering: .relaxed) }
+            if let begin { _ = try session.pipeline([try Self.beginning(begin, on: session, noting: openTransaction)]) }
             return try body(session)
         }
     }
+
+    /// Runs `items` as one pipeline, the open transaction's `BEGIN` first when this is its first statement.
+    func pipeline(
+        _ items: [(statement: PostgresStatement, parameters: [String?])]
+    ) async throws -> [PostgresQueryResult] {
+        let begin = takeBegin()
+        return try await worker.run { [session, lastStatus, openTransaction] in
+            defer { lastStatus.connected.store(session.isConnected, ordering: .relaxed) }
+            guard let begin else { return try session.pipeline(items) }
+            let first = try Self.beginning(begin, on: session, noting: openTransaction)
+            return Array(try session.pipeline([first] + items).dropFirst())
+        }
+    }
+
+    /// The `BEGIN` still to send, once.
+    private func takeBegin() -> String? { openTransaction.takeBegin() }
+
+    /// The `BEGIN` to send first; refused when the session is already in a transaction (one begun by hand).
+    private static func beginning(
+        _ begin: String, on session: LibPQSession, noting openTransaction: OpenTransaction
+    ) throws -> (statement: PostgresStatement, parameters: [String?]) {
+        if try session.isInTransaction() {
+            throw PostgresError(
+                code: .transactionAlreadyActive,
+                message: "\(session.target): a transaction is already open on this connection; "
+                    + "nest work in the existing transaction instead", statement: begin)
+        }
+        openTransaction.began()
+        return (unnamed(begin), [])
+    }
+
+    /// A statement sent with its SQL, not prepared (`BEGIN`, `COMMIT`).
+    static func unnamed(_ sql: String) -> PostgresStatement { PostgresStatement(name: "", sql: sql) }
 
     static func texts(_ parameters: [(any PostgresEncodable)?]) -> [String?] {
         parameters.map { $0?.postgresText }

@@ -26,20 +26,31 @@ public struct PostgresTransaction: Sendable {
         _ statement: PostgresStatement, _ parameters: [(any PostgresEncodable)?] = []
     ) async throws -> PostgresQueryResult {
         let texts = PostgresConnection.texts(parameters)
-        return try await run { session in
-            try session.query(prepared: statement.name, sql: statement.sql, parameters: texts)
-        }
+        // As a pipeline of one: the transaction's BEGIN rides with it when it is the first statement.
+        return try await run([(statement, texts)])[0]
     }
 
     /// Runs prepared statements inside the transaction as one pipeline: one round trip for all of them, each result
     /// in the order given. The server runs them in order; the first failure is thrown and the transaction is then
     /// aborted, as after any failed statement. Use it for statements that do not need each other's results on our side.
+    ///
+    /// `commit`: `COMMIT` goes in the same round trip, after the statements; the transaction is then over, and the
+    /// body returns without another statement. A failed statement skips the `COMMIT` and is thrown, and the transaction
+    /// rolls back as usual.
+    @discardableResult
     public func pipeline(
-        _ items: [(PostgresStatement, [(any PostgresEncodable)?])]
+        _ items: [(PostgresStatement, [(any PostgresEncodable)?])], commit: Bool = false
     ) async throws -> [PostgresQueryResult] {
-        guard !items.isEmpty else { return [] }
-        let texts = items.map { (statement: $0.0, parameters: PostgresConnection.texts($0.1)) }
-        return try await run { session in try session.pipeline(texts) }
+        guard !items.isEmpty || commit else { return [] }
+        var texts = items.map { (statement: $0.0, parameters: PostgresConnection.texts($0.1)) }
+        if commit { texts.append((PostgresConnection.unnamed("COMMIT"), [])) }
+        var results = try await run(texts)
+        if commit {
+            let tag = results.removeLast().commandTag
+            scope.committed()
+            if tag == "ROLLBACK" { throw PostgresConnection.abortedAtCommit(connection.target) }
+        }
+        return results
     }
 
     /// Runs a parameterless script of one or more statements inside the transaction.
@@ -49,12 +60,23 @@ public struct PostgresTransaction: Sendable {
     }
 
     private func run<T: Sendable>(_ body: @escaping @Sendable (LibPQSession) throws -> T) async throws -> T {
+        try checkActive()
+        // The transaction holds the connection's lease for its whole body, so go straight to the session even if
+        // this handle was passed to a task that does not inherit the lease.
+        return try await connection.withLeasedSession(body)
+    }
+
+    private func run(
+        _ items: [(statement: PostgresStatement, parameters: [String?])]
+    ) async throws -> [PostgresQueryResult] {
+        try checkActive()
+        return try await connection.pipeline(items)
+    }
+
+    private func checkActive() throws {
         guard scope.isActive else {
             throw PostgresError(
                 code: .transactionClosed, message: "transaction on \(connection.target) has already ended")
         }
-        // The transaction holds the connection's lease for its whole body, so go straight to the session even if
-        // this handle was passed to a task that does not inherit the lease.
-        return try await connection.withLeasedSession(body)
     }
 }

@@ -70,4 +70,95 @@ import Testing
             #expect(try await db.query(Self.total).scalar(Int64.self) == 0)
         }
     }
+
+    // BEGIN waits for the body's first statement and goes with it; COMMIT may go with the last pipeline.
+
+    @Test func commitWithTheLastPipelineEndsTheTransaction() async throws {
+        try await TestDatabase.withSchema { schema in
+            let db = try await schema.connect()
+            let other = try await schema.connect()
+            try await db.execute("CREATE TABLE stock (sku text PRIMARY KEY, on_hand bigint)")
+            var escaped: PostgresTransaction?
+            let results = try await db.transaction { tx in
+                escaped = tx
+                let first = try await tx.pipeline([(Self.insert, ["a", 1])])
+                #expect(try await other.query(Self.total).scalar(Int64.self) == 0)  // not committed yet
+                return first + (try await tx.pipeline([(Self.insert, ["b", 2]), (Self.total, [])], commit: true))
+            }
+            #expect(try results[2].scalar(Int64.self) == 3)
+            #expect(try await other.query(Self.total).scalar(Int64.self) == 3)
+            // Over: the handle refuses statements, and the connection is out of the transaction.
+            let closed = try #require(await #expect(throws: PostgresError.self) { try await escaped?.query("SELECT 1") })
+            #expect(closed.code == .transactionClosed)
+            #expect(try await db.query("SELECT 1").scalar(Int.self) == 1)
+            try await db.transaction { tx in try await tx.query(Self.bump, [1]) }
+            #expect(try await other.query(Self.total).scalar(Int64.self) == 5)
+        }
+    }
+
+    @Test func aFailureBeforeTheCommitInAPipelineRollsEverythingBack() async throws {
+        try await TestDatabase.withSchema { schema in
+            let db = try await schema.connect()
+            try await db.execute("CREATE TABLE stock (sku text PRIMARY KEY, on_hand bigint); INSERT INTO stock VALUES ('a', 1)")
+            let error = try #require(
+                await #expect(throws: PostgresError.self) {
+                    try await db.transaction { tx in
+                        try await tx.query(Self.bump, [1])
+                        try await tx.pipeline([(Self.insert, ["b", 1]), (Self.insert, ["a", 1])], commit: true)
+                    }
+                })
+            #expect(error.sqlState == "23505")
+            #expect(try await db.query(Self.total).scalar(Int64.self) == 1)
+            #expect(try await db.query("SELECT count(*) FROM stock").scalar(Int.self) == 1)
+        }
+    }
+
+    @Test func theFirstStatementThroughTheConnectionItselfIsInsideTheTransaction() async throws {
+        try await TestDatabase.withSchema { schema in
+            let db = try await schema.connect()
+            try await db.execute("CREATE TABLE stock (sku text PRIMARY KEY, on_hand bigint)")
+            struct Abandon: Error {}
+            await #expect(throws: Abandon.self) {
+                try await db.transaction { _ in
+                    // Not through the handle: the BEGIN still goes first, so this insert rolls back too.
+                    try await db.query(Self.insert, ["a", 1])
+                    throw Abandon()
+                }
+            }
+            #expect(try await db.query(Self.total).scalar(Int64.self) == 0)
+        }
+    }
+
+    @Test func aNestedTransactionIsRefusedWithoutEndingTheOuterOne() async throws {
+        try await TestDatabase.withSchema { schema in
+            let db = try await schema.connect()
+            try await db.execute("CREATE TABLE stock (sku text PRIMARY KEY, on_hand bigint)")
+            try await db.transaction { tx in
+                try await tx.query(Self.insert, ["a", 1])
+                let nested = try #require(
+                    await #expect(throws: PostgresError.self) { try await db.transaction { _ in } })
+                #expect(nested.code == .transactionAlreadyActive)
+                try await tx.query(Self.insert, ["b", 2])
+            }
+            #expect(try await db.query(Self.total).scalar(Int64.self) == 3)
+        }
+    }
+
+    @Test func aTransactionBegunByHandIsNotRolledBackByARefusedOne() async throws {
+        try await TestDatabase.withSchema { schema in
+            let db = try await schema.connect()
+            try await db.execute("CREATE TABLE stock (sku text PRIMARY KEY, on_hand bigint)")
+            try await db.withExclusiveAccess { db in
+                try await db.execute("BEGIN")
+                try await db.query(Self.insert, ["a", 1])
+                let refused = try #require(
+                    await #expect(throws: PostgresError.self) {
+                        try await db.transaction { tx in try await tx.query(Self.insert, ["b", 2]) }
+                    })
+                #expect(refused.code == .transactionAlreadyActive)
+                try await db.execute("COMMIT")
+            }
+            #expect(try await db.query(Self.total).scalar(Int64.self) == 1)
+        }
+    }
 }
