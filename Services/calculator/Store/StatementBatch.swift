@@ -20,9 +20,10 @@ struct StatementBatch {
         items += statements
     }
 
-    /// Sends every statement in one round trip; the results in the order added.
-    func run(_ tx: PostgresTransaction) async throws -> [PostgresQueryResult] {
-        try await tx.pipeline(items)
+    /// Sends every statement in one round trip; the results in the order added. `commit`: `COMMIT` goes with them,
+    /// and the transaction is over.
+    func run(_ tx: PostgresTransaction, commit: Bool = false) async throws -> [PostgresQueryResult] {
+        try await tx.pipeline(items, commit: commit)
     }
 }
 

@@ -204,7 +204,7 @@ extension StockStore {
             let outbox = try Self.versionsAndOutbox(
                 messages: messages, catalogs: [], computedAtMillis: computedAtMillis, routes: routes)
             let outboxRows = outbox.map { writes.add($0.statement, $0.parameters) }
-            let written = try await writes.run(tx)
+            let written = try await writes.run(tx, commit: true)
             guard let outbox, let outboxRows else { return [] }
             return try outbox.messages(ids: written[outboxRows])
         }

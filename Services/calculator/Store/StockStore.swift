@@ -223,7 +223,7 @@ struct StockStore: Sendable {
             result.customLines = state.customLines
             let messages = state.takeChanges(computedAtMillis: computedAtMillis)
 
-            // 4. Write back what changed, the new versions, their history and the outbox: one round trip.
+            // 4. Write back what changed, the new versions, their history and the outbox, and commit: one round trip.
             var writes = StatementBatch()
             writes.add(Self.writeBack(initial: initial, final: state, refundOrders: refundOrders))
             if !rejected.isEmpty {
@@ -236,7 +236,7 @@ struct StockStore: Sendable {
             let outbox = try Self.versionsAndOutbox(
                 messages: messages, catalogs: catalogs, computedAtMillis: computedAtMillis, routes: routes)
             let outboxRows = outbox.map { writes.add($0.statement, $0.parameters) }
-            let written = try await writes.run(tx)
+            let written = try await writes.run(tx, commit: true)
             if let outbox, let outboxRows { result.outbox = try outbox.messages(ids: written[outboxRows]) }
             return result
         }
