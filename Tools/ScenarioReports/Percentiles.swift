@@ -8,6 +8,7 @@ public struct Percentiles: Codable, Sendable {
     public var p99: Double?
     public var max: Double?
 
+    /// The figures of `values` (nearest rank), all nil but the count when there are none.
     public init(_ values: [Double]) {
         let sorted = values.sorted()
         count = sorted.count
