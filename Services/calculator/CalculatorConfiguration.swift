@@ -75,7 +75,7 @@ struct CalculatorConfiguration: Sendable {
         }
         c.crashAfterCommit = Environment.string("STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT") == "1"
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_GUARD_THRESHOLD") { c.guardDefaults.threshold = Int64(v) }
-        if let v = Environment.string("STOCKWIRE_CALCULATOR_GUARD_SHOPS") { c.guardDefaults.shops = Self.shopList(v) }
+        if let v = Environment.string("STOCKWIRE_CALCULATOR_GUARD_SHOPS") { c.guardDefaults.shops = try Self.shopList(v) }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_GUARD_REBALANCE_S") {
             c.guardDefaults.rebalanceAfterMillis = Int64(v) * 1000
         }
@@ -86,9 +86,15 @@ struct CalculatorConfiguration: Sendable {
         return c
     }
 
-    /// `a.myshopify.com, b.myshopify.com` → the domains, sorted, without blanks or repeats.
-    static func shopList(_ text: String) -> [String] {
-        Array(Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })).sorted()
+    /// `a.myshopify.com, B.myshopify.com` → the domains, normalised as ingest normalises Shopify's header (the guard's
+    /// shares are keyed by that), sorted, without blanks or repeats; an entry that is no domain is an error.
+    static func shopList(_ text: String) throws -> [String] {
+        let entries = text.split(separator: ",").filter { !$0.allSatisfy(\.isWhitespace) }
+        do {
+            return Set(try entries.map { try ShopDomain($0) }).sorted().map(\.description)
+        } catch {
+            throw ConfigurationError("STOCKWIRE_CALCULATOR_GUARD_SHOPS / --guard-shops: \(error)")
+        }
     }
 
     /// Checks ranges; errors name the setting.

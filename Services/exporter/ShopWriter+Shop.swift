@@ -71,7 +71,8 @@ extension ShopWriter {
             // Only a level read grows with its input, and it splits itself (fetchLevels); any other call over the
             // maximum is a bug on our side or a changed cost rule: wait and retry rather than drop.
             logger.error(
-                "shop refused a query as too costly", metadata: ["cost": "\(cost.map { "\($0)" } ?? "?")", "maximum": "\(QueryCosts.maximumPerQuery)"])
+                "shop refused a query as too costly",
+                metadata: ["cost": "\(cost.map { "\($0)" } ?? "?")", "maximum": "\(QueryCosts.maximumPerQuery)"])
             return await backOff(&backoff)
         }
     }
@@ -101,15 +102,18 @@ extension ShopWriter {
     /// stays in the broker, and the other shops' writers are not touched. False when cancelled meanwhile.
     private func pause(state: String, reason: String) async -> Bool {
         if pausedReason != reason {
-            let message = "shop paused: \(reason); its changes wait in the broker, the other shops go on, and it is "
+            let message =
+                "shop paused: \(reason); its changes wait in the broker, the other shops go on, and it is "
                 + "tried again by itself (first in \(tuning.pauseRetry), then less often)"
             logger.error("\(message)", metadata: ["state": "\(state)"])
             pauseWait = tuning.pauseRetry
         }
         pausedReason = reason
         metrics.paused.record(1)
-        Counter(label: "stockwire_exporter_shop_refusals_total", dimensions: [("shop", shop.domain), ("state", state)])
-            .increment()
+        Counter(
+            label: "stockwire_exporter_shop_refusals_total", dimensions: [("shop", shop.domain.description), ("state", state)]
+        )
+        .increment()
         let wait = pauseWait
         pauseWait = min(pauseWait * 2, tuning.maxPause)
         return (try? await Task.sleep(for: wait)) != nil
@@ -284,7 +288,9 @@ extension ShopWriter {
             } catch let failure as AdminAPIClient.Failure {
                 guard holds(lease) else { return nil }
                 state.ledger.readFailed(items: items)
-                guard await handle(failure, cost: costs.estimate(.levels, items: items.count), backoff: &backoff) else { return nil }
+                guard await handle(failure, cost: costs.estimate(.levels, items: items.count), backoff: &backoff) else {
+                    return nil
+                }
             } catch {
                 if holds(lease) { state.ledger.readFailed(items: items) }
                 return nil
@@ -296,7 +302,7 @@ extension ShopWriter {
     /// Moves deliveries to this shop's dead-letter queue with the reason, then acknowledges them. When the
     /// broker cannot take them now they stay unacknowledged, so they come back rather than vanish.
     func deadLetter(_ deliveries: [AMQPDelivery], reason: String) async {
-        let queue = StockwireTopology.exporterQueue(shop: shop.domain)
+        let queue = StockwireTopology.exporterQueue(shop: shop.domain.description)
         // A delivery whose subscription ended is back in the queue: dead-lettering it too would file it twice.
         for delivery in deliveries where delivery.isLive {
             var properties = delivery.properties

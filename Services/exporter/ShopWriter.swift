@@ -91,12 +91,13 @@ actor ShopWriter {
         self.locationId = shop.locationId
         self.pauseWait = tuning.pauseRetry
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        self.metrics = ShopMetrics(shop: shop.domain)
+        self.metrics = ShopMetrics(shop: shop.domain.description)
     }
 
     /// Runs until cancelled: one task takes deliveries, one writes.
     nonisolated func run() async throws {
-        let consumer = connection.consume(queue: StockwireTopology.exporterQueue(shop: shop.domain), prefetch: tuning.prefetch)
+        let consumer = connection.consume(
+            queue: StockwireTopology.exporterQueue(shop: shop.domain.description), prefetch: tuning.prefetch)
         await attach(consumer)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -193,7 +194,7 @@ actor ShopWriter {
         let resync = flag != nil
         if resync { metrics.resyncs.increment() }
         let outcome = state.receive(
-            message, token: delivery, shop: shop.domain, resync: resync,
+            message, token: delivery, shop: shop.domain.description, resync: resync,
             reconcile: flag?.stringValue == StockwireTopology.resyncReconcile)
         switch outcome {
         case .queued: break
@@ -321,7 +322,7 @@ actor ShopWriter {
                 continue
             }
             if pending.forgetsBelief { items.forEach { state.ledger.forgetBelieved(item: $0) } }
-            entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain)))
+            entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain.description)))
         }
         for chunk in Self.chunks(entries, maxItems: tuning.maxBatch) {
             await write(chunk, location: location, readBack: false, lease: lease)
@@ -405,7 +406,9 @@ actor ShopWriter {
             // settle belong to the writer's next owner period, which reads the shop afresh.
             guard holds(lease) else {
                 if let answer, answer.errors.isEmpty {
-                    logger.notice("a write sent before the shop was handed over was applied", metadata: ["quantities": "\(quantities.count)"])
+                    logger.notice(
+                        "a write sent before the shop was handed over was applied",
+                        metadata: ["quantities": "\(quantities.count)"])
                 }
                 return
             }
@@ -526,7 +529,9 @@ actor ShopWriter {
     private func absorbNewerVersions(_ entries: inout [Entry]) {
         for i in entries.indices {
             let current = entries[i].pending
-            guard let newer = state.coalescer.takeNewer(sku: current.message.sku, atLeast: current.message.version) else { continue }
+            guard let newer = state.coalescer.takeNewer(sku: current.message.sku, atLeast: current.message.version) else {
+                continue
+            }
             metrics.coalesced.increment()
             var merged = newer
             merged.tokens = current.tokens + newer.tokens
@@ -535,7 +540,7 @@ actor ShopWriter {
                 entries[i].items.forEach { state.ledger.forgetBelieved(item: $0) }
             }
             entries[i].pending = merged
-            entries[i].target = merged.message.target(for: shop.domain)
+            entries[i].target = merged.message.target(for: shop.domain.description)
         }
     }
 

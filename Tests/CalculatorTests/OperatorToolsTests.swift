@@ -71,7 +71,7 @@ import Testing
     @Test func aResyncRequestIsAnsweredToThatShopsQueueOnly() async throws {
         try await TestServers.withDatabase { conninfo in
             let bench = try await TestBench(conninfo: conninfo)
-            let id = TestServers.unique("s")
+            let id = TestServers.unique("s").replacingOccurrences(of: "_", with: "-")  // a host name: no "_"
             let (shop, other) = ("\(id)-a.myshopify.com", "\(id)-b.myshopify.com")
             let queues = [shop, other].map { StockwireTopology.exporterQueue(shop: $0) }
             try await bench.client.declare(queues.map { .quorumQueue($0) })
@@ -79,7 +79,7 @@ import Testing
             try await bench.registerSkus(["R1", "R2", "R3"])
             #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM skus") == 3 })
 
-            let request = ResyncRequest(shop: shop, requestedAtMillis: nowMillis())
+            let request = ResyncRequest(shop: try ShopDomain(shop), requestedAtMillis: nowMillis())
             try await bench.client.publish(
                 AMQPMessage(
                     exchange: "", routingKey: bench.configuration.names.requestQueue, body: try request.json(),
@@ -94,7 +94,8 @@ import Testing
             try await bench.client.publish(
                 AMQPMessage(
                     exchange: "", routingKey: bench.configuration.names.requestQueue,
-                    body: try ResyncRequest(shop: "\(id)-marker.myshopify.com", requestedAtMillis: nowMillis()).json(),
+                    body: try ResyncRequest(shop: ShopDomain("\(id)-marker.myshopify.com"), requestedAtMillis: nowMillis())
+                        .json(),
                     properties: AMQPProperties(type: ResyncRequest.messageType)))
             #expect(try await bench.drain(marker, expecting: 3).count >= 3)
             try? await bench.client.deleteQueue(marker)
@@ -372,7 +373,7 @@ import Testing
             let running = Task { try await consumer.run() }
             func report(_ shop: String, version: Int64, value: Int64, at: Int64) async throws {
                 let body = try WriteReport(
-                    shop: shop,
+                    shop: try ShopDomain(shop),
                     writes: [
                         .init(sku: "W1", version: version, value: value, writtenAtMillis: at, firstReceivedAtMillis: at - 40)
                     ]

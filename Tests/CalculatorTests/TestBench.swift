@@ -55,7 +55,8 @@ final class TestBench: Sendable {
         c.relayInterval = .milliseconds(300)
         configuration = c
         availabilityQueue = "calctest.watch.\(id)"
-        barrierShop = "barrier-\(id).myshopify.com"
+        // A shop domain is a host name: no "_" (ingest would refuse it, and so does the envelope's ShopDomain).
+        barrierShop = "barrier-\(id.replacingOccurrences(of: "_", with: "-")).myshopify.com"
         barrierQueue = "calctest.barrier.\(id)"
         client = try await TestBroker.connect(
             "calc-test-client",
@@ -84,7 +85,7 @@ final class TestBench: Sendable {
 
     /// A Shopify webhook event.
     func shopify(
-        _ topic: String, _ json: String, shop: String = "a.myshopify.com", webhookId: String, triggeredAt: String? = nil
+        _ topic: String, _ json: String, shop: ShopDomain = "a.myshopify.com", webhookId: String, triggeredAt: String? = nil
     ) async throws {
         try await publish(
             EventEnvelope(
@@ -173,7 +174,8 @@ final class TestBench: Sendable {
             reader.cancel()
         }
         try await shopify(
-            "products/create", #"{"id": \#(productId), "variants": []}"#, shop: barrierShop, webhookId: "marker-\(productId)")
+            "products/create", #"{"id": \#(productId), "variants": []}"#, shop: try ShopDomain(barrierShop),
+            webhookId: "marker-\(productId)")
         guard try await eventually({ seen.value }) else {
             throw TestFailure("the calculator did not handle the barrier's marker \(productId) within 20 s")
         }

@@ -109,7 +109,7 @@ extension CalculatorCommand {
             if let reconcileIntervalS { c.reconcileInterval = reconcileIntervalS > 0 ? .seconds(reconcileIntervalS) : nil }
             if let dedupeDays { c.dedupeRetentionDays = dedupeDays }
             if let guardThreshold { c.guardDefaults.threshold = Int64(guardThreshold) }
-            if let guardShops { c.guardDefaults.shops = CalculatorConfiguration.shopList(guardShops) }
+            if let guardShops { c.guardDefaults.shops = try CalculatorConfiguration.shopList(guardShops) }
             return c
         }
 

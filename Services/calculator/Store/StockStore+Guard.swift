@@ -55,9 +55,11 @@ extension StockStore {
             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
                                  $7::float8[], $8::bigint[], $9::bigint[], $10::text[])
             """,
-            [rows.map(\.0), rows.map(\.1), rows.map(\.2.share), rows.map(\.2.granted), rows.map(\.2.soldTotal),
-             rows.map(\.2.raisedAtVersion), rows.map(\.2.demand), rows.map(\.2.demandAtMillis),
-             rows.map(\.2.lastActivityAtMillis), rows.map(\.2.reason)])
+            [
+                rows.map(\.0), rows.map(\.1), rows.map(\.2.share), rows.map(\.2.granted), rows.map(\.2.soldTotal),
+                rows.map(\.2.raisedAtVersion), rows.map(\.2.demand), rows.map(\.2.demandAtMillis),
+                rows.map(\.2.lastActivityAtMillis), rows.map(\.2.reason),
+            ])
     }
 
     /// Writes the SKUs' new versions (`skus`), their history (`sku_history`) and the availability and catalog
@@ -71,22 +73,26 @@ extension StockStore {
         var pending: [(exchange: String, key: String, id: String, type: String, body: String, sku: String?)] = []
         for m in messages {
             pending.append(
-                (routes.availabilityExchange, m.sku, "\(m.sku)/\(m.version)", AvailabilityMessage.messageType,
-                 String(decoding: try m.json(), as: UTF8.self), m.sku))
+                (
+                    routes.availabilityExchange, m.sku, "\(m.sku)/\(m.version)", AvailabilityMessage.messageType,
+                    String(decoding: try m.json(), as: UTF8.self), m.sku
+                ))
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for c in catalogs {
             let message = CatalogMessage(
-                shop: c.shop, productId: c.productId, updatedAtMillis: c.updatedAtMillis,
+                shop: try ShopDomain(c.shop), productId: c.productId, updatedAtMillis: c.updatedAtMillis,
                 variants: c.variants.map {
                     .init(
                         variantId: $0.variantId, sku: $0.sku, inventoryItemId: $0.inventoryItemId, tracked: $0.tracked,
                         continueSelling: $0.continueSelling)
                 })
             pending.append(
-                (routes.catalogExchange, c.shop, "catalog/\(c.shop)/\(c.productId)/\(computedAtMillis)",
-                 CatalogMessage.messageType, String(decoding: try encoder.encode(message), as: UTF8.self), nil))
+                (
+                    routes.catalogExchange, c.shop, "catalog/\(c.shop)/\(c.productId)/\(computedAtMillis)",
+                    CatalogMessage.messageType, String(decoding: try encoder.encode(message), as: UTF8.self), nil
+                ))
         }
         guard !pending.isEmpty else { return [] }
         let outboxParameters: [any PostgresEncodable] = [
@@ -104,24 +110,26 @@ extension StockStore {
         } else {
             let causes = messages.map { $0.causes.joined(separator: " ") }
             rows = try await tx.query(
-                PostgresStatement(name: "stockstore_versions_outbox", sql: """
-                WITH versions AS (
-                    UPDATE skus s SET on_hand = t.on_hand, reserved = t.reserved, version = t.version,
-                           last_causes = t.causes, updated_at = now()
-                    FROM unnest($7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
-                         AS t(sku, on_hand, reserved, version, causes)
-                    WHERE s.sku = t.sku
-                    RETURNING s.sku
-                ), history AS (
-                    INSERT INTO sku_history (sku, version, available, on_hand, reserved, causes, origins,
-                                             first_received_at_ms, computed_at_ms)
-                    SELECT * FROM unnest($7::text[], $10::bigint[], $12::bigint[], $8::bigint[], $9::bigint[],
-                                         $11::text[], $13::text[], $14::bigint[], $15::bigint[])
-                    ON CONFLICT (sku, version) DO NOTHING
-                    RETURNING sku
-                )
-                \(insertOutbox)
-                """),
+                PostgresStatement(
+                    name: "stockstore_versions_outbox",
+                    sql: """
+                        WITH versions AS (
+                            UPDATE skus s SET on_hand = t.on_hand, reserved = t.reserved, version = t.version,
+                                   last_causes = t.causes, updated_at = now()
+                            FROM unnest($7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
+                                 AS t(sku, on_hand, reserved, version, causes)
+                            WHERE s.sku = t.sku
+                            RETURNING s.sku
+                        ), history AS (
+                            INSERT INTO sku_history (sku, version, available, on_hand, reserved, causes, origins,
+                                                     first_received_at_ms, computed_at_ms)
+                            SELECT * FROM unnest($7::text[], $10::bigint[], $12::bigint[], $8::bigint[], $9::bigint[],
+                                                 $11::text[], $13::text[], $14::bigint[], $15::bigint[])
+                            ON CONFLICT (sku, version) DO NOTHING
+                            RETURNING sku
+                        )
+                        \(insertOutbox)
+                        """),
                 outboxParameters + [
                     messages.map(\.sku), messages.map(\.onHand), messages.map(\.reserved), messages.map(\.version), causes,
                     messages.map(\.available), messages.map { SkuExplanation.encodeOrigins($0.originQuantities) },
@@ -144,7 +152,7 @@ extension StockStore {
         let guardDefaults = guardDefaults
         var confirmations: [String: [(shop: String, write: WriteReport.Write)]] = [:]
         for r in reports {
-            for w in r.writes where w.soldTotal != nil { confirmations[w.sku, default: []].append((r.shop, w)) }
+            for w in r.writes where w.soldTotal != nil { confirmations[w.sku, default: []].append((r.shop.description, w)) }
         }
         return try await db.retryingTransaction(
             isolation: .readCommitted, retry: PostgresRetryPolicy(maxAttempts: 20, maxDelay: .milliseconds(500))

@@ -74,12 +74,14 @@ struct StockStore: Sendable {
             //    statement marks the outbox rows published since the last batch (no round trip or commit of their own).
             let sorted = events.sorted { $0.cause.messageId < $1.cause.messageId }
             let inserted = try await tx.query(
-                PostgresStatement(name: "stockstore_dedupe", sql: """
-                WITH marked AS (\(Self.markSentSQL(ids: "$3")) RETURNING id)
-                INSERT INTO processed_messages (message_id, received_at)
-                SELECT m, to_timestamp(r / 1000.0) FROM unnest($1::text[], $2::bigint[]) AS t(m, r) ORDER BY m
-                ON CONFLICT (message_id) DO NOTHING RETURNING message_id
-                """), [sorted.map(\.cause.messageId), sorted.map(\.cause.receivedAtMillis), marking])
+                PostgresStatement(
+                    name: "stockstore_dedupe",
+                    sql: """
+                        WITH marked AS (\(Self.markSentSQL(ids: "$3")) RETURNING id)
+                        INSERT INTO processed_messages (message_id, received_at)
+                        SELECT m, to_timestamp(r / 1000.0) FROM unnest($1::text[], $2::bigint[]) AS t(m, r) ORDER BY m
+                        ON CONFLICT (message_id) DO NOTHING RETURNING message_id
+                        """), [sorted.map(\.cause.messageId), sorted.map(\.cause.receivedAtMillis), marking])
             let fresh = Set(try inserted.map { try $0.decode(String.self, at: 0) })
             var toApply: [PreparedEvent] = []
             for e in events {
@@ -115,7 +117,9 @@ struct StockStore: Sendable {
             var state = StockState()
             state.guardDefaults = guardDefaults
             state.warehouses = [:]
-            for row in try await tx.query(PostgresStatement(name: "stockstore_warehouses", sql: "SELECT name, for_sale FROM warehouses")) {
+            for row in try await tx.query(
+                PostgresStatement(name: "stockstore_warehouses", sql: "SELECT name, for_sale FROM warehouses"))
+            {
                 state.warehouses[try row.decode(String.self, at: 0)] = try row.decode(Bool.self, at: 1)
             }
 
@@ -125,17 +129,21 @@ struct StockStore: Sendable {
                 let shops = keys.map(\.shop)
                 let ids = keys.map(\.orderId)
                 try await tx.query(
-                    PostgresStatement(name: "stockstore_order_placeholders", sql: """
-                    INSERT INTO orders (shop, order_id)
-                    SELECT s, o FROM unnest($1::text[], $2::bigint[]) AS t(s, o) ORDER BY s, o
-                    ON CONFLICT DO NOTHING
-                    """), [shops, ids])
+                    PostgresStatement(
+                        name: "stockstore_order_placeholders",
+                        sql: """
+                            INSERT INTO orders (shop, order_id)
+                            SELECT s, o FROM unnest($1::text[], $2::bigint[]) AS t(s, o) ORDER BY s, o
+                            ON CONFLICT DO NOTHING
+                            """), [shops, ids])
                 for row in try await tx.query(
-                    PostgresStatement(name: "stockstore_lock_orders", sql: """
-                    SELECT o.shop, o.order_id, o.updated_at_ms, o.cancelled, o.triggered_at_ms FROM orders o
-                    JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON o.shop = t.s AND o.order_id = t.i
-                    ORDER BY o.shop, o.order_id FOR UPDATE OF o
-                    """), [shops, ids])
+                    PostgresStatement(
+                        name: "stockstore_lock_orders",
+                        sql: """
+                            SELECT o.shop, o.order_id, o.updated_at_ms, o.cancelled, o.triggered_at_ms FROM orders o
+                            JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON o.shop = t.s AND o.order_id = t.i
+                            ORDER BY o.shop, o.order_id FOR UPDATE OF o
+                            """), [shops, ids])
                 {
                     let key = OrderKey(shop: try row.decode(String.self, at: 0), orderId: try row.decode(Int64.self, at: 1))
                     state.orders[key] = OrderState(
@@ -143,12 +151,14 @@ struct StockStore: Sendable {
                         triggeredAtMillis: try row.decode(Int64?.self, at: 4), cancelled: try row.decode(Bool.self, at: 3))
                 }
                 for row in try await tx.query(
-                    PostgresStatement(name: "stockstore_order_lines", sql: """
-                    SELECT l.shop, l.order_id, l.line_id, l.sku, l.quantity, l.current_quantity, l.shipped,
-                           l.refund_cancelled, l.reserved
-                    FROM order_lines l
-                    JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON l.shop = t.s AND l.order_id = t.i
-                    """), [shops, ids])
+                    PostgresStatement(
+                        name: "stockstore_order_lines",
+                        sql: """
+                            SELECT l.shop, l.order_id, l.line_id, l.sku, l.quantity, l.current_quantity, l.shipped,
+                                   l.refund_cancelled, l.reserved
+                            FROM order_lines l
+                            JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON l.shop = t.s AND l.order_id = t.i
+                            """), [shops, ids])
                 {
                     let key = OrderKey(shop: try row.decode(String.self, at: 0), orderId: try row.decode(Int64.self, at: 1))
                     let line = OrderLine(
@@ -162,10 +172,12 @@ struct StockStore: Sendable {
             if !refundKeys.isEmpty {
                 let keys = Array(refundKeys)
                 for row in try await tx.query(
-                    PostgresStatement(name: "stockstore_refunds", sql: """
-                    SELECT r.shop, r.refund_id FROM refunds r
-                    JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON r.shop = t.s AND r.refund_id = t.i
-                    """), [keys.map(\.shop), keys.map(\.refundId)])
+                    PostgresStatement(
+                        name: "stockstore_refunds",
+                        sql: """
+                            SELECT r.shop, r.refund_id FROM refunds r
+                            JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON r.shop = t.s AND r.refund_id = t.i
+                            """), [keys.map(\.shop), keys.map(\.refundId)])
                 {
                     state.refunds.insert(
                         RefundKey(shop: try row.decode(String.self, at: 0), refundId: try row.decode(Int64.self, at: 1)))
@@ -175,14 +187,18 @@ struct StockStore: Sendable {
             // 4. SKUs: orders and products register new SKUs; then lock every touched SKU in sorted order.
             if !registeredSkus.isEmpty {
                 try await tx.query(
-                    PostgresStatement(name: "stockstore_register_skus", sql: "INSERT INTO skus (sku) SELECT s FROM unnest($1::text[]) AS t(s) ORDER BY s ON CONFLICT DO NOTHING"),
+                    PostgresStatement(
+                        name: "stockstore_register_skus",
+                        sql: "INSERT INTO skus (sku) SELECT s FROM unnest($1::text[]) AS t(s) ORDER BY s ON CONFLICT DO NOTHING"),
                     [registeredSkus.sorted()])
             }
             let touchedSkus = registeredSkus.union(movementSkus).sorted()
             if !touchedSkus.isEmpty {
                 try await Self.lockSkus(touchedSkus, into: &state, tx: tx)
                 for row in try await tx.query(
-                    PostgresStatement(name: "stockstore_stock_levels", sql: "SELECT sku, warehouse, on_hand FROM stock_levels WHERE sku = ANY($1::text[])"), [touchedSkus])
+                    PostgresStatement(
+                        name: "stockstore_stock_levels",
+                        sql: "SELECT sku, warehouse, on_hand FROM stock_levels WHERE sku = ANY($1::text[])"), [touchedSkus])
                 {
                     state.levels[
                         LevelKey(sku: try row.decode(String.self, at: 0), warehouse: try row.decode(String.self, at: 1))] =
@@ -208,7 +224,10 @@ struct StockStore: Sendable {
             try await writeBack(initial: initial, final: state, messages: messages, refundOrders: refundOrders, tx: tx)
             if !rejected.isEmpty {
                 // A rejected message may be replayed once the cause is fixed: it must not count as applied.
-                try await tx.query(PostgresStatement(name: "stockstore_processed_delete", sql: "DELETE FROM processed_messages WHERE message_id = ANY($1::text[])"), [rejected])
+                try await tx.query(
+                    PostgresStatement(
+                        name: "stockstore_processed_delete",
+                        sql: "DELETE FROM processed_messages WHERE message_id = ANY($1::text[])"), [rejected])
             }
 
             // 7. New versions, their history and the outbox.
@@ -238,37 +257,49 @@ struct StockStore: Sendable {
         }
         if !orderRows.isEmpty {
             try await tx.query(
-                PostgresStatement(name: "stockstore_orders_upsert", sql: """
-                INSERT INTO orders (shop, order_id, updated_at_ms, cancelled, triggered_at_ms)
-                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::boolean[], $5::bigint[])
-                ON CONFLICT (shop, order_id) DO UPDATE
-                SET updated_at_ms = excluded.updated_at_ms, cancelled = excluded.cancelled,
-                    triggered_at_ms = excluded.triggered_at_ms
-                """),
-                [orderRows.map(\.0.shop), orderRows.map(\.0.orderId), orderRows.map(\.1.updatedAtMillis),
-                 orderRows.map(\.1.cancelled), orderRows.map(\.1.triggeredAtMillis)])
+                PostgresStatement(
+                    name: "stockstore_orders_upsert",
+                    sql: """
+                        INSERT INTO orders (shop, order_id, updated_at_ms, cancelled, triggered_at_ms)
+                        SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::boolean[], $5::bigint[])
+                        ON CONFLICT (shop, order_id) DO UPDATE
+                        SET updated_at_ms = excluded.updated_at_ms, cancelled = excluded.cancelled,
+                            triggered_at_ms = excluded.triggered_at_ms
+                        """),
+                [
+                    orderRows.map(\.0.shop), orderRows.map(\.0.orderId), orderRows.map(\.1.updatedAtMillis),
+                    orderRows.map(\.1.cancelled), orderRows.map(\.1.triggeredAtMillis),
+                ])
         }
         if !lineRows.isEmpty {
             try await tx.query(
-                PostgresStatement(name: "stockstore_lines_upsert", sql: """
-                INSERT INTO order_lines (shop, order_id, line_id, sku, quantity, current_quantity, shipped,
-                                         refund_cancelled, reserved)
-                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
-                                     $7::bigint[], $8::bigint[], $9::bigint[])
-                ON CONFLICT (shop, order_id, line_id) DO UPDATE
-                SET sku = excluded.sku, quantity = excluded.quantity, current_quantity = excluded.current_quantity,
-                    shipped = excluded.shipped, refund_cancelled = excluded.refund_cancelled,
-                    reserved = excluded.reserved
-                """),
-                [lineRows.map(\.0.shop), lineRows.map(\.0.orderId), lineRows.map(\.1), lineRows.map(\.2.sku),
-                 lineRows.map(\.2.quantity), lineRows.map(\.2.currentQuantity), lineRows.map(\.2.shipped),
-                 lineRows.map(\.2.refundCancelled), lineRows.map(\.2.reserved)])
+                PostgresStatement(
+                    name: "stockstore_lines_upsert",
+                    sql: """
+                        INSERT INTO order_lines (shop, order_id, line_id, sku, quantity, current_quantity, shipped,
+                                                 refund_cancelled, reserved)
+                        SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
+                                             $7::bigint[], $8::bigint[], $9::bigint[])
+                        ON CONFLICT (shop, order_id, line_id) DO UPDATE
+                        SET sku = excluded.sku, quantity = excluded.quantity, current_quantity = excluded.current_quantity,
+                            shipped = excluded.shipped, refund_cancelled = excluded.refund_cancelled,
+                            reserved = excluded.reserved
+                        """),
+                [
+                    lineRows.map(\.0.shop), lineRows.map(\.0.orderId), lineRows.map(\.1), lineRows.map(\.2.sku),
+                    lineRows.map(\.2.quantity), lineRows.map(\.2.currentQuantity), lineRows.map(\.2.shipped),
+                    lineRows.map(\.2.refundCancelled), lineRows.map(\.2.reserved),
+                ])
         }
         let newRefunds = state.refunds.subtracting(initial.refunds)
         if !newRefunds.isEmpty {
             let list = Array(newRefunds)
             try await tx.query(
-                PostgresStatement(name: "stockstore_refunds_insert", sql: "INSERT INTO refunds (shop, refund_id, order_id) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])"),
+                PostgresStatement(
+                    name: "stockstore_refunds_insert",
+                    sql:
+                        "INSERT INTO refunds (shop, refund_id, order_id) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])"
+                ),
                 [list.map(\.shop), list.map(\.refundId), list.map { refundOrders[$0] ?? 0 }])
         }
 
@@ -276,11 +307,13 @@ struct StockStore: Sendable {
         let levelRows = state.levels.filter { initial.levels[$0.key] != $0.value }.sorted { $0.key < $1.key }
         if !levelRows.isEmpty {
             try await tx.query(
-                PostgresStatement(name: "stockstore_levels_upsert", sql: """
-                INSERT INTO stock_levels (sku, warehouse, on_hand)
-                SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-                ON CONFLICT (sku, warehouse) DO UPDATE SET on_hand = excluded.on_hand
-                """), [levelRows.map(\.key.sku), levelRows.map(\.key.warehouse), levelRows.map(\.value)])
+                PostgresStatement(
+                    name: "stockstore_levels_upsert",
+                    sql: """
+                        INSERT INTO stock_levels (sku, warehouse, on_hand)
+                        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+                        ON CONFLICT (sku, warehouse) DO UPDATE SET on_hand = excluded.on_hand
+                        """), [levelRows.map(\.key.sku), levelRows.map(\.key.warehouse), levelRows.map(\.value)])
         }
         // The SKUs' new versions and their history are written with the outbox, in one statement
         // (``writeVersionsAndOutbox(messages:catalogs:computedAtMillis:routes:tx:)``).
@@ -292,15 +325,19 @@ struct StockStore: Sendable {
         if !variantRows.isEmpty {
             let rows = Array(variantRows)
             try await tx.query(
-                PostgresStatement(name: "stockstore_variants_upsert", sql: """
-                INSERT INTO variants (shop, variant_id, product_id, sku, inventory_item_id)
-                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[])
-                ON CONFLICT (shop, variant_id) DO UPDATE
-                SET product_id = excluded.product_id, sku = excluded.sku,
-                    inventory_item_id = excluded.inventory_item_id, updated_at = now()
-                """),
-                [rows.map(\.key.shop), rows.map(\.key.variantId), rows.map(\.value.productId), rows.map(\.value.sku),
-                 rows.map(\.value.inventoryItemId)])
+                PostgresStatement(
+                    name: "stockstore_variants_upsert",
+                    sql: """
+                        INSERT INTO variants (shop, variant_id, product_id, sku, inventory_item_id)
+                        SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[])
+                        ON CONFLICT (shop, variant_id) DO UPDATE
+                        SET product_id = excluded.product_id, sku = excluded.sku,
+                            inventory_item_id = excluded.inventory_item_id, updated_at = now()
+                        """),
+                [
+                    rows.map(\.key.shop), rows.map(\.key.variantId), rows.map(\.value.productId), rows.map(\.value.sku),
+                    rows.map(\.value.inventoryItemId),
+                ])
         }
     }
 
@@ -356,7 +393,7 @@ struct StockStore: Sendable {
 
     /// Keeps exporters' write reports (a repeated report changes nothing).
     func record(_ reports: [WriteReport]) async throws {
-        let rows = reports.flatMap { r in r.writes.map { (r.shop, $0, $0.idempotencyKey ?? r.idempotencyKey) } }
+        let rows = reports.flatMap { r in r.writes.map { (r.shop.description, $0, $0.idempotencyKey ?? r.idempotencyKey) } }
         guard !rows.isEmpty else { return }
         try await db.query(
             """
@@ -364,8 +401,10 @@ struct StockStore: Sendable {
             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[])
             ON CONFLICT DO NOTHING
             """,
-            [rows.map(\.1.sku), rows.map(\.0), rows.map(\.1.version), rows.map(\.1.value), rows.map(\.1.writtenAtMillis),
-             rows.map(\.1.firstReceivedAtMillis), rows.map(\.2)])
+            [
+                rows.map(\.1.sku), rows.map(\.0), rows.map(\.1.version), rows.map(\.1.value), rows.map(\.1.writtenAtMillis),
+                rows.map(\.1.firstReceivedAtMillis), rows.map(\.2),
+            ])
     }
 
     // MARK: Queries

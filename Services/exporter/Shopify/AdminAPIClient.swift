@@ -130,7 +130,12 @@ struct AdminAPIClient: Sendable {
         self.timeout = timeout
         timers = Dictionary(
             uniqueKeysWithValues: ["set_quantities", "levels", "variants", "locations"].map {
-                ($0, Metrics.Timer(label: "stockwire_exporter_admin_api_seconds", dimensions: [("shop", shop.domain), ("operation", $0)]))
+                (
+                    $0,
+                    Metrics.Timer(
+                        label: "stockwire_exporter_admin_api_seconds",
+                        dimensions: [("shop", shop.domain.description), ("operation", $0)])
+                )
             })
     }
 
@@ -191,7 +196,8 @@ struct AdminAPIClient: Sendable {
     /// The variants whose SKU is exactly `sku` (Shopify's search may match more loosely).
     func variants(sku: String) async throws -> ([Variant], CostReport?) {
         let escaped = sku.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        let (data, status) = try await call("variants", Self.variantsQuery, variables: ["first": 10, "query": "sku:\"\(escaped)\""])
+        let (data, status) = try await call(
+            "variants", Self.variantsQuery, variables: ["first": 10, "query": "sku:\"\(escaped)\""])
         let nodes = ((data["productVariants"] as? [String: Any])?["nodes"] as? [[String: Any]]) ?? []
         let variants = nodes.compactMap { n -> Variant? in
             guard let variant = Self.variant(n), variant.sku == sku else { return nil }
@@ -296,7 +302,9 @@ struct AdminAPIClient: Sendable {
         if let errors = object["errors"] as? [[String: Any]], !errors.isEmpty {
             let codes = errors.compactMap { ($0["extensions"] as? [String: Any])?["code"] as? String }
             if codes.contains("THROTTLED") { throw Failure.throttled(retryAfter: nil, status: status) }
-            if let costly = errors.first(where: { ($0["extensions"] as? [String: Any])?["code"] as? String == "MAX_COST_EXCEEDED" }) {
+            if let costly = errors.first(where: {
+                ($0["extensions"] as? [String: Any])?["code"] as? String == "MAX_COST_EXCEEDED"
+            }) {
                 throw Failure.tooCostly(cost: ((costly["extensions"] as? [String: Any])?["cost"] as? NSNumber)?.doubleValue)
             }
             let messages = errors.compactMap { $0["message"] as? String }.joined(separator: "; ")
