@@ -98,6 +98,8 @@ let package = Package(
 
         // MARK: Tools
         .target(name: "Toolbox", path: "Tools/Toolbox"),
+        // The scenario runner's JSON reports: the runner writes them, the end-to-end tests read the same types.
+        .target(name: "ScenarioReports", path: "Tools/ScenarioReports"),
         .target(
             name: "ShopifySchema", dependencies: ["CZlib"], path: "Tools/ShopifySchema",
             exclude: ["Resources/SOURCE.md", "README.md"], resources: [.copy("Resources/admin_2026-04.json.gz")]),
@@ -122,6 +124,7 @@ let package = Package(
             name: "stockwire-scenario",
             dependencies: [
                 "ShopifySimulator", "Postgres", "AMQP", "BrokerBench", "NetworkFaults", "Contracts", "StockCore", "Toolbox",
+                "ScenarioReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -168,7 +171,8 @@ let package = Package(
             name: "AMQPTests",
             dependencies: ["AMQP", "NetworkFaults", "StockwireTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
-            name: "PostgresTests", dependencies: ["Postgres", "StockwireTestSupport", .product(name: "Logging", package: "swift-log")]),
+            name: "PostgresTests",
+            dependencies: ["Postgres", "StockwireTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SigningTests", dependencies: ["Signing"]),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts", "StockwireTestSupport"]),
         .testTarget(name: "ShopifySchemaTests", dependencies: ["ShopifySchema", "exporter"]),
@@ -195,7 +199,7 @@ let package = Package(
                 "StockwireTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["StockwireTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ScenarioReports", "StockwireTestSupport"]),
         .testTarget(
             name: "CalculatorTests",
             dependencies: [

@@ -31,7 +31,7 @@ enum CalculatorApplication {
             configuration: try configuration.broker.configuration(connectionName: "calculator"),
             topology: configuration.topology, logger: logger)
         let routes = OutboxRoutes(
-            availabilityExchange: configuration.availabilityExchange, catalogExchange: configuration.catalogExchange)
+            availabilityExchange: configuration.names.availabilityExchange, catalogExchange: configuration.names.catalogExchange)
         var guarded = StockStore(db: database, routes: routes)
         guarded.guardDefaults = configuration.guardDefaults
         var guardedRelay = StockStore(db: relayDatabase, routes: routes)
@@ -43,11 +43,12 @@ enum CalculatorApplication {
             configuration: configuration, amqp: amqp, store: guarded, relay: relay,
             metrics: metrics, logger: logger)
         let requests = RequestConsumer(
-            queue: configuration.requestQueue, amqp: amqp,
-            republisher: AvailabilityRepublisher(amqp: amqp, store: StockStore(db: relayDatabase, routes: routes), logger: logger),
+            queue: configuration.names.requestQueue, amqp: amqp,
+            republisher: AvailabilityRepublisher(
+                amqp: amqp, store: StockStore(db: relayDatabase, routes: routes), logger: logger),
             logger: logger)
         let writes = WriteReportConsumer(
-            queue: configuration.writesQueue, amqp: amqp, store: guardedRelay, relay: relay, logger: logger)
+            queue: configuration.names.writesQueue, amqp: amqp, store: guardedRelay, relay: relay, logger: logger)
         return Parts(
             broker: BrokerService(connection: amqp), processor: processor, requests: requests, writes: writes,
             guardReview: GuardReview(interval: configuration.guardReview, store: guardedRelay, relay: relay, logger: logger),
@@ -72,8 +73,9 @@ enum CalculatorApplication {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: parts.broker),
-            .init(service: parts.processor, successTerminationBehavior: .gracefullyShutdownGroup,
-                  failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(
+                service: parts.processor, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: parts.requests),
             .init(service: parts.writes),
             .init(service: parts.guardReview),
@@ -84,7 +86,7 @@ enum CalculatorApplication {
                 .init(
                     service: Reconciliation(
                         interval: interval, republisher: parts.requests.republisher,
-                        availabilityExchange: configuration.availabilityExchange, db: parts.relayDatabase, logger: logger)))
+                        availabilityExchange: configuration.names.availabilityExchange, db: parts.relayDatabase, logger: logger)))
         }
         return ServiceGroup(
             configuration: .init(

@@ -19,23 +19,15 @@ struct CalculatorConfiguration: Sendable {
     /// Ops server address (`STOCKWIRE_CALCULATOR_OPS_HOST`, `STOCKWIRE_CALCULATOR_OPS_PORT`).
     var opsHost = "0.0.0.0"
     var opsPort = 9102
-    /// The queue consumed (`STOCKWIRE_CALCULATOR_QUEUE`); tests use their own.
-    var queue = StockwireTopology.calculatorQueue
-    /// The exchange the queue is bound to (`STOCKWIRE_EVENTS_EXCHANGE`).
-    var eventsExchange = StockwireTopology.eventsExchange
-    /// Where availability goes (`STOCKWIRE_AVAILABILITY_EXCHANGE`).
-    var availabilityExchange = StockwireTopology.availabilityExchange
-    /// Where the SKU ↔ variant map goes (`STOCKWIRE_CATALOG_EXCHANGE`).
-    var catalogExchange = StockwireTopology.catalogExchange
-    /// Operator requests (`exporter resync <shop>`) the calculator answers (`STOCKWIRE_CALCULATOR_REQUESTS_QUEUE`).
-    var requestQueue = StockwireTopology.calculatorRequestsQueue
-    /// Where poison messages go (`STOCKWIRE_DEAD_EXCHANGE`).
-    var deadExchange = StockwireTopology.deadExchange
+    /// The broker names the calculator declares and uses; tests use their own. The queue consumed
+    /// (`STOCKWIRE_CALCULATOR_QUEUE`), the exchange it is bound to (`STOCKWIRE_EVENTS_EXCHANGE`), where availability
+    /// goes (`STOCKWIRE_AVAILABILITY_EXCHANGE`), where the SKU ↔ variant map goes (`STOCKWIRE_CATALOG_EXCHANGE`),
+    /// operator requests (`exporter resync <shop>`) the calculator answers (`STOCKWIRE_CALCULATOR_REQUESTS_QUEUE`),
+    /// where poison messages go (`STOCKWIRE_DEAD_EXCHANGE`), and the exporters' write reports (for `explain`): their
+    /// exchange and the queue the calculator keeps them from.
+    var names = StockwireTopology.CalculatorNames()
     /// How often the relay looks for unpublished outbox rows (`STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS`).
     var relayInterval: Duration = .seconds(2)
-    /// Exporters' write reports: the exchange and the queue the calculator keeps them from (for `explain`).
-    var writesExchange = StockwireTopology.writesExchange
-    var writesQueue = StockwireTopology.calculatorWritesQueue
     /// Interval of the periodic reconciliation (`STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S`, default an hour); nil =
     /// off.
     var reconcileInterval: Duration? = .seconds(3600)
@@ -59,18 +51,7 @@ struct CalculatorConfiguration: Sendable {
     var prefetch: UInt16 { UInt16(clamping: batchSize * (pipelineDepth + 1)) }
 
     /// The topology to declare: the shared one, under this configuration's names.
-    var topology: [AMQPTopology] {
-        var n = StockwireTopology.CalculatorNames()
-        n.queue = queue
-        n.eventsExchange = eventsExchange
-        n.deadExchange = deadExchange
-        n.availabilityExchange = availabilityExchange
-        n.catalogExchange = catalogExchange
-        n.requestQueue = requestQueue
-        n.writesExchange = writesExchange
-        n.writesQueue = writesQueue
-        return StockwireTopology.calculator(n)
-    }
+    var topology: [AMQPTopology] { StockwireTopology.calculator(names) }
 
     /// Applies environment variables over the defaults.
     static func fromEnvironment() throws -> CalculatorConfiguration {
@@ -81,19 +62,23 @@ struct CalculatorConfiguration: Sendable {
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_PIPELINE") { c.pipelineDepth = v }
         if let v = Environment.string("STOCKWIRE_CALCULATOR_OPS_HOST") { c.opsHost = v }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_OPS_PORT") { c.opsPort = v }
-        if let v = Environment.string("STOCKWIRE_CALCULATOR_QUEUE") { c.queue = v }
-        if let v = Environment.string("STOCKWIRE_EVENTS_EXCHANGE") { c.eventsExchange = v }
-        if let v = Environment.string("STOCKWIRE_AVAILABILITY_EXCHANGE") { c.availabilityExchange = v }
-        if let v = Environment.string("STOCKWIRE_CATALOG_EXCHANGE") { c.catalogExchange = v }
-        if let v = Environment.string("STOCKWIRE_DEAD_EXCHANGE") { c.deadExchange = v }
-        if let v = Environment.string("STOCKWIRE_CALCULATOR_REQUESTS_QUEUE") { c.requestQueue = v }
+        if let v = Environment.string("STOCKWIRE_CALCULATOR_QUEUE") { c.names.queue = v }
+        if let v = Environment.string("STOCKWIRE_EVENTS_EXCHANGE") { c.names.eventsExchange = v }
+        if let v = Environment.string("STOCKWIRE_AVAILABILITY_EXCHANGE") { c.names.availabilityExchange = v }
+        if let v = Environment.string("STOCKWIRE_CATALOG_EXCHANGE") { c.names.catalogExchange = v }
+        if let v = Environment.string("STOCKWIRE_DEAD_EXCHANGE") { c.names.deadExchange = v }
+        if let v = Environment.string("STOCKWIRE_CALCULATOR_REQUESTS_QUEUE") { c.names.requestQueue = v }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_RELAY_INTERVAL_MS") { c.relayInterval = .milliseconds(v) }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_DEDUPE_DAYS") { c.dedupeRetentionDays = v }
-        if let v = try Environment.int("STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S") { c.reconcileInterval = v > 0 ? .seconds(v) : nil }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S") {
+            c.reconcileInterval = v > 0 ? .seconds(v) : nil
+        }
         c.crashAfterCommit = Environment.string("STOCKWIRE_CALCULATOR_CRASH_AFTER_COMMIT") == "1"
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_GUARD_THRESHOLD") { c.guardDefaults.threshold = Int64(v) }
-        if let v = Environment.string("STOCKWIRE_CALCULATOR_GUARD_SHOPS") { c.guardDefaults.shops = Self.shopList(v) }
-        if let v = try Environment.int("STOCKWIRE_CALCULATOR_GUARD_REBALANCE_S") { c.guardDefaults.rebalanceAfterMillis = Int64(v) * 1000 }
+        if let v = Environment.string("STOCKWIRE_CALCULATOR_GUARD_SHOPS") { c.guardDefaults.shops = try Self.shopList(v) }
+        if let v = try Environment.int("STOCKWIRE_CALCULATOR_GUARD_REBALANCE_S") {
+            c.guardDefaults.rebalanceAfterMillis = Int64(v) * 1000
+        }
         if let v = try Environment.int("STOCKWIRE_CALCULATOR_GUARD_DEMAND_HALF_LIFE_S") {
             c.guardDefaults.demandHalfLifeMillis = Int64(v) * 1000
         }
@@ -101,15 +86,22 @@ struct CalculatorConfiguration: Sendable {
         return c
     }
 
-    /// `a.myshopify.com, b.myshopify.com` → the domains, sorted, without blanks or repeats.
-    static func shopList(_ text: String) -> [String] {
-        Array(Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })).sorted()
+    /// `a.myshopify.com, B.myshopify.com` → the domains, normalised as ingest normalises Shopify's header (the guard's
+    /// shares are keyed by that), sorted, without blanks or repeats; an entry that is no domain is an error.
+    static func shopList(_ text: String) throws -> [String] {
+        let entries = text.split(separator: ",").filter { !$0.allSatisfy(\.isWhitespace) }
+        do {
+            return Set(try entries.map { try ShopDomain($0) }).sorted().map(\.description)
+        } catch {
+            throw ConfigurationError("STOCKWIRE_CALCULATOR_GUARD_SHOPS / --guard-shops: \(error)")
+        }
     }
 
     /// Checks ranges; errors name the setting.
     func validate() throws {
         guard guardDefaults.threshold >= 0 else {
-            throw ConfigurationError("STOCKWIRE_CALCULATOR_GUARD_THRESHOLD / --guard-threshold=\(guardDefaults.threshold) must be 0 (off) or more")
+            throw ConfigurationError(
+                "STOCKWIRE_CALCULATOR_GUARD_THRESHOLD / --guard-threshold=\(guardDefaults.threshold) must be 0 (off) or more")
         }
         if guardDefaults.threshold > 0, guardDefaults.shops.isEmpty {
             throw ConfigurationError(

@@ -101,7 +101,7 @@ struct Exporter: AsyncParsableCommand {
             }
             let connection = AMQPConnection(
                 configuration: try broker.configuration(connectionName: "exporter"),
-                topology: StockwireTopology.exporter(shops: shops.map(\.domain)), logger: logger)
+                topology: StockwireTopology.exporter(shops: shops.map(\.domain.description)), logger: logger)
             let app = ExporterApplication(shops: shops, connection: connection, tuning: tuning, logger: logger)
             let ops = OpsServer.application(
                 host: opsHost ?? Environment.string("STOCKWIRE_EXPORTER_OPS_HOST") ?? "127.0.0.1",
@@ -109,9 +109,11 @@ struct Exporter: AsyncParsableCommand {
             ) { await app.readiness() }
             logger.info(
                 "exporter starting",
-                metadata: ["shops": "\(shops.map(\.domain).joined(separator: ","))", "broker": "\(broker.redactedURL)"])
+                metadata: [
+                    "shops": "\(shops.map(\.domain.description).joined(separator: ","))", "broker": "\(broker.redactedURL)",
+                ])
             for shop in shops {
-                if let warning = ShopifyAPIVersion(shop.apiVersion)?.supportWarning(shop: shop.domain, now: Date()) {
+                if let warning = ShopifyAPIVersion(shop.apiVersion)?.supportWarning(shop: shop.domain.description, now: Date()) {
                     logger.warning("\(warning)")
                 }
             }

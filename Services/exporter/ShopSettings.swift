@@ -1,10 +1,14 @@
+import Contracts
 import Foundation
 import ServiceKit
 
 /// One connected shop, as configured.
 struct ShopSettings: Sendable, Equatable, Decodable {
-    /// `name.myshopify.com`.
-    var domain: String
+    /// `name.myshopify.com`, normalised as ingest normalises Shopify's header: everything the calculator sends a shop
+    /// (its share under the guard, its own sales, its catalog messages) is keyed by that domain. A shops file with
+    /// `Acme.myshopify.com` once wrote that shop nothing of its share (0 under the guard) and missed its catalog
+    /// messages.
+    var domain: ShopDomain
     /// Admin API base URL; `https://<domain>` unless set (the simulator serves shops under a path).
     var adminURL: String
     /// File holding the Admin API access token; read again on every 401 so a rotated token is picked up.
@@ -19,12 +23,11 @@ struct ShopSettings: Sendable, Equatable, Decodable {
         case apiVersion = "api_version"
     }
 
-    /// `domain` is kept trimmed and lower-case, as ingest keeps it: everything the calculator sends a shop (its share
-    /// under the guard, its own sales, its catalog messages) is keyed by the domain ingest read from Shopify's
-    /// headers. A shops file with `Acme.myshopify.com` wrote that shop nothing of its share (0 under the guard) and
-    /// missed its catalog messages.
-    init(domain: String, adminURL: String? = nil, tokenFile: String, locationId: String? = nil, apiVersion: String = ShopifyAPIVersion.pinned.description) {
-        let domain = domain.trimmingCharacters(in: .whitespaces).lowercased()
+    /// A shop; the Admin API is at `https://<domain>` unless `adminURL` says otherwise.
+    init(
+        domain: ShopDomain, adminURL: String? = nil, tokenFile: String, locationId: String? = nil,
+        apiVersion: String = ShopifyAPIVersion.pinned.description
+    ) {
         self.domain = domain
         self.adminURL = adminURL ?? "https://\(domain)"
         self.tokenFile = tokenFile
@@ -34,7 +37,8 @@ struct ShopSettings: Sendable, Equatable, Decodable {
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let domain = try c.decode(String.self, forKey: .domain)
+        // Not ShopDomain's own decoding: its error names the domain without the JSON decoder's wrapping.
+        let domain = try ShopDomain(try c.decode(String.self, forKey: .domain))
         self.init(
             domain: domain, adminURL: try c.decodeIfPresent(String.self, forKey: .adminURL),
             tokenFile: try c.decode(String.self, forKey: .tokenFile),
@@ -53,21 +57,20 @@ struct ShopSettings: Sendable, Equatable, Decodable {
         let shops: [ShopSettings]
         do {
             shops = try JSONDecoder().decode([ShopSettings].self, from: data)
+        } catch let error as ContractError {
+            throw ConfigurationError("shops file \(path): \(error)")
         } catch {
             throw ConfigurationError(
                 "shops file \(path) is not a JSON array of {\"domain\", \"token_file\", \"admin_url\"?, \"location_id\"?, \"api_version\"?}: \(error)"
             )
         }
         guard !shops.isEmpty else { throw ConfigurationError("shops file \(path) lists no shop") }
-        var seen = Set<String>()
+        var seen = Set<ShopDomain>()
         for shop in shops {
-            guard shop.domain.hasSuffix(".myshopify.com") || shop.domain.contains(".") else {
-                throw ConfigurationError("shops file \(path): '\(shop.domain)' is not a shop domain like name.myshopify.com")
-            }
             guard seen.insert(shop.domain).inserted else {
                 throw ConfigurationError("shops file \(path): \(shop.domain) is listed twice")
             }
-            if let problem = ShopifyAPIVersion.problem(shop.apiVersion, shop: shop.domain) {
+            if let problem = ShopifyAPIVersion.problem(shop.apiVersion, shop: shop.domain.description) {
                 throw ConfigurationError("shops file \(path): \(problem)")
             }
         }

@@ -30,7 +30,8 @@ extension ShopWriter {
                     sku: m.sku, version: m.version, value: q.quantity, writtenAtMillis: now,
                     firstReceivedAtMillis: m.firstReceivedAtMillis,
                     heldBack: guarded ? heldBack[q.inventoryItemId] ?? 0 : nil,
-                    soldTotal: guarded ? soldSeen[m.sku] ?? m.soldTotals?[shop.domain] ?? 0 : nil, idempotencyKey: key))
+                    soldTotal: guarded ? soldSeen[m.sku] ?? m.soldTotals?[shop.domain.description] ?? 0 : nil, idempotencyKey: key
+                ))
         }
         guard !writes.isEmpty else { return }
         unreported.append(contentsOf: writes)
@@ -46,7 +47,7 @@ extension ShopWriter {
         guard let body = try? WriteReport(shop: shop.domain, writes: unreported).json() else { return }
         metrics.reports.increment()
         let message = AMQPMessage(
-            exchange: StockwireTopology.writesExchange, routingKey: shop.domain, body: body,
+            exchange: StockwireTopology.writesExchange, routingKey: shop.domain.description, body: body,
             properties: WriteReport.properties(), mandatory: false)
         let connection = connection
         let logger = logger
@@ -68,7 +69,7 @@ extension ShopWriter {
         logger.warning("item not written: \(why)", metadata: ["sku": "\(sku)", "reason": "\(reason.rawValue)"])
         Counter(
             label: "stockwire_exporter_unprotectable_items_total",
-            dimensions: [("shop", shop.domain), ("reason", reason.rawValue)]
+            dimensions: [("shop", shop.domain.description), ("reason", reason.rawValue)]
         )
         .increment()
     }
@@ -80,7 +81,7 @@ extension ShopWriter {
             metadata: ["sku": "\(sku)"])
         Counter(
             label: "stockwire_exporter_unprotectable_items_total",
-            dimensions: [("shop", shop.domain), ("reason", "continue_selling")]
+            dimensions: [("shop", shop.domain.description), ("reason", "continue_selling")]
         )
         .increment()
     }

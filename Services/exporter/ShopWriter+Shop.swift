@@ -99,7 +99,7 @@ extension ShopWriter {
                 logger.error("\(message)", metadata: ["state": "\(state)"])
             }
             metrics.paused.record(1)
-            Counter(label: "stockwire_exporter_shop_refusals_total", dimensions: [("shop", shop.domain), ("state", state)])
+            Counter(label: "stockwire_exporter_shop_refusals_total", dimensions: [("shop", shop.domain.description), ("state", state)])
                 .increment()
             return (try? await Task.sleep(for: wait)) != nil
         }
@@ -300,7 +300,7 @@ extension ShopWriter {
     /// Moves deliveries to this shop's dead-letter queue with the reason, then acknowledges them. When the
     /// broker cannot take them now they stay unacknowledged, so they come back rather than vanish.
     func deadLetter(_ deliveries: [AMQPDelivery], reason: String) async {
-        let queue = StockwireTopology.exporterQueue(shop: shop.domain)
+        let queue = StockwireTopology.exporterQueue(shop: shop.domain.description)
         // A delivery whose subscription ended is back in the queue: dead-lettering it too would file it twice.
         for delivery in deliveries where delivery.isLive {
             var properties = delivery.properties

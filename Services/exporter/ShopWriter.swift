@@ -90,12 +90,13 @@ actor ShopWriter {
         self.locationId = shop.locationId
         self.policy = Self.callPolicy(shop: shop, tuning: tuning)
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        self.metrics = ShopMetrics(shop: shop.domain)
+        self.metrics = ShopMetrics(shop: shop.domain.description)
     }
 
     /// Runs until cancelled: one task takes deliveries, one writes.
     nonisolated func run() async throws {
-        let consumer = connection.consume(queue: StockwireTopology.exporterQueue(shop: shop.domain), prefetch: tuning.prefetch)
+        let consumer = connection.consume(
+            queue: StockwireTopology.exporterQueue(shop: shop.domain.description), prefetch: tuning.prefetch)
         await attach(consumer)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -192,7 +193,7 @@ actor ShopWriter {
         let resync = flag != nil
         if resync { metrics.resyncs.increment() }
         let outcome = state.receive(
-            message, token: delivery, shop: shop.domain, resync: resync,
+            message, token: delivery, shop: shop.domain.description, resync: resync,
             reconcile: flag?.stringValue == StockwireTopology.resyncReconcile)
         switch outcome {
         case .queued: break
@@ -320,7 +321,7 @@ actor ShopWriter {
                 continue
             }
             if pending.forgetsBelief { items.forEach { state.ledger.forgetBelieved(item: $0) } }
-            entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain)))
+            entries.append(Entry(pending: pending, items: items, target: pending.message.target(for: shop.domain.description)))
         }
         for chunk in Self.chunks(entries, maxItems: tuning.maxBatch) {
             await write(chunk, location: location, readBack: false, lease: lease)
@@ -538,7 +539,7 @@ actor ShopWriter {
                 entries[i].items.forEach { state.ledger.forgetBelieved(item: $0) }
             }
             entries[i].pending = merged
-            entries[i].target = merged.message.target(for: shop.domain)
+            entries[i].target = merged.message.target(for: shop.domain.description)
         }
     }
 

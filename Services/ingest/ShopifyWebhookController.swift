@@ -105,11 +105,14 @@ struct ShopifyWebhookController: Sendable {
         if let declared = request.declaredContentLength, declared > maxBodyBytes { throw .tooLarge(limit: maxBodyBytes) }
         if let unsupported = request.unsupportedMediaType { throw unsupported }
         let headers = Headers(request.headers)
-        guard let shop = headers.shop.map(ShopSecrets.normalize) else {
+        guard let header = headers.shop else {
             throw .unauthorized("unknown_shop", "missing X-Shopify-Shop-Domain")
         }
-        outcome.shop = shop
-        guard let secrets = shops.secrets(forNormalized: shop) else {
+        // Normalised here, once: everything downstream (secrets, the envelope, the calculator's keys) compares the
+        // domain as ShopDomain. A header that is no domain at all is a shop ingest does not know.
+        let domain = try? ShopDomain(header)
+        outcome.shop = domain?.description ?? header.lowercased()
+        guard let shop = domain, let secrets = shops.secrets(for: shop) else {
             throw .unauthorized("unknown_shop", "unknown shop")
         }
         guard let signature = headers.hmac else {

@@ -45,7 +45,7 @@ public struct CatalogMessage: Sendable, Equatable, Codable {
     /// Contract version of this message.
     public var schemaVersion: Int
     /// The shop's `*.myshopify.com` domain.
-    public var shop: String
+    public var shop: ShopDomain
     /// The product.
     public var productId: Int64
     /// The product's `updated_at` (ms since 1970) when Shopify sent it: an older snapshot of the same product
@@ -55,7 +55,7 @@ public struct CatalogMessage: Sendable, Equatable, Codable {
     public var variants: [Variant]
 
     public init(
-        schemaVersion: Int = currentSchemaVersion, shop: String, productId: Int64, updatedAtMillis: Int64?,
+        schemaVersion: Int = currentSchemaVersion, shop: ShopDomain, productId: Int64, updatedAtMillis: Int64?,
         variants: [Variant]
     ) {
         self.schemaVersion = schemaVersion

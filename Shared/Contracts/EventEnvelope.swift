@@ -19,7 +19,7 @@ public struct EventEnvelope: Sendable, Equatable {
     /// Origin of the event.
     public var source: Source
     /// Shop domain (`name.myshopify.com`) for Shopify events; nil for warehouse movements.
-    public var shop: String?
+    public var shop: ShopDomain?
     /// Shopify topic (`orders/create`) or movement kind (`receipt`).
     public var topic: String
     /// Shopify's delivery id (`X-Shopify-Webhook-Id`), or the movement id.
@@ -37,7 +37,7 @@ public struct EventEnvelope: Sendable, Equatable {
 
     /// Creates an envelope.
     public init(
-        source: Source, shop: String?, topic: String, deliveryId: String, eventId: String? = nil,
+        source: Source, shop: ShopDomain?, topic: String, deliveryId: String, eventId: String? = nil,
         triggeredAt: String? = nil, apiVersion: String? = nil, receivedAtMillis: Int64, body: [UInt8]
     ) {
         self.source = source
@@ -54,7 +54,7 @@ public struct EventEnvelope: Sendable, Equatable {
     /// The idempotency key: `<shop>/<webhook id>` or `warehouse/<movement id>`.
     public var messageId: String {
         switch source {
-        case .shopify: return "\(shop ?? "unknown")/\(deliveryId)"
+        case .shopify: return "\(shop?.description ?? "unknown")/\(deliveryId)"
         case .warehouse: return "warehouse/\(deliveryId)"
         }
     }
@@ -91,7 +91,7 @@ public struct EventEnvelope: Sendable, Equatable {
         headers["topic"] = .string(topic)
         headers["delivery-id"] = .string(deliveryId)
         headers["received-at-ms"] = .int64(receivedAtMillis)
-        if let shop { headers["shop"] = .string(shop) }
+        if let shop { headers["shop"] = .string(shop.description) }
         if let eventId { headers["event-id"] = .string(eventId) }
         if let triggeredAt { headers["triggered-at"] = .string(triggeredAt) }
         if let apiVersion { headers["api-version"] = .string(apiVersion) }
@@ -115,8 +115,13 @@ public struct EventEnvelope: Sendable, Equatable {
         guard let topic = h["topic"]?.stringValue, !topic.isEmpty else { throw ContractError("event header 'topic' missing") }
         guard let deliveryId = h["delivery-id"]?.stringValue else { throw ContractError("event header 'delivery-id' missing") }
         guard let received = h["received-at-ms"]?.intValue else { throw ContractError("event header 'received-at-ms' missing") }
+        // An empty header reads as none (the decoder then names the missing shop); anything else must be a domain.
+        var shop: ShopDomain?
+        if let text = h["shop"]?.stringValue, !text.isEmpty {
+            do { shop = try ShopDomain(text) } catch { throw ContractError("event header 'shop': \(error)") }
+        }
         self.init(
-            source: source, shop: h["shop"]?.stringValue, topic: topic, deliveryId: deliveryId,
+            source: source, shop: shop, topic: topic, deliveryId: deliveryId,
             eventId: h["event-id"]?.stringValue, triggeredAt: h["triggered-at"]?.stringValue,
             apiVersion: h["api-version"]?.stringValue, receivedAtMillis: received, body: body)
     }

@@ -15,7 +15,7 @@ public struct ResyncRequest: Sendable, Equatable, Codable {
     /// Contract version of this message.
     public var schemaVersion: Int
     /// The shop domain whose queue receives the availability.
-    public var shop: String
+    public var shop: ShopDomain
     /// When the operator asked (ms since 1970).
     public var requestedAtMillis: Int64
 
@@ -24,7 +24,7 @@ public struct ResyncRequest: Sendable, Equatable, Codable {
     }
 
     /// Creates a request of the current schema version.
-    public init(shop: String, requestedAtMillis: Int64) {
+    public init(shop: ShopDomain, requestedAtMillis: Int64) {
         self.schemaVersion = Self.currentSchemaVersion
         self.shop = shop
         self.requestedAtMillis = requestedAtMillis
@@ -48,7 +48,6 @@ public struct ResyncRequest: Sendable, Equatable, Codable {
         guard r.schemaVersion == currentSchemaVersion else {
             throw ContractError("resync request schema version \(r.schemaVersion) is not supported")
         }
-        guard !r.shop.isEmpty else { throw ContractError("resync request names no shop") }
         return r
     }
 }

@@ -53,7 +53,7 @@ public struct WriteReport: Sendable, Equatable, Codable {
     }
 
     public var schemaVersion: Int
-    public var shop: String
+    public var shop: ShopDomain
     public var writes: [Write]
     /// The `@idempotent` key of the mutation that wrote them, when one mutation wrote them all; nil when the shop
     /// already held every level and no mutation was sent, or when each write carries its own
@@ -61,7 +61,7 @@ public struct WriteReport: Sendable, Equatable, Codable {
     /// own order of writes instead of being placed by the exporter's clock.
     public var idempotencyKey: String?
 
-    public init(shop: String, writes: [Write], idempotencyKey: String? = nil) {
+    public init(shop: ShopDomain, writes: [Write], idempotencyKey: String? = nil) {
         self.schemaVersion = Self.currentSchemaVersion
         self.shop = shop
         self.writes = writes

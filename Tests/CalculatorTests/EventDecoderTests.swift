@@ -6,7 +6,7 @@ import Testing
 @testable import calculator
 
 @Suite struct EventDecoderTests {
-    static func envelope(_ topic: String, _ json: String, shop: String? = "a.myshopify.com", id: String = "d1")
+    static func envelope(_ topic: String, _ json: String, shop: ShopDomain? = "a.myshopify.com", id: String = "d1")
         -> EventEnvelope
     {
         EventEnvelope(
@@ -131,7 +131,7 @@ import Testing
     }
 
     @Test func badInputIsPoisonWithAReason() {
-        func reason(_ topic: String, _ json: String, shop: String? = "a.myshopify.com") -> String? {
+        func reason(_ topic: String, _ json: String, shop: ShopDomain? = "a.myshopify.com") -> String? {
             let e = Self.envelope(topic, json, shop: shop).message()
             if case .poison(let r) = EventDecoder.decode(body: e.body, properties: e.properties) { return r }
             return nil
@@ -140,7 +140,8 @@ import Testing
         #expect(reason("orders/create", #"{"id": 1, "line_items": []}"#)?.contains("updated_at") == true)
         #expect(reason("orders/create", #"{"updated_at": "2024-05-01T12:00:00Z", "line_items": []}"#)?.contains("id") == true)
         #expect(reason("carts/create", "{}")?.contains("unknown topic") == true)
-        #expect(reason("receipt", #"{"movement_id": "m", "sku": "A", "kind": "receipt"}"#, shop: nil)?.contains("quantity") == true)
+        #expect(
+            reason("receipt", #"{"movement_id": "m", "sku": "A", "kind": "receipt"}"#, shop: nil)?.contains("quantity") == true)
         var props = AMQPProperties()
         props.headers = [:]
         if case .poison(let r) = EventDecoder.decode(body: [], properties: props) {

@@ -30,7 +30,7 @@ import Testing
             let republisher = AvailabilityRepublisher(
                 amqp: bench.client, store: StockStore(db: db, routes: .init(availabilityExchange: "", catalogExchange: "")),
                 logger: TestServers.logger, pageSize: 1)
-            let count = try await republisher.publishAll(to: .exchange(bench.configuration.availabilityExchange))
+            let count = try await republisher.publishAll(to: .exchange(bench.configuration.names.availabilityExchange))
             #expect(count == 2, "every SKU, also one that never changed, page by page")
             let deliveries = try await bench.drainAll(bench.availabilityQueue)  // confirmed before publishAll returned
             let messages = try deliveries.map { try AvailabilityMessage.decode($0.body) }
@@ -71,7 +71,7 @@ import Testing
     @Test func aResyncRequestIsAnsweredToThatShopsQueueOnly() async throws {
         try await TestServers.withDatabase { conninfo in
             let bench = try await TestBench(conninfo: conninfo)
-            let id = TestServers.unique("s")
+            let id = TestServers.unique("s").replacingOccurrences(of: "_", with: "-")  // a host name: no "_"
             let (shop, other) = ("\(id)-a.myshopify.com", "\(id)-b.myshopify.com")
             let queues = [shop, other].map { StockwireTopology.exporterQueue(shop: $0) }
             try await bench.client.declare(queues.map { .quorumQueue($0) })
@@ -79,10 +79,10 @@ import Testing
             try await bench.registerSkus(["R1", "R2", "R3"])
             #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM skus") == 3 })
 
-            let request = ResyncRequest(shop: shop, requestedAtMillis: nowMillis())
+            let request = ResyncRequest(shop: try ShopDomain(shop), requestedAtMillis: nowMillis())
             try await bench.client.publish(
                 AMQPMessage(
-                    exchange: "", routingKey: bench.configuration.requestQueue, body: try request.json(),
+                    exchange: "", routingKey: bench.configuration.names.requestQueue, body: try request.json(),
                     properties: AMQPProperties(type: ResyncRequest.messageType)))
             let delivered = try await bench.drain(queues[0], expecting: 3)
             #expect(Set(try delivered.map { try AvailabilityMessage.decode($0.body).sku }) == ["R1", "R2", "R3"])
@@ -93,13 +93,15 @@ import Testing
             try await bench.client.declare([.quorumQueue(marker)])
             try await bench.client.publish(
                 AMQPMessage(
-                    exchange: "", routingKey: bench.configuration.requestQueue,
-                    body: try ResyncRequest(shop: "\(id)-marker.myshopify.com", requestedAtMillis: nowMillis()).json(),
+                    exchange: "", routingKey: bench.configuration.names.requestQueue,
+                    body: try ResyncRequest(shop: ShopDomain("\(id)-marker.myshopify.com"), requestedAtMillis: nowMillis())
+                        .json(),
                     properties: AMQPProperties(type: ResyncRequest.messageType)))
             #expect(try await bench.drain(marker, expecting: 3).count >= 3)
             try? await bench.client.deleteQueue(marker)
             #expect(try await bench.client.queueInfo(queues[1]).messages == 0, "no other shop receives it")
-            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.requestQueue).messages == 0 })
+            #expect(
+                try await eventually { try await bench.client.queueInfo(bench.configuration.names.requestQueue).messages == 0 })
 
             for q in queues { try? await bench.client.deleteQueue(q) }
             await calculator.stop()
@@ -171,7 +173,7 @@ import Testing
             let log = "calctest.log.\(TestServers.unique("l"))"
             try await bench.client.declare([
                 .stream(log, maxAge: "1h", maxLengthBytes: 50_000_000),
-                .binding(queue: log, exchange: bench.configuration.eventsExchange, routingKey: "#"),
+                .binding(queue: log, exchange: bench.configuration.names.eventsExchange, routingKey: "#"),
             ])
             let calculator = try await bench.startCalculator()
             try await bench.registerSkus(["S1", "S2"])
@@ -246,7 +248,7 @@ import Testing
             let log = "calctest.log.\(TestServers.unique("l"))"
             try await bench.client.declare([
                 .stream(log, maxAge: "1h", maxLengthBytes: 50_000_000),
-                .binding(queue: log, exchange: bench.configuration.eventsExchange, routingKey: "#"),
+                .binding(queue: log, exchange: bench.configuration.names.eventsExchange, routingKey: "#"),
             ])
             let calculator = try await bench.startCalculator()
             func order(_ id: Int, quantity: Int, cancelled: Bool = false, second: Int) -> String {
@@ -327,7 +329,7 @@ import Testing
             func round(logger: Logger = TestServers.logger) -> Reconciliation {
                 Reconciliation(
                     interval: .milliseconds(300), republisher: republisher,
-                    availabilityExchange: bench.configuration.availabilityExchange, db: db, logger: logger)
+                    availabilityExchange: bench.configuration.names.availabilityExchange, db: db, logger: logger)
             }
             // Another instance holds the lock: no round runs.
             let other = try await PostgresConnection.connect(conninfo)
@@ -365,17 +367,20 @@ import Testing
             let db = try await PostgresConnection.connect(conninfo)
             let store = StockStore(db: db, routes: .init(availabilityExchange: "", catalogExchange: ""))
             let consumer = WriteReportConsumer(
-                queue: bench.configuration.writesQueue, amqp: bench.client, store: store,
+                queue: bench.configuration.names.writesQueue, amqp: bench.client, store: store,
                 relay: OutboxRelay(amqp: bench.client, store: store, metrics: CalculatorMetrics(), logger: TestServers.logger),
                 logger: TestServers.logger)
             let running = Task { try await consumer.run() }
             func report(_ shop: String, version: Int64, value: Int64, at: Int64) async throws {
                 let body = try WriteReport(
-                    shop: shop, writes: [.init(sku: "W1", version: version, value: value, writtenAtMillis: at, firstReceivedAtMillis: at - 40)]
+                    shop: try ShopDomain(shop),
+                    writes: [
+                        .init(sku: "W1", version: version, value: value, writtenAtMillis: at, firstReceivedAtMillis: at - 40)
+                    ]
                 ).json()
                 try await bench.client.publish(
                     AMQPMessage(
-                        exchange: bench.configuration.writesExchange, routingKey: shop, body: body,
+                        exchange: bench.configuration.names.writesExchange, routingKey: shop, body: body,
                         properties: AMQPProperties(type: WriteReport.messageType)))
             }
             try await report("a.myshopify.com", version: 1, value: 9, at: 1_000_000)
@@ -383,17 +388,23 @@ import Testing
             try await report("b.myshopify.com", version: 2, value: 9, at: 1_000_700)
             try await report("a.myshopify.com", version: 1, value: 9, at: 1_000_000)  // repeated: changes nothing
             try await bench.client.publish(
-                AMQPMessage(exchange: bench.configuration.writesExchange, routingKey: "x", body: Array("nonsense".utf8)))
+                AMQPMessage(exchange: bench.configuration.names.writesExchange, routingKey: "x", body: Array("nonsense".utf8)))
             #expect(try await eventually { try await bench.scalar("SELECT count(*) FROM shop_writes") == 3 })
             let explained = try #require(try await store.explain(sku: "W1", limit: 5))
             #expect(
                 explained.shops == [
-                    .init(shop: "a.myshopify.com", version: 2, value: 8, writtenAtMillis: 1_000_500, firstReceivedAtMillis: 1_000_460),
-                    .init(shop: "b.myshopify.com", version: 2, value: 9, writtenAtMillis: 1_000_700, firstReceivedAtMillis: 1_000_660),
+                    .init(
+                        shop: "a.myshopify.com", version: 2, value: 8, writtenAtMillis: 1_000_500,
+                        firstReceivedAtMillis: 1_000_460),
+                    .init(
+                        shop: "b.myshopify.com", version: 2, value: 9, writtenAtMillis: 1_000_700,
+                        firstReceivedAtMillis: 1_000_660),
                 ])
             #expect(explained.shops.first?.latencyMillis == 40)
             #expect(explained.rendered().contains("a.myshopify.com: 8 (v2)"))
-            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.writesQueue).messages == 0 }, "the unreadable report is dropped, not stuck")
+            #expect(
+                try await eventually { try await bench.client.queueInfo(bench.configuration.names.writesQueue).messages == 0 },
+                "the unreadable report is dropped, not stuck")
             running.cancel()
             await db.close()
             await calculator.stop()
@@ -418,10 +429,13 @@ import Testing
         }
         for row in try await db.query("SELECT sku, warehouse, on_hand FROM stock_levels ORDER BY 1, 2") {
             lines.append(
-                "level \(try row.decode(String.self, at: 0)) \(try row.decode(String.self, at: 1)) \(try row.decode(Int64.self, at: 2))")
+                "level \(try row.decode(String.self, at: 0)) \(try row.decode(String.self, at: 1)) \(try row.decode(Int64.self, at: 2))"
+            )
         }
         for row in try await db.query("SELECT shop, variant_id, sku FROM variants ORDER BY 1, 2") {
-            lines.append("variant \(try row.decode(String.self, at: 0)) \(try row.decode(Int64.self, at: 1)) \(try row.decode(String?.self, at: 2) ?? "-")")
+            lines.append(
+                "variant \(try row.decode(String.self, at: 0)) \(try row.decode(Int64.self, at: 1)) \(try row.decode(String?.self, at: 2) ?? "-")"
+            )
         }
         await db.close()
         return lines
@@ -453,7 +467,7 @@ import Testing
             let calculator = try await bench.startCalculator()
             try await bench.movement(StockMovement(movementId: "early", sku: "LATE", kind: .receipt, quantity: 4))
             var queue = DeadLetterQueue.calculator(
-                queue: bench.configuration.queue, eventsExchange: bench.configuration.eventsExchange,
+                queue: bench.configuration.names.queue, eventsExchange: bench.configuration.names.eventsExchange,
                 connection: bench.client)
             queue.idleTimeout = .seconds(1)
             #expect(try await eventually { try await queue.info().messages == 1 })

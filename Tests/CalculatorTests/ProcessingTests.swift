@@ -2,10 +2,10 @@ import AMQP
 import Contracts
 import Foundation
 import Postgres
-@testable import StockCore
 import StockwireTestSupport
 import Testing
 
+@testable import StockCore
 @testable import calculator
 
 /// The calculator against the real PostgreSQL and RabbitMQ; each test has its own database, queue and exchanges.
@@ -48,7 +48,7 @@ import Testing
             let watch = "calctest.catalog-watch.\(TestServers.unique("c"))"
             try await bench.client.declare([
                 .queue(name: watch, arguments: ["x-queue-type": "quorum"]),
-                .binding(queue: watch, exchange: bench.configuration.catalogExchange, routingKey: "b.myshopify.com"),
+                .binding(queue: watch, exchange: bench.configuration.names.catalogExchange, routingKey: "b.myshopify.com"),
             ])
             let calculator = try await bench.startCalculator()
             let product = """
@@ -62,7 +62,9 @@ import Testing
             let delivered = try await bench.drainAll(watch)
             #expect(!delivered.isEmpty)
             // At least once: the outbox relay may publish a row again before it is marked sent.
-            #expect(Set(delivered.compactMap(\.properties.messageId)).count == 1, "only shop b's catalog reaches a queue bound to shop b")
+            #expect(
+                Set(delivered.compactMap(\.properties.messageId)).count == 1,
+                "only shop b's catalog reaches a queue bound to shop b")
             #expect(try delivered.allSatisfy { try CatalogMessage.decode($0.body).shop == "b.myshopify.com" })
             let first = try #require(delivered.first)
             #expect(first.properties.type == CatalogMessage.messageType)
@@ -143,7 +145,7 @@ import Testing
             #expect(try await bench.drainAll(bench.deadQueue).count == 1)
             await calculator.stop()
             // Nothing was left unacknowledged: after the consumer is gone, the queue is empty.
-            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).messages == 0 })
+            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.names.queue).messages == 0 })
             await bench.tearDown()
         }
     }
@@ -195,7 +197,7 @@ import Testing
             #expect(reasons.contains { $0.contains("unknown SKU 'NOPE'") })
             // A rejected message is not recorded as applied: it can be replayed once the SKU exists.
             #expect(try await bench.scalar("SELECT count(*) FROM processed_messages WHERE message_id = 'warehouse/m2'") == 0)
-            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).messages == 0 })
+            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.names.queue).messages == 0 })
             await calculator.stop()
             await bench.tearDown()
         }
@@ -267,7 +269,9 @@ import Testing
             if !allApplied {
                 // Say where the missing ones are: never consumed, dead-lettered, or consumed and not applied.
                 let db = try await PostgresConnection.connect(bench.conninfo)
-                let applied = Set(try await db.query("SELECT message_id FROM processed_messages").rows.map { try $0.decode(String.self, at: 0) })
+                let applied = Set(
+                    try await db.query("SELECT message_id FROM processed_messages").rows.map { try $0.decode(String.self, at: 0) }
+                )
                 let sessions = try await db.query(
                     """
                     SELECT coalesce(state, '') || ' ' || coalesce(wait_event_type, '-') || '/' || coalesce(wait_event, '-')
@@ -279,13 +283,14 @@ import Testing
                 await db.close()
                 Issue.record("database sessions: \(sessions.joined(separator: "\n"))")
                 let missing = events.map(\.0).filter { !applied.contains($0) }
-                let ready = try await bench.client.queueInfo(bench.configuration.queue)
+                let ready = try await bench.client.queueInfo(bench.configuration.names.queue)
                 let dead = try await bench.client.queueInfo(bench.deadQueue)
                 let where_ =
                     "events queue: \(ready.messages) ready, \(ready.consumers) consumers; dead letters: \(dead.messages)"
-                Issue.record("\(missing.count) of \(events.count) events not applied after 60 s (\(missing.prefix(8))); \(where_)")
+                Issue.record(
+                    "\(missing.count) of \(events.count) events not applied after 60 s (\(missing.prefix(8))); \(where_)")
             }
-            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).messages == 0 })
+            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.names.queue).messages == 0 })
             for sku in skus {
                 let got = try #require(try await bench.stock(sku))
                 let want = model.skus[sku] ?? SkuStock()
@@ -296,7 +301,8 @@ import Testing
             // Lines agree with the SKU totals.
             #expect(
                 try await bench.scalar(
-                    "SELECT count(*) FROM skus s WHERE reserved <> (SELECT coalesce(sum(reserved), 0) FROM order_lines l WHERE l.sku = s.sku)")
+                    "SELECT count(*) FROM skus s WHERE reserved <> (SELECT coalesce(sum(reserved), 0) FROM order_lines l WHERE l.sku = s.sku)"
+                )
                     == 0)
             await first.stop()
             await second.stop()
@@ -346,7 +352,7 @@ import Testing
                 bench.configuration, crashAfterCommit: false, environment: ["STOCKWIRE_CALCULATOR_RECONCILE_INTERVAL_S": "10"])
             defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
             // Running: its consumer is on the queue and an event is applied; the guard review goes round meanwhile.
-            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).consumers == 1 })
+            #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.names.queue).consumers == 1 })
             try await bench.registerSkus(["S"])
             #expect(try await eventually { try await bench.stock("S") != nil })
             // The sleep is the scenario: the periodic services are in their waits when SIGTERM comes.
@@ -359,7 +365,7 @@ import Testing
             if exited {
                 #expect(process.terminationReason == .exit && process.terminationStatus == 0)
                 #expect(ContinuousClock.now - asked < .seconds(5))
-                #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.queue).consumers == 0 })
+                #expect(try await eventually { try await bench.client.queueInfo(bench.configuration.names.queue).consumers == 0 })
             }
             await bench.tearDown()
         }
@@ -379,11 +385,11 @@ import Testing
         var env = ProcessInfo.processInfo.environment
         env["STOCKWIRE_POSTGRES"] = c.postgres
         env["STOCKWIRE_AMQP_URL"] = TestBroker.url
-        env["STOCKWIRE_CALCULATOR_QUEUE"] = c.queue
-        env["STOCKWIRE_EVENTS_EXCHANGE"] = c.eventsExchange
-        env["STOCKWIRE_AVAILABILITY_EXCHANGE"] = c.availabilityExchange
-        env["STOCKWIRE_CATALOG_EXCHANGE"] = c.catalogExchange
-        env["STOCKWIRE_DEAD_EXCHANGE"] = c.deadExchange
+        env["STOCKWIRE_CALCULATOR_QUEUE"] = c.names.queue
+        env["STOCKWIRE_EVENTS_EXCHANGE"] = c.names.eventsExchange
+        env["STOCKWIRE_AVAILABILITY_EXCHANGE"] = c.names.availabilityExchange
+        env["STOCKWIRE_CATALOG_EXCHANGE"] = c.names.catalogExchange
+        env["STOCKWIRE_DEAD_EXCHANGE"] = c.names.deadExchange
         env["STOCKWIRE_CALCULATOR_OPS_PORT"] = "0"
         env["STOCKWIRE_CALCULATOR_OPS_HOST"] = "127.0.0.1"
         env["STOCKWIRE_LOG_LEVEL"] = "warning"

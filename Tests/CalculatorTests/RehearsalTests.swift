@@ -1,8 +1,8 @@
 import Contracts
 import Foundation
-@testable import StockCore
 import Testing
 
+@testable import StockCore
 @testable import calculator
 
 /// The rehearsal of a small hand-made day gives the numbers worked out by hand.
@@ -80,9 +80,10 @@ import Testing
         let interval = try #require(by["interval-1m"])
         #expect((interval.orders_accepted, interval.units_sold, interval.units_oversold) == (4, 6, 3))
 
-        #expect(report.recommendations == [
-            Recommendation(sku: "S", threshold: 2, units_oversold_mirror: 2, units_oversold: 0, units_lost: 0)
-        ])
+        #expect(
+            report.recommendations == [
+                Recommendation(sku: "S", threshold: 2, units_oversold_mirror: 2, units_oversold: 0, units_lost: 0)
+            ])
         #expect(mirror.worst_skus.map(\.sku) == ["S"])
         #expect(mirror.timeline.last?.units_oversold == 2)
     }
@@ -135,7 +136,9 @@ import Testing
 
     // MARK: - Input
 
-    static func body(_ id: Int64, created: String, updated: String, cancelled: String? = nil, sku: String, _ q: Int64, current: Int64? = nil) -> String {
+    static func body(
+        _ id: Int64, created: String, updated: String, cancelled: String? = nil, sku: String, _ q: Int64, current: Int64? = nil
+    ) -> String {
         let cancelledText = cancelled.map { "\"\($0)\"" } ?? "null"
         let currentText = current.map { ",\"current_quantity\":\($0)" } ?? ""
         return """
@@ -147,8 +150,9 @@ import Testing
     @Test func anOrderExportBecomesCheckoutsSpreadOverTheirSecondAndLaterChanges() throws {
         let lines = [
             Self.body(1, created: "2026-11-27T09:00:00-05:00", updated: "2026-11-27T09:00:00-05:00", sku: "S", 1),
-            Self.body(2, created: "2026-11-27T09:00:00-05:00", updated: "2026-11-27T09:05:00-05:00",
-                      cancelled: "2026-11-27T09:05:00-05:00", sku: "S", 2),
+            Self.body(
+                2, created: "2026-11-27T09:00:00-05:00", updated: "2026-11-27T09:05:00-05:00",
+                cancelled: "2026-11-27T09:05:00-05:00", sku: "S", 2),
             Self.body(3, created: "2026-11-27T09:00:01-05:00", updated: "2026-11-27T09:00:01-05:00", sku: "NOPE", 1),
             "{not json",
         ]
@@ -173,10 +177,10 @@ import Testing
 
     @Test func anEventLogExportReadsBackAsTheEventsItKept() throws {
         let envelope = EventEnvelope(
-            source: .shopify, shop: Self.a, topic: "orders/create", deliveryId: "w-1", receivedAtMillis: 1_234,
+            source: .shopify, shop: try ShopDomain(Self.a), topic: "orders/create", deliveryId: "w-1", receivedAtMillis: 1_234,
             body: Array(Self.body(7, created: "2026-11-27T09:00:00Z", updated: "2026-11-27T09:00:00Z", sku: "S", 2).utf8))
         let product = EventEnvelope(
-            source: .shopify, shop: Self.a, topic: "products/update", deliveryId: "w-2", receivedAtMillis: 1_300,
+            source: .shopify, shop: try ShopDomain(Self.a), topic: "products/update", deliveryId: "w-2", receivedAtMillis: 1_300,
             body: Array(#"{"id":1,"variants":[]}"#.utf8))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("rehearsal-\(UUID()).tsv").path
         let data = try SavedEvent.line(envelope) + SavedEvent.line(product) + Array("garbage\n".utf8)

@@ -4,11 +4,11 @@ import Foundation
 import Logging
 import Postgres
 import ServiceKit
-@testable import StockCore
 import StockwireTestSupport
 import Synchronization
 import Testing
 
+@testable import StockCore
 @testable import calculator
 
 /// The calculator's tests against the real PostgreSQL and RabbitMQ (``TestDatabase``, ``TestBroker``): a fresh,
@@ -30,7 +30,7 @@ final class TestBench: Sendable {
     let configuration: CalculatorConfiguration
     let client: AMQPConnection
     let availabilityQueue: String
-    var deadQueue: String { StockwireTopology.deadLetterQueue(of: configuration.queue) }
+    var deadQueue: String { StockwireTopology.deadLetterQueue(of: configuration.names.queue) }
     /// The shop of ``barrier()``'s markers, and the queue its catalog messages arrive on.
     let barrierShop: String
     let barrierQueue: String
@@ -42,35 +42,36 @@ final class TestBench: Sendable {
         var c = CalculatorConfiguration()
         c.postgres = conninfo
         c.broker = BrokerSettings(url: TestBroker.url, passwordFile: nil)
-        c.queue = "calctest.events.\(id)"
-        c.eventsExchange = "calctest.events.\(id)"
-        c.availabilityExchange = "calctest.availability.\(id)"
-        c.catalogExchange = "calctest.catalog.\(id)"
-        c.writesExchange = "calctest.writes.\(id)"
-        c.writesQueue = "calctest.writes.\(id)"
-        c.deadExchange = "calctest.dead.\(id)"
-        c.requestQueue = "calctest.requests.\(id)"
+        c.names.queue = "calctest.events.\(id)"
+        c.names.eventsExchange = "calctest.events.\(id)"
+        c.names.availabilityExchange = "calctest.availability.\(id)"
+        c.names.catalogExchange = "calctest.catalog.\(id)"
+        c.names.writesExchange = "calctest.writes.\(id)"
+        c.names.writesQueue = "calctest.writes.\(id)"
+        c.names.deadExchange = "calctest.dead.\(id)"
+        c.names.requestQueue = "calctest.requests.\(id)"
         c.batchSize = batchSize
         c.pipelineDepth = pipelineDepth
         c.relayInterval = .milliseconds(300)
         configuration = c
         availabilityQueue = "calctest.watch.\(id)"
-        barrierShop = "barrier-\(id).myshopify.com"
+        // A shop domain is a host name: no "_" (ingest would refuse it, and so does the envelope's ShopDomain).
+        barrierShop = "barrier-\(id.replacingOccurrences(of: "_", with: "-")).myshopify.com"
         barrierQueue = "calctest.barrier.\(id)"
         client = try await TestBroker.connect(
             "calc-test-client",
             topology: c.topology + [
                 .queue(name: availabilityQueue, arguments: ["x-queue-type": "quorum"]),
-                .binding(queue: availabilityQueue, exchange: c.availabilityExchange, routingKey: "#"),
+                .binding(queue: availabilityQueue, exchange: c.names.availabilityExchange, routingKey: "#"),
                 .queue(name: barrierQueue, arguments: ["x-queue-type": "quorum"]),
-                .binding(queue: barrierQueue, exchange: c.catalogExchange, routingKey: barrierShop),
+                .binding(queue: barrierQueue, exchange: c.names.catalogExchange, routingKey: barrierShop),
             ], logger: TestServers.logger)
     }
 
     /// Publishes an event as ingest would, to this test's exchange.
     func publish(_ envelope: EventEnvelope) async throws {
         var message = envelope.message()
-        message.exchange = configuration.eventsExchange
+        message.exchange = configuration.names.eventsExchange
         try await client.publish(message, timeout: .seconds(10))
     }
 
@@ -84,7 +85,7 @@ final class TestBench: Sendable {
 
     /// A Shopify webhook event.
     func shopify(
-        _ topic: String, _ json: String, shop: String = "a.myshopify.com", webhookId: String, triggeredAt: String? = nil
+        _ topic: String, _ json: String, shop: ShopDomain = "a.myshopify.com", webhookId: String, triggeredAt: String? = nil
     ) async throws {
         try await publish(
             EventEnvelope(
@@ -94,7 +95,9 @@ final class TestBench: Sendable {
 
     /// Registers SKUs through a products/create event.
     func registerSkus(_ skus: [String], productId: Int64 = 1) async throws {
-        let variants = skus.enumerated().map { #"{"id": \#(productId * 1000 + Int64($0.offset)), "sku": "\#($0.element)", "inventory_item_id": \#(7000 + $0.offset)}"# }
+        let variants = skus.enumerated().map {
+            #"{"id": \#(productId * 1000 + Int64($0.offset)), "sku": "\#($0.element)", "inventory_item_id": \#(7000 + $0.offset)}"#
+        }
         try await shopify(
             "products/create", #"{"id": \#(productId), "variants": [\#(variants.joined(separator: ","))]}"#,
             webhookId: "product-\(productId)")
@@ -171,7 +174,8 @@ final class TestBench: Sendable {
             reader.cancel()
         }
         try await shopify(
-            "products/create", #"{"id": \#(productId), "variants": []}"#, shop: barrierShop, webhookId: "marker-\(productId)")
+            "products/create", #"{"id": \#(productId), "variants": []}"#, shop: try ShopDomain(barrierShop),
+            webhookId: "marker-\(productId)")
         guard try await eventually({ seen.value }) else {
             throw TestFailure("the calculator did not handle the barrier's marker \(productId) within 20 s")
         }
@@ -190,14 +194,16 @@ final class TestBench: Sendable {
     /// Deletes this test's queues and exchanges.
     func tearDown() async {
         for q in [
-            configuration.queue, deadQueue, availabilityQueue, barrierQueue, configuration.requestQueue,
-            configuration.writesQueue,
+            configuration.names.queue, deadQueue, availabilityQueue, barrierQueue, configuration.names.requestQueue,
+            configuration.names.writesQueue,
         ] {
             try? await client.deleteQueue(q)
         }
-        for e in [configuration.eventsExchange, configuration.availabilityExchange, configuration.catalogExchange,
-                  configuration.writesExchange,
-                  configuration.deadExchange] { try? await client.deleteExchange(e) }
+        for e in [
+            configuration.names.eventsExchange, configuration.names.availabilityExchange, configuration.names.catalogExchange,
+            configuration.names.writesExchange,
+            configuration.names.deadExchange,
+        ] { try? await client.deleteExchange(e) }
         await client.close()
     }
 

@@ -1,32 +1,11 @@
 import Foundation
+import ScenarioReports
 import Testing
 
 /// A small Black Friday through the real executables (`stockwire-scenario black-friday`): orders created, edited,
 /// cancelled and refunded in four simulated shops, goods received and orders shipped in the warehouse, with
 /// duplicate and reordered webhook deliveries — then the consistency check.
 @Suite(.serialized) struct BlackFridayEndToEndTests {
-    struct Report: Decodable {
-        struct Consistency: Decodable {
-            var passed: Bool
-            var details: [String]
-            var truthMatchesSent: Bool?
-            var shopsMatchTruth: Bool?
-        }
-        var done: [String: Int]
-        var webhooksAccepted: Int
-        var duplicatesInjected: Int
-        var movementsAccepted: Int
-        var eventsApplied: Int
-        var consistency: Consistency
-        struct CPU: Decodable {
-            var seconds: [String: Double]
-            var machineBusySeconds: Double
-        }
-        var cpu: CPU?
-        struct Histogram: Decodable { var counts: [Int] }
-        var shopWriteAnswers: Histogram?
-    }
-
     @Test func blackFridayMixLeavesTheTruthEqualToWhatWasSentAndEveryShopEqualToTheTruth() async throws {
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("bf-\(UUID().uuidString).json")
         defer {
@@ -43,7 +22,7 @@ import Testing
             ])
         // 0: consistent; 1: the consistency check failed (examined below); anything else: the run broke.
         try #require(status == 0 || status == 1, "scenario failed:\n\(text)")
-        let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: json))
+        let report = try JSONDecoder().decode(BlackFridayReport.self, from: Data(contentsOf: json))
         for kind in ["checkout", "edit", "cancel", "refund", "receipt", "shipment"] {
             #expect((report.done[kind] ?? 0) > 0, "no \(kind) happened:\n\(text)")
         }

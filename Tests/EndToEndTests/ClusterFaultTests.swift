@@ -1,4 +1,5 @@
 import Foundation
+import ScenarioReports
 import Testing
 
 /// Issue #18: Stockwire on the local cluster — three RabbitMQ nodes, a PostgreSQL primary with a synchronous
@@ -14,7 +15,7 @@ struct ClusterFaultTests {
     static let cluster = ["--broker-nodes", "3"]
 
     /// Seconds webhooks were refused, from the injector's note ("webhooks refused (no 2xx) in 0.3 s …"); 0 if none.
-    static func refusedSeconds(_ report: FaultEndToEndTests.Report) throws -> Double {
+    static func refusedSeconds(_ report: FaultRunReport) throws -> Double {
         guard let note = report.events.first(where: { $0.what.hasPrefix("webhooks refused") }) else {
             Issue.record("the run did not report refused webhooks")
             return .infinity

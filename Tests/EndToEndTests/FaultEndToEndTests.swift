@@ -1,4 +1,5 @@
 import Foundation
+import ScenarioReports
 import Testing
 
 /// The reliability suite (RELIABILITY.md) at small sizes: each test runs `stockwire-scenario faults` — a Black
@@ -6,54 +7,6 @@ import Testing
 /// answer promised is lost, nothing is applied twice or from nowhere, no order snapshot or shop goes back to an
 /// older version, every message is accounted for, and the shops equal the truth within 30 s of the fault healing.
 @Suite(.serialized) struct FaultEndToEndTests {
-    struct Report: Decodable {
-        struct Event: Decodable {
-            var t: Double
-            var what: String
-        }
-        struct Load: Decodable {
-            var webhooksAccepted: Int
-            var movementsAccepted: Int
-        }
-        struct Checker: Decodable {
-            struct Writes: Decodable {
-                var applied: Int
-                var versionFromReference: Int
-                var versionFromReports: Int
-            }
-            struct Accounting: Decodable {
-                var published: Int
-                var applied: Int
-                var deadLettered: Int
-                var balanced: Bool
-                var calculatorDeadLetters: [String]
-                var exporterDeadLetters: [String: [String]]
-                var deadLettersAsExpected: Bool
-            }
-            var passed: Bool
-            var failures: [String]
-            var sent: Int
-            var accepted: Int
-            var applied: Int
-            var injectedAccepted: Int
-            var neverAccepted: Int
-            var lost: Int
-            var duplicated: Int
-            var unexpected: Int
-            var rolledBack: Int
-            var staleWrites: Int
-            var writes: Writes
-            var convergenceSeconds: Double
-            var converged: Bool
-            var accounting: Accounting
-            var examples: [String]
-        }
-        var events: [Event]
-        var restarts: [String: Int]
-        var load: Load
-        var checker: Checker
-    }
-
     /// CI's size: 2 shops, 30 SKUs, 60 events/s for 8 s.
     static let small = ["--shops", "2", "--skus", "30", "--rate", "60", "--seconds", "8"]
     /// A multi-shop merchant's size (issue #17): 4 shops, 500 SKUs, 400 events/s for 20 s.
@@ -63,7 +16,7 @@ import Testing
     /// (the test's own debug build unless given).
     func run(
         _ fault: String, port: Int, _ extra: [String] = [], size: [String] = small, build: URL? = nil
-    ) throws -> Report {
+    ) throws -> FaultRunReport {
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("fault-\(fault)-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: json) }
         let (status, text) = try ScenarioRunner.run(
@@ -73,7 +26,7 @@ import Testing
             ] + extra, build: build)
         // 0: the checker passed; 1: it failed (the figures below say how); anything else: the run broke.
         try #require(status == 0 || status == 1, "scenario failed:\n\(text)")
-        let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: json))
+        let report = try JSONDecoder().decode(FaultRunReport.self, from: Data(contentsOf: json))
         let c = report.checker
         let context = Comment(rawValue: "\(c.failures)\n\(c.examples)\n\(text.suffix(4_000))")
         #expect(report.load.webhooksAccepted > 0 && report.load.movementsAccepted > 0, context)

@@ -1,23 +1,11 @@
 import Foundation
+import ScenarioReports
 import Testing
 
 /// Runs the real executables end to end (through `stockwire-scenario`, which starts ingest, calculator and
 /// exporter as processes against the real RabbitMQ and PostgreSQL and two simulated shops) and checks what a
 /// merchant relies on.
 @Suite(.serialized) struct ProductDropEndToEndTests {
-    struct Report: Decodable {
-        struct Consistency: Decodable {
-            var passed: Bool
-            var details: [String]
-        }
-        var sold: Int
-        var oversold: Int
-        var soldPerShop: [String: Int]
-        var stranded: Int
-        var mode: String
-        var consistency: Consistency
-    }
-
     @Test func productDropSellsOutConvergesAndTheTruthMatchesWhatWasSent() async throws {
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("drop-\(UUID().uuidString).json")
         let units = 60
@@ -28,7 +16,7 @@ import Testing
                 "--ingest-port", "18181", "--json", json.path,
             ])
         #expect(status == 0, "scenario failed:\n\(text)")
-        let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: json))
+        let report = try JSONDecoder().decode(ProductDropReport.self, from: Data(contentsOf: json))
         ScenarioRunner.removeReport(json)
         #expect(report.consistency.passed, "\(report.consistency.details)")
         #expect(report.soldPerShop.values.allSatisfy { $0 > 0 }, "both shops sold")
@@ -52,7 +40,7 @@ import Testing
                 "--ingest-port", "18183", "--json", json.path,
             ])
         #expect(status == 0, "scenario failed:\n\(text)")
-        let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: json))
+        let report = try JSONDecoder().decode(ProductDropReport.self, from: Data(contentsOf: json))
         ScenarioRunner.removeReport(json)
         #expect(report.mode == "guard")
         #expect(report.oversold == 0, "the guard let the shops sell \(report.sold) of \(units) units:\n\(text)")

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Contracts
 import Foundation
 import Logging
 import ShopifySimulator
@@ -38,7 +39,8 @@ import Testing
         for i in 0..<230 { _ = try await sim.createVariant(shop: domain, sku: "FILL-\(i)", available: 3) }  // two pages
 
         let shop = ShopSettings(
-            domain: domain, adminURL: sim.adminBaseURL(shop: domain), tokenFile: tokenFile.path, locationId: location)
+            domain: try ShopDomain(domain), adminURL: sim.adminBaseURL(shop: domain), tokenFile: tokenFile.path,
+            locationId: location)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let client = AdminAPIClient(shop: shop, http: http, timeout: .seconds(10))
         var truth: [String: Int64] = ["OK": 5, "TWICE": 2, "DRIFT": 4, "LOW": 3, "ONLY-IN-WAREHOUSE": 7]
@@ -74,19 +76,23 @@ import Testing
     }
 
     @Test func aShopReadyToGoLivePassesAndAMissingLocationOrAnOldVersionFails() {
-        let location = AdminAPIClient.Location(id: "gid://shopify/Location/1", name: "Warehouse", isActive: true, fulfillsOnlineOrders: true)
+        let location = AdminAPIClient.Location(
+            id: "gid://shopify/Location/1", name: "Warehouse", isActive: true, fulfillsOnlineOrders: true)
         let variant = AdminAPIClient.Variant(
             id: "gid://shopify/ProductVariant/1", sku: "A", inventoryItemId: "gid://shopify/InventoryItem/1", tracked: true,
             continueSelling: false, requiresComponents: false)
         var facts = ShopCheck.Facts(
-            shop: "a.myshopify.com", apiVersion: "2026-10", now: Date(timeIntervalSince1970: 1_796_000_000), configuredLocation: nil,
+            shop: "a.myshopify.com", apiVersion: "2026-10", now: Date(timeIntervalSince1970: 1_796_000_000),
+            configuredLocation: nil,
             scopes: .success(ShopCheck.requiredScopes), locations: .success([location]), variants: .success([variant]),
             levels: .success(["gid://shopify/InventoryItem/1": 4]), truth: ["A": 4])
         let ready = ShopCheck.analyze(facts)
         #expect(!ready.failed, "\(ready.text())")
         #expect(ready.findings.allSatisfy { $0.severity == .ok }, "\(ready.text())")
 
-        facts.locations = .success([location, .init(id: "gid://shopify/Location/2", name: "Shop", isActive: true, fulfillsOnlineOrders: true)])
+        facts.locations = .success([
+            location, .init(id: "gid://shopify/Location/2", name: "Shop", isActive: true, fulfillsOnlineOrders: true),
+        ])
         let twoLocations = ShopCheck.analyze(facts)
         #expect(twoLocations.failed && twoLocations.location == nil, "with two locations, location_id must be set")
 

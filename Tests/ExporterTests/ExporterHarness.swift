@@ -41,18 +41,21 @@ final class ExporterHarness: Sendable {
             try "\(token(domain))\n".write(to: tokenFile, atomically: true, encoding: .utf8)
             // configureLocations: the shops file names each shop's location (location_id), as it must once a shop
             // has several.
-            let location = configureLocations
+            let location =
+                configureLocations
                 ? "gid://shopify/Location/\(try await simulator.configuration(shop: domain).locationID)" : nil
             settings.append(
                 ShopSettings(
-                    domain: domain, adminURL: simulator.adminBaseURL(shop: domain), tokenFile: tokenFile.path, locationId: location))
+                    domain: try ShopDomain(domain), adminURL: simulator.adminBaseURL(shop: domain), tokenFile: tokenFile.path,
+                    locationId: location))
         }
         var quiet = Logger(label: "exporter-test")
         quiet.logLevel = .error
         let logger = logger ?? quiet
         let config = try TestBroker.configuration("exporter-test", port: brokerPort)
         let connection = AMQPConnection(
-            configuration: config, topology: StockwireTopology.exporter(
+            configuration: config,
+            topology: StockwireTopology.exporter(
                 shops: domains, availabilityExchange: "test.availability.\(prefix)", catalogExchange: "test.catalog.\(prefix)"),
             logger: logger)
         connection.start()
@@ -99,11 +102,13 @@ final class ExporterHarness: Sendable {
         try await standby.waitUntilConnected(timeout: .seconds(30))
         let app = ExporterApplication(shops: settings, connection: standby, tuning: tuning, logger: logger)
         let task = Task { try await app.run() }
-        return ({
-            task.cancel()
-            _ = try? await task.value
-            await standby.close()
-        }, app)
+        return (
+            {
+                task.cancel()
+                _ = try? await task.value
+                await standby.close()
+            }, app
+        )
     }
 
     /// Stops the first instance (its consumers go away, as when the process dies).
@@ -123,7 +128,8 @@ final class ExporterHarness: Sendable {
     ) async throws {
         let m = AvailabilityMessage(
             sku: sku, available: available, onHand: available, reserved: 0, version: version, causes: ["test/\(version)"],
-            originShop: originShop, originQuantity: originQuantity, shares: shares, soldTotals: shares.map { $0.mapValues { _ in 0 } },
+            originShop: originShop, originQuantity: originQuantity, shares: shares,
+            soldTotals: shares.map { $0.mapValues { _ in 0 } },
             firstReceivedAtMillis: Int64(Date().timeIntervalSince1970 * 1000),
             computedAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
         try await connection.publish(
@@ -138,12 +144,14 @@ final class ExporterHarness: Sendable {
     func publishCatalog(
         shop: String, productId: Int64, updatedAtMillis: Int64? = nil, variants: [CatalogMessage.Variant]
     ) async throws {
-        let m = CatalogMessage(shop: shop, productId: productId, updatedAtMillis: updatedAtMillis, variants: variants)
+        let m = CatalogMessage(
+            shop: try ShopDomain(shop), productId: productId, updatedAtMillis: updatedAtMillis, variants: variants)
         try await connection.publish(
             AMQPMessage(
                 exchange: "test.catalog.\(prefix)", routingKey: shop, body: try m.json(),
                 properties: AMQPProperties(
-                    contentType: "application/json", messageId: "catalog/\(shop)/\(productId)", type: CatalogMessage.messageType)))
+                    contentType: "application/json", messageId: "catalog/\(shop)/\(productId)", type: CatalogMessage.messageType))
+        )
     }
 
     /// A barrier for "nothing else was written", instead of a sleep: a marker SKU, created in each of `shops` (all

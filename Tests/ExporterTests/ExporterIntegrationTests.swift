@@ -1,8 +1,8 @@
 import AMQP
 import Contracts
 import Foundation
-import ShopifySimulator
 import NetworkFaults
+import ShopifySimulator
 import StockwireTestSupport
 import Testing
 
@@ -32,7 +32,9 @@ import Testing
             #expect(writes.count < 100, "1000 changes coalesce to far fewer writes (saw \(writes.count))")
             let versions = writes.compactMap { $0.variables.split(separator: "StockVersion/\(sku)/").last }
                 .compactMap { Int($0.prefix { $0.isNumber }) }
-            #expect(versions == versions.sorted() && Set(versions).count == versions.count, "never an older version after a newer one: \(versions)")
+            #expect(
+                versions == versions.sorted() && Set(versions).count == versions.count,
+                "never an older version after a newer one: \(versions)")
         }
     }
 
@@ -60,7 +62,7 @@ import Testing
         }
         consumer.cancel()
         let r = try #require(report)
-        #expect(r.shop == shop && r.writes.count == 1)
+        #expect(r.shop.description == shop && r.writes.count == 1)
         #expect(r.writes.first?.sku == sku && r.writes.first?.version == 3 && r.writes.first?.value == 12)
         #expect((r.writes.first?.writtenAtMillis ?? 0) >= before)
         // The report names the mutation that wrote it, so the write can be found in the shop's own order.
@@ -418,7 +420,9 @@ import Testing
         let heldKeys = Set(await h.calls(shop, "inventorySetQuantities").dropFirst(before).compactMap(\.idempotencyKey))
         // Its connection is cut; it reconnects at once, and finds the standby owning the queue.
         #expect(proxy.reset() > 0)
-        #expect(try await eventually(timeout: .seconds(10)) { await first.handovers == 1 }, "the first instance never handed the shop over")
+        #expect(
+            try await eventually(timeout: .seconds(10)) { await first.handovers == 1 },
+            "the first instance never handed the shop over")
         #expect(await first.heldDeliveries == 0)
         let handedOver = await h.simulator.writeLog(shop: shop).last?.sequence ?? 0
         try await h.connection.waitUntilConnected(timeout: .seconds(10))  // the harness publishes on it too
@@ -441,7 +445,11 @@ import Testing
 
     @Test func aStalledShopsBacklogStaysInTheBrokerNotInTheExporter() async throws {
         let h = try await ExporterHarness.start(
-            shops: 2, tuning: { var t = ShopWriter.Tuning(); t.prefetch = 10; t.requestTimeout = .seconds(1); t.maxBackoff = .milliseconds(300); return t }())
+            shops: 2,
+            tuning: {
+                var t = ShopWriter.Tuning(); t.prefetch = 10; t.requestTimeout = .seconds(1); t.maxBackoff = .milliseconds(300);
+                return t
+            }())
         defer { Task { await h.stop() } }
         let (stalled, healthy) = (h.shops[0], h.shops[1])
         let sku = h.sku("stall")
@@ -453,7 +461,7 @@ import Testing
         // The healthy shop keeps up; the stalled one's backlog waits in RabbitMQ, at most a prefetch in memory.
         #expect(try await eventually { try await h.level(healthy, sku) == 299 })
         #expect(try await eventually { try await h.backlog(stalled) >= 190 })
-        let held = await h.app.writers.first { $0.shop.domain == stalled }!.heldDeliveries
+        let held = await h.app.writers.first { $0.shop.domain.description == stalled }!.heldDeliveries
         #expect(held <= 10, "held \(held) deliveries in memory")
         try await h.simulator.setFaults(ShopFaults(), shop: stalled)
         #expect(try await eventually(timeout: .seconds(30)) { try await h.level(stalled, sku) == 299 })

@@ -68,12 +68,12 @@ import Testing
 
     /// A catalog message that gives a written SKU a new item writes it again at once (the item has never been
     /// written); a SKU none of whose writes finished yet is written again once the one on its way settles.
-    @Test func aSkuWhoseItemsChangedIsWrittenAgainNowOrAfterItsWriteSettles() {
+    @Test func aSkuWhoseItemsChangedIsWrittenAgainNowOrAfterItsWriteSettles() throws {
         var s = state()
         s.lastWritten["A"] = message(3, available: 6)
         let (change, rewrites) = s.apply(
             CatalogMessage(
-                shop: shop, productId: 1, updatedAtMillis: 1,
+                shop: try ShopDomain(shop), productId: 1, updatedAtMillis: 1,
                 variants: [
                     .init(variantId: 1, sku: "A", inventoryItemId: 2), .init(variantId: 2, sku: "B", inventoryItemId: 3),
                 ]))

@@ -19,11 +19,14 @@ import Testing
     @Test func aShopsFilePinnedBelowTheMinimumIsRefusedNamingTheShopAndTheFix() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("shops-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: file) }
-        try #"[{"domain": "a.myshopify.com", "token_file": "/t"}, {"domain": "b.myshopify.com", "token_file": "/t", "api_version": "2025-10"}]"#
+        try
+            #"[{"domain": "a.myshopify.com", "token_file": "/t"}, {"domain": "b.myshopify.com", "token_file": "/t", "api_version": "2025-10"}]"#
             .write(to: file, atomically: true, encoding: .utf8)
         let error = try #require(throws: (any Error).self) { try ShopSettings.load(file: file.path) }
         let text = "\(error)"
-        #expect(text.contains("b.myshopify.com") && text.contains("2025-10") && text.contains("\"api_version\": \"2026-10\""), "\(text)")
+        #expect(
+            text.contains("b.myshopify.com") && text.contains("2025-10") && text.contains("\"api_version\": \"2026-10\""),
+            "\(text)")
 
         try #"[{"domain": "a.myshopify.com", "token_file": "/t", "api_version": "unstable"}]"#
             .write(to: file, atomically: true, encoding: .utf8)
@@ -46,11 +49,33 @@ import Testing
         let guarded = AvailabilityMessage(
             sku: "S", available: 10, onHand: 10, reserved: 0, version: 1, causes: [], shares: ["acme.myshopify.com": 4],
             computedAtMillis: 0)
-        #expect(guarded.target(for: shop.domain) == 4, "the share written is the shop's own, not 0")
+        #expect(guarded.target(for: shop.domain.description) == 4, "the share written is the shop's own, not 0")
         try #"[{"domain": "acme.myshopify.com", "token_file": "/t"}, {"domain": "ACME.myshopify.com", "token_file": "/u"}]"#
             .write(to: file, atomically: true, encoding: .utf8)
         let twice = try #require(throws: (any Error).self) { try ShopSettings.load(file: file.path) }
         #expect("\(twice)".contains("listed twice"))
+    }
+
+    /// The same example end to end through the one type both sides use: the domain ingest puts on an event (from
+    /// Shopify's header, whatever its case) reads back from the broker equal to the shops file's `ACME.myshopify.com`,
+    /// and a domain that is none is refused with the file and the rule named.
+    @Test func aShopsFileWithCapitalsMatchesTheDomainIngestPublishes() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("shops-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try #"[{"domain": "ACME.myshopify.com", "token_file": "/t"}]"#.write(to: file, atomically: true, encoding: .utf8)
+        let shop = try #require(try ShopSettings.load(file: file.path).first)
+        let header = " acme.MyShopify.com"  // X-Shopify-Shop-Domain as it came, read as ingest reads it
+        let published = EventEnvelope(
+            source: .shopify, shop: try ShopDomain(header), topic: "orders/create", deliveryId: "w-1",
+            receivedAtMillis: 1, body: []
+        ).message()
+        let received = try EventEnvelope(body: published.body, properties: published.properties)
+        #expect(received.shop == shop.domain)
+        #expect(StockwireTopology.exporterQueue(shop: shop.domain.description) == "exporter.acme.myshopify.com")
+
+        try #"[{"domain": "acme_shop.myshopify.com", "token_file": "/t"}]"#.write(to: file, atomically: true, encoding: .utf8)
+        let bad = try #require(throws: (any Error).self) { try ShopSettings.load(file: file.path) }
+        #expect("\(bad)".contains("shops file \(file.path): 'acme_shop.myshopify.com' is not a shop domain"), "\(bad)")
     }
 
     @Test func aWarningComesNinetyDaysBeforeSupportEndsAndAfterIt() throws {
@@ -58,7 +83,9 @@ import Testing
         let ends = v.supportEnds
         #expect(ends == ISO8601DateFormatter().date(from: "2027-04-01T00:00:00Z"))
         #expect(v.supportWarning(shop: "a", now: ends.addingTimeInterval(-100 * 86_400)) == nil)
-        #expect(v.supportWarning(shop: "a", now: ends.addingTimeInterval(-30 * 86_400))?.contains("supported until 2027-04-01") == true)
+        #expect(
+            v.supportWarning(shop: "a", now: ends.addingTimeInterval(-30 * 86_400))?.contains("supported until 2027-04-01")
+                == true)
         #expect(v.supportWarning(shop: "a", now: ends.addingTimeInterval(86_400))?.contains("past its support") == true)
     }
 }

@@ -44,7 +44,9 @@ struct IngestHarness: Sendable {
         var configuration = IngestConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
-        configuration.shops = ShopSecrets(secrets: [shop: [secret, oldSecret], "beta.myshopify.com": ["beta-secret"]])
+        configuration.shops = ShopSecrets(secrets: [
+            try ShopDomain(shop): [secret, oldSecret], "beta.myshopify.com": ["beta-secret"],
+        ])
         configuration.movementToken = Array(token.utf8)
         configuration.eventsExchange = exchange
         configuration.confirmTimeout = .seconds(3)

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import ScenarioReports
 import ShopifySimulator
 import Toolbox
 
@@ -10,18 +11,9 @@ import Toolbox
 /// consistency check: every shop equals the truth, and the truth equals a plain recomputation from the
 /// simulator's orders and the movements sent.
 struct BlackFriday {
-    struct Settings: Codable {
-        /// Events (checkouts, edits, cancellations, refunds, receipts, shipments) per second.
-        var rate: Double
-        var seconds: Double
-        var skus: Int
-        var zipfExponent: Double
-        var duplicateRate: Double
-        var reorderWindowMs: Int
-        var seed: UInt64
-        /// Longest wait for the system to go quiet and converge after the load.
-        var quietTimeout: Double = 120
-    }
+    /// The report and its settings, in ScenarioReports so that the end-to-end tests decode the very types written.
+    typealias Settings = BlackFridayReport.Settings
+    typealias Result = BlackFridayReport
 
     /// The event mix, in percent of all events.
     static let mix: [(Kind, Double)] = [
@@ -30,51 +22,6 @@ struct BlackFriday {
 
     enum Kind: String, Codable, CaseIterable {
         case checkout, edit, cancel, refund, receipt, shipment
-    }
-
-    struct Result: Codable {
-        var settings: Settings
-        var shops: [String]
-        /// Events by kind: done (the shop or ingest accepted it) and refused (e.g. a checkout the shop's stock did not cover).
-        var done: [String: Int]
-        var refused: [String: Int]
-        /// Events issued per second, as achieved by the runner (it falls behind when this machine is saturated).
-        var issuedPerSecond: Double
-        /// Webhooks answered 2xx by ingest during the load and the drain after it.
-        var webhooksAccepted: Int
-        var webhookAttemptsFailed: Int
-        var duplicatesInjected: Int
-        /// From the first event to the last 2xx answer.
-        var acceptSeconds: Double
-        var webhooksPerSecond: Double
-        /// 2xx answers per whole second of the load window: median and lowest.
-        var webhooksPerSecondMedian: Double
-        var webhooksPerSecondLowest: Double
-        var movementsAccepted: Int
-        /// The calculator's dedupe table: events applied exactly once (webhooks and movements, this run).
-        var eventsApplied: Int
-        /// The calculator's counters during the load: applied, duplicate, stale, ignored.
-        var calculatorCounters: [String: Double]
-        /// Ingest receipt → write applied in each shop (exporter histogram, load and drain only).
-        var endToEnd: LatencyHistogram?
-        /// How long the (simulated) shops took to answer the exporter's writes, load and drain only: the part of the
-        /// end-to-end time that is the shop's, not Stockwire's.
-        var shopWriteAnswers: LatencyHistogram? = nil
-        /// CPU per part from the start of the load until quiet (nil in reports written before it was measured).
-        var cpu: CPUBudget? = nil
-        /// What the pipeline did for the load (broker copies, SQL, Admin API calls), counted from the load's start
-        /// until quiet (nil in reports written before it was counted).
-        var counts: PipelineCounts? = nil
-        var secondsToQuiet: Double
-        /// Of `secondsToQuiet`, the wait for Shopify's webhook retries still scheduled when the load was over.
-        var secondsWaitingForShopify: Double? = nil
-        /// Whether the system went quiet with every shop equal to the truth within the quiet timeout.
-        var converged: Bool? = nil
-        var consistency: ProductDrop.Consistency
-        var resources: [String: ProductDrop.Resource]
-        /// Set when the raw broker limit was measured in the same invocation.
-        var rawLimit: RawLimit.Result?
-        var loadAverage: String
     }
 
     /// One open, unshipped order line the runner may still act on.
@@ -324,7 +271,8 @@ struct BlackFriday {
                 .subtracting(LatencyHistogram.parse(exporterBefore, metric: metric)),
             shopWriteAnswers: LatencyHistogram.parse(exporterAfter, metric: shopMetric, label: writes)?
                 .subtracting(LatencyHistogram.parse(exporterBefore, metric: shopMetric, label: writes)),
-            cpu: cpu, counts: counts, secondsToQuiet: secondsToQuiet, secondsWaitingForShopify: waitingForShopify, converged: converged,
+            cpu: cpu, counts: counts, secondsToQuiet: secondsToQuiet, secondsWaitingForShopify: waitingForShopify,
+            converged: converged,
             consistency: ProductDrop.Consistency(
                 passed: details.isEmpty, details: details, truthMatchesSent: truthMatchesSent, shopsMatchTruth: shopsMatchTruth),
             resources: resources, rawLimit: nil, loadAverage: Self.loadAverage())
@@ -350,11 +298,17 @@ struct BlackFriday {
                 let gids = Set(items.map { "gid://shopify/InventoryItem/\($0)" })
                 for w in writes where w.result != "applied" {
                     for q in w.quantities ?? [] where gids.contains(q.inventoryItemId) {
-                        events.append((w.time, "write #\(w.sequence) \(w.result): \(q.changeFromQuantity.map(String.init) ?? "null") → \(q.quantity)"))
+                        events.append(
+                            (
+                                w.time,
+                                "write #\(w.sequence) \(w.result): \(q.changeFromQuantity.map(String.init) ?? "null") → \(q.quantity)"
+                            ))
                     }
                 }
                 for (time, what) in events.sorted(by: { $0.0 < $1.0 }) { out += "  \(time)  \(what)\n" }
-                if let (_, body) = try? await HTTP.get("\(stack.calculatorOpsURL)/explain/\(sku)") { out += "  explain: \(body)\n" }
+                if let (_, body) = try? await HTTP.get("\(stack.calculatorOpsURL)/explain/\(sku)") {
+                    out += "  explain: \(body)\n"
+                }
             }
         }
         return out

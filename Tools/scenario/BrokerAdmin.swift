@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import ScenarioReports
 import Toolbox
 
 /// The local RabbitMQ node's management HTTP API (deploy/local: 127.0.0.1:`$STOCKWIRE_MGMT_PORT`, default 15672,
@@ -30,7 +31,8 @@ struct BrokerAdmin: Sendable {
     static func amqpURL(virtualHost: String, port: Int? = nil) -> String {
         let amqp = local().amqp
         let user = amqp?.user ?? "guest", password = amqp?.password ?? "guest"
-        let endpoints = port.map { [AMQPConfiguration.Endpoint(host: "127.0.0.1", port: $0)] }
+        let endpoints =
+            port.map { [AMQPConfiguration.Endpoint(host: "127.0.0.1", port: $0)] }
             ?? amqp?.endpoints ?? [.init(host: "127.0.0.1", port: 5672)]
         return endpoints.map { "amqp://\(user):\(password)@\($0)/\(encode(virtualHost))" }.joined(separator: ",")
     }
@@ -64,20 +66,8 @@ struct BrokerAdmin: Sendable {
 
     // MARK: - Queues
 
-    /// One queue's counts: messages held now, and the management plugin's cumulative counters (refreshed every
-    /// few seconds by the broker, so read them once the system is quiet).
-    struct QueueFigures: Sendable, Codable {
-        var name: String
-        /// Ready plus unacknowledged, now.
-        var messages: Int
-        var unacknowledged: Int
-        var consumers: Int
-        /// Messages routed into the queue, delivered, acknowledged and redelivered, since it was declared.
-        var published: Int
-        var delivered: Int
-        var acknowledged: Int
-        var redelivered: Int
-    }
+    /// One queue's counts (in ScenarioReports: fault reports list them).
+    typealias QueueFigures = ScenarioReports.QueueFigures
 
     /// Every queue of a virtual host.
     func queues(virtualHost: String) async throws -> [QueueFigures] {
@@ -181,7 +171,8 @@ func readStream(amqpURL: String, stream: String, expected: Int, idle: Duration =
         }
     }
     // Until every expected message came, and then nothing more for `idle`.
-    try await waitUntilQuiet(every: .milliseconds(100), quietFor: { n in n >= expected ? idle : n > 0 ? idle * 3 : .seconds(30) }) {
+    try await waitUntilQuiet(every: .milliseconds(100), quietFor: { n in n >= expected ? idle : n > 0 ? idle * 3 : .seconds(30) })
+    {
         await ids.count
     }
     consumer.cancel()

@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import ScenarioReports
 import ShopifySimulator
 
 /// The fault suite's checker, after RabbitMQ's Jepsen queue checker: from the simulator's logs (every webhook sent
@@ -13,95 +14,11 @@ struct Checker {
     /// A run passes with these figures at zero, the accounting balanced and convergence within this many seconds.
     static let convergenceLimitSeconds = 30.0
 
-    struct Report: Codable {
-        /// lost = duplicated = unexpected = rolled back = stale = 0, the accounting balanced, the dead letters as
-        /// expected, converged within ``convergenceLimitSeconds``.
-        var passed: Bool
-        /// What failed, in words.
-        var failures: [String]
-        /// Distinct message ids sent (every webhook delivery attempt, every movement, every message the injector
-        /// sent or published), answered 2xx (webhooks and movements), and applied (the calculator's dedupe table).
-        var sent: Int
-        var accepted: Int
-        var applied: Int
-        /// Of the accepted, the injector's own deliveries (duplicates, late and reordered snapshots, re-posted movements).
-        var injectedAccepted: Int
-        /// Webhooks never answered 2xx by the end of the run (Shopify gave up after its retries, or still retries):
-        /// lost to the merchant although no answer promised them, so a failure too.
-        var neverAccepted: Int
-        /// Answered 2xx, never applied; `lostInDeadLetters` of them sit in a dead-letter queue.
-        var lost: Int
-        var lostInDeadLetters: Int
-        /// Events applied more than once: a message id among the causes of two versions of a SKU, plus order lines and
-        /// SKUs holding more shipped, refunded or received units than were sent.
-        var duplicated: Int
-        /// Applied, never sent.
-        var unexpected: Int
-        /// Orders whose applied snapshot is older than the newest one the shop sent (a late or reordered snapshot won).
-        var rolledBack: Int
-        /// Writes that moved a shop to an older availability version of a SKU than it had been written before.
-        var staleWrites: Int
-        var writes: WriteCoverage
-        /// The availability messages as routed to the shops' queues (a tap queue of the run's own).
-        var publications: Publications
-        /// Units sold beyond every unit received (mirror mode can oversell the last units; reported, not a failure).
-        var oversoldUnits: Int
-        var oversoldSkus: Int
-        /// From the later of the fault healed (the load over and the last restart ready) and Shopify's last webhook
-        /// retry delivered, to quiet with every shop equal to the truth.
-        var convergenceSeconds: Double
-        /// From the fault healed until Shopify's last webhook retry was delivered (not part of the convergence).
-        var secondsWaitingForShopify: Double
-        var converged: Bool
-        var accounting: Accounting
-        /// Up to a few ids or lines per failing figure, to start a diagnosis.
-        var examples: [String]
-    }
-
-    /// How many Admin API writes the stale-write check could place on a version.
-    struct WriteCoverage: Codable {
-        /// SKU-writes applied in the shops (one per SKU per successful `inventorySetQuantities`).
-        var applied: Int
-        /// Of those, single-SKU writes: their reference (`StockVersion/<sku>/<version>`) names the version.
-        var versionFromReference: Int
-        /// Writes the exporters reported with their versions (`shop_writes`, first write of each version only): the
-        /// only version source for batch writes, whose reference (`StockBatch/<uuid>`) names none.
-        var versionFromReports: Int
-        /// Reports no applied mutation stands behind (the shop held the level already; or a report whose key the
-        /// shop never applied): not counted as writes.
-        var reportsWithoutWrite: Int
-    }
-
-    /// What the calculator published, read back from the tap (`faults.availability-tap`).
-    struct Publications: Codable {
-        var messages: Int
-        /// The same version again (the outbox publishes at least once): harmless, exporters keep the newest.
-        var republished: Int
-        /// A version after a newer one of the same SKU (reported: exporters keep the newest version).
-        var outOfOrder: Int
-        /// One version published with different contents: a version number reused for another truth (a failure).
-        var conflicting: Int
-    }
-
-    struct Accounting: Codable {
-        /// `calculator.events`, by message id: published (the broker's event log `stockwire.events.log`) = applied
-        /// (dedupe table) + dead-lettered (`dead.calculator.events`), nothing left in the queue.
-        var published: Int
-        var applied: Int
-        var deadLettered: Int
-        var unaccounted: Int
-        var appliedAndDeadLettered: Int
-        var appliedNotPublished: Int
-        var remaining: Int
-        var balanced: Bool
-        /// Every queue of the run's virtual host, with the broker's counters.
-        var queues: [BrokerAdmin.QueueFigures]
-        /// Message ids in the calculator's and each exporter's dead-letter queue.
-        var calculatorDeadLetters: [String]
-        var exporterDeadLetters: [String: [String]]
-        /// Dead letters are exactly the poison the run injected (none without the poison fault).
-        var deadLettersAsExpected: Bool
-    }
+    /// The report and its parts, in ScenarioReports so that the end-to-end tests decode the very types written.
+    typealias Report = CheckerReport
+    typealias WriteCoverage = CheckerReport.WriteCoverage
+    typealias Publications = CheckerReport.Publications
+    typealias Accounting = CheckerReport.Accounting
 
     let stack: Stack
     let context: BlackFriday.LoadContext
@@ -148,13 +65,15 @@ struct Checker {
 
         let db = try await PostgresConnection.connect(stack.conninfo)
         defer { Task { await db.close() } }
-        let applied = Set(try await db.query("SELECT message_id FROM processed_messages", []).map { try $0.decode(String.self, at: 0) })
+        let applied = Set(
+            try await db.query("SELECT message_id FROM processed_messages", []).map { try $0.decode(String.self, at: 0) })
 
         // MARK: Broker
         let queues = try await settledQueues()
         func queue(_ name: String) -> BrokerAdmin.QueueFigures? { queues.first { $0.name == name } }
         let calculatorDead = try await admin.peek(
-            virtualHost: virtualHost, queue: "dead.calculator.events", count: (queue("dead.calculator.events")?.messages ?? 0) + 50)
+            virtualHost: virtualHost, queue: "dead.calculator.events",
+            count: (queue("dead.calculator.events")?.messages ?? 0) + 50)
         let deadIds = Set(calculatorDead.compactMap(\.messageId))
         var exporterDead: [String: [String]] = [:]
         for shop in stack.domains {
@@ -241,7 +160,8 @@ struct Checker {
         var deadAsExpected = deadIds == expected.calculator
         if !deadAsExpected {
             failures.append(
-                "calculator dead letters \(Array(deadIds.sorted().prefix(5))) ≠ the poison injected \(Array(expected.calculator.sorted().prefix(5)))")
+                "calculator dead letters \(Array(deadIds.sorted().prefix(5))) ≠ the poison injected \(Array(expected.calculator.sorted().prefix(5)))"
+            )
         }
         for shop in stack.domains {
             let have = exporterDead[shop] ?? []
@@ -253,7 +173,8 @@ struct Checker {
             if !unwanted.isEmpty || !missing.isEmpty || !missingPrefix.isEmpty {
                 deadAsExpected = false
                 failures.append(
-                    "\(shop) dead letters: unexpected \(Array(unwanted.prefix(5))), missing \(Array(missing.prefix(5)) + missingPrefix)")
+                    "\(shop) dead letters: unexpected \(Array(unwanted.prefix(5))), missing \(Array(missing.prefix(5)) + missingPrefix)"
+                )
             }
         }
         if !account.balanced {
@@ -276,7 +197,8 @@ struct Checker {
         } else if convergence > Self.convergenceLimitSeconds {
             failures.append(
                 String(
-                    format: "converged %.1f s after the last webhook retry was delivered (%.1f s after the fault healed) > %.0f s",
+                    format:
+                        "converged %.1f s after the last webhook retry was delivered (%.1f s after the fault healed) > %.0f s",
                     convergence, result.secondsToQuiet, Self.convergenceLimitSeconds))
         }
         if result.consistency.truthMatchesSent == false {
@@ -332,7 +254,9 @@ struct Checker {
         var shippedSent: [String: Int64] = [:]
         var receivedSent: [String: Int64] = [:]
         for m in unique {
-            if m.kind == "shipment" { shippedSent["\(m.shop ?? "")/\(m.orderId ?? 0)/\(m.lineItemId ?? 0)", default: 0] += Int64(m.quantity) }
+            if m.kind == "shipment" {
+                shippedSent["\(m.shop ?? "")/\(m.orderId ?? 0)/\(m.lineItemId ?? 0)", default: 0] += Int64(m.quantity)
+            }
             if m.kind == "receipt" { receivedSent[m.sku, default: 0] += Int64(m.quantity) }
         }
         var refundedSent: [String: Int64] = [:]
@@ -349,7 +273,8 @@ struct Checker {
         var refundedApplied: [String: Int64] = [:]
         var shippedBySku: [String: Int64] = [:]
         for row in try await db.query("SELECT shop, order_id, line_id, sku, shipped, refund_cancelled FROM order_lines", []) {
-            let key = "\(try row.decode(String.self, at: 0))/\(try row.decode(Int64.self, at: 1))/\(try row.decode(Int64.self, at: 2))"
+            let key =
+                "\(try row.decode(String.self, at: 0))/\(try row.decode(Int64.self, at: 1))/\(try row.decode(Int64.self, at: 2))"
             let shipped = try row.decode(Int64.self, at: 4)
             shippedApplied[key] = shipped
             refundedApplied[key] = try row.decode(Int64.self, at: 5)
@@ -377,7 +302,8 @@ struct Checker {
     private func rolledBackOrders(db: PostgresConnection, sim: Simulator) async throws -> [String] {
         var applied: [String: Int64] = [:]
         for row in try await db.query("SELECT shop, order_id, updated_at_ms FROM orders WHERE updated_at_ms IS NOT NULL", []) {
-            applied["\(try row.decode(String.self, at: 0))/\(try row.decode(Int64.self, at: 1))"] = try row.decode(Int64.self, at: 2)
+            applied["\(try row.decode(String.self, at: 0))/\(try row.decode(Int64.self, at: 1))"] = try row.decode(
+                Int64.self, at: 2)
         }
         let parser = ISO8601DateFormatter()
         parser.formatOptions = [.withInternetDateTime]
@@ -413,11 +339,13 @@ struct Checker {
             guard let date = Timestamp.parsePrecise(entry.time) else { continue }
             let atMillis = Int64((date.timeIntervalSince1970 * 1000).rounded())
             if let key = entry.idempotencyKey { appliedByKey["\(entry.shop)\u{0}\(key)"] = (atMillis, entry.appliedOrder) }
-            guard let reference = Self.reference(entry.variables), let (sku, version) = HistoryChecker.stockVersion(reference: reference)
+            guard let reference = Self.reference(entry.variables),
+                let (sku, version) = HistoryChecker.stockVersion(reference: reference)
             else { continue }
             fromReference += 1
             writes.append(
-                HistoryChecker.ShopWrite(shop: entry.shop, sku: sku, version: version, atMillis: atMillis, sequence: entry.appliedOrder))
+                HistoryChecker.ShopWrite(
+                    shop: entry.shop, sku: sku, version: version, atMillis: atMillis, sequence: entry.appliedOrder))
         }
         var fromReports = 0
         var unplaced = 0
@@ -436,7 +364,8 @@ struct Checker {
         return (
             writes,
             WriteCoverage(
-                applied: applied, versionFromReference: fromReference, versionFromReports: fromReports, reportsWithoutWrite: unplaced)
+                applied: applied, versionFromReference: fromReference, versionFromReports: fromReports,
+                reportsWithoutWrite: unplaced)
         )
     }
 
@@ -460,7 +389,8 @@ struct Checker {
                 var line = "  \(time(w.atMillis))  v\(w.version)"
                 if let seq = w.sequence, let e = log[seq] {
                     let q = (e.quantities ?? []).map { "\($0.changeFromQuantity.map(String.init) ?? "null") → \($0.quantity)" }
-                    line += "  write #\(e.sequence) (applied #\(seq)) \(e.result) \(q.joined(separator: ", ")) key \(e.idempotencyKey ?? "-")"
+                    line +=
+                        "  write #\(e.sequence) (applied #\(seq)) \(e.result) \(q.joined(separator: ", ")) key \(e.idempotencyKey ?? "-")"
                 } else {
                     line += "  reported by the exporter, no applied write found"
                 }

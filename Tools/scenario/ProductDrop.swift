@@ -1,91 +1,22 @@
 import Foundation
 import Postgres
+import ScenarioReports
 import ShopifySimulator
 
 /// The product drop: S units of one SKU, B buyers spread over the shops at a steady rate. A shop accepts an
 /// order only while its own available quantity covers it (as Shopify does), so every unit sold beyond S is a
 /// unit the sync let two shops sell.
 struct ProductDrop {
-    struct Settings: Codable {
-        var units: Int
-        var buyers: Int
-        var seconds: Double
-        var seed: UInt64
-        /// Set for the interval baseline: no exporter; the runner overwrites every shop with the truth this often.
-        var intervalSeconds: Double? = nil
-        /// Set for guard mode: the calculator's zero-oversell guard threshold (shares instead of mirrored counts).
-        var guardThreshold: Int? = nil
-        /// Guard mode: idle seconds before a shop's surplus is re-balanced.
-        var guardRebalanceSeconds: Int? = nil
-
-        /// `mirror`, `guard` or `interval`.
-        var mode: String { intervalSeconds != nil ? "interval" : guardThreshold != nil ? "guard" : "event-driven" }
-
-        /// The calculator's settings for this mode.
-        func calculatorEnvironment(shops: [String]) -> [String: String] {
-            guard let guardThreshold else { return [:] }
-            return [
-                "STOCKWIRE_CALCULATOR_GUARD_THRESHOLD": "\(guardThreshold)",
-                "STOCKWIRE_CALCULATOR_GUARD_SHOPS": shops.joined(separator: ","),
-                "STOCKWIRE_CALCULATOR_GUARD_REBALANCE_S": "\(guardRebalanceSeconds ?? 2)",
-                "STOCKWIRE_CALCULATOR_GUARD_DEMAND_HALF_LIFE_S": "5",
-                "STOCKWIRE_CALCULATOR_GUARD_REVIEW_MS": "200",
-            ]
-        }
-    }
+    /// The report and its parts, in ScenarioReports so that the end-to-end tests decode the very types written.
+    typealias Settings = ProductDropReport.Settings
+    typealias Result = ProductDropReport
+    typealias Sample = ProductDropReport.Sample
+    typealias Resource = ProductDropReport.Resource
+    typealias Consistency = ProductDropReport.Consistency
 
     struct Sale {
         let shop: String
         let at: Date
-    }
-
-    struct Result: Codable {
-        var settings: Settings
-        var shops: [String]
-        var soldPerShop: [String: Int]
-        var sold: Int
-        var oversold: Int
-        /// Units never sold although buyers were turned away (a shop showed less than the warehouse had).
-        var stranded: Int
-        var refused: Int
-        /// `event-driven` (Stockwire's exporter, mirror mode), `guard` (with the zero-oversell guard) or `interval`
-        /// (the baseline).
-        var mode: String
-        /// Interval baseline only: how many times the runner overwrote the shops during the run.
-        var intervalSyncs: Int?
-        var secondsToSellOut: Double?
-        var shopShowedZeroAfterSeconds: [String: Double]
-        /// Sale in one shop → the lower level written to another shop, in milliseconds.
-        var saleVisibleElsewhereMs: Percentiles
-        /// The same samples, bucketed like the exporter's histogram.
-        var saleVisibleElsewhereHistogram: LatencyHistogram
-        /// Ingest receipt → write applied in each shop, from the exporter's histogram during the drop (nil without it).
-        var endToEnd: LatencyHistogram?
-        var consistency: Consistency
-        /// Admin API calls per shop by outcome (applied, stale, throttled, …), from the simulator's write log.
-        var adminCalls: [String: [String: Int]]
-        var resources: [String: Resource]
-        var timeline: [Sample]
-    }
-
-    struct Sample: Codable {
-        var t: Double
-        var levels: [String: Int]
-        var sold: Int
-    }
-
-    struct Resource: Codable {
-        var cpuSeconds: Double
-        var peakMiB: Double
-    }
-
-    struct Consistency: Codable {
-        var passed: Bool
-        var details: [String]
-        /// The PostgreSQL truth equals the recomputation from the simulator's orders and the movements sent.
-        var truthMatchesSent: Bool? = nil
-        /// Once quiet, every shop shows the truth for every SKU it lists.
-        var shopsMatchTruth: Bool? = nil
     }
 
     let stack: Stack
@@ -304,31 +235,24 @@ actor SalesLog {
     }
 }
 
-/// p50/p95/p99/max of a list of milliseconds.
-struct Percentiles: Codable {
-    var count: Int
-    var p50: Double?
-    var p95: Double?
-    var p99: Double?
-    var max: Double?
-
-    init(_ values: [Double]) {
-        let sorted = values.sorted()
-        count = sorted.count
-        func at(_ q: Double) -> Double? {
-            sorted.isEmpty ? nil : sorted[Swift.min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
-        }
-        p50 = at(0.5)
-        p95 = at(0.95)
-        p99 = at(0.99)
-        max = sorted.last
-    }
-}
-
 extension Array {
     func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
         var out: [T] = []
         for e in self { out.append(try await transform(e)) }
         return out
+    }
+}
+
+extension ProductDropReport.Settings {
+    /// The calculator's settings for this mode.
+    func calculatorEnvironment(shops: [String]) -> [String: String] {
+        guard let guardThreshold else { return [:] }
+        return [
+            "STOCKWIRE_CALCULATOR_GUARD_THRESHOLD": "\(guardThreshold)",
+            "STOCKWIRE_CALCULATOR_GUARD_SHOPS": shops.joined(separator: ","),
+            "STOCKWIRE_CALCULATOR_GUARD_REBALANCE_S": "\(guardRebalanceSeconds ?? 2)",
+            "STOCKWIRE_CALCULATOR_GUARD_DEMAND_HALF_LIFE_S": "5",
+            "STOCKWIRE_CALCULATOR_GUARD_REVIEW_MS": "200",
+        ]
     }
 }

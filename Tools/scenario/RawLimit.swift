@@ -2,25 +2,15 @@ import AMQP
 import BrokerBench
 import Foundation
 import Logging
+import ScenarioReports
 import Toolbox
 
 /// The broker's raw durable limit on this machine, measured with the same code as `amqp-bench`: persistent
 /// messages the size of a typical webhook published to a quorum queue with confirms (window 100), then consumed
 /// with one ack per message. Pipeline throughput divided by this says how much of the broker Stockwire uses.
 struct RawLimit {
-    struct Result: Codable {
-        var seconds: Double
-        var bodySize: Int
-        var publishConfirmPerSecond: Double
-        var confirmP50Ms: Double?
-        var confirmP99Ms: Double?
-        var consumeAckPerSecond: Double
-        /// The smaller of the two: what one durable hop can sustain in and out.
-        var limitPerSecond: Double
-        var brokerCPUPercent: Double?
-        var machineBusyPercent: Double?
-        var loadAverage: String
-    }
+    /// The measurement, in ScenarioReports with the rest of the reports.
+    typealias Result = RawLimitReport
 
     var seconds: Double
     var bodySize: Int

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Postgres
+import ScenarioReports
 import ShopifySimulator
 import Toolbox
 
@@ -58,7 +59,9 @@ final class Stack: @unchecked Sendable {
     /// The virtual host the stack created for the run (nil when `options.amqpURL` named one), deleted at the end.
     private(set) var virtualHost: String?
     /// The broker URL of the run: the scenario's own connections and (unless proxied) the services'.
-    var amqpURL: String { options.amqpURL ?? virtualHost.map { BrokerAdmin.amqpURL(virtualHost: $0) } ?? BrokerAdmin.amqpURL(virtualHost: "/") }
+    var amqpURL: String {
+        options.amqpURL ?? virtualHost.map { BrokerAdmin.amqpURL(virtualHost: $0) } ?? BrokerAdmin.amqpURL(virtualHost: "/")
+    }
     /// The running services; Stack+Faults replaces an entry when it kills and restarts a service.
     var processes: [(name: String, process: Process)] = []
     /// How each service instance was started (binary, arguments and environment), by process name, to start it again
@@ -154,7 +157,9 @@ final class Stack: @unchecked Sendable {
                 await probe.close()
                 break
             }
-            guard ContinuousClock.now < deadline else { throw ScenarioError("database \(db) not reachable through \(conninfo) within 20 s") }
+            guard ContinuousClock.now < deadline else {
+                throw ScenarioError("database \(db) not reachable through \(conninfo) within 20 s")
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
 
@@ -195,21 +200,26 @@ final class Stack: @unchecked Sendable {
             let offset = 10 * (i - 1)
             try spawn(
                 "calculator", ["run"], instance: i,
-                env: common.merging([
-                    "STOCKWIRE_POSTGRES": servicesConninfo, "STOCKWIRE_CALCULATOR_OPS_PORT": "\(options.portBase + offset + 2)",
-                    "STOCKWIRE_CALCULATOR_LINGER_MS": "\(options.calculatorLingerMs)",
-                ].merging(options.calculatorEnvironment) { $1 }) { $1 })
+                env: common.merging(
+                    [
+                        "STOCKWIRE_POSTGRES": servicesConninfo,
+                        "STOCKWIRE_CALCULATOR_OPS_PORT": "\(options.portBase + offset + 2)",
+                        "STOCKWIRE_CALCULATOR_LINGER_MS": "\(options.calculatorLingerMs)",
+                    ].merging(options.calculatorEnvironment) { $1 }
+                ) { $1 })
             try spawn(
                 "ingest", [], instance: i,
                 env: common.merging([
-                    "STOCKWIRE_INGEST_PORT": "\(options.ingestPort + offset)", "STOCKWIRE_SHOPS": ingestShops.joined(separator: ";"),
+                    "STOCKWIRE_INGEST_PORT": "\(options.ingestPort + offset)",
+                    "STOCKWIRE_SHOPS": ingestShops.joined(separator: ";"),
                     "STOCKWIRE_MOVEMENT_TOKEN_FILE": movementTokenFile,
                 ]) { $1 })
             if options.startExporter {
                 try spawn(
                     "exporter", ["run"], instance: i,
                     env: common.merging([
-                        "STOCKWIRE_EXPORTER_SHOPS_FILE": shopsFile, "STOCKWIRE_EXPORTER_OPS_PORT": "\(options.portBase + offset + 3)",
+                        "STOCKWIRE_EXPORTER_SHOPS_FILE": shopsFile,
+                        "STOCKWIRE_EXPORTER_OPS_PORT": "\(options.portBase + offset + 3)",
                         "STOCKWIRE_EXPORTER_LINGER_MS": "\(options.exporterLingerMs)",
                     ]) { $1 })
             }
@@ -234,11 +244,13 @@ final class Stack: @unchecked Sendable {
     /// the same way, and anything but exit status 0 within ``shutdownGrace`` is a defect (``ServiceShutdown``).
     @discardableResult
     func stop() async -> [ServiceShutdown] {
-        guard lock.withLock({ () -> Bool in
-            if stopped { return false }
-            stopped = true
-            return true
-        }) else { return [] }
+        guard
+            lock.withLock({ () -> Bool in
+                if stopped { return false }
+                stopped = true
+                return true
+            })
+        else { return [] }
         let shutdown = await stopServices()
         await simulator?.shutdown()
         let keep = ProcessInfo.processInfo.environment["STOCKWIRE_SCENARIO_KEEP_DATABASE"] == "1"
@@ -355,7 +367,8 @@ final class Stack: @unchecked Sendable {
 
     @discardableResult
     private func run(_ script: String, _ args: [String]) throws -> String {
-        let logURL = work.appendingPathComponent("\(URL(fileURLWithPath: script).lastPathComponent)-\(args.joined(separator: "-")).log")
+        let logURL = work.appendingPathComponent(
+            "\(URL(fileURLWithPath: script).lastPathComponent)-\(args.joined(separator: "-")).log")
         return try Self.runScript(script, args, log: logURL)
     }
 

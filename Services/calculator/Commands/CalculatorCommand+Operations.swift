@@ -178,8 +178,8 @@ extension CalculatorCommand {
             var configuration = try CalculatorConfiguration.fromEnvironment()
             configuration.postgres = database.conninfo
             configuration.broker = broker.settings
-            if let availabilityExchange { configuration.availabilityExchange = availabilityExchange }
-            if let catalogExchange { configuration.catalogExchange = catalogExchange }
+            if let availabilityExchange { configuration.names.availabilityExchange = availabilityExchange }
+            if let catalogExchange { configuration.names.catalogExchange = catalogExchange }
             let report = try await Self.replay(
                 configuration: configuration, stream: stream, from: StreamReplay.Start(from)!, until: untilOffset,
                 batchSize: batchSize, idle: .seconds(idleSeconds), publishing: publish, logger: logger)
@@ -200,7 +200,8 @@ extension CalculatorCommand {
                 configuration: try configuration.broker.configuration(connectionName: "calculator-replay"), logger: logger)
             amqp.start()
             let routes = OutboxRoutes(
-                availabilityExchange: configuration.availabilityExchange, catalogExchange: configuration.catalogExchange)
+                availabilityExchange: configuration.names.availabilityExchange,
+                catalogExchange: configuration.names.catalogExchange)
             let store = StockStore(db: db, routes: routes)
             let metrics = CalculatorMetrics()
             let processor = BatchProcessor(
@@ -214,7 +215,7 @@ extension CalculatorCommand {
                 replay.idleTimeout = idle
                 replay.untilOffset = until
                 replay.publishing = publishing
-                replay.availabilityExchange = configuration.availabilityExchange
+                replay.availabilityExchange = configuration.names.availabilityExchange
                 let report = try await replay.run(from: from, logger: logger)
                 await amqp.close()
                 await db.close()
@@ -313,7 +314,10 @@ extension CalculatorCommand {
                 guard let last = page.last else { break }
                 let guarded = shop == nil ? [:] : try await store.guardShares(of: page.map(\.sku))
                 for (sku, stock) in page {
-                    let target = shop.map { AvailabilityMessage.target(available: stock.available, shares: guarded[sku]?.shares, shop: $0) }
+                    let target =
+                        shop.map {
+                            AvailabilityMessage.target(available: stock.available, shares: guarded[sku]?.shares, shop: $0)
+                        }
                         ?? stock.available
                     targets.append((sku, target))
                 }

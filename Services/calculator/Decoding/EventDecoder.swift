@@ -38,7 +38,7 @@ enum EventDecoder {
         let cause = EventCause(messageId: envelope.messageId, receivedAtMillis: envelope.receivedAtMillis)
         do {
             let event = try decode(envelope)
-            return .event(event, cause, shop: envelope.shop, topic: envelope.topic)
+            return .event(event, cause, shop: envelope.shop?.description, topic: envelope.topic)
         } catch let error as ContractError {
             return .poison("\(envelope.source.rawValue) \(envelope.topic) \(envelope.messageId): \(error.message)")
         } catch {
@@ -53,7 +53,7 @@ enum EventDecoder {
             let movements = try StockMovement.parse(envelope.body)
             return .movements(movements)
         case .shopify:
-            guard let shop = envelope.shop, !shop.isEmpty else { throw ContractError("shopify event without 'shop' header") }
+            guard let shop = envelope.shop?.description else { throw ContractError("shopify event without 'shop' header") }
             switch envelope.topic {
             case "orders/create", "orders/updated", "orders/cancelled":
                 var snapshot = try orderSnapshot(envelope.body, shop: shop, preferCommittedAt: false)

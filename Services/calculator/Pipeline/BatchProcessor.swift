@@ -28,7 +28,7 @@ struct BatchProcessor: Service {
         await relay.drain(minimumAge: .zero)
         _ = try? await relay.store.purge(retention: .seconds(Int64(configuration.dedupeRetentionDays) * 86_400))
 
-        let consumer = amqp.consume(queue: configuration.queue, prefetch: configuration.prefetch)
+        let consumer = amqp.consume(queue: configuration.names.queue, prefetch: configuration.prefetch)
         let buffer = DeliveryBuffer()
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -138,7 +138,9 @@ struct BatchProcessor: Service {
     /// Publishes a committed batch's outbox rows, dead-letters its poison, then settles every delivery in it
     /// (ack, or dead-letter then ack, or requeue).
     func settle(_ committed: Committed) async {
-        let (batch, result, started, oldest) = (committed.batch, committed.result, committed.started, committed.oldestReceivedAtMillis)
+        let (batch, result, started, oldest) = (
+            committed.batch, committed.result, committed.started, committed.oldestReceivedAtMillis
+        )
         var poison = committed.poison
         if result.attempts > 1 { metrics.retries.increment(by: result.attempts - 1) }
         await relay.publishAndMark(result.outbox)
@@ -149,7 +151,8 @@ struct BatchProcessor: Service {
             case .stale: metrics.stale.increment()
             case .ignored(let reason):
                 metrics.ignored.increment()
-                logger.debug("event ignored", metadata: ["event_id": "\(batch[index].properties.messageId ?? "")", "reason": "\(reason)"])
+                logger.debug(
+                    "event ignored", metadata: ["event_id": "\(batch[index].properties.messageId ?? "")", "reason": "\(reason)"])
             case .rejected(let reason): poison[index] = reason
             }
         }
@@ -192,7 +195,9 @@ struct BatchProcessor: Service {
                 if events.count == 1 {
                     var result = BatchResult()
                     result.outcomes[events[0].index] = .rejected("the database refused this event: \(error)")
-                    logger.error("event refused by the database", metadata: ["event_id": "\(events[0].cause.messageId)", "error": "\(error)"])
+                    logger.error(
+                        "event refused by the database",
+                        metadata: ["event_id": "\(events[0].cause.messageId)", "error": "\(error)"])
                     return result
                 }
                 logger.warning("batch refused by the database; applying its events one by one", metadata: ["error": "\(error)"])
@@ -224,7 +229,7 @@ struct BatchProcessor: Service {
         properties.headers["x-stockwire-dead-lettered-by"] = "calculator"
         properties.headers["x-stockwire-original-routing-key"] = .string(delivery.routingKey)
         let message = AMQPMessage(
-            exchange: configuration.deadExchange, routingKey: configuration.queue, body: delivery.body,
+            exchange: configuration.names.deadExchange, routingKey: configuration.names.queue, body: delivery.body,
             properties: properties, mandatory: true)
         do {
             try await amqp.publish(message, timeout: .seconds(10))

@@ -35,7 +35,7 @@ struct RequestConsumer: Service {
             delivery.reject(requeue: false)
             return
         }
-        let target = StockwireTopology.exporterQueue(shop: request.shop)
+        let target = StockwireTopology.exporterQueue(shop: request.shop.description)
         logger.info("resync requested", metadata: ["shop": "\(request.shop)"])
         do {
             let count = try await republisher.publishAll(to: .queue(target))

@@ -68,7 +68,9 @@ struct RehearsalInput: Sendable {
                     var checkout = snapshot
                     checkout.cancelled = false
                     checkout.updatedAtMillis = created
-                    checkout.lines = checkout.lines.map { var l = $0; l.currentQuantity = l.quantity; return l }
+                    checkout.lines = checkout.lines.map {
+                        var l = $0; l.currentQuantity = l.quantity; return l
+                    }
                     checkouts.append((events.count, created))
                     events.append(
                         RehearsalEvent(
@@ -176,7 +178,7 @@ struct RehearsalInput: Sendable {
 enum SavedEvent {
     struct Header: Codable, Sendable {
         var source: String
-        var shop: String?
+        var shop: ShopDomain?
         var topic: String
         var id: String
         var received_at_ms: Int64
@@ -204,7 +206,8 @@ enum SavedEvent {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var out = Array(try encoder.encode(Header(envelope)))
         out.append(UInt8(ascii: "\t"))
-        out.append(contentsOf: envelope.body.map { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") ? UInt8(ascii: " ") : $0 })
+        out.append(
+            contentsOf: envelope.body.map { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") ? UInt8(ascii: " ") : $0 })
         out.append(UInt8(ascii: "\n"))
         return out
     }

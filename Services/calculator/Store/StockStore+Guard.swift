@@ -109,7 +109,7 @@ extension StockStore {
         encoder.outputFormatting = [.sortedKeys]
         for c in catalogs {
             let message = CatalogMessage(
-                shop: c.shop, productId: c.productId, updatedAtMillis: c.updatedAtMillis,
+                shop: try ShopDomain(c.shop), productId: c.productId, updatedAtMillis: c.updatedAtMillis,
                 variants: c.variants.map {
                     .init(
                         variantId: $0.variantId, sku: $0.sku, inventoryItemId: $0.inventoryItemId, tracked: $0.tracked,
@@ -175,7 +175,7 @@ extension StockStore {
         let guardDefaults = guardDefaults
         var confirmations: [String: [(shop: String, write: WriteReport.Write)]] = [:]
         for r in reports {
-            for w in r.writes where w.soldTotal != nil { confirmations[w.sku, default: []].append((r.shop, w)) }
+            for w in r.writes where w.soldTotal != nil { confirmations[w.sku, default: []].append((r.shop.description, w)) }
         }
         return try await db.retryingTransaction(
             isolation: .readCommitted, retry: PostgresRetryPolicy(maxAttempts: 20, maxDelay: .milliseconds(500))

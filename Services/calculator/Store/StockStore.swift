@@ -409,7 +409,7 @@ struct StockStore: Sendable {
 
     /// Keeps exporters' write reports (a repeated report changes nothing).
     func record(_ reports: [WriteReport]) async throws {
-        let rows = reports.flatMap { r in r.writes.map { (r.shop, $0, $0.idempotencyKey ?? r.idempotencyKey) } }
+        let rows = reports.flatMap { r in r.writes.map { (r.shop.description, $0, $0.idempotencyKey ?? r.idempotencyKey) } }
         guard !rows.isEmpty else { return }
         try await db.query(
             """

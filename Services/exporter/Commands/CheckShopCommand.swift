@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import Contracts
 import Foundation
 import ServiceKit
 
@@ -30,7 +31,10 @@ extension Exporter {
         @Option(help: "Shops file, as for exporter run (env STOCKWIRE_EXPORTER_SHOPS_FILE).")
         var shopsFile: String?
 
-        @Option(help: "What each SKU should show in this shop: the JSON of calculator availability --shop <domain> --json (- reads standard input).")
+        @Option(
+            help:
+                "What each SKU should show in this shop: the JSON of calculator availability --shop <domain> --json (- reads standard input)."
+        )
         var truth: String?
 
         @Flag(help: "Print the report as JSON (every item listed).")
@@ -51,9 +55,10 @@ extension Exporter {
                 throw ConfigurationError("no shops file: pass --shops-file or set STOCKWIRE_EXPORTER_SHOPS_FILE (see --help)")
             }
             let shops = try ShopSettings.load(file: file)
-            guard let shop = shops.first(where: { $0.domain.lowercased() == domain.lowercased() }) else {
+            guard let wanted = try? ShopDomain(domain), let shop = shops.first(where: { $0.domain == wanted }) else {
                 throw ConfigurationError(
-                    "\(domain) is not in the shops file \(file) (it lists: \(shops.map(\.domain).joined(separator: ", ")))")
+                    "\(domain) is not in the shops file \(file) (it lists: \(shops.map(\.domain.description).joined(separator: ", ")))"
+                )
             }
             var expected: [String: Int64]?
             if let truth {

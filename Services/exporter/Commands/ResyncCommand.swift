@@ -55,12 +55,20 @@ extension Exporter {
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))
                 throw ExitCode(1)
             }
-            print("resync of \(shop) requested: the calculator publishes every SKU to \(StockwireTopology.exporterQueue(shop: shop))")
+            print(
+                "resync of \(shop) requested: the calculator publishes every SKU to \(StockwireTopology.exporterQueue(shop: shop))"
+            )
         }
 
         /// Checks that the shop's queue exists and sends the request; errors name the queue and the fix.
-        static func request(shop: String, requestsQueue: String, connection: AMQPConnection) async throws {
-            let shopQueue = StockwireTopology.exporterQueue(shop: shop)
+        static func request(shop text: String, requestsQueue: String, connection: AMQPConnection) async throws {
+            let shop: ShopDomain
+            do {
+                shop = try ShopDomain(text)
+            } catch {
+                throw ConfigurationError("\(error)")
+            }
+            let shopQueue = StockwireTopology.exporterQueue(shop: shop.description)
             do {
                 _ = try await connection.queueInfo(shopQueue)
             } catch let error as AMQPError where error.replyCode == 404 {

@@ -87,7 +87,7 @@ struct AdminAPIClient: Sendable {
                 (
                     $0,
                     Metrics.Timer(
-                        label: "stockwire_exporter_admin_api_seconds", dimensions: [("shop", shop.domain), ("operation", $0)])
+                        label: "stockwire_exporter_admin_api_seconds", dimensions: [("shop", shop.domain.description), ("operation", $0)])
                 )
             })
     }

@@ -46,7 +46,8 @@ enum ShopCheck {
             }
             let problems = findings.filter { $0.severity == .problem }.count
             let warnings = findings.filter { $0.severity == .warning }.count
-            out += problems > 0
+            out +=
+                problems > 0
                 ? "\(problems) problem(s), \(warnings) warning(s): fix the problems before going live\n"
                 : "no problems, \(warnings) warning(s)\n"
             return out
@@ -92,12 +93,15 @@ enum ShopCheck {
 
     private static func apiVersion(_ facts: Facts) -> Finding {
         guard let version = ShopifyAPIVersion(facts.apiVersion) else {
-            return Finding(check: "api version", severity: .problem, message: "'\(facts.apiVersion)' is not a version like 2026-10")
+            return Finding(
+                check: "api version", severity: .problem, message: "'\(facts.apiVersion)' is not a version like 2026-10")
         }
         if version < ShopifyAPIVersion.minimum {
             return Finding(
                 check: "api version", severity: .problem,
-                message: "\(version) is older than \(ShopifyAPIVersion.minimum), the first with the compare-and-set writes Stockwire needs")
+                message:
+                    "\(version) is older than \(ShopifyAPIVersion.minimum), the first with the compare-and-set writes Stockwire needs"
+            )
         }
         if let warning = version.supportWarning(shop: facts.shop, now: facts.now) {
             return Finding(check: "api version", severity: .warning, message: warning)
@@ -134,9 +138,12 @@ enum ShopCheck {
             guard let found = locations.first(where: { $0.id == configured }) else {
                 return (
                     nil,
-                    [Finding(
-                        check: "location", severity: .problem, message: "location_id \(configured) is not one of the shop's locations",
-                        items: locations.map(\.label))]
+                    [
+                        Finding(
+                            check: "location", severity: .problem,
+                            message: "location_id \(configured) is not one of the shop's locations",
+                            items: locations.map(\.label))
+                    ]
                 )
             }
             chosen = found
@@ -144,24 +151,31 @@ enum ShopCheck {
             guard locations.count == 1 else {
                 return (
                     nil,
-                    [Finding(
-                        check: "location", severity: .problem,
-                        message: "the shop has \(locations.count) locations: set location_id in the shops file to the one Stockwire writes",
-                        items: locations.map(\.label))]
+                    [
+                        Finding(
+                            check: "location", severity: .problem,
+                            message:
+                                "the shop has \(locations.count) locations: set location_id in the shops file to the one Stockwire writes",
+                            items: locations.map(\.label))
+                    ]
                 )
             }
             chosen = locations[0]
         }
         var findings: [Finding] = []
         if !chosen.isActive {
-            findings.append(Finding(check: "location", severity: .problem, message: "\(chosen.name) is not active: nothing sells from it"))
+            findings.append(
+                Finding(check: "location", severity: .problem, message: "\(chosen.name) is not active: nothing sells from it"))
         } else if !chosen.fulfillsOnlineOrders {
             findings.append(
                 Finding(
                     check: "location", severity: .problem,
-                    message: "\(chosen.name) does not fulfil online orders: the online store does not sell the stock Stockwire writes there"))
+                    message:
+                        "\(chosen.name) does not fulfil online orders: the online store does not sell the stock Stockwire writes there"
+                ))
         } else {
-            findings.append(Finding(check: "location", severity: .ok, message: "\(chosen.name) is active and fulfils online orders"))
+            findings.append(
+                Finding(check: "location", severity: .ok, message: "\(chosen.name) is active and fulfils online orders"))
         }
         // Stockwire writes one location per shop. Another location that fulfils online orders sells its own stock of
         // the same SKUs; Shopify routes orders there by its own rules, and every order line still reserves the
@@ -187,7 +201,8 @@ enum ShopCheck {
         }
         var findings: [Finding] = []
         let withSku = variants.filter { !$0.sku.trimmingCharacters(in: .whitespaces).isEmpty }
-        findings.append(Finding(check: "catalog", severity: .ok, message: "\(variants.count) variants, \(withSku.count) with a SKU"))
+        findings.append(
+            Finding(check: "catalog", severity: .ok, message: "\(variants.count) variants, \(withSku.count) with a SKU"))
         let noSku = variants.count - withSku.count
         if noSku > 0 {
             findings.append(
@@ -202,7 +217,8 @@ enum ShopCheck {
             findings.append(
                 Finding(
                     check: "duplicate SKUs", severity: .problem,
-                    message: "several variants share a SKU: each is written the whole available, so together they can sell it more than once",
+                    message:
+                        "several variants share a SKU: each is written the whole available, so together they can sell it more than once",
                     items: duplicates.map { "\($0) (\(bySku[$0]!.count) variants)" }))
         }
         findings += [
@@ -251,7 +267,8 @@ enum ShopCheck {
             findings.append(
                 Finding(
                     check: "SKUs the shop lacks", severity: .warning,
-                    message: "\(lacking.count) SKU(s) Stockwire knows are not listed in this shop (fine if the shop does not sell them)",
+                    message:
+                        "\(lacking.count) SKU(s) Stockwire knows are not listed in this shop (fine if the shop does not sell them)",
                     items: lacking))
         }
         let unknown = shopSkus.filter { truth[$0] == nil }.sorted()
@@ -259,7 +276,8 @@ enum ShopCheck {
             findings.append(
                 Finding(
                     check: "SKUs Stockwire does not know", severity: .warning,
-                    message: "\(unknown.count) SKU(s) of the shop have no stock in the warehouse's truth: Stockwire never writes them",
+                    message:
+                        "\(unknown.count) SKU(s) of the shop have no stock in the warehouse's truth: Stockwire never writes them",
                     items: unknown))
         }
         var over: [String] = []
@@ -278,7 +296,8 @@ enum ShopCheck {
             findings.append(
                 Finding(
                     check: "drift", severity: .problem,
-                    message: "the shop shows more than the truth for \(over.count) SKU(s): it can sell units the warehouse does not have "
+                    message:
+                        "the shop shows more than the truth for \(over.count) SKU(s): it can sell units the warehouse does not have "
                         + "(the exporter corrects this once it runs; a live shop may be mid-sync)",
                     items: over))
         }
@@ -314,14 +333,16 @@ enum ShopCheck {
                 let items = all.map(\.inventoryItemId)
                 let page = QueryCosts().levelItemsPerQuery(limit: 250)
                 for start in stride(from: 0, to: items.count, by: page) {
-                    let (found, _) = try await client.levels(items: Array(items[start..<min(start + page, items.count)]), locationId: location)
+                    let (found, _) = try await client.levels(
+                        items: Array(items[start..<min(start + page, items.count)]), locationId: location)
                     out.merge(found) { a, _ in a }
                 }
                 return out
             }
         }
         return Facts(
-            shop: shop.domain, apiVersion: shop.apiVersion, now: now, configuredLocation: shop.locationId, scopes: scopes,
+            shop: shop.domain.description, apiVersion: shop.apiVersion, now: now, configuredLocation: shop.locationId,
+            scopes: scopes,
             locations: locations, variants: variants, levels: levels, truth: truth)
     }
 
@@ -344,7 +365,10 @@ enum ShopCheck {
         do {
             return try JSONDecoder().decode(File.self, from: data).skus
         } catch {
-            throw CheckError(description: "the truth file is not {\"skus\": {\"<sku>\": <number>}} as calculator availability --json writes it: \(error)")
+            throw CheckError(
+                description:
+                    "the truth file is not {\"skus\": {\"<sku>\": <number>}} as calculator availability --json writes it: \(error)"
+            )
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NetworkFaults
+import ScenarioReports
 import ShopifySimulator
 
 // What every fault run shares: the run (load, injector, checker) and the injector's tools.
@@ -8,23 +9,9 @@ import ShopifySimulator
 
 /// One fault run: the Black Friday load with the injector alongside, then the checker.
 struct FaultRun {
-    struct Settings: Codable, Sendable {
-        var fault: Fault
-        var kills: Int
-        var killEverySeconds: Double
-        var downSeconds: Double
-    }
-
-    struct Result: Codable {
-        var fault: Fault
-        var settings: Settings
-        var virtualHost: String
-        /// What the injector did, with times since the load's first event.
-        var events: [FaultEvent]
-        var restarts: [String: Int]
-        var load: BlackFriday.Result
-        var checker: Checker.Report
-    }
+    /// The report and its settings, in ScenarioReports so that the end-to-end tests decode the very types written.
+    typealias Settings = FaultRunReport.Settings
+    typealias Result = FaultRunReport
 
     let stack: Stack
     let settings: Settings

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NetworkFaults
+import ScenarioReports
 
 /// `stockwire-scenario faults`: one fault (``Fault``) injected under a Black Friday load, then the checker.
 struct FaultsCommand: AsyncParsableCommand {

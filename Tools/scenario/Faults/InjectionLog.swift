@@ -1,13 +1,5 @@
 import Foundation
-
-/// One thing the injector did, for the report.
-struct FaultEvent: Codable, Sendable {
-    /// Seconds since the load's first event.
-    var t: Double
-    /// When (UTC, milliseconds), to line it up with the simulator's logs and the diagnosis timelines.
-    var at: String
-    var what: String
-}
+import ScenarioReports
 
 /// Dead letters a fault run expects: the poison it injected, nothing else.
 struct ExpectedDeadLetters: Sendable {

@@ -5,19 +5,19 @@ import Foundation
 ///
 /// Quantiles are estimated as Prometheus's `histogram_quantile` does (linear within the bucket); each also names
 /// the bucket's upper bound, which is the exact guarantee ("99 % were ≤ 25 ms").
-struct LatencyHistogram: Codable, Equatable {
+public struct LatencyHistogram: Codable, Equatable, Sendable {
     /// Upper bounds in milliseconds, ascending; the last bucket (+Inf) is implicit.
-    var boundsMs: [Double]
+    public var boundsMs: [Double]
     /// Observations per bucket (not cumulative); one more entry than `boundsMs`, the last for > the largest bound.
-    var counts: [Int]
+    public var counts: [Int]
     /// Sum of all observations in milliseconds.
-    var sumMs: Double
+    public var sumMs: Double
 
-    var count: Int { counts.reduce(0, +) }
+    public var count: Int { counts.reduce(0, +) }
 
     /// Parses `metric` out of a Prometheus text page, only the series carrying `label` (`name="value"`) when given;
     /// nil when the page has no such histogram.
-    static func parse(_ page: String, metric: String, label: String? = nil) -> LatencyHistogram? {
+    public static func parse(_ page: String, metric: String, label: String? = nil) -> LatencyHistogram? {
         var cumulative: [Double: Int] = [:]
         var infinity = 0
         var sum = 0.0
@@ -54,7 +54,7 @@ struct LatencyHistogram: Codable, Equatable {
     }
 
     /// Buckets `samples` (milliseconds) with the given bounds.
-    init(samplesMs samples: [Double], boundsMs: [Double]) {
+    public init(samplesMs samples: [Double], boundsMs: [Double]) {
         self.boundsMs = boundsMs
         var counts = [Int](repeating: 0, count: boundsMs.count + 1)
         for s in samples { counts[boundsMs.firstIndex { s <= $0 } ?? boundsMs.count] += 1 }
@@ -62,21 +62,21 @@ struct LatencyHistogram: Codable, Equatable {
         self.sumMs = samples.reduce(0, +)
     }
 
-    init(boundsMs: [Double], counts: [Int], sumMs: Double) {
+    public init(boundsMs: [Double], counts: [Int], sumMs: Double) {
         self.boundsMs = boundsMs
         self.counts = counts
         self.sumMs = sumMs
     }
 
     /// What was observed between `earlier` and this one (both from the same process, same bounds).
-    func subtracting(_ earlier: LatencyHistogram?) -> LatencyHistogram {
+    public func subtracting(_ earlier: LatencyHistogram?) -> LatencyHistogram {
         guard let earlier, earlier.boundsMs == boundsMs else { return self }
         return LatencyHistogram(
             boundsMs: boundsMs, counts: zip(counts, earlier.counts).map { max(0, $0 - $1) }, sumMs: sumMs - earlier.sumMs)
     }
 
     /// The `q` quantile (0…1): an estimate (linear within its bucket) and the bucket's upper bound (nil = +Inf).
-    func quantile(_ q: Double) -> (estimateMs: Double, atMostMs: Double?)? {
+    public func quantile(_ q: Double) -> (estimateMs: Double, atMostMs: Double?)? {
         let total = count
         guard total > 0 else { return nil }
         let rank = q * Double(total)
@@ -94,14 +94,14 @@ struct LatencyHistogram: Codable, Equatable {
     }
 
     /// The bucket holding the largest observation, as "(a, b] ms".
-    var maxBucket: String {
+    public var maxBucket: String {
         guard let i = counts.lastIndex(where: { $0 > 0 }) else { return "–" }
         let lower = i == 0 ? 0 : boundsMs[i - 1]
         return i < boundsMs.count ? "\(Self.format(lower))–\(Self.format(boundsMs[i])) ms" : "> \(Self.format(lower)) ms"
     }
 
     /// "p50 ≈ 7 ms (≤ 10)" and so on, for the text reports.
-    var summary: String {
+    public var summary: String {
         guard count > 0 else { return "no samples" }
         let parts = [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)].map { name, q -> String in
             guard let v = quantile(q) else { return "\(name) –" }
@@ -111,10 +111,10 @@ struct LatencyHistogram: Codable, Equatable {
             + "\(count) samples"
     }
 
-    static func format(_ ms: Double) -> String {
+    public static func format(_ ms: Double) -> String {
         ms >= 100 || ms == ms.rounded() ? String(format: "%.0f", ms) : String(format: "%.1f", ms)
     }
 
     /// The exporter's (swift-prometheus default) duration buckets, in milliseconds.
-    static let defaultBoundsMs: [Double] = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000]
+    public static let defaultBoundsMs: [Double] = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000]
 }
