@@ -18,8 +18,8 @@ func buildApplication(
         confirmTimeout: configuration.confirmTimeout, metrics: metrics)
     let budget = configuration.bodyBudget ?? BodyBudget(limit: configuration.maxBodyBytesInFlight)
     let responder = IngestResponder(
-        webhooks: ShopifyWebhookController(
-            shops: configuration.shops, maxBodyBytes: configuration.maxBodyBytes,
+        webhooks: WebhookController(
+            platform: ShopifyWebhooks(), shops: configuration.shops, maxBodyBytes: configuration.maxBodyBytes,
             readTimeout: configuration.readTimeout, budget: budget, publisher: publisher),
         movements: StockMovementController(
             token: configuration.movementToken, maxBodyBytes: configuration.maxBodyBytes,
@@ -58,14 +58,14 @@ func buildApplication(
 
 /// Turns the controllers' outcomes into responses, metrics and log lines.
 struct IngestResponder: Sendable {
-    let webhooks: ShopifyWebhookController
+    let webhooks: WebhookController<ShopifyWebhooks>
     let movements: StockMovementController
     let metrics: IngestMetrics
     let retryAfterSeconds: Int
 
     func webhook(_ request: Request, context: IngestRequestContext) async -> Response {
         let start = ContinuousClock.now
-        var outcome = ShopifyWebhookController.Outcome()
+        var outcome = WebhookOutcome()
         do throws(IngestRejection) {
             try await webhooks.handle(request, outcome: &outcome)
         } catch {

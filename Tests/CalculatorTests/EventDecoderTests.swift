@@ -118,7 +118,7 @@ import Testing
     /// README tells operators to subscribe shops to `ShopifyWebhookTopics.used` and no others: each of them must be
     /// one the calculator reads, never one it throws away or refuses as unknown.
     @Test func everySubscribedTopicIsReadAndNoneIsIgnored() {
-        #expect(Set(ShopifyWebhookTopics.used).isDisjoint(with: EventDecoder.ignoredTopics))
+        #expect(Set(ShopifyWebhookTopics.used).isDisjoint(with: ShopifyEventDecoder.ignoredTopics))
         #expect(!ShopifyWebhookTopics.used.contains("inventory_levels/update"))
         for topic in ShopifyWebhookTopics.used {
             let e = Self.envelope(topic, "{}").message()

@@ -48,16 +48,16 @@ struct RehearsalInput: Sendable {
         var checkouts: [(index: Int, second: Int64)] = []
         try RehearsalFile.forEachLine(path) { number, line in
             read += 1
-            let order: EventDecoder.ShopifyOrder
+            let order: ShopifyEventDecoder.ShopifyOrder
             do {
-                order = try EventDecoder.order(Array(line))
+                order = try ShopifyEventDecoder.order(Array(line))
             } catch {
                 skip("\(path): not a Shopify order body (first at line \(number): \(error))")
                 return
             }
             let messageId = "\(shop)/rehearsal/\(order.id)/\(number)"
             do {
-                var snapshot = try EventDecoder.orderSnapshot(order, shop: shop, preferCommittedAt: false)
+                var snapshot = try ShopifyEventDecoder.orderSnapshot(order, shop: shop, preferCommittedAt: false)
                 if seen.insert(order.id).inserted {
                     guard let createdText = order.created_at ?? order.updated_at,
                         let created = ShopifyTimestamp.millis(createdText)
