@@ -226,48 +226,63 @@ final class LibPQSession: @unchecked Sendable {
             }
             sent.append((index, name, item.statement.sql))
         }
-        if sendFailure == nil, PQpipelineSync(conn) != 1 {
-            sendFailure = makeError(result: nil, statement: "(pipeline sync)")
-        }
+        // The sync goes out even after a failed send, so that the server answers what it got and the pipeline ends
+        // at a known point.
+        let synced = PQstatus(conn) != CONNECTION_BAD && PQpipelineSync(conn) == 1
+        if sendFailure == nil, !synced { sendFailure = makeError(result: nil, statement: "(pipeline sync)") }
         PostgresMetrics.roundTrips.increment()
         PostgresMetrics.statements.increment(by: sent.count)
         var results = [PostgresQueryResult?](repeating: nil, count: items.count)
         var firstFailure: PostgresError? = sendFailure
-        if sendFailure == nil {
-            for entry in sent {
-                // Each statement's results end with a null; an aborted one yields PGRES_PIPELINE_ABORTED.
-                while let result = PQgetResult(conn) {
-                    defer { PQclear(result) }
-                    switch PQresultStatus(result) {
-                    case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-                        if let index = entry.index {
-                            results[index] = Self.materialize(result)
-                        } else {
-                            // Prepared statements outlive a failed transaction: remember it whatever follows.
-                            preparedStatements[entry.name] = entry.sql
-                        }
-                    case PGRES_PIPELINE_ABORTED:
-                        break
-                    default:
-                        if firstFailure == nil { firstFailure = makeError(result: result, statement: entry.sql) }
+        if synced {
+            // Each statement's results end with a null (an aborted one's is PGRES_PIPELINE_ABORTED); then the sync's.
+            var next = 0
+            var nulls = 0
+            reading: while PQstatus(conn) != CONNECTION_BAD {
+                guard let result = PQgetResult(conn) else {
+                    next += 1
+                    nulls += 1
+                    if nulls > sent.count + 1 { break reading }  // no sync will come: the connection is of no use
+                    continue
+                }
+                defer { PQclear(result) }
+                let entry = next < sent.count ? sent[next] : nil
+                switch PQresultStatus(result) {
+                case PGRES_PIPELINE_SYNC:
+                    break reading
+                case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+                    guard let entry else { continue }
+                    if let index = entry.index {
+                        results[index] = Self.materialize(result)
+                    } else {
+                        // Prepared statements outlive a failed transaction: remember it whatever follows.
+                        preparedStatements[entry.name] = entry.sql
+                    }
+                case PGRES_PIPELINE_ABORTED:
+                    continue
+                default:
+                    if firstFailure == nil {
+                        firstFailure = makeError(result: result, statement: entry?.sql ?? "(pipeline)")
                     }
                 }
-                if PQstatus(conn) == CONNECTION_BAD { break }
-            }
-            // The sync's own result, then nothing.
-            while PQstatus(conn) != CONNECTION_BAD, let result = PQgetResult(conn) {
-                let status = PQresultStatus(result)
-                PQclear(result)
-                if status == PGRES_PIPELINE_SYNC { break }
             }
         }
-        if PQexitPipelineMode(conn) != 1 && PQstatus(conn) != CONNECTION_BAD {
-            // Only after a failed send can results be left; the connection is then of no further use for this batch.
-            while let result = PQgetResult(conn) { PQclear(result) }
-            _ = PQexitPipelineMode(conn)
+        // Out of pipeline mode whatever happened: a session left in it refuses every later statement and reads as
+        // "in a transaction" (PQtransactionStatus ACTIVE). When it cannot leave, the connection is treated as lost,
+        // so the caller resets it (PQreset ends pipeline mode).
+        if PQexitPipelineMode(conn) != 1 {
+            var left = 2 * sent.count + 2
+            while PQstatus(conn) != CONNECTION_BAD, left > 0, PQexitPipelineMode(conn) != 1 {
+                if let result = PQgetResult(conn) { PQclear(result) }
+                left -= 1
+            }
         }
-        if PQstatus(conn) == CONNECTION_BAD {
-            throw firstFailure ?? makeError(result: nil, statement: items.first?.statement.sql ?? "(pipeline)")
+        if PQstatus(conn) == CONNECTION_BAD || PQpipelineStatus(conn) != PQ_PIPELINE_OFF {
+            let cause = firstFailure?.message ?? Self.errorText(PQerrorMessage(conn))
+            throw PostgresError(
+                code: .connectionLost, sqlState: firstFailure?.sqlState,
+                message: "\(target): connection lost during a pipeline: \(cause)",
+                statement: firstFailure?.statement ?? items.first?.statement.sql)
         }
         if let firstFailure { throw firstFailure }
         return results.map {
@@ -281,7 +296,7 @@ final class LibPQSession: @unchecked Sendable {
         guard let conn = connection else {
             throw PostgresError(code: .connectionClosed, message: "\(target): connection is closed")
         }
-        guard PQstatus(conn) == CONNECTION_OK else {
+        guard PQstatus(conn) == CONNECTION_OK, PQpipelineStatus(conn) == PQ_PIPELINE_OFF else {
             throw PostgresError(
                 code: .connectionLost, message: "\(target): connection is broken; call reset() to reconnect")
         }

@@ -161,4 +161,31 @@ import Testing
             #expect(try await db.query(Self.total).scalar(Int64.self) == 1)
         }
     }
+
+    @Test func aConnectionLostInTheMiddleOfAPipelineIsLostNotWedged() async throws {
+        try await TestDatabase.withSchema { schema in
+            let db = try await schema.connect()
+            try await db.execute("CREATE TABLE stock (sku text PRIMARY KEY, on_hand bigint); INSERT INTO stock VALUES ('a', 1)")
+            // The backend ends itself while the rest of the pipeline waits behind it, results uncollected (what a
+            // PostgreSQL crash under load did: the session stayed in pipeline mode and every later transaction was
+            // refused as "already active").
+            let suicide = PostgresStatement(name: "pipe_suicide", sql: "SELECT pg_terminate_backend(pg_backend_pid())")
+            let error = try #require(
+                await #expect(throws: PostgresError.self) {
+                    try await db.transaction { tx in
+                        try await tx.pipeline([(Self.bump, [1]), (suicide, []), (Self.total, [])], commit: true)
+                    }
+                })
+            #expect(error.isConnectionLost, "\(error)")
+            // Refused as lost until reset, never as "a transaction is already open".
+            let before = try #require(
+                await #expect(throws: PostgresError.self) { try await db.transaction { tx in try await tx.query(Self.total) } })
+            #expect(before.isConnectionLost, "\(before)")
+            try await db.reset()
+            // (The test schema's search_path does not survive a reset: ask something that needs no table.)
+            let one = PostgresStatement(name: "pipe_one", sql: "SELECT 1")
+            let answer = try await db.transaction { tx in try await tx.pipeline([(one, [])], commit: true) }
+            #expect(try answer[0].scalar(Int.self) == 1)
+        }
+    }
 }
