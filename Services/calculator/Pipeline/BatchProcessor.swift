@@ -32,14 +32,7 @@ struct BatchProcessor: Service {
         let buffer = DeliveryBuffer()
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    do {
-                        for try await delivery in consumer { buffer.push(delivery) }
-                        buffer.finish()
-                    } catch {
-                        buffer.finish(error: error)
-                    }
-                }
+                group.addTask { await buffer.fill(from: consumer) }
                 group.addTask { await relayLoop() }
                 group.addTask { await markLoop() }
                 var settling: [Task<Void, Never>] = []

@@ -13,6 +13,16 @@ final class DeliveryBuffer: Sendable {
     private let state = Mutex(State())
 
     /// Adds a delivery and wakes a waiting batcher.
+    /// Pushes every delivery of `consumer` until it ends, then finishes the buffer (with the consumer's error, if any).
+    func fill(from consumer: AMQPConsumer) async {
+        do {
+            for try await delivery in consumer { push(delivery) }
+            finish()
+        } catch {
+            finish(error: error)
+        }
+    }
+
     func push(_ delivery: AMQPDelivery) {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             s.items.append(delivery)

@@ -23,14 +23,7 @@ struct WriteReportConsumer: Service {
         let buffer = DeliveryBuffer()
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    do {
-                        for try await delivery in consumer { buffer.push(delivery) }
-                        buffer.finish()
-                    } catch {
-                        buffer.finish(error: error)
-                    }
-                }
+                group.addTask { await buffer.fill(from: consumer) }
                 while let batch = await buffer.take(max: 500, linger: .milliseconds(20)) { await keep(batch) }
                 group.cancelAll()
             }
