@@ -173,7 +173,15 @@ public final class PostgresConnection: Sendable {
         let begin = takeBegin()
         return try await worker.run { [session, lastStatus, openTransaction] in
             defer { lastStatus.connected.store(session.isConnected, ordering: .relaxed) }
-            guard let begin else { return try session.pipeline(items) }
+            guard let begin else {
+                // One named statement needs no pipeline: the plain call (which also prepares again after a DEALLOCATE).
+                if items.count == 1, let only = items.first, !only.statement.name.isEmpty {
+                    return [
+                        try session.query(prepared: only.statement.name, sql: only.statement.sql, parameters: only.parameters)
+                    ]
+                }
+                return try session.pipeline(items)
+            }
             let first = try Self.beginning(begin, on: session, noting: openTransaction)
             return Array(try session.pipeline([first] + items).dropFirst())
         }
