@@ -194,7 +194,6 @@ final class LibPQSession: @unchecked Sendable {
         // What was sent, in order: a prepare (index nil) or an execute of items[index].
         var sent: [(index: Int?, name: String, sql: String)] = []
         var sendFailure: PostgresError?
-        var prepared = Set<String>()  // names sent to be prepared
         for (index, item) in items.enumerated() {
             let name = item.statement.name
             if name.isEmpty {
@@ -209,12 +208,12 @@ final class LibPQSession: @unchecked Sendable {
                 sent.append((index, name, item.statement.sql))
                 continue
             }
-            if preparing[name] != nil, !prepared.contains(name) {
+            // The first use of a name not prepared yet prepares it; later uses in this pipeline find it prepared.
+            if preparing.removeValue(forKey: name) != nil {
                 guard PQsendPrepare(conn, name, item.statement.sql, 0, nil) == 1 else {
                     sendFailure = makeError(result: nil, statement: item.statement.sql)
                     break
                 }
-                prepared.insert(name)
                 sent.append((nil, name, item.statement.sql))
             }
             let ok = withCStrings(item.parameters) { values in
