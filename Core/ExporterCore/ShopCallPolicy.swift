@@ -39,6 +39,8 @@ package struct ShopCallPolicy: Equatable, Sendable {
     package struct Call: Equatable, Sendable {
         /// The next backoff.
         package private(set) var backoff: Duration
+        /// How many items the request covers when it can be sent as two smaller ones (a level read); 1 otherwise.
+        package let items: Int
 
         /// Returns the backoff to wait now and doubles the next one, up to `maximum`.
         mutating func backOff(maximum: Duration) -> Duration {
@@ -48,8 +50,8 @@ package struct ShopCallPolicy: Equatable, Sendable {
         }
     }
 
-    /// The retries of a new request.
-    package func call() -> Call { Call(backoff: firstBackoff) }
+    /// The retries of a new request; `items`: how many items it covers when it can be split (a level read).
+    package func call(items: Int = 1) -> Call { Call(backoff: firstBackoff, items: max(1, items)) }
 
     /// How one call ended.
     package enum Outcome: Equatable, Sendable {
@@ -83,9 +85,13 @@ package struct ShopCallPolicy: Equatable, Sendable {
         /// Throttled: adopt `status`, tell the bucket (`retryAfter` when named), and send again once it allows.
         case waitForBucket(retryAfter: Duration?, status: ShopPlatform.ThrottleStatus?)
         /// Wait, then send the same request again. `failure` is one of `transient` (logged as a warning and counted),
-        /// `rejected` and `tooCostly` (bugs on our side or a changed rule: logged as errors, retried rather than
-        /// dropped).
+        /// `rejected` and `tooCostly` of a request that cannot be split (bugs on our side or a changed rule: logged as
+        /// errors, retried rather than dropped).
         case backOff(after: Duration, failure: ShopPlatform.Failure)
+        /// The request was over the shop's cost maximum per query and covers several items: send its first `at` items
+        /// and the rest as two requests, at once (nothing was charged). `cost`: what the shop said the whole would
+        /// cost, if it said, for the driver to learn the cost per item from.
+        case split(at: Int, cost: Double?)
         /// Pause the shop in `state` for `reason`, then wait and try again (the try is the probe that resumes it).
         /// `announce`: the reason changed, so the pause is logged (once per reason, not at every try).
         case pause(state: String, reason: String, announce: Bool, after: Duration)
@@ -101,6 +107,7 @@ package struct ShopCallPolicy: Equatable, Sendable {
         case .failed(let failure):
             switch failure {
             case .throttled(let retryAfter, let status): return .waitForBucket(retryAfter: retryAfter, status: status)
+            case .tooCostly(let cost) where call.items > 1: return .split(at: call.items / 2, cost: cost)
             case .transient, .rejected, .tooCostly: return .backOff(after: call.backOff(maximum: maxBackoff), failure: failure)
             case .unauthorized: return pause(state: "unauthorized", reason: unauthorizedReason)
             case .refused(let refusal): return pause(state: refusal.name, reason: refusal.reason)

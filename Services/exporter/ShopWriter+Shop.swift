@@ -62,6 +62,10 @@ extension ShopWriter {
         switch action {
         case .done, .retryNewKey:
             return true
+        case .split:
+            // Decided only for a call of several items, which only the level read makes and splits itself
+            // (fetchLevels); anything else sends the same request again.
+            return true
         case .retrySameKey(let wait):
             // The earlier attempt with this key is still running at the shop (our side timed out): wait, same key.
             return (try? await Task.sleep(for: wait)) != nil
@@ -79,8 +83,8 @@ extension ShopWriter {
                 // A request refused as a whole is a bug on our side or a schema change: wait and retry rather than drop.
                 logger.error("shop rejected a request", metadata: ["reason": "\(reason)"])
             case .tooCostly(let cost):
-                // Only a level read grows with its input, and it splits itself (fetchLevels); any other call over the
-                // maximum is a bug on our side or a changed cost rule: wait and retry rather than drop.
+                // Only a level read grows with its input, and the policy splits it (fetchLevels); any other call over
+                // the maximum is a bug on our side or a changed cost rule: wait and retry rather than drop.
                 logger.error(
                     "shop refused a query as too costly",
                     metadata: ["cost": "\(cost.map { "\($0)" } ?? "?")", "maximum": "\(QueryCosts.maximumPerQuery)"])
@@ -99,8 +103,11 @@ extension ShopWriter {
                 logger.error("\(message)", metadata: ["state": "\(state)"])
             }
             metrics.paused.record(1)
-            Counter(label: "stockwire_exporter_shop_refusals_total", dimensions: [("shop", shop.domain.description), ("state", state)])
-                .increment()
+            Counter(
+                label: "stockwire_exporter_shop_refusals_total",
+                dimensions: [("shop", shop.domain.description), ("state", state)]
+            )
+            .increment()
             return (try? await Task.sleep(for: wait)) != nil
         }
     }
@@ -256,13 +263,15 @@ extension ShopWriter {
     static let ambiguousReadLimit = 3
 
     /// One read of `items`' levels, begun in the ledger (step 7); nil when cancelled. A read Shopify finds too costly
-    /// teaches the cost per item and is read in halves.
+    /// teaches the cost per item and is read in two parts (``ShopCallPolicy/Action/split(at:cost:)``).
     private func fetchLevels(_ items: [String], location: String, lease: UInt64?) async -> [String: Int64]? {
-        var call = policy.call()
+        var call = policy.call(items: items.count)
         while !Task.isCancelled, holds(lease) {
-            let wait = bucket.reserve(cost: costs.estimate(.levels, items: items.count), at: .now)
+            let cost = costs.estimate(.levels, items: items.count)
+            let wait = bucket.reserve(cost: cost, at: .now)
             if wait > .zero { guard (try? await Task.sleep(for: wait)) != nil, holds(lease) else { return nil } }
             state.ledger.beginRead(items: items)
+            let failure: ShopPlatform.Failure
             do {
                 let (levels, status) = try await client.levels(items: items, locationId: location)
                 // The ledger the read began in was dropped with the lease.
@@ -270,28 +279,27 @@ extension ShopWriter {
                 adopt(status, call: .levels, items: items.count)
                 resume()
                 return levels
-            } catch ShopPlatform.Failure.tooCostly(let cost) where items.count > 1 {
-                guard holds(lease) else { return nil }
-                state.ledger.readFailed(items: items)
-                metrics.costlyReads.increment()
-                costs.learn(.levels, items: items.count, requested: cost ?? costs.estimate(.levels, items: items.count) * 2)
-                logger.warning(
-                    "a level read was over Shopify's query cost maximum: read in halves",
-                    metadata: ["items": "\(items.count)", "cost": "\(cost.map { "\($0)" } ?? "?")"])
-                let half = items.count / 2
-                guard let first = await fetchLevels(Array(items[..<half]), location: location, lease: lease),
-                    let second = await fetchLevels(Array(items[half...]), location: location, lease: lease)
-                else { return nil }
-                return first.merging(second) { a, _ in a }
-            } catch let failure as ShopPlatform.Failure {
-                guard holds(lease) else { return nil }
-                state.ledger.readFailed(items: items)
-                guard await handle(failure, cost: costs.estimate(.levels, items: items.count), call: &call) else {
-                    return nil
-                }
+            } catch let refused as ShopPlatform.Failure {
+                failure = refused
             } catch {
                 if holds(lease) { state.ledger.readFailed(items: items) }
                 return nil
+            }
+            guard holds(lease) else { return nil }
+            state.ledger.readFailed(items: items)
+            switch policy.next(after: .failed(failure), call: &call) {
+            case .split(let first, let whole):
+                metrics.costlyReads.increment()
+                costs.learn(.levels, items: items.count, requested: whole ?? cost * 2)
+                logger.warning(
+                    "a level read was over Shopify's query cost maximum: read in two parts",
+                    metadata: ["items": "\(items.count)", "cost": "\(whole.map { "\($0)" } ?? "?")"])
+                guard let head = await fetchLevels(Array(items[..<first]), location: location, lease: lease),
+                    let tail = await fetchLevels(Array(items[first...]), location: location, lease: lease)
+                else { return nil }
+                return head.merging(tail) { a, _ in a }
+            case let action:
+                guard await perform(action, cost: cost) else { return nil }
             }
         }
         return nil

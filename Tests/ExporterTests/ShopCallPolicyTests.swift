@@ -89,6 +89,29 @@ import Testing
         #expect(p.next(after: .attemptInProgress, call: &next) == .retrySameKey(after: .milliseconds(200)))
     }
 
+    /// A read of several items over the shop's cost maximum is sent as two smaller ones at once (nothing was charged,
+    /// so nothing to wait for); a request of one item, or one that cannot be split, backs off like any refusal.
+    @Test func aReadOverTheCostMaximumSplitsInTwoAndOnlyASplittableOne() {
+        var p = policy()
+        for items in [2, 3, 250] {
+            var read = p.call(items: items)
+            #expect(p.next(after: .failed(.tooCostly(cost: 1_500)), call: &read) == .split(at: items / 2, cost: 1_500))
+            #expect(p.next(after: .failed(.tooCostly(cost: nil)), call: &read) == .split(at: items / 2, cost: nil))
+            #expect(read.backoff == .milliseconds(200), "a split is no wait: the request's backoff stays short")
+            // Only a too costly answer splits it: the read's other failures are those of any call.
+            #expect(
+                p.next(after: .failed(.transient("5xx")), call: &read)
+                    == .backOff(after: .milliseconds(200), failure: .transient("5xx")))
+        }
+        for items in [1, 0] {
+            var single = p.call(items: items)
+            #expect(
+                p.next(after: .failed(.tooCostly(cost: 1_200)), call: &single)
+                    == .backOff(after: .milliseconds(200), failure: .tooCostly(cost: 1_200)))
+        }
+        #expect(p.pausedReason == nil)
+    }
+
     @Test func aFailedAttemptRenewsTheKeyAtOnceEveryTime() {
         var p = policy()
         var call = p.call()
@@ -153,8 +176,9 @@ import Testing
     /// Every sequence of up to four outcomes, each kind at every place, against a plain model: the backoff is the
     /// first doubled once per earlier wait of the call (capped), the pause wait the first doubled once per earlier
     /// pause with the same reason since the reason last changed or the shop answered (capped), and a pause is
-    /// announced exactly when its reason differs from the one before it in that run.
-    @Test func everySequenceOfOutcomesFollowsThePlainModel() {
+    /// announced exactly when its reason differs from the one before it in that run; a too costly answer splits a call
+    /// of several items at once and backs off a call of one. Each sequence runs as a call of one item and of four.
+    @Test(arguments: [1, 4]) func everySequenceOfOutcomesFollowsThePlainModel(items: Int) {
         let kinds = Self.outcomes
         var sequences: [[ShopCallPolicy.Outcome]] = [[]]
         for _ in 0..<4 { sequences = sequences.flatMap { s in kinds.map { s + [$0] } } }
@@ -164,7 +188,7 @@ import Testing
         var failures: [String] = []
         for sequence in sequences {
             var p = policy(maxBackoff: maxBackoff, pauseRetry: .seconds(30), maxPause: maxPause)
-            var call = p.call()
+            var call = p.call(items: items)
             var waits = 0
             var paused: (reason: String, times: Int)?
             var ok = true
@@ -175,6 +199,9 @@ import Testing
                     paused = nil
                 }
                 let action = p.next(after: outcome, call: &call)
+                if case .failed(.tooCostly(let cost)) = outcome, items > 1 {
+                    ok = ok && action == .split(at: items / 2, cost: cost)
+                }
                 switch action {
                 case .retrySameKey(let after), .backOff(let after, _):
                     ok = ok && after == min(.milliseconds(200) * (1 << waits), maxBackoff)
@@ -184,6 +211,7 @@ import Testing
                     let times = same ? paused!.times : 0
                     ok = ok && announce == !same && after == min(.seconds(30) * (1 << times), maxPause)
                     paused = (reason, times + 1)
+                case .split: ok = ok && items > 1
                 case .done, .retryNewKey, .waitForBucket: break
                 }
                 ok = ok && p.pausedReason == paused?.reason
