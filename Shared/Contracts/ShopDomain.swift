@@ -42,18 +42,6 @@ public struct ShopDomain: Hashable, Comparable, Sendable, CustomStringConvertibl
     }
 }
 
-extension ShopDomain: ExpressibleByStringLiteral {
-    /// A domain written in source (tests, defaults); an implausible literal is a programmer error and traps. So does
-    /// `ShopDomain("…")` with a literal, which Swift reads as this initialiser: text from outside is never a literal.
-    public init(stringLiteral value: String) {
-        do {
-            try self.init(value)
-        } catch {
-            preconditionFailure("\(error)")
-        }
-    }
-}
-
 extension ShopDomain: Codable {
     /// Reads a plain string and normalises it; an implausible domain fails the decoding with the reason.
     public init(from decoder: any Decoder) throws {
