@@ -17,10 +17,10 @@ func buildApplication(
         connections: connections, exchange: configuration.eventsExchange,
         confirmTimeout: configuration.confirmTimeout, metrics: metrics)
     let budget = configuration.bodyBudget ?? BodyBudget(limit: configuration.maxBodyBytesInFlight)
+    let shopify = WebhookController(
+        platform: ShopifyWebhooks(), shops: configuration.shops, maxBodyBytes: configuration.maxBodyBytes,
+        readTimeout: configuration.readTimeout, budget: budget, publisher: publisher)
     let responder = IngestResponder(
-        webhooks: WebhookController(
-            platform: ShopifyWebhooks(), shops: configuration.shops, maxBodyBytes: configuration.maxBodyBytes,
-            readTimeout: configuration.readTimeout, budget: budget, publisher: publisher),
         movements: StockMovementController(
             token: configuration.movementToken, maxBodyBytes: configuration.maxBodyBytes,
             readTimeout: configuration.readTimeout, budget: budget, publisher: publisher),
@@ -28,7 +28,9 @@ func buildApplication(
 
     let router = Router(context: IngestRequestContext.self)
     OpsServer.addRoutes(to: router, readiness: { publisher.unavailableReason })
-    router.post("/webhooks/shopify") { request, context in await responder.webhook(request, context: context) }
+    router.post("/webhooks/shopify") { request, context in
+        await responder.webhook(request, context: context, controller: shopify)
+    }
     router.post("/stock-movements") { request, context in await responder.movements(request, context: context) }
     for path in ["/webhooks/shopify", "/stock-movements"] {
         for method in [HTTPRequest.Method.get, .put, .patch, .delete, .head, .options] {
@@ -57,17 +59,20 @@ func buildApplication(
 }
 
 /// Turns the controllers' outcomes into responses, metrics and log lines.
+///
+/// Webhooks are answered the same way whatever the platform: each route passes its platform's controller.
 struct IngestResponder: Sendable {
-    let webhooks: WebhookController<ShopifyWebhooks>
     let movements: StockMovementController
     let metrics: IngestMetrics
     let retryAfterSeconds: Int
 
-    func webhook(_ request: Request, context: IngestRequestContext) async -> Response {
+    func webhook<Platform>(
+        _ request: Request, context: IngestRequestContext, controller: WebhookController<Platform>
+    ) async -> Response {
         let start = ContinuousClock.now
         var outcome = WebhookOutcome()
         do throws(IngestRejection) {
-            try await webhooks.handle(request, outcome: &outcome)
+            try await controller.handle(request, outcome: &outcome)
         } catch {
             return refuse(
                 error, endpoint: "webhook", topic: outcome.topic, metadata: outcome.metadata, start: start,

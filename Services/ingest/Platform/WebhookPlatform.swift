@@ -7,7 +7,11 @@ import NIOCore
 /// they are. ``WebhookController`` does what every platform shares (the size and media type, the shop's secrets, the
 /// body within its limit, budget and read timeout, nothing published before every check passed); Shopify is one
 /// platform (`Shopify/ShopifyWebhooks.swift`). A second platform is a folder of its own with a type conforming to
-/// this, a route in `IngestApplication.swift` and a decoder in the calculator (`PlatformEventDecoder`).
+/// this, a route in `IngestApplication.swift` (``IngestResponder/webhook(_:context:controller:)`` answers for any
+/// platform's controller) and a decoder in the calculator (`PlatformEventDecoder`). For an example of one, see
+/// `MarketWebhooks` in `Tests/IngestTests/SecondPlatformTests.swift`: a test-only marketplace mounted on a router of
+/// its own, with what the controller does for it checked over HTTP against a real broker
+/// (`SecondPlatformIntegrationTests`).
 protocol WebhookPlatform: Sendable {
     /// What the headers said, read once before the body.
     associatedtype Headers: Sendable
