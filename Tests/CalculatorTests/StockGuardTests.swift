@@ -1,8 +1,8 @@
 import Contracts
-@testable import StockCore
 import StockwireTestSupport
 import Testing
 
+@testable import StockCore
 @testable import calculator
 
 /// The zero-oversell guard: its arithmetic, and its invariant as a property over random interleavings of sales,
@@ -16,7 +16,8 @@ import Testing
     }
 
     @Test func partsFollowDemandAndGiveEveryShopWithDemandAUnit() {
-        let parts = Dictionary(uniqueKeysWithValues: StockGuard.parts(of: 10, weights: [("a", 8), ("b", 1), ("c", 0.01), ("d", 0)]))
+        let parts = Dictionary(
+            uniqueKeysWithValues: StockGuard.parts(of: 10, weights: [("a", 8), ("b", 1), ("c", 0.01), ("d", 0)]))
         #expect(parts.values.reduce(0, +) == 10)
         #expect(parts["c"]! >= 1, "a shop with demand keeps a unit")
         #expect(parts["a"]! > parts["b"]!)
@@ -139,7 +140,8 @@ import Testing
         func note(_ line: String) {
             trace.append(
                 "t=\(now) v\(version) \(line) | shown \(names.map { "\($0)=\(shops[$0]!.shown)" }.joined(separator: " ")) real \(realStock) "
-                    + "known \(knownAvailable) shares \(guardState.shares ?? [:]) granted \(guardState.shops.mapValues { $0.granted ?? -1 })")
+                    + "known \(knownAvailable) shares \(guardState.shares ?? [:]) granted \(guardState.shops.mapValues { $0.granted ?? -1 })"
+            )
         }
 
         func publish(_ changedShares: Bool, causedBy own: [String: Int64] = [:]) {
@@ -224,9 +226,12 @@ import Testing
                 m.believed = w
                 if newest.shares != nil {
                     reports.append(
-                        (name, WriteReport.Write(
-                            sku: "X", version: newest.version, value: w, writtenAtMillis: now, firstReceivedAtMillis: nil,
-                            heldBack: m.unseen, soldTotal: m.soldSeen)))
+                        (
+                            name,
+                            WriteReport.Write(
+                                sku: "X", version: newest.version, value: w, writtenAtMillis: now, firstReceivedAtMillis: nil,
+                                heldBack: m.unseen, soldTotal: m.soldSeen)
+                        ))
                 }
                 shops[name] = m
                 note("\(name) wrote v\(newest.version) target \(target) → \(w) (unseen \(m.unseen), soldSeen \(m.soldSeen))")
@@ -237,7 +242,9 @@ import Testing
                 guardState.confirm(
                     shop: r.shop, version: r.write.version, value: r.write.value, heldBack: r.write.heldBack!,
                     soldTotal: r.write.soldTotal!)
-                note("report \(r.shop) v\(r.write.version) value \(r.write.value) held \(r.write.heldBack!) sold \(r.write.soldTotal!)")
+                note(
+                    "report \(r.shop) v\(r.write.version) value \(r.write.value) held \(r.write.heldBack!) sold \(r.write.soldTotal!)"
+                )
                 publish(guardState.allocate(available: knownAvailable, version: version + 1, now: now, settings: s))
             case 7:  // time passes: the review re-balances
                 publish(guardState.allocate(available: knownAvailable, version: version + 1, now: now, settings: s))
@@ -252,7 +259,8 @@ import Testing
             let shares = guardState.shares!.values.reduce(0, +)
             #expect(
                 shares <= max(0, knownAvailable),
-                "seed \(seed): shares add up to \(shares), available is \(knownAvailable):\n\(trace.suffix(12).joined(separator: "\n"))")
+                "seed \(seed): shares add up to \(shares), available is \(knownAvailable):\n\(trace.suffix(12).joined(separator: "\n"))"
+            )
             if shares > max(0, knownAvailable) { return }
             let shown = names.reduce(Int64(0)) { $0 + shops[$1]!.shown }
             #expect(

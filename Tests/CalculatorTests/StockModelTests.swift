@@ -1,7 +1,7 @@
 import Contracts
-@testable import StockCore
 import Testing
 
+@testable import StockCore
 @testable import calculator
 
 /// Builders for events in unit tests.

@@ -106,7 +106,8 @@ struct AvailabilityRepublisher: Sendable {
             messageId: "\(m.sku)/\(m.version)", timestampMillis: nowMillis(), headers: headers)
         switch target {
         case .exchange(let exchange):
-            return AMQPMessage(exchange: exchange, routingKey: m.sku, body: try m.json(), properties: properties, mandatory: false)
+            return AMQPMessage(
+                exchange: exchange, routingKey: m.sku, body: try m.json(), properties: properties, mandatory: false)
         case .queue(let queue):
             return AMQPMessage(exchange: "", routingKey: queue, body: try m.json(), properties: properties, mandatory: true)
         }

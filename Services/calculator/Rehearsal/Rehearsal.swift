@@ -203,9 +203,10 @@ struct Rehearsal: Sendable {
     /// `movement: unknown SKU`.
     static func shortReason(_ reason: String) -> String {
         let kind = reason.split(separator: " ").first.map(String.init) ?? ""
-        let rule = reason.split(separator: ":", maxSplits: 1).dropFirst().first.map {
-            $0.trimmingCharacters(in: .whitespaces).split(separator: "'").first.map(String.init) ?? ""
-        } ?? reason
+        let rule =
+            reason.split(separator: ":", maxSplits: 1).dropFirst().first.map {
+                $0.trimmingCharacters(in: .whitespaces).split(separator: "'").first.map(String.init) ?? ""
+            } ?? reason
         return "\(kind): \(rule.trimmingCharacters(in: .whitespaces))"
     }
 
@@ -234,6 +235,8 @@ struct Rehearsal: Sendable {
             guard s.lines.count != before else { continue }
             input.events[i].event = .order(s)
         }
-        if !removed.isEmpty { input.skip("order line(s) of a SKU the warehouse never had (no stock, no movement)", count: removed.count) }
+        if !removed.isEmpty {
+            input.skip("order line(s) of a SKU the warehouse never had (no stock, no movement)", count: removed.count)
+        }
     }
 }

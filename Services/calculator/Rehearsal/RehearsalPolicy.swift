@@ -36,10 +36,12 @@ struct RehearsalPolicy: Sendable, Equatable {
         switch kind {
         case .mirror: return "mirror mode (every shop shows the available quantity), sync delay \(delays)"
         case .guarded:
-            let what = usesRecommendations
+            let what =
+                usesRecommendations
                 ? "the recommended threshold per SKU (\(thresholds.count) SKU(s) guarded)"
-                : thresholds.isEmpty ? "threshold \(threshold) for every SKU"
-                : "threshold \(threshold), \(thresholds.count) SKU(s) with their own"
+                : thresholds.isEmpty
+                    ? "threshold \(threshold) for every SKU"
+                    : "threshold \(threshold), \(thresholds.count) SKU(s) with their own"
             return "zero-oversell guard, \(what), sync delay \(delays)"
         case .interval:
             return "periodic sync every \(Self.duration(intervalMillis)): each shop set to the available quantity"

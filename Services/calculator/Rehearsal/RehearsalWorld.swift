@@ -113,7 +113,8 @@ struct RehearsalWorld {
                         shown[m.sku]![j] = value
                         written[m.sku]![j] = m.version
                         if m.shares != nil, let sold = m.soldTotals?[shop] {
-                            truth.guards[m.sku]?.confirm(shop: shop, version: m.version, value: value, heldBack: 0, soldTotal: sold)
+                            truth.guards[m.sku]?.confirm(
+                                shop: shop, version: m.version, value: value, heldBack: 0, soldTotal: sold)
                         }
                     }
                 }

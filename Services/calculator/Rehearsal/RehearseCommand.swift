@@ -63,13 +63,16 @@ extension CalculatorCommand {
         @Option(name: .customLong("policy"), help: "A policy to rehearse (repeatable; see above).") var policyTexts: [String] = []
         @Option(help: "Per-SKU guard thresholds for every guard=N policy: `sku,threshold` per line (other SKUs: N).")
         var thresholds: String?
-        @Option(name: .customLong("delay"), help: ArgumentHelp("Sync delay: MS, or SHOP=MS (repeatable).", valueName: "[shop=]ms"))
+        @Option(
+            name: .customLong("delay"), help: ArgumentHelp("Sync delay: MS, or SHOP=MS (repeatable).", valueName: "[shop=]ms"))
         var delayTexts: [String] = []
-        @Flag(help: "Use the median delay of the exporters' write reports in the window (reads --postgres).") var measuredDelays = false
+        @Flag(help: "Use the median delay of the exporters' write reports in the window (reads --postgres).") var measuredDelays =
+            false
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var broker: BrokerOptions
         @Option(help: "Write the report as JSON here.") var json: String?
-        @Option(help: "Draw the report (SVG or PNG) with Tools/charts/stockwire-chart (needs python3-matplotlib).") var chart: String?
+        @Option(help: "Draw the report (SVG or PNG) with Tools/charts/stockwire-chart (needs python3-matplotlib).") var chart:
+            String?
         @Option(help: "Worst SKUs listed per policy.") var top = 10
 
         func validate() throws {
@@ -111,7 +114,9 @@ extension CalculatorCommand {
             let shops = Rehearsal.shops(of: input.events, plus: [])
             guard !shops.isEmpty else { throw ValidationError("the input has no order of any shop: nothing to rehearse") }
             var settings = RehearsalSettings(shops: shops, delays: try delays(shops: shops))
-            if measuredDelays { settings.delays = try await measured(shops: shops, from: fromMillis, until: untilMillis, logger: logger) }
+            if measuredDelays {
+                settings.delays = try await measured(shops: shops, from: fromMillis, until: untilMillis, logger: logger)
+            }
             settings.guardTimings = try CalculatorConfiguration.fromEnvironment().guardDefaults
             settings.from = fromMillis
             settings.until = untilMillis
@@ -161,7 +166,8 @@ extension CalculatorCommand {
             }
             let unknown = Set(own.keys).subtracting(shops)
             if !shops.isEmpty, !unknown.isEmpty {
-                throw ValidationError("--delay names shop(s) without orders in the input: \(unknown.sorted().joined(separator: ", "))")
+                throw ValidationError(
+                    "--delay names shop(s) without orders in the input: \(unknown.sorted().joined(separator: ", "))")
             }
             return Dictionary(uniqueKeysWithValues: shops.map { ($0, own[$0] ?? all) })
         }

@@ -52,7 +52,8 @@ extension StockStore {
             [sku])
         var openLines: [String: Int64] = [:]
         for row in open {
-            let key = "\(try row.decode(String.self, at: 0))/\(try row.decode(Int64.self, at: 1))/\(try row.decode(Int64.self, at: 2))"
+            let key =
+                "\(try row.decode(String.self, at: 0))/\(try row.decode(Int64.self, at: 1))/\(try row.decode(Int64.self, at: 2))"
             openLines[key] = try row.decode(Int64.self, at: 3)
         }
         let rows = try await db.query(
