@@ -10,7 +10,7 @@ import Testing
 /// ``StockState`` with message-id dedupe, against a plain model computed from the distinct events.
 @Suite struct StockModelPropertyTests {
     static let skus = ["A", "B", "C"]
-    static let shop = "p.myshopify.com"
+    static let shop: ShopDomain = "p.myshopify.com"
 
     /// One generated step: (kind, order, line/sku selector, quantity, version).
     typealias Step = (Int, Int, Int, Int, Int)
@@ -52,7 +52,7 @@ import Testing
                         "warehouse/s\(i)",
                         Make.movement(
                             "s\(i)", .shipment, skus[(order + n) % skus.count], Int64(q % 2 + 1),
-                            shop: shop, order: orderId, line: orderId * 10 + Int64(n))
+                            shop: shop.description, order: orderId, line: orderId * 10 + Int64(n))
                     ))
             default:
                 events.append(

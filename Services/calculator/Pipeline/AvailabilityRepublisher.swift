@@ -79,7 +79,8 @@ struct AvailabilityRepublisher: Sendable {
             try message(
                 AvailabilityMessage(
                     sku: sku, available: stock.available, onHand: stock.onHand, reserved: stock.reserved,
-                    version: stock.version, causes: [], shares: guarded[sku]?.shares, soldTotals: guarded[sku]?.sold,
+                    version: stock.version, causes: [], shares: guarded[sku]?.shares.byDomainText,
+                    soldTotals: guarded[sku]?.sold.byDomainText,
                     computedAtMillis: now), to: target, resync: resync)
         }
         let amqp = amqp

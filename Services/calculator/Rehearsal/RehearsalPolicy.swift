@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import StockCore
 
@@ -100,9 +101,9 @@ struct RehearsalPolicy: Sendable, Equatable {
 /// What every policy of one rehearsal shares: the shops, their sync delays, the guard's timings, the window.
 struct RehearsalSettings: Sendable {
     /// Every shop of the day, sorted.
-    var shops: [String]
+    var shops: [ShopDomain]
     /// Per shop: from a change of the truth to the new count in the shop (ms).
-    var delays: [String: Int64]
+    var delays: [ShopDomain: Int64]
     /// From a write in a shop to the calculator learning of it (the exporter's report), ms.
     var reportDelayMillis: Int64 = 5
     /// The guard's timings (its threshold comes from the policy).
@@ -116,7 +117,7 @@ struct RehearsalSettings: Sendable {
     /// SKUs per policy in `worst_skus`.
     var top = 10
 
-    func delay(_ shop: String) -> Int64 { delays[shop] ?? 0 }
+    func delay(_ shop: ShopDomain) -> Int64 { delays[shop] ?? 0 }
 
     /// `120 ms` when every shop has the same, else `a: 80 ms, b: 120 ms`.
     var delaysText: String {

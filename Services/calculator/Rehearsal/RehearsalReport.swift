@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 
 /// What a rehearsal found: the JSON `calculator rehearse --json` writes (`kind` `stockwire.rehearsal`, version 1)
@@ -14,7 +15,7 @@ struct RehearsalReport: Codable, Sendable {
         var events_read: Int
         var orders: Int
         var movements: Int
-        var shops: [String]
+        var shops: [ShopDomain]
         var skus: Int
         var delays_ms: [String: Int64]
         var not_used: [NotUsed]
