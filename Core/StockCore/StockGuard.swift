@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 
 /// The zero-oversell guard of one SKU: at low stock every shop gets a share, and the shares never let the shops
@@ -71,7 +72,7 @@ package struct StockGuard: Sendable, Equatable {
         /// At or below this available quantity the SKU is guarded; 0 = never.
         package var threshold: Int64 = 0
         /// Shops that sell the SKU (the guard gives each a share).
-        package var shops: [String] = []
+        package var shops: [ShopDomain] = []
         /// A shop that sold nothing for this long gives back what it holds beyond its part.
         package var rebalanceAfterMillis: Int64 = 10_000
         /// Half-life of a shop's demand.
@@ -79,7 +80,8 @@ package struct StockGuard: Sendable, Equatable {
 
         /// Memberwise (explicit: the type is used outside its module).
         package init(
-            threshold: Int64 = 0, shops: [String] = [], rebalanceAfterMillis: Int64 = 10_000, demandHalfLifeMillis: Int64 = 60_000
+            threshold: Int64 = 0, shops: [ShopDomain] = [], rebalanceAfterMillis: Int64 = 10_000,
+            demandHalfLifeMillis: Int64 = 60_000
         ) {
             self.threshold = threshold
             self.shops = shops
@@ -90,13 +92,13 @@ package struct StockGuard: Sendable, Equatable {
 
     /// Whether the SKU is guarded now (false: mirror mode, every shop shows the available quantity).
     package var active = false
-    package var shops: [String: Shop] = [:]
+    package var shops: [ShopDomain: Shop] = [:]
 
     // MARK: - Events
 
     /// The truth learned `net` units of shop `shop`'s own orders (negative: units came back to it) in the change
     /// that becomes `version`.
-    package mutating func ownChange(shop: String, net: Int64, version: Int64, now: Int64, settings: Settings) {
+    package mutating func ownChange(shop: ShopDomain, net: Int64, version: Int64, now: Int64, settings: Settings) {
         guard active, net != 0 else { return }
         var s = shops[shop] ?? Shop()
         s.soldTotal += net
@@ -122,7 +124,7 @@ package struct StockGuard: Sendable, Equatable {
     /// `heldBack` units the shop had sold and the truth had not seen, and that version said the shop's own orders
     /// had taken `soldTotal`. Returns whether `granted` fell (units may have been freed).
     @discardableResult
-    package mutating func confirm(shop: String, version: Int64, value: Int64, heldBack: Int64, soldTotal: Int64) -> Bool {
+    package mutating func confirm(shop: ShopDomain, version: Int64, value: Int64, heldBack: Int64, soldTotal: Int64) -> Bool {
         guard active, var s = shops[shop], version >= s.raisedAtVersion else { return false }
         let bound = value + heldBack - (s.soldTotal - soldTotal)
         guard bound < s.granted ?? .max else { return false }
@@ -235,16 +237,16 @@ package struct StockGuard: Sendable, Equatable {
     }
 
     /// The shares every shop is told, or nil in mirror mode.
-    package var shares: [String: Int64]? { active ? shops.mapValues(\.share) : nil }
+    package var shares: [ShopDomain: Int64]? { active ? shops.mapValues(\.share) : nil }
 
     /// Each shop's net sold units since the guard was entered, or nil in mirror mode.
-    package var soldTotals: [String: Int64]? { active ? shops.mapValues(\.soldTotal) : nil }
+    package var soldTotals: [ShopDomain: Int64]? { active ? shops.mapValues(\.soldTotal) : nil }
 
     // MARK: - Arithmetic
 
     /// `units` split by `weights` (largest remainder), every shop with weight > 0 getting at least 1 while units
     /// last; all weights 0 → equal split.
-    package static func parts(of units: Int64, weights: [(String, Double)]) -> [(String, Int64)] {
+    package static func parts<Key: Hashable & Comparable>(of units: Int64, weights: [(Key, Double)]) -> [(Key, Int64)] {
         guard !weights.isEmpty else { return [] }
         let total = weights.reduce(0) { $0 + $1.1 }
         let w = total > 0 ? weights : weights.map { ($0.0, 1.0) }
@@ -257,7 +259,7 @@ package struct StockGuard: Sendable, Equatable {
             left -= 1
         }
         let rest = left
-        var fractions: [(String, Double)] = []
+        var fractions: [(Key, Double)] = []
         for (shop, weight) in w {
             let exact = Double(rest) * weight / sum
             let whole = Int64(exact.rounded(.down))
@@ -279,7 +281,7 @@ package struct StockGuard: Sendable, Equatable {
     }
 
     /// Memberwise (explicit: the type is used outside its module).
-    package init(active: Bool = false, shops: [String: Shop] = [:]) {
+    package init(active: Bool = false, shops: [ShopDomain: Shop] = [:]) {
         self.active = active
         self.shops = shops
     }

@@ -4,13 +4,13 @@ import Contracts
 
 /// One order of one shop.
 package struct OrderKey: Hashable, Sendable, Comparable {
-    package var shop: String
+    package var shop: ShopDomain
     package var orderId: Int64
 
     package static func < (a: OrderKey, b: OrderKey) -> Bool { (a.shop, a.orderId) < (b.shop, b.orderId) }
 
     /// Memberwise (explicit: the type is used outside its module).
-    package init(shop: String, orderId: Int64) {
+    package init(shop: ShopDomain, orderId: Int64) {
         self.shop = shop
         self.orderId = orderId
     }
@@ -32,11 +32,11 @@ package struct LevelKey: Hashable, Sendable, Comparable {
 
 /// One refund of one shop (its id is unique per shop).
 package struct RefundKey: Hashable, Sendable {
-    package var shop: String
+    package var shop: ShopDomain
     package var refundId: Int64
 
     /// Memberwise (explicit: the type is used outside its module).
-    package init(shop: String, refundId: Int64) {
+    package init(shop: ShopDomain, refundId: Int64) {
         self.shop = shop
         self.refundId = refundId
     }
@@ -44,11 +44,11 @@ package struct RefundKey: Hashable, Sendable {
 
 /// One variant of one shop.
 package struct VariantKey: Hashable, Sendable {
-    package var shop: String
+    package var shop: ShopDomain
     package var variantId: Int64
 
     /// Memberwise (explicit: the type is used outside its module).
-    package init(shop: String, variantId: Int64) {
+    package init(shop: ShopDomain, variantId: Int64) {
         self.shop = shop
         self.variantId = variantId
     }
@@ -183,7 +183,7 @@ package struct OrderSnapshot: Sendable, Equatable {
         }
     }
 
-    package var shop: String
+    package var shop: ShopDomain
     package var orderId: Int64
     /// `updated_at` (or `committed_at` of an edit), ms since 1970: snapshots only replace older ones.
     package var updatedAtMillis: Int64
@@ -201,7 +201,7 @@ package struct OrderSnapshot: Sendable, Equatable {
 
     /// Memberwise (explicit: the type is used outside its module).
     package init(
-        shop: String, orderId: Int64, updatedAtMillis: Int64, triggeredAtMillis: Int64? = nil, cancelled: Bool, lines: [Line],
+        shop: ShopDomain, orderId: Int64, updatedAtMillis: Int64, triggeredAtMillis: Int64? = nil, cancelled: Bool, lines: [Line],
         linesWithoutSku: Int = 0, customLines: Int = 0
     ) {
         self.shop = shop
@@ -231,7 +231,7 @@ package struct RefundEvent: Sendable, Equatable {
         }
     }
 
-    package var shop: String
+    package var shop: ShopDomain
     package var orderId: Int64
     package var refundId: Int64
     package var lines: [Line]
@@ -244,7 +244,7 @@ package struct RefundEvent: Sendable, Equatable {
     }
 
     /// Memberwise (explicit: the type is used outside its module).
-    package init(shop: String, orderId: Int64, refundId: Int64, lines: [Line]) {
+    package init(shop: ShopDomain, orderId: Int64, refundId: Int64, lines: [Line]) {
         self.shop = shop
         self.orderId = orderId
         self.refundId = refundId
@@ -276,14 +276,14 @@ package struct CatalogUpdate: Sendable, Equatable {
         }
     }
 
-    package var shop: String
+    package var shop: ShopDomain
     package var productId: Int64
     /// The product's `updated_at` (ms since 1970), when Shopify sent one.
     package var updatedAtMillis: Int64? = nil
     package var variants: [Entry]
 
     /// Memberwise (explicit: the type is used outside its module).
-    package init(shop: String, productId: Int64, updatedAtMillis: Int64? = nil, variants: [Entry]) {
+    package init(shop: ShopDomain, productId: Int64, updatedAtMillis: Int64? = nil, variants: [Entry]) {
         self.shop = shop
         self.productId = productId
         self.updatedAtMillis = updatedAtMillis
@@ -362,16 +362,17 @@ package struct StockState: Sendable, Equatable {
         package var causes: [String] = []
         package var firstReceivedAtMillis: Int64?
         /// Net reservation change per shop caused by that shop's own orders.
-        package var orderDeltaByShop: [String: Int64] = [:]
+        package var orderDeltaByShop: [ShopDomain: Int64] = [:]
         /// Units each shop's own orders newly reserved (sales, gross: a cancel in the same batch does not net it out).
-        package var soldByShop: [String: Int64] = [:]
+        package var soldByShop: [ShopDomain: Int64] = [:]
         /// Units each shop's own orders released (cancellations, edits down, refunds), gross.
-        package var restockedByShop: [String: Int64] = [:]
+        package var restockedByShop: [ShopDomain: Int64] = [:]
 
         /// Memberwise (explicit: the type is used outside its module).
         package init(
-            before: SkuStock, causes: [String] = [], firstReceivedAtMillis: Int64? = nil, orderDeltaByShop: [String: Int64] = [:],
-            soldByShop: [String: Int64] = [:], restockedByShop: [String: Int64] = [:]
+            before: SkuStock, causes: [String] = [], firstReceivedAtMillis: Int64? = nil,
+            orderDeltaByShop: [ShopDomain: Int64] = [:],
+            soldByShop: [ShopDomain: Int64] = [:], restockedByShop: [ShopDomain: Int64] = [:]
         ) {
             self.before = before
             self.causes = causes
@@ -480,7 +481,9 @@ package struct StockState: Sendable, Equatable {
     }
 
     private mutating func apply(_ movements: [StockMovement], cause: EventCause) -> ApplyOutcome {
-        // Validate all first: a message's movements apply all or none.
+        // Validate all first: a message's movements apply all or none. A shipment's shop is the warehouse's text,
+        // read here into the domain its order is kept under.
+        var shops: [ShopDomain?] = []
         for m in movements {
             guard skus[m.sku] != nil else {
                 return .rejected(
@@ -496,8 +499,13 @@ package struct StockState: Sendable, Equatable {
             if m.kind == .shipment, m.shop == nil || m.orderId == nil || m.lineItemId == nil {
                 return .rejected("movement \(m.movementId): a shipment needs shop, order_id and line_item_id")
             }
+            do {
+                shops.append(try m.shop.map { try ShopDomain($0) })
+            } catch {
+                return .rejected("movement \(m.movementId): shop: \(error)")
+            }
         }
-        for m in movements {
+        for (m, shop) in zip(movements, shops) {
             let levelKey = LevelKey(sku: m.sku, warehouse: m.warehouse ?? Self.defaultWarehouse)
             let forSale = warehouses[levelKey.warehouse] ?? false
             let level = levels[levelKey] ?? 0
@@ -513,7 +521,7 @@ package struct StockState: Sendable, Equatable {
                 touch(m.sku, cause: cause)
                 skus[m.sku]!.onHand += delta
             }
-            if m.kind == .shipment, let shop = m.shop, let orderId = m.orderId, let lineId = m.lineItemId {
+            if m.kind == .shipment, let shop, let orderId = m.orderId, let lineId = m.lineItemId {
                 let key = OrderKey(shop: shop, orderId: orderId)
                 var order = orders[key] ?? OrderState()
                 var line = order.lines[lineId] ?? OrderLine()
@@ -537,7 +545,7 @@ package struct StockState: Sendable, Equatable {
     }
 
     /// Brings every line's contribution to `reserved` in line with its open quantity.
-    private mutating func settle(_ key: OrderKey, cause: EventCause, originShop: String?) {
+    private mutating func settle(_ key: OrderKey, cause: EventCause, originShop: ShopDomain?) {
         guard var order = orders[key] else { return }
         for (lineId, var line) in order.lines {
             let open = line.open(cancelled: order.cancelled)
@@ -549,7 +557,7 @@ package struct StockState: Sendable, Equatable {
         orders[key] = order
     }
 
-    private mutating func adjustReserved(_ sku: String, by delta: Int64, cause: EventCause, shop: String?) {
+    private mutating func adjustReserved(_ sku: String, by delta: Int64, cause: EventCause, shop: ShopDomain?) {
         if skus[sku] == nil { skus[sku] = SkuStock() }
         touch(sku, cause: cause)
         skus[sku]!.reserved += delta
@@ -617,11 +625,11 @@ package struct StockState: Sendable, Equatable {
             messages.append(
                 AvailabilityMessage(
                     sku: sku, available: stock.available, onHand: stock.onHand, reserved: stock.reserved,
-                    version: stock.version, causes: change.causes, originShop: origin?.key,
-                    originQuantity: origin?.value, originQuantities: origins.isEmpty ? nil : origins,
-                    originSold: change.soldByShop.isEmpty ? nil : change.soldByShop,
-                    originRestocked: change.restockedByShop.isEmpty ? nil : change.restockedByShop,
-                    shares: guards[sku]?.shares, soldTotals: guards[sku]?.soldTotals,
+                    version: stock.version, causes: change.causes, originShop: origin?.key.description,
+                    originQuantity: origin?.value, originQuantities: origins.isEmpty ? nil : origins.byDomainText,
+                    originSold: change.soldByShop.isEmpty ? nil : change.soldByShop.byDomainText,
+                    originRestocked: change.restockedByShop.isEmpty ? nil : change.restockedByShop.byDomainText,
+                    shares: guards[sku]?.shares?.byDomainText, soldTotals: guards[sku]?.soldTotals?.byDomainText,
                     firstReceivedAtMillis: change.firstReceivedAtMillis,
                     computedAtMillis: computedAtMillis))
         }

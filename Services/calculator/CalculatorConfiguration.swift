@@ -88,10 +88,10 @@ struct CalculatorConfiguration: Sendable {
 
     /// `a.myshopify.com, B.myshopify.com` → the domains, normalised as ingest normalises Shopify's header (the guard's
     /// shares are keyed by that), sorted, without blanks or repeats; an entry that is no domain is an error.
-    static func shopList(_ text: String) throws -> [String] {
+    static func shopList(_ text: String) throws -> [ShopDomain] {
         let entries = text.split(separator: ",").filter { !$0.allSatisfy(\.isWhitespace) }
         do {
-            return Set(try entries.map { try ShopDomain($0) }).sorted().map(\.description)
+            return Set(try entries.map { try ShopDomain($0) }).sorted()
         } catch {
             throw ConfigurationError("STOCKWIRE_CALCULATOR_GUARD_SHOPS / --guard-shops: \(error)")
         }

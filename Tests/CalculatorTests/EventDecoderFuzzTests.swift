@@ -157,7 +157,7 @@ import Testing
             guard message.utf8.count <= 1000 else { return "reason of \(message.utf8.count) bytes" }
             return nil
         case .event(let event, let cause, let shop, let topic):
-            guard topic == target.topic, shop == target.shop?.description, cause.messageId.hasSuffix("fuzz-1") else {
+            guard topic == target.topic, shop == target.shop, cause.messageId.hasSuffix("fuzz-1") else {
                 return "event lost its envelope: \(topic) \(shop ?? "-") \(cause.messageId)"
             }
             switch event {

@@ -32,10 +32,10 @@ import Testing
 /// **Interval, 1 min** (both shops show 3 until the next sync at 60 s): every order sold. a: 3 − 1 − 2; b: 3 − 2 − 1.
 /// Sold 6; #3 oversold 2 and #4 1: 3.
 @Suite struct RehearsalTests {
-    static let a = "a.myshopify.com"
-    static let b = "b.myshopify.com"
+    static let a: ShopDomain = "a.myshopify.com"
+    static let b: ShopDomain = "b.myshopify.com"
 
-    static func order(_ id: Int64, _ shop: String, at t: Int64, _ quantity: Int64) -> RehearsalEvent {
+    static func order(_ id: Int64, _ shop: ShopDomain, at t: Int64, _ quantity: Int64) -> RehearsalEvent {
         RehearsalEvent(
             atMillis: t,
             event: .order(
@@ -177,10 +177,10 @@ import Testing
 
     @Test func anEventLogExportReadsBackAsTheEventsItKept() throws {
         let envelope = EventEnvelope(
-            source: .shopify, shop: try ShopDomain(Self.a), topic: "orders/create", deliveryId: "w-1", receivedAtMillis: 1_234,
+            source: .shopify, shop: Self.a, topic: "orders/create", deliveryId: "w-1", receivedAtMillis: 1_234,
             body: Array(Self.body(7, created: "2026-11-27T09:00:00Z", updated: "2026-11-27T09:00:00Z", sku: "S", 2).utf8))
         let product = EventEnvelope(
-            source: .shopify, shop: try ShopDomain(Self.a), topic: "products/update", deliveryId: "w-2", receivedAtMillis: 1_300,
+            source: .shopify, shop: Self.a, topic: "products/update", deliveryId: "w-2", receivedAtMillis: 1_300,
             body: Array(#"{"id":1,"variants":[]}"#.utf8))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("rehearsal-\(UUID()).tsv").path
         let data = try SavedEvent.line(envelope) + SavedEvent.line(product) + Array("garbage\n".utf8)

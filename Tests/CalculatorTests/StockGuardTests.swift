@@ -1,29 +1,37 @@
 import Contracts
-@testable import StockCore
 import StockwireTestSupport
 import Testing
 
+@testable import StockCore
 @testable import calculator
 
 /// The zero-oversell guard: its arithmetic, and its invariant as a property over random interleavings of sales,
 /// cancellations, late webhooks, exporter writes (compare-and-set, as Shopify does them), late or lost write reports,
 /// receipts and re-balancing.
 @Suite struct StockGuardTests {
-    static let shops = ["a", "b", "c", "d"]
+    static let shops: [ShopDomain] = ["a.myshopify.com", "b.myshopify.com", "c.myshopify.com", "d.myshopify.com"]
 
-    func settings(threshold: Int64 = 20, shops: [String] = StockGuardTests.shops) -> StockGuard.Settings {
+    func settings(threshold: Int64 = 20, shops: [ShopDomain] = StockGuardTests.shops) -> StockGuard.Settings {
         StockGuard.Settings(threshold: threshold, shops: shops, rebalanceAfterMillis: 10_000, demandHalfLifeMillis: 60_000)
     }
 
     @Test func partsFollowDemandAndGiveEveryShopWithDemandAUnit() {
-        let parts = Dictionary(uniqueKeysWithValues: StockGuard.parts(of: 10, weights: [("a", 8), ("b", 1), ("c", 0.01), ("d", 0)]))
+        let parts = Dictionary(
+            uniqueKeysWithValues: StockGuard.parts(
+                of: 10,
+                weights: [("a.myshopify.com", 8), ("b.myshopify.com", 1), ("c.myshopify.com", 0.01), ("d.myshopify.com", 0)]))
         #expect(parts.values.reduce(0, +) == 10)
-        #expect(parts["c"]! >= 1, "a shop with demand keeps a unit")
-        #expect(parts["a"]! > parts["b"]!)
-        #expect(parts["d"] == 0)
-        let scarce = Dictionary(uniqueKeysWithValues: StockGuard.parts(of: 2, weights: [("a", 5), ("b", 3), ("c", 1)]))
-        #expect(scarce == ["a": 1, "b": 1, "c": 0], "fewer units than shops: the busiest shops first")
-        let equal = Dictionary(uniqueKeysWithValues: StockGuard.parts(of: 7, weights: [("a", 0), ("b", 0)]))
+        #expect(parts["c.myshopify.com"]! >= 1, "a shop with demand keeps a unit")
+        #expect(parts["a.myshopify.com"]! > parts["b.myshopify.com"]!)
+        #expect(parts["d.myshopify.com"] == 0)
+        let scarce = Dictionary(
+            uniqueKeysWithValues: StockGuard.parts(
+                of: 2, weights: [("a.myshopify.com", 5), ("b.myshopify.com", 3), ("c.myshopify.com", 1)]))
+        #expect(
+            scarce == ["a.myshopify.com": 1, "b.myshopify.com": 1, "c.myshopify.com": 0],
+            "fewer units than shops: the busiest shops first")
+        let equal = Dictionary(
+            uniqueKeysWithValues: StockGuard.parts(of: 7, weights: [("a.myshopify.com", 0), ("b.myshopify.com", 0)]))
         #expect(equal.values.sorted() == [3, 4])
     }
 
@@ -37,58 +45,66 @@ import Testing
         #expect(g.shares!.values.reduce(0, +) == 20)
         #expect(g.free(available: 20) == 0, "what each shop shows is unknown until its exporter confirms")
         // Shop a sells out its share, as the truth learns: its share is 0, nothing can be raised yet.
-        g.ownChange(shop: "a", net: 5, version: 3, now: 100, settings: settings())
+        g.ownChange(shop: "a.myshopify.com", net: 5, version: 3, now: 100, settings: settings())
         _ = g.allocate(available: 15, version: 3, now: 100, settings: settings())
-        #expect(g.shares!["a"] == 0)
+        #expect(g.shares!["a.myshopify.com"] == 0)
         // Every shop confirms its write: now units are known to be free only if the sum of claims is below stock.
-        for shop in ["b", "c", "d"] { g.confirm(shop: shop, version: 2, value: 5, heldBack: 0, soldTotal: 0) }
-        g.confirm(shop: "a", version: 3, value: 0, heldBack: 0, soldTotal: 5)
+        for shop: ShopDomain in ["b.myshopify.com", "c.myshopify.com", "d.myshopify.com"] {
+            g.confirm(shop: shop, version: 2, value: 5, heldBack: 0, soldTotal: 0)
+        }
+        g.confirm(shop: "a.myshopify.com", version: 3, value: 0, heldBack: 0, soldTotal: 5)
         #expect(g.free(available: 15) == 0)
-        #expect(g.shops["a"]!.granted == 0)
+        #expect(g.shops["a.myshopify.com"]!.granted == 0)
     }
 
     @Test func aConfirmationOfAWriteOlderThanARaiseFreesNothing() {
         var g = StockGuard()
-        _ = g.allocate(available: 4, version: 1, now: 0, settings: settings(threshold: 4, shops: ["a", "b"]))
-        g.confirm(shop: "a", version: 1, value: 2, heldBack: 0, soldTotal: 0)
-        g.confirm(shop: "b", version: 1, value: 2, heldBack: 0, soldTotal: 0)
+        _ = g.allocate(
+            available: 4, version: 1, now: 0, settings: settings(threshold: 4, shops: ["a.myshopify.com", "b.myshopify.com"]))
+        g.confirm(shop: "a.myshopify.com", version: 1, value: 2, heldBack: 0, soldTotal: 0)
+        g.confirm(shop: "b.myshopify.com", version: 1, value: 2, heldBack: 0, soldTotal: 0)
         // A receipt of 4 frees 4; a raises by 2 at version 2.
-        _ = g.allocate(available: 8, version: 2, now: 0, settings: settings(threshold: 4, shops: ["a", "b"]))
-        #expect(g.shares == ["a": 4, "b": 4])
-        #expect(g.shops["a"]!.granted == 4)
+        _ = g.allocate(
+            available: 8, version: 2, now: 0, settings: settings(threshold: 4, shops: ["a.myshopify.com", "b.myshopify.com"]))
+        #expect(g.shares == ["a.myshopify.com": 4, "b.myshopify.com": 4])
+        #expect(g.shops["a.myshopify.com"]!.granted == 4)
         // A late report of a's version-1 write (value 2) must not take the raise back out of its claim.
-        let freed = g.confirm(shop: "a", version: 1, value: 2, heldBack: 0, soldTotal: 0)
+        let freed = g.confirm(shop: "a.myshopify.com", version: 1, value: 2, heldBack: 0, soldTotal: 0)
         #expect(!freed)
-        #expect(g.shops["a"]!.granted == 4)
+        #expect(g.shops["a.myshopify.com"]!.granted == 4)
     }
 
     @Test func anIdleShopGivesItsSurplusBackAndTheBusyShopGetsItOnceConfirmed() {
-        let s = settings(threshold: 10, shops: ["a", "b"])
+        let s = settings(threshold: 10, shops: ["a.myshopify.com", "b.myshopify.com"])
         var g = StockGuard()
         _ = g.allocate(available: 10, version: 1, now: 0, settings: s)
-        g.confirm(shop: "a", version: 1, value: 5, heldBack: 0, soldTotal: 0)
-        g.confirm(shop: "b", version: 1, value: 5, heldBack: 0, soldTotal: 0)
+        g.confirm(shop: "a.myshopify.com", version: 1, value: 5, heldBack: 0, soldTotal: 0)
+        g.confirm(shop: "b.myshopify.com", version: 1, value: 5, heldBack: 0, soldTotal: 0)
         // a sells its 5; b sells nothing.
-        g.ownChange(shop: "a", net: 5, version: 3, now: 1_000, settings: s)
+        g.ownChange(shop: "a.myshopify.com", net: 5, version: 3, now: 1_000, settings: s)
         _ = g.allocate(available: 5, version: 2, now: 1_000, settings: s)
-        #expect(g.shares == ["a": 0, "b": 5])
+        #expect(g.shares == ["a.myshopify.com": 0, "b.myshopify.com": 5])
         // After 10 s b is idle: its share falls to its part (1: a unit while units remain, though it has no demand
         // ... a gets the rest by demand), but a gets nothing until b's exporter confirmed the lower count.
         _ = g.allocate(available: 5, version: 3, now: 11_000, settings: s)
-        #expect(g.shares!["b"]! < 5)
-        #expect(g.shares!["a"] == 0)
-        g.confirm(shop: "b", version: 3, value: g.shares!["b"]!, heldBack: 0, soldTotal: 0)
+        #expect(g.shares!["b.myshopify.com"]! < 5)
+        #expect(g.shares!["a.myshopify.com"] == 0)
+        g.confirm(shop: "b.myshopify.com", version: 3, value: g.shares!["b.myshopify.com"]!, heldBack: 0, soldTotal: 0)
         _ = g.allocate(available: 5, version: 4, now: 11_100, settings: s)
-        #expect(g.shares!["a"]! > 0)
+        #expect(g.shares!["a.myshopify.com"]! > 0)
         #expect(g.shares!.values.reduce(0, +) <= 5)
     }
 
     @Test func aStockFallWithoutASaleLowersTheSharesAtOnce() {
         var g = StockGuard()
-        _ = g.allocate(available: 9, version: 1, now: 0, settings: settings(threshold: 10, shops: ["a", "b", "c"]))
+        _ = g.allocate(
+            available: 9, version: 1, now: 0,
+            settings: settings(threshold: 10, shops: ["a.myshopify.com", "b.myshopify.com", "c.myshopify.com"]))
         #expect(g.shares!.values.reduce(0, +) == 9)
         // A stocktake finds 4 units fewer: nothing was sold in a shop, yet the shares must fit the new truth.
-        let r3 = g.allocate(available: 5, version: 2, now: 0, settings: settings(threshold: 10, shops: ["a", "b", "c"]))
+        let r3 = g.allocate(
+            available: 5, version: 2, now: 0,
+            settings: settings(threshold: 10, shops: ["a.myshopify.com", "b.myshopify.com", "c.myshopify.com"]))
         #expect(r3)
         #expect(g.shares!.values.reduce(0, +) <= 5)
     }
@@ -133,13 +149,14 @@ import Testing
         var now: Int64 = 0
         var realStock: Int64 = 0  // on hand − net sold, as it really is
         var knownAvailable: Int64 = 0  // as the calculator knows it
-        var webhooks: [(shop: String, net: Int64)] = []  // sales and cancellations on their way to the calculator
-        var reports: [(shop: String, write: WriteReport.Write)] = []  // write reports on their way back
+        var webhooks: [(shop: ShopDomain, net: Int64)] = []  // sales and cancellations on their way to the calculator
+        var reports: [(shop: ShopDomain, write: WriteReport.Write)] = []  // write reports on their way back
         var trace: [String] = []  // what happened, printed when the invariant breaks
         func note(_ line: String) {
             trace.append(
                 "t=\(now) v\(version) \(line) | shown \(names.map { "\($0)=\(shops[$0]!.shown)" }.joined(separator: " ")) real \(realStock) "
-                    + "known \(knownAvailable) shares \(guardState.shares ?? [:]) granted \(guardState.shops.mapValues { $0.granted ?? -1 })")
+                    + "known \(knownAvailable) shares \(guardState.shares ?? [:]) granted \(guardState.shops.mapValues { $0.granted ?? -1 })"
+            )
         }
 
         func publish(_ changedShares: Bool, causedBy own: [String: Int64] = [:]) {
@@ -149,7 +166,7 @@ import Testing
                 sku: "X", available: knownAvailable, onHand: knownAvailable, reserved: 0, version: version, causes: [],
                 originQuantities: own.isEmpty ? nil : own, originSold: own.filter { $0.value > 0 },
                 originRestocked: own.filter { $0.value < 0 }.mapValues { -$0 },
-                shares: guardState.shares, soldTotals: guardState.soldTotals,
+                shares: guardState.shares?.byDomainText, soldTotals: guardState.soldTotals?.byDomainText,
                 computedAtMillis: now)
             for n in names { shops[n]!.inbox.append(m) }
         }
@@ -188,7 +205,7 @@ import Testing
                 guardState.ownChange(shop: w.shop, net: w.net, version: version + 1, now: now, settings: s)
                 publish(
                     guardState.allocate(available: knownAvailable, version: version + 1, now: now, settings: s),
-                    causedBy: [w.shop: w.net])
+                    causedBy: [w.shop.description: w.net])
                 note("learned \(w.net) of \(w.shop)")
             case 5:  // the exporter of `name` writes the newest message (compare-and-set)
                 var m = shops[name]!
@@ -196,14 +213,14 @@ import Testing
                 for msg in m.inbox where msg.version > m.maxSeen {
                     // The ledger (ShopLedger steps 2 and 2b): a sale the truth now has explains held-back loss, or
                     // lowers the belief; units the shop's own orders gave back raise it (Shopify restocked them).
-                    m.lastSoldTotal = msg.soldTotals?[name] ?? m.lastSoldTotal
-                    let sold = msg.soldQuantity(of: name) ?? 0
+                    m.lastSoldTotal = msg.soldTotals?[name.description] ?? m.lastSoldTotal
+                    let sold = msg.soldQuantity(of: name.description) ?? 0
                     if sold > 0 {
                         let explained = min(m.unseen, sold)
                         m.unseen -= explained
                         if let b = m.believed { m.believed = b - (sold - explained) }
                     }
-                    let restocked = msg.restockedQuantity(of: name)
+                    let restocked = msg.restockedQuantity(of: name.description)
                     let early = min(m.gained, restocked)
                     m.gained -= early
                     if restocked > 0, let b = m.believed { m.believed = b + restocked - early }
@@ -212,7 +229,7 @@ import Testing
                 }
                 let newest = m.inbox.max { $0.version < $1.version }!
                 m.inbox = []
-                let target = newest.target(for: name)
+                let target = newest.target(for: name.description)
                 if m.believed == nil { m.believed = m.shown }
                 if m.shown != m.believed! {  // stale: read, account for the difference
                     if m.shown < m.believed! { m.unseen += m.believed! - m.shown }
@@ -224,9 +241,12 @@ import Testing
                 m.believed = w
                 if newest.shares != nil {
                     reports.append(
-                        (name, WriteReport.Write(
-                            sku: "X", version: newest.version, value: w, writtenAtMillis: now, firstReceivedAtMillis: nil,
-                            heldBack: m.unseen, soldTotal: m.soldSeen)))
+                        (
+                            name,
+                            WriteReport.Write(
+                                sku: "X", version: newest.version, value: w, writtenAtMillis: now, firstReceivedAtMillis: nil,
+                                heldBack: m.unseen, soldTotal: m.soldSeen)
+                        ))
                 }
                 shops[name] = m
                 note("\(name) wrote v\(newest.version) target \(target) → \(w) (unseen \(m.unseen), soldSeen \(m.soldSeen))")
@@ -237,7 +257,9 @@ import Testing
                 guardState.confirm(
                     shop: r.shop, version: r.write.version, value: r.write.value, heldBack: r.write.heldBack!,
                     soldTotal: r.write.soldTotal!)
-                note("report \(r.shop) v\(r.write.version) value \(r.write.value) held \(r.write.heldBack!) sold \(r.write.soldTotal!)")
+                note(
+                    "report \(r.shop) v\(r.write.version) value \(r.write.value) held \(r.write.heldBack!) sold \(r.write.soldTotal!)"
+                )
                 publish(guardState.allocate(available: knownAvailable, version: version + 1, now: now, settings: s))
             case 7:  // time passes: the review re-balances
                 publish(guardState.allocate(available: knownAvailable, version: version + 1, now: now, settings: s))
@@ -252,7 +274,8 @@ import Testing
             let shares = guardState.shares!.values.reduce(0, +)
             #expect(
                 shares <= max(0, knownAvailable),
-                "seed \(seed): shares add up to \(shares), available is \(knownAvailable):\n\(trace.suffix(12).joined(separator: "\n"))")
+                "seed \(seed): shares add up to \(shares), available is \(knownAvailable):\n\(trace.suffix(12).joined(separator: "\n"))"
+            )
             if shares > max(0, knownAvailable) { return }
             let shown = names.reduce(Int64(0)) { $0 + shops[$1]!.shown }
             #expect(

@@ -1,16 +1,16 @@
 import Contracts
 import PropertyBased
-@testable import StockCore
 import StockwireTestSupport
 import Testing
 
+@testable import StockCore
 @testable import calculator
 
 /// Random histories of order snapshots, refunds and movements, delivered duplicated and reordered, applied through
 /// ``StockState`` with message-id dedupe, against a plain model computed from the distinct events.
 @Suite struct StockModelPropertyTests {
     static let skus = ["A", "B", "C"]
-    static let shop = "p.myshopify.com"
+    static let shop: ShopDomain = "p.myshopify.com"
 
     /// One generated step: (kind, order, line/sku selector, quantity, version).
     typealias Step = (Int, Int, Int, Int, Int)
@@ -32,23 +32,36 @@ import Testing
                         currentQuantity: max(0, quantity - Int64((q * (n + 1)) % 3)))
                 }
                 events.append(
-                    ("\(shop)/o\(i)",
-                     .order(.init(shop: shop, orderId: orderId, updatedAtMillis: Int64(v), cancelled: q % 7 == 0, lines: lines))))
+                    (
+                        "\(shop)/o\(i)",
+                        .order(
+                            .init(shop: shop, orderId: orderId, updatedAtMillis: Int64(v), cancelled: q % 7 == 0, lines: lines))
+                    ))
             case 2:
                 events.append(("warehouse/r\(i)", Make.movement("r\(i)", .receipt, skus[sel % skus.count], Int64(q + 1))))
             case 3:
-                events.append(("warehouse/c\(i)", Make.movement("c\(i)", .correction, skus[sel % skus.count], Int64(q - 3 == 0 ? 1 : q - 3))))
+                events.append(
+                    (
+                        "warehouse/c\(i)",
+                        Make.movement("c\(i)", .correction, skus[sel % skus.count], Int64(q - 3 == 0 ? 1 : q - 3))
+                    ))
             case 4:
                 let n = sel % 3
                 events.append(
-                    ("warehouse/s\(i)",
-                     Make.movement("s\(i)", .shipment, skus[(order + n) % skus.count], Int64(q % 2 + 1),
-                                   shop: shop, order: orderId, line: orderId * 10 + Int64(n))))
+                    (
+                        "warehouse/s\(i)",
+                        Make.movement(
+                            "s\(i)", .shipment, skus[(order + n) % skus.count], Int64(q % 2 + 1),
+                            shop: shop.description, order: orderId, line: orderId * 10 + Int64(n))
+                    ))
             default:
                 events.append(
-                    ("\(shop)/rf\(i)",
-                     Make.refund(Int64(1000 + i), order: orderId, shop: shop,
-                                 [(orderId * 10 + Int64(sel % 3), Int64(q % 2 + 1), q % 2 == 0 ? "cancel" : "return")])))
+                    (
+                        "\(shop)/rf\(i)",
+                        Make.refund(
+                            Int64(1000 + i), order: orderId, shop: shop,
+                            [(orderId * 10 + Int64(sel % 3), Int64(q % 2 + 1), q % 2 == 0 ? "cancel" : "return")])
+                    ))
             }
         }
         return events

@@ -1,7 +1,7 @@
 import Contracts
-@testable import StockCore
 import Testing
 
+@testable import StockCore
 @testable import calculator
 
 /// Builders for events in unit tests.
@@ -9,7 +9,7 @@ enum Make {
     static func cause(_ id: String, at ms: Int64 = 1_000) -> EventCause { EventCause(messageId: id, receivedAtMillis: ms) }
 
     static func order(
-        _ id: Int64, shop: String = "a.myshopify.com", at t: Int64, triggered: Int64? = nil, cancelled: Bool = false,
+        _ id: Int64, shop: ShopDomain = "a.myshopify.com", at t: Int64, triggered: Int64? = nil, cancelled: Bool = false,
         _ lines: [(Int64, String, Int64, Int64?)]
     ) -> StockEvent {
         .order(
@@ -29,7 +29,7 @@ enum Make {
         ])
     }
 
-    static func refund(_ id: Int64, order: Int64, shop: String = "a.myshopify.com", _ lines: [(Int64, Int64, String)])
+    static func refund(_ id: Int64, order: Int64, shop: ShopDomain = "a.myshopify.com", _ lines: [(Int64, Int64, String)])
         -> StockEvent
     {
         .refund(
@@ -174,6 +174,22 @@ extension StockState {
         _ = s.run(Make.movement("s", .shipment, "A", 2, shop: "a.myshopify.com", order: 7, line: 71), "w/s")
         #expect(s.skus["A"] == SkuStock(onHand: 8, reserved: 1, safetyStock: 0, version: 0))
         #expect(s.skus["A"]?.available == 7)
+    }
+
+    @Test func shipmentNamesItsOrdersShopWhateverTheCaseAndANonDomainIsRejected() {
+        var s = Make.state(skus: ["A"])
+        _ = s.run(Make.movement("r", .receipt, "A", 10), "w/r")
+        _ = s.run(Make.order(7, at: 1, [(71, "A", 3, nil)]), "o")
+        _ = s.run(Make.movement("s", .shipment, "A", 2, shop: " A.MyShopify.com", order: 7, line: 71), "w/s")
+        #expect(s.skus["A"] == SkuStock(onHand: 8, reserved: 1, safetyStock: 0, version: 0))
+        let before = s
+        guard case .rejected(let reason) = s.run(Make.movement("x", .shipment, "A", 1, shop: "a_shop", order: 7, line: 71), "w/x")
+        else {
+            Issue.record("a shipment of a shop that is no domain must be rejected")
+            return
+        }
+        #expect(reason.contains("movement x: shop:"))
+        #expect(s.skus == before.skus && s.orders == before.orders, "rejected: nothing applied")
     }
 
     @Test func shipmentBeforeItsOrderIsRememberedForTheSnapshot() {

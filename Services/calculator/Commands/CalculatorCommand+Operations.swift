@@ -50,11 +50,12 @@ extension CalculatorCommand {
         var availabilityExchange: String?
 
         func run() async throws {
+            let shop = try shop.map { try ShopDomain(option: "--shop", $0) }
             let logger = Observability.bootstrap(service: "calculator", level: .warning)
             let db = try await CalculatorApplication.connect(database.conninfo, logger: logger)
             let amqp = try await broker.connect(name: "calculator-publish-all", logger: logger)
             let target: AvailabilityRepublisher.Target =
-                shop.map { .queue(StockwireTopology.exporterQueue(shop: $0)) }
+                shop.map { .queue(StockwireTopology.exporterQueue(shop: $0.description)) }
                 ?? .exchange(
                     availabilityExchange ?? Environment.string("STOCKWIRE_AVAILABILITY_EXCHANGE")
                         ?? StockwireTopology.availabilityExchange)
@@ -71,7 +72,8 @@ extension CalculatorCommand {
                 await db.close()
                 if let error = error as? RepublishError, error.unroutable, let shop {
                     throw ConfigurationError(
-                        "no queue \(StockwireTopology.exporterQueue(shop: shop)): is \(shop) in an exporter's shops file?")
+                        "no queue \(StockwireTopology.exporterQueue(shop: shop.description)): is \(shop) in an exporter's shops file?"
+                    )
                 }
                 throw error
             }
@@ -285,6 +287,7 @@ extension CalculatorCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
+            let shop = try shop.map { try ShopDomain(option: "--shop", $0) }
             let logger = Observability.bootstrap(service: "calculator", level: .warning)
             let db = try await CalculatorApplication.connect(database.conninfo, logger: logger)
             defer { Task { await db.close() } }
@@ -292,7 +295,7 @@ extension CalculatorCommand {
             let targets = try await Self.targets(store: store, shop: shop)
             if json {
                 struct Output: Encodable {
-                    var shop: String?
+                    var shop: ShopDomain?
                     var skus: [String: Int64]
                 }
                 let encoder = JSONEncoder()
@@ -306,7 +309,7 @@ extension CalculatorCommand {
 
         /// Every SKU's available, or (with `shop`) what the exporter writes into that shop: the shop's share of a
         /// guarded SKU, the available otherwise. In SKU order.
-        static func targets(store: StockStore, shop: String?, pageSize: Int = 1_000) async throws -> [(String, Int64)] {
+        static func targets(store: StockStore, shop: ShopDomain?, pageSize: Int = 1_000) async throws -> [(String, Int64)] {
             var targets: [(String, Int64)] = []
             var after = ""
             while true {
@@ -316,7 +319,8 @@ extension CalculatorCommand {
                 for (sku, stock) in page {
                     let target =
                         shop.map {
-                            AvailabilityMessage.target(available: stock.available, shares: guarded[sku]?.shares, shop: $0)
+                            AvailabilityMessage.target(
+                                available: stock.available, shares: guarded[sku]?.shares.byDomainText, shop: $0.description)
                         }
                         ?? stock.available
                     targets.append((sku, target))

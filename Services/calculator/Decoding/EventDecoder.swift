@@ -5,7 +5,7 @@ import StockCore
 
 /// A delivery read into an event, or the reason it cannot be understood.
 enum DecodedDelivery: Sendable {
-    case event(StockEvent, EventCause, shop: String?, topic: String)
+    case event(StockEvent, EventCause, shop: ShopDomain?, topic: String)
     case poison(String)
 }
 
@@ -28,7 +28,7 @@ enum EventDecoder {
         let cause = EventCause(messageId: envelope.messageId, receivedAtMillis: envelope.receivedAtMillis)
         do {
             let event = try decode(envelope)
-            return .event(event, cause, shop: envelope.shop?.description, topic: envelope.topic)
+            return .event(event, cause, shop: envelope.shop, topic: envelope.topic)
         } catch let error as ContractError {
             return .poison("\(envelope.source.rawValue) \(envelope.topic) \(envelope.messageId): \(error.message)")
         } catch {
@@ -51,7 +51,7 @@ enum EventDecoder {
         guard let shop = envelope.shop else {
             throw ContractError("\(envelope.source.rawValue) event without 'shop' header")
         }
-        return try platform.decode(envelope, shop: shop.description)
+        return try platform.decode(envelope, shop: shop)
     }
 
     // MARK: JSON

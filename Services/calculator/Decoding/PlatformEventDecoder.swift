@@ -7,5 +7,5 @@ import StockCore
 protocol PlatformEventDecoder: Sendable {
     /// Reads one webhook of `shop` (its topic and body in `envelope`) into a stock event, ``StockEvent/ignored(_:)``
     /// for a topic that moves no stock; throws a `ContractError` naming the field and the rule when it cannot.
-    func decode(_ envelope: EventEnvelope, shop: String) throws -> StockEvent
+    func decode(_ envelope: EventEnvelope, shop: ShopDomain) throws -> StockEvent
 }

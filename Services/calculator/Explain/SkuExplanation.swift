@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 
 /// The lineage of one SKU's number, for "why does shop B show 3?": the current truth and the versions that led
@@ -44,7 +45,7 @@ struct SkuExplanation: Sendable, Codable, Equatable {
 
     /// The last write into one shop.
     struct ShopWrite: Sendable, Codable, Equatable {
-        var shop: String
+        var shop: ShopDomain
         var version: Int64
         var value: Int64
         var writtenAtMillis: Int64
@@ -87,7 +88,7 @@ struct SkuExplanation: Sendable, Codable, Equatable {
 
     /// One shop's share under the zero-oversell guard.
     struct GuardShare: Sendable, Codable, Equatable {
-        var shop: String
+        var shop: ShopDomain
         /// What the shop is told to show.
         var share: Int64
         /// Units the shop may still sell (plus its sales the truth has not seen), at most; nil until its exporter

@@ -79,7 +79,8 @@ struct AvailabilityRepublisher: Sendable {
             try message(
                 AvailabilityMessage(
                     sku: sku, available: stock.available, onHand: stock.onHand, reserved: stock.reserved,
-                    version: stock.version, causes: [], shares: guarded[sku]?.shares, soldTotals: guarded[sku]?.sold,
+                    version: stock.version, causes: [], shares: guarded[sku]?.shares.byDomainText,
+                    soldTotals: guarded[sku]?.sold.byDomainText,
                     computedAtMillis: now), to: target, resync: resync)
         }
         let amqp = amqp
@@ -106,7 +107,8 @@ struct AvailabilityRepublisher: Sendable {
             messageId: "\(m.sku)/\(m.version)", timestampMillis: nowMillis(), headers: headers)
         switch target {
         case .exchange(let exchange):
-            return AMQPMessage(exchange: exchange, routingKey: m.sku, body: try m.json(), properties: properties, mandatory: false)
+            return AMQPMessage(
+                exchange: exchange, routingKey: m.sku, body: try m.json(), properties: properties, mandatory: false)
         case .queue(let queue):
             return AMQPMessage(exchange: "", routingKey: queue, body: try m.json(), properties: properties, mandatory: true)
         }

@@ -16,7 +16,7 @@ struct Rehearsal: Sendable {
     var candidateThresholds: [Int64] = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100]
 
     /// Every shop the events name, plus the ones already in the settings.
-    static func shops(of events: [RehearsalEvent], plus more: [String]) -> [String] {
+    static func shops(of events: [RehearsalEvent], plus more: [ShopDomain]) -> [ShopDomain] {
         var shops = Set(more)
         for e in events {
             switch e.event {
@@ -93,7 +93,7 @@ struct Rehearsal: Sendable {
                 orders: events.count { if case .order = $0.event { true } else { false } },
                 movements: events.count { if case .movements = $0.event { true } else { false } },
                 shops: settings.shops, skus: known.count,
-                delays_ms: Dictionary(uniqueKeysWithValues: settings.shops.map { ($0, settings.delay($0)) }),
+                delays_ms: Dictionary(uniqueKeysWithValues: settings.shops.map { ($0.description, settings.delay($0)) }),
                 not_used: input.notUsed.map { .init(reason: $0.key, count: $0.value) }.sorted { $0.count > $1.count }),
             policies: policies.compactMap { outcomes[$0.name] }, recommendations: recommendations,
             elapsed_ms: Int64((ContinuousClock.now - clock) / .milliseconds(1)))
@@ -203,9 +203,10 @@ struct Rehearsal: Sendable {
     /// `movement: unknown SKU`.
     static func shortReason(_ reason: String) -> String {
         let kind = reason.split(separator: " ").first.map(String.init) ?? ""
-        let rule = reason.split(separator: ":", maxSplits: 1).dropFirst().first.map {
-            $0.trimmingCharacters(in: .whitespaces).split(separator: "'").first.map(String.init) ?? ""
-        } ?? reason
+        let rule =
+            reason.split(separator: ":", maxSplits: 1).dropFirst().first.map {
+                $0.trimmingCharacters(in: .whitespaces).split(separator: "'").first.map(String.init) ?? ""
+            } ?? reason
         return "\(kind): \(rule.trimmingCharacters(in: .whitespaces))"
     }
 
@@ -234,6 +235,8 @@ struct Rehearsal: Sendable {
             guard s.lines.count != before else { continue }
             input.events[i].event = .order(s)
         }
-        if !removed.isEmpty { input.skip("order line(s) of a SKU the warehouse never had (no stock, no movement)", count: removed.count) }
+        if !removed.isEmpty {
+            input.skip("order line(s) of a SKU the warehouse never had (no stock, no movement)", count: removed.count)
+        }
     }
 }

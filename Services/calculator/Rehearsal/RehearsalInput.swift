@@ -42,8 +42,7 @@ struct RehearsalInput: Sendable {
     /// (cancelled, or lines edited or refunded: `current_quantity` below `quantity`), a second event at `updated_at`
     /// carries the change. Shopify's times have whole seconds: orders of the same second are spread evenly over it,
     /// in the file's order, so that the shops' sync delay (milliseconds) can act between them.
-    mutating func readOrders(path: String, shop: String) throws {
-        let shop = shop.trimmingCharacters(in: .whitespaces).lowercased()
+    mutating func readOrders(path: String, shop: ShopDomain) throws {
         var seen = Set<Int64>()
         var checkouts: [(index: Int, second: Int64)] = []
         try RehearsalFile.forEachLine(path) { number, line in

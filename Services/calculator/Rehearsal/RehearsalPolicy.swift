@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import StockCore
 
@@ -36,10 +37,12 @@ struct RehearsalPolicy: Sendable, Equatable {
         switch kind {
         case .mirror: return "mirror mode (every shop shows the available quantity), sync delay \(delays)"
         case .guarded:
-            let what = usesRecommendations
+            let what =
+                usesRecommendations
                 ? "the recommended threshold per SKU (\(thresholds.count) SKU(s) guarded)"
-                : thresholds.isEmpty ? "threshold \(threshold) for every SKU"
-                : "threshold \(threshold), \(thresholds.count) SKU(s) with their own"
+                : thresholds.isEmpty
+                    ? "threshold \(threshold) for every SKU"
+                    : "threshold \(threshold), \(thresholds.count) SKU(s) with their own"
             return "zero-oversell guard, \(what), sync delay \(delays)"
         case .interval:
             return "periodic sync every \(Self.duration(intervalMillis)): each shop set to the available quantity"
@@ -98,9 +101,9 @@ struct RehearsalPolicy: Sendable, Equatable {
 /// What every policy of one rehearsal shares: the shops, their sync delays, the guard's timings, the window.
 struct RehearsalSettings: Sendable {
     /// Every shop of the day, sorted.
-    var shops: [String]
+    var shops: [ShopDomain]
     /// Per shop: from a change of the truth to the new count in the shop (ms).
-    var delays: [String: Int64]
+    var delays: [ShopDomain: Int64]
     /// From a write in a shop to the calculator learning of it (the exporter's report), ms.
     var reportDelayMillis: Int64 = 5
     /// The guard's timings (its threshold comes from the policy).
@@ -114,7 +117,7 @@ struct RehearsalSettings: Sendable {
     /// SKUs per policy in `worst_skus`.
     var top = 10
 
-    func delay(_ shop: String) -> Int64 { delays[shop] ?? 0 }
+    func delay(_ shop: ShopDomain) -> Int64 { delays[shop] ?? 0 }
 
     /// `120 ms` when every shop has the same, else `a: 80 ms, b: 120 ms`.
     var delaysText: String {

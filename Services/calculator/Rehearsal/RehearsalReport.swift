@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 
 /// What a rehearsal found: the JSON `calculator rehearse --json` writes (`kind` `stockwire.rehearsal`, version 1)
@@ -14,7 +15,7 @@ struct RehearsalReport: Codable, Sendable {
         var events_read: Int
         var orders: Int
         var movements: Int
-        var shops: [String]
+        var shops: [ShopDomain]
         var skus: Int
         var delays_ms: [String: Int64]
         var not_used: [NotUsed]
@@ -79,10 +80,13 @@ extension RehearsalReport {
     var text: String {
         var out = "══ Rehearsal ══\n"
         let span = Double(input.to_ms - input.from_ms) / 1000
-        out += "\(input.events_read) event(s) read from \(input.source): \(input.orders) order event(s), "
+        out +=
+            "\(input.events_read) event(s) read from \(input.source): \(input.orders) order event(s), "
             + "\(input.movements) movement event(s), \(input.shops.count) shop(s), \(input.skus) SKU(s), "
             + String(format: "%.1f s of trading", span) + "\n"
-        out += "sync delay: " + input.delays_ms.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value) ms" }.joined(separator: ", ") + "\n"
+        out +=
+            "sync delay: " + input.delays_ms.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value) ms" }.joined(separator: ", ")
+            + "\n"
         if input.not_used.isEmpty {
             out += "every event was used\n"
         } else {
@@ -101,7 +105,8 @@ extension RehearsalReport {
         out += Self.table(rows)
         for p in policies { out += "  \(p.name): \(p.description)\n" }
         for p in policies where !p.worst_skus.isEmpty && (p.units_oversold > 0 || p.units_lost > 0) {
-            out += "\nworst SKUs under \(p.name) (oversold, lost): "
+            out +=
+                "\nworst SKUs under \(p.name) (oversold, lost): "
                 + p.worst_skus.prefix(5).map { "\($0.sku) (\($0.units_oversold), \($0.units_lost))" }.joined(separator: ", ")
         }
         if !recommendations.isEmpty {

@@ -22,7 +22,7 @@ import StockCore
 struct RehearsalWorld {
     let policy: RehearsalPolicy
     let settings: RehearsalSettings
-    private let shopIndex: [String: Int]
+    private let shopIndex: [ShopDomain: Int]
     private var truth = StockState()
     /// Per SKU, per shop (``RehearsalSettings/shops`` order): the count the shop shows.
     private var shown: [String: [Int64]] = [:]
@@ -109,11 +109,12 @@ struct RehearsalWorld {
                 if messages.isEmpty { break }
                 for m in messages {
                     for (j, shop) in settings.shops.enumerated() {
-                        let value = m.target(for: shop)
+                        let value = m.target(for: shop.description)
                         shown[m.sku]![j] = value
                         written[m.sku]![j] = m.version
-                        if m.shares != nil, let sold = m.soldTotals?[shop] {
-                            truth.guards[m.sku]?.confirm(shop: shop, version: m.version, value: value, heldBack: 0, soldTotal: sold)
+                        if m.shares != nil, let sold = m.soldTotals?[shop.description] {
+                            truth.guards[m.sku]?.confirm(
+                                shop: shop, version: m.version, value: value, heldBack: 0, soldTotal: sold)
                         }
                     }
                 }
@@ -216,7 +217,7 @@ struct RehearsalWorld {
             var shownRow = shown[m.sku] ?? Array(repeating: 0, count: count)
             var ownRow = ownNet[m.sku] ?? Array(repeating: 0, count: count)
             for (j, shop) in settings.shops.enumerated() {
-                guard let own = m.ownQuantity(of: shop), own != 0 else { continue }
+                guard let own = m.ownQuantity(of: shop.description), own != 0 else { continue }
                 shownRow[j] -= own
                 ownRow[j] += own
             }
@@ -228,8 +229,8 @@ struct RehearsalWorld {
                 schedule(
                     at: now + settings.delay(shop),
                     .write(
-                        shop: j, sku: m.sku, version: m.version, target: m.target(for: shop), ownNet: ownRow[j],
-                        soldTotal: m.shares == nil ? nil : m.soldTotals?[shop]))
+                        shop: j, sku: m.sku, version: m.version, target: m.target(for: shop.description), ownNet: ownRow[j],
+                        soldTotal: m.shares == nil ? nil : m.soldTotals?[shop.description]))
             }
             if truth.guards[m.sku] != nil {
                 let at = now + settings.guardTimings.rebalanceAfterMillis + 1

@@ -63,13 +63,16 @@ extension CalculatorCommand {
         @Option(name: .customLong("policy"), help: "A policy to rehearse (repeatable; see above).") var policyTexts: [String] = []
         @Option(help: "Per-SKU guard thresholds for every guard=N policy: `sku,threshold` per line (other SKUs: N).")
         var thresholds: String?
-        @Option(name: .customLong("delay"), help: ArgumentHelp("Sync delay: MS, or SHOP=MS (repeatable).", valueName: "[shop=]ms"))
+        @Option(
+            name: .customLong("delay"), help: ArgumentHelp("Sync delay: MS, or SHOP=MS (repeatable).", valueName: "[shop=]ms"))
         var delayTexts: [String] = []
-        @Flag(help: "Use the median delay of the exporters' write reports in the window (reads --postgres).") var measuredDelays = false
+        @Flag(help: "Use the median delay of the exporters' write reports in the window (reads --postgres).") var measuredDelays =
+            false
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var broker: BrokerOptions
         @Option(help: "Write the report as JSON here.") var json: String?
-        @Option(help: "Draw the report (SVG or PNG) with Tools/charts/stockwire-chart (needs python3-matplotlib).") var chart: String?
+        @Option(help: "Draw the report (SVG or PNG) with Tools/charts/stockwire-chart (needs python3-matplotlib).") var chart:
+            String?
         @Option(help: "Worst SKUs listed per policy.") var top = 10
 
         func validate() throws {
@@ -111,7 +114,9 @@ extension CalculatorCommand {
             let shops = Rehearsal.shops(of: input.events, plus: [])
             guard !shops.isEmpty else { throw ValidationError("the input has no order of any shop: nothing to rehearse") }
             var settings = RehearsalSettings(shops: shops, delays: try delays(shops: shops))
-            if measuredDelays { settings.delays = try await measured(shops: shops, from: fromMillis, until: untilMillis, logger: logger) }
+            if measuredDelays {
+                settings.delays = try await measured(shops: shops, from: fromMillis, until: untilMillis, logger: logger)
+            }
             settings.guardTimings = try CalculatorConfiguration.fromEnvironment().guardDefaults
             settings.from = fromMillis
             settings.until = untilMillis
@@ -138,30 +143,32 @@ extension CalculatorCommand {
 
         // MARK: Options
 
-        private func orderFile(_ spec: String) throws -> (String, String) {
+        private func orderFile(_ spec: String) throws -> (ShopDomain, String) {
             if let eq = spec.firstIndex(of: "="), spec[..<eq].contains(".") {
-                return (String(spec[..<eq]), String(spec[spec.index(after: eq)...]))
+                return (try ShopDomain(option: "--orders", spec[..<eq]), String(spec[spec.index(after: eq)...]))
             }
             guard let shop else {
                 throw RehearsalError("--orders \(spec): whose orders? write --orders SHOP=FILE or add --shop SHOP")
             }
-            return (shop, spec)
+            return (try ShopDomain(option: "--shop", shop), spec)
         }
 
         /// The sync delay of every shop: `--delay MS` for all, `--delay SHOP=MS` for one; 200 ms otherwise.
-        private func delays(shops: [String]) throws -> [String: Int64] {
+        private func delays(shops: [ShopDomain]) throws -> [ShopDomain: Int64] {
             var all: Int64 = 200
-            var own: [String: Int64] = [:]
+            var own: [ShopDomain: Int64] = [:]
             for text in delayTexts {
                 let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
                 guard let ms = Int64(parts.last!), (0...3_600_000).contains(ms) else {
                     throw ValidationError("--delay \(text): the delay is whole milliseconds, 0…3600000")
                 }
-                if parts.count == 2 { own[parts[0].lowercased()] = ms } else { all = ms }
+                if parts.count == 2 { own[try ShopDomain(option: "--delay", parts[0])] = ms } else { all = ms }
             }
             let unknown = Set(own.keys).subtracting(shops)
             if !shops.isEmpty, !unknown.isEmpty {
-                throw ValidationError("--delay names shop(s) without orders in the input: \(unknown.sorted().joined(separator: ", "))")
+                throw ValidationError(
+                    "--delay names shop(s) without orders in the input: \(unknown.sorted().map(\.description).joined(separator: ", "))"
+                )
             }
             return Dictionary(uniqueKeysWithValues: shops.map { ($0, own[$0] ?? all) })
         }
@@ -198,7 +205,9 @@ extension CalculatorCommand {
         }
 
         /// The median delay per shop from a change first received to the shop's write, over the window.
-        private func measured(shops: [String], from: Int64?, until: Int64?, logger: Logger) async throws -> [String: Int64] {
+        private func measured(shops: [ShopDomain], from: Int64?, until: Int64?, logger: Logger) async throws -> [ShopDomain:
+            Int64]
+        {
             let db = try await CalculatorApplication.connect(database.conninfo, logger: logger)
             defer { Task { await db.close() } }
             let rows = try await db.query(
@@ -208,15 +217,16 @@ extension CalculatorCommand {
                 WHERE first_received_at_ms IS NOT NULL AND written_at_ms BETWEEN $1 AND $2
                 GROUP BY shop
                 """, [from ?? 0, until ?? Int64.max])
-            var delays: [String: Int64] = [:]
+            var delays: [ShopDomain: Int64] = [:]
             for row in rows.rows {
-                guard let shop = row[0], let ms = row[1].flatMap(Int64.init) else { continue }
-                delays[shop] = max(0, ms)
+                guard let ms = row[1].flatMap(Int64.init) else { continue }
+                delays[try row.shopDomain(at: 0, of: "shop_writes")] = max(0, ms)
             }
             let missing = shops.filter { delays[$0] == nil }
             guard missing.isEmpty else {
                 throw ValidationError(
-                    "no write reports in the window for \(missing.joined(separator: ", ")): give --delay for them instead")
+                    "no write reports in the window for \(missing.map(\.description).joined(separator: ", ")): give --delay for them instead"
+                )
             }
             return delays
         }

@@ -1,3 +1,4 @@
+import Contracts
 import Postgres
 import StockCore
 
@@ -49,7 +50,10 @@ struct Touched {
             case .movements(let ms):
                 for m in ms {
                     movementSkus.insert(m.sku)
-                    if let shop = m.shop, let orderId = m.orderId { orderKeys.insert(OrderKey(shop: shop, orderId: orderId)) }
+                    // A shop that is no domain rejects the movement (StockState): no order of it to load.
+                    if let shop = m.shop.flatMap({ try? ShopDomain($0) }), let orderId = m.orderId {
+                        orderKeys.insert(OrderKey(shop: shop, orderId: orderId))
+                    }
                 }
             case .catalog(let c): registeredSkus.formUnion(c.variants.compactMap(\.sku))
             case .ignored: break

@@ -27,7 +27,8 @@ extension StockStore {
                 onHand: try row.decode(Int64.self, at: 1), reserved: try row.decode(Int64.self, at: 2),
                 safetyStock: try row.decode(Int64.self, at: 3), version: try row.decode(Int64.self, at: 4),
                 guardThreshold: try row.decode(Int64?.self, at: 5))
-            guard let shop = try row.decode(String?.self, at: 6) else { continue }
+            guard try !row.isNull(at: 6) else { continue }
+            let shop = try row.shopDomain(at: 6, of: "guard_shares")
             var g = state.guards[sku] ?? StockGuard()
             g.active = true
             g.shops[shop] = StockGuard.Shop(
@@ -49,7 +50,7 @@ extension StockStore {
                 [changed]
             )
         ]
-        var rows: [(String, String, StockGuard.Shop)] = []
+        var rows: [(String, ShopDomain, StockGuard.Shop)] = []
         for sku in changed {
             guard let g = final[sku], g.active else { continue }
             for (shop, s) in g.shops.sorted(by: { $0.key < $1.key }) { rows.append((sku, shop, s)) }
@@ -66,7 +67,7 @@ extension StockStore {
                                              $7::float8[], $8::bigint[], $9::bigint[], $10::text[])
                         """),
                 [
-                    rows.map(\.0), rows.map(\.1), rows.map(\.2.share), rows.map(\.2.granted), rows.map(\.2.soldTotal),
+                    rows.map(\.0), rows.map(\.1.description), rows.map(\.2.share), rows.map(\.2.granted), rows.map(\.2.soldTotal),
                     rows.map(\.2.raisedAtVersion), rows.map(\.2.demand), rows.map(\.2.demandAtMillis),
                     rows.map(\.2.lastActivityAtMillis), rows.map(\.2.reason),
                 ]
@@ -109,7 +110,7 @@ extension StockStore {
         encoder.outputFormatting = [.sortedKeys]
         for c in catalogs {
             let message = CatalogMessage(
-                shop: try ShopDomain(c.shop), productId: c.productId, updatedAtMillis: c.updatedAtMillis,
+                shop: c.shop, productId: c.productId, updatedAtMillis: c.updatedAtMillis,
                 variants: c.variants.map {
                     .init(
                         variantId: $0.variantId, sku: $0.sku, inventoryItemId: $0.inventoryItemId, tracked: $0.tracked,
@@ -117,7 +118,7 @@ extension StockStore {
                 })
             pending.append(
                 (
-                    routes.catalogExchange, c.shop, "catalog/\(c.shop)/\(c.productId)/\(computedAtMillis)",
+                    routes.catalogExchange, c.shop.description, "catalog/\(c.shop)/\(c.productId)/\(computedAtMillis)",
                     CatalogMessage.messageType, String(decoding: try encoder.encode(message), as: UTF8.self), nil
                 ))
         }
@@ -173,9 +174,9 @@ extension StockStore {
     func reallocate(reports: [WriteReport], allGuarded: Bool, computedAtMillis: Int64) async throws -> [OutboxMessage] {
         let routes = routes
         let guardDefaults = guardDefaults
-        var confirmations: [String: [(shop: String, write: WriteReport.Write)]] = [:]
+        var confirmations: [String: [(shop: ShopDomain, write: WriteReport.Write)]] = [:]
         for r in reports {
-            for w in r.writes where w.soldTotal != nil { confirmations[w.sku, default: []].append((r.shop.description, w)) }
+            for w in r.writes where w.soldTotal != nil { confirmations[w.sku, default: []].append((r.shop, w)) }
         }
         return try await db.retryingTransaction(
             isolation: .readCommitted, retry: PostgresRetryPolicy(maxAttempts: 20, maxDelay: .milliseconds(500))
@@ -222,7 +223,7 @@ extension StockStore {
             "SELECT shop, share, granted, sold_total, reason FROM guard_shares WHERE sku = $1 ORDER BY shop", [sku]
         ).map {
             SkuExplanation.GuardShare(
-                shop: try $0.decode(String.self, at: 0), share: try $0.decode(Int64.self, at: 1),
+                shop: try $0.shopDomain(at: 0, of: "guard_shares"), share: try $0.decode(Int64.self, at: 1),
                 granted: try $0.decode(Int64?.self, at: 2), soldSinceGuard: try $0.decode(Int64.self, at: 3),
                 reason: try $0.decode(String.self, at: 4))
         }

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Postgres
 import StockCore
@@ -5,13 +6,13 @@ import StockCore
 /// The store's reads for operators: every SKU page by page (publish-all, resync) and one SKU's lineage (explain).
 extension StockStore {
     /// The guard shares and sold totals of those of `skus` under the zero-oversell guard.
-    func guardShares(of skus: [String]) async throws -> [String: (shares: [String: Int64], sold: [String: Int64])] {
-        var out: [String: (shares: [String: Int64], sold: [String: Int64])] = [:]
+    func guardShares(of skus: [String]) async throws -> [String: (shares: [ShopDomain: Int64], sold: [ShopDomain: Int64])] {
+        var out: [String: (shares: [ShopDomain: Int64], sold: [ShopDomain: Int64])] = [:]
         for row in try await db.query(
             "SELECT sku, shop, share, sold_total FROM guard_shares WHERE sku = ANY($1::text[])", [skus])
         {
             let sku = try row.decode(String.self, at: 0)
-            let shop = try row.decode(String.self, at: 1)
+            let shop = try row.shopDomain(at: 1, of: "guard_shares")
             out[sku, default: ([:], [:])].shares[shop] = try row.decode(Int64.self, at: 2)
             out[sku, default: ([:], [:])].sold[shop] = try row.decode(Int64.self, at: 3)
         }
@@ -52,7 +53,8 @@ extension StockStore {
             [sku])
         var openLines: [String: Int64] = [:]
         for row in open {
-            let key = "\(try row.decode(String.self, at: 0))/\(try row.decode(Int64.self, at: 1))/\(try row.decode(Int64.self, at: 2))"
+            let key =
+                "\(try row.decode(String.self, at: 0))/\(try row.decode(Int64.self, at: 1))/\(try row.decode(Int64.self, at: 2))"
             openLines[key] = try row.decode(Int64.self, at: 3)
         }
         let rows = try await db.query(
@@ -99,7 +101,7 @@ extension StockStore {
         {
             shops.append(
                 SkuExplanation.ShopWrite(
-                    shop: try row.decode(String.self, at: 0), version: try row.decode(Int64.self, at: 1),
+                    shop: try row.shopDomain(at: 0, of: "shop_writes"), version: try row.decode(Int64.self, at: 1),
                     value: try row.decode(Int64.self, at: 2), writtenAtMillis: try row.decode(Int64.self, at: 3),
                     firstReceivedAtMillis: try row.decode(Int64?.self, at: 4)))
         }

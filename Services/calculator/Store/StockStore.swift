@@ -96,7 +96,7 @@ struct StockStore: Sendable {
             var lockedOrders: Int?
             var orderLines: Int?
             if !orderKeys.isEmpty {
-                let shops = orderKeys.map(\.shop)
+                let shops = orderKeys.map(\.shop.description)
                 let ids = orderKeys.map(\.orderId)
                 first.add(
                     PostgresStatement(
@@ -133,7 +133,7 @@ struct StockStore: Sendable {
                         sql: """
                             SELECT r.shop, r.refund_id FROM refunds r
                             JOIN unnest($1::text[], $2::bigint[]) AS t(s, i) ON r.shop = t.s AND r.refund_id = t.i
-                            """), [keys.map(\.shop), keys.map(\.refundId)])
+                            """), [keys.map(\.shop.description), keys.map(\.refundId)])
             }
             let loaded = try await first.run(tx)
 
@@ -155,7 +155,7 @@ struct StockStore: Sendable {
             }
             if let lockedOrders {
                 for row in loaded[lockedOrders] {
-                    let key = OrderKey(shop: try row.decode(String.self, at: 0), orderId: try row.decode(Int64.self, at: 1))
+                    let key = OrderKey(shop: try row.shopDomain(at: 0, of: "orders"), orderId: try row.decode(Int64.self, at: 1))
                     guard touched.orderKeys.contains(key) else { continue }
                     state.orders[key] = OrderState(
                         updatedAtMillis: try row.decode(Int64?.self, at: 2),
@@ -164,7 +164,8 @@ struct StockStore: Sendable {
             }
             if let orderLines {
                 for row in loaded[orderLines] {
-                    let key = OrderKey(shop: try row.decode(String.self, at: 0), orderId: try row.decode(Int64.self, at: 1))
+                    let key = OrderKey(
+                        shop: try row.shopDomain(at: 0, of: "order_lines"), orderId: try row.decode(Int64.self, at: 1))
                     guard touched.orderKeys.contains(key) else { continue }
                     let line = OrderLine(
                         sku: try row.decode(String?.self, at: 3), quantity: try row.decode(Int64.self, at: 4),
@@ -176,7 +177,8 @@ struct StockStore: Sendable {
             }
             if let refunds {
                 for row in loaded[refunds] {
-                    let key = RefundKey(shop: try row.decode(String.self, at: 0), refundId: try row.decode(Int64.self, at: 1))
+                    let key = RefundKey(
+                        shop: try row.shopDomain(at: 0, of: "refunds"), refundId: try row.decode(Int64.self, at: 1))
                     if touched.refundKeys.contains(key) { state.refunds.insert(key) }
                 }
             }
@@ -276,7 +278,7 @@ struct StockStore: Sendable {
                                 triggered_at_ms = excluded.triggered_at_ms
                             """),
                     [
-                        orderRows.map(\.0.shop), orderRows.map(\.0.orderId), orderRows.map(\.1.updatedAtMillis),
+                        orderRows.map(\.0.shop.description), orderRows.map(\.0.orderId), orderRows.map(\.1.updatedAtMillis),
                         orderRows.map(\.1.cancelled), orderRows.map(\.1.triggeredAtMillis),
                     ]
                 ))
@@ -297,7 +299,7 @@ struct StockStore: Sendable {
                                 reserved = excluded.reserved
                             """),
                     [
-                        lineRows.map(\.0.shop), lineRows.map(\.0.orderId), lineRows.map(\.1), lineRows.map(\.2.sku),
+                        lineRows.map(\.0.shop.description), lineRows.map(\.0.orderId), lineRows.map(\.1), lineRows.map(\.2.sku),
                         lineRows.map(\.2.quantity), lineRows.map(\.2.currentQuantity), lineRows.map(\.2.shipped),
                         lineRows.map(\.2.refundCancelled), lineRows.map(\.2.reserved),
                     ]
@@ -313,7 +315,7 @@ struct StockStore: Sendable {
                         sql:
                             "INSERT INTO refunds (shop, refund_id, order_id) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])"
                     ),
-                    [list.map(\.shop), list.map(\.refundId), list.map { refundOrders[$0] ?? 0 }]
+                    [list.map(\.shop.description), list.map(\.refundId), list.map { refundOrders[$0] ?? 0 }]
                 ))
         }
 
@@ -349,7 +351,8 @@ struct StockStore: Sendable {
                                 inventory_item_id = excluded.inventory_item_id, updated_at = now()
                             """),
                     [
-                        rows.map(\.key.shop), rows.map(\.key.variantId), rows.map(\.value.productId), rows.map(\.value.sku),
+                        rows.map(\.key.shop.description), rows.map(\.key.variantId), rows.map(\.value.productId),
+                        rows.map(\.value.sku),
                         rows.map(\.value.inventoryItemId),
                     ]
                 ))

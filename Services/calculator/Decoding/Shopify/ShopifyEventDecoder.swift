@@ -16,7 +16,7 @@ struct ShopifyEventDecoder: PlatformEventDecoder {
         "fulfillments/update", "products/delete", "app/uninstalled", "shop/update",
     ]
 
-    func decode(_ envelope: EventEnvelope, shop: String) throws -> StockEvent {
+    func decode(_ envelope: EventEnvelope, shop: ShopDomain) throws -> StockEvent {
         switch envelope.topic {
         case "orders/create", "orders/updated", "orders/cancelled":
             var snapshot = try Self.orderSnapshot(envelope.body, shop: shop, preferCommittedAt: false)
@@ -75,14 +75,14 @@ struct ShopifyEventDecoder: PlatformEventDecoder {
         var line_items: [LineItem]
     }
 
-    static func orderSnapshot(_ body: [UInt8], shop: String, preferCommittedAt: Bool) throws -> OrderSnapshot {
+    static func orderSnapshot(_ body: [UInt8], shop: ShopDomain, preferCommittedAt: Bool) throws -> OrderSnapshot {
         try orderSnapshot(try order(body), shop: shop, preferCommittedAt: preferCommittedAt)
     }
 
     /// Reads an order body (every failure names the field), for callers that need more of it than the snapshot.
     static func order(_ body: [UInt8]) throws -> ShopifyOrder { try EventDecoder.json(ShopifyOrder.self, body) }
 
-    static func orderSnapshot(_ order: ShopifyOrder, shop: String, preferCommittedAt: Bool) throws -> OrderSnapshot {
+    static func orderSnapshot(_ order: ShopifyOrder, shop: ShopDomain, preferCommittedAt: Bool) throws -> OrderSnapshot {
         let stampText = (preferCommittedAt ? order.committed_at ?? order.updated_at : order.updated_at)
         guard let stampText else { throw ContractError("order \(order.id): updated_at is required") }
         guard let stamp = ShopifyTimestamp.millis(stampText) else {
@@ -137,7 +137,7 @@ struct ShopifyEventDecoder: PlatformEventDecoder {
         var refund_line_items: [Line]?
     }
 
-    static func refund(_ body: [UInt8], shop: String) throws -> RefundEvent {
+    static func refund(_ body: [UInt8], shop: ShopDomain) throws -> RefundEvent {
         let r = try EventDecoder.json(ShopifyRefund.self, body)
         for (i, line) in (r.refund_line_items ?? []).enumerated() where line.quantity > EventDecoder.maxQuantity {
             throw ContractError("refund \(r.id): refund_line_items[\(i)].quantity must be at most \(EventDecoder.maxQuantity)")
@@ -180,7 +180,7 @@ struct ShopifyEventDecoder: PlatformEventDecoder {
         var variants: [Variant]?
     }
 
-    static func catalog(_ body: [UInt8], shop: String) throws -> CatalogUpdate {
+    static func catalog(_ body: [UInt8], shop: ShopDomain) throws -> CatalogUpdate {
         let p = try EventDecoder.json(ShopifyProduct.self, body)
         return CatalogUpdate(
             shop: shop, productId: p.id, updatedAtMillis: p.updated_at.flatMap(ShopifyTimestamp.millis),
