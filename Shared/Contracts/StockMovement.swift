@@ -158,11 +158,17 @@ public struct StockMovement: Sendable, Equatable, Codable {
             guard quantity >= 0 else { throw fail("quantity", "must be 0 or more for a stocktake (the counted units)") }
         }
         guard quantity.magnitude <= 1_000_000_000 else { throw fail("quantity", "must be at most 1000000000 in size") }
+        // A shipment's shop names the order it ships: normalised as ingest normalises Shopify's header, and refused
+        // here when it is no shop domain (the calculator would otherwise dead-letter the whole message).
+        let shop = try string("shop", required: kind == .shipment, max: 255).map { text in
+            guard kind == .shipment else { return text }  // refused below: only shipments name a shop
+            do { return try ShopDomain(text).description } catch { throw fail("shop", "\(error)") }
+        }
         let movement = StockMovement(
             movementId: id, sku: sku, kind: kind, quantity: quantity,
             warehouse: try string("warehouse", required: false, max: 100),
             note: try string("note", required: false, max: 1000),
-            shop: try string("shop", required: kind == .shipment, max: 255),
+            shop: shop,
             orderId: try integer("order_id", required: kind == .shipment),
             lineItemId: try integer("line_item_id", required: kind == .shipment))
         if kind != .shipment, movement.shop != nil || movement.orderId != nil || movement.lineItemId != nil {

@@ -77,6 +77,10 @@ import Testing
                 == "quantity: must be 0 or more for a stocktake (the counted units)")
         #expect(error(#"{"movement_id":"x","sku":"A","kind":"shipment","quantity":1}"#) == "shop: is required")
         #expect(
+            error(
+                #"{"movement_id":"x","sku":"A","kind":"shipment","quantity":1,"shop":"acme shop","order_id":1,"line_item_id":2}"#)?
+                .hasPrefix("shop: 'acme shop' is not a shop domain") == true)
+        #expect(
             error(#"{"movement_id":"x","sku":"A","kind":"receipt","quantity":1,"qty":2}"#)?.hasPrefix("qty: unknown field")
                 == true)
         #expect(
@@ -87,6 +91,13 @@ import Testing
         #expect(
             error(#"{"movement_id":"x","sku":"A","kind":"receipt","quantity":1,"order_id":3}"#)
                 == "shop: shop, order_id and line_item_id belong to shipments only")
+    }
+
+    @Test func aShipmentsShopIsNormalisedAsIngestNormalisesShopifysHeader() throws {
+        let parsed = try parse(
+            #"{"movement_id":"s","sku":"A","kind":"shipment","quantity":1,"shop":" Acme.MyShopify.com","order_id":1,"line_item_id":2}"#
+        )
+        #expect(parsed.first?.shop == "acme.myshopify.com")
     }
 
     @Test func correctionsMayBeNegative() throws {
