@@ -8,7 +8,6 @@
 ///   continuations under those ids), their deadlines, and their loss with the publish channel or the connection;
 /// - what the broker's `basic.cancel`, `channel.close`, `connection.close` and `connection.blocked/unblocked` mean;
 /// - which consumer holds which channel, the numbering of subscriptions, and channel allocation;
-/// - the acks of the consumers, merged into as few frames as the protocol allows (``AcknowledgementCoalescer``);
 /// - the dead-peer check: a broker silent for two heartbeats is gone.
 struct AMQPProtocolMachine {
     /// Channel numbers with a fixed role; consumers get one channel each from ``firstConsumer`` on.
@@ -132,7 +131,6 @@ struct AMQPProtocolMachine {
     private var nextChannel = Channel.firstConsumer
     /// Numbers every subscription of every consumer, so that a delivery can tell whether its subscription still stands.
     private var lastSubscription: UInt64 = 0
-    private var acknowledgements = AcknowledgementCoalescer()
 
     init(heartbeat: Duration, now: ContinuousClock.Instant) {
         self.heartbeat = heartbeat
@@ -149,7 +147,6 @@ struct AMQPProtocolMachine {
     mutating func connected(now: ContinuousClock.Instant) -> UInt64 {
         generation += 1
         tracker = ConfirmTracker()
-        acknowledgements.resetAll()
         partial.removeAll()
         blockedReason = nil
         lastReceived = now
@@ -226,24 +223,6 @@ struct AMQPProtocolMachine {
         generation == self.generation && consumerByChannel[channel] != nil
     }
 
-    /// An owner acks a delivery (with `multiple`, every earlier one of its channel too): returns the `basic.ack` frames
-    /// to send now, usually none; the acks gathered go out with ``flushAcknowledgements()``. The driver has checked
-    /// ``acceptsAcknowledgement(channel:generation:)``.
-    mutating func acknowledge(channel: UInt16, tag: UInt64, multiple: Bool) -> [AcknowledgementCoalescer.Frame] {
-        acknowledgements.ack(channel: channel, tag: tag, multiple: multiple)
-    }
-
-    /// A nack went to the broker (after ``flushAcknowledgements()``): its deliveries are settled.
-    mutating func negativelyAcknowledged(channel: UInt16, tag: UInt64, multiple: Bool) {
-        acknowledgements.settledOtherwise(channel: channel, tag: tag, multiple: multiple)
-    }
-
-    /// The `basic.ack` frames for the acks gathered; the driver sends them before any other command and at the end of
-    /// each batch of commands.
-    mutating func flushAcknowledgements() -> [AcknowledgementCoalescer.Frame] {
-        acknowledgements.flush()
-    }
-
     /// The channel for the next subscription: the next one not in use, from ``Channel/firstConsumer`` on.
     mutating func allocateChannel() -> UInt16 {
         while consumerByChannel[nextChannel] != nil || nextChannel < Channel.firstConsumer {
@@ -256,7 +235,6 @@ struct AMQPProtocolMachine {
     /// The broker accepted `basic.consume` on `channel`. Returns the number of this subscription.
     mutating func subscribed(consumer: Int, channel: UInt16, consumerTag: String) -> UInt64 {
         lastSubscription += 1
-        acknowledgements.reset(channel: channel)  // a channel opened again numbers its deliveries from 1
         subscriptions[consumer] = Subscription(channel: channel, consumerTag: consumerTag, number: lastSubscription)
         consumerByChannel[channel] = consumer
         return lastSubscription

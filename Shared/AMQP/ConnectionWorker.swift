@@ -239,8 +239,6 @@ final class ConnectionWorker {
             let commands = mailbox.take()
             for (i, command) in commands.enumerated() {
                 do {
-                    // Acks taken together go as few frames; anything else waits for the acks asked before it.
-                    if case .ack = command {} else { try sendAcknowledgements(machine.flushAcknowledgements()) }
                     try handle(command)
                 } catch {
                     // The connection failed under this command: the commands taken with it are answered as if it
@@ -249,7 +247,6 @@ final class ConnectionWorker {
                     throw error
                 }
             }
-            try sendAcknowledgements(machine.flushAcknowledgements())
             if shutdown != nil {
                 try drainAndClose()
                 return
@@ -323,11 +320,10 @@ final class ConnectionWorker {
             }
         case .ack(let channel, let generation, let tag, let multiple):
             guard machine.acceptsAcknowledgement(channel: channel, generation: generation) else { return }
-            try sendAcknowledgements(machine.acknowledge(channel: channel, tag: tag, multiple: multiple))
+            try status(amqp_basic_ack(conn, channel, tag, multiple ? 1 : 0), "basic.ack")
         case .nack(let channel, let generation, let tag, let multiple, let requeue):
             guard machine.acceptsAcknowledgement(channel: channel, generation: generation) else { return }
             try status(amqp_basic_nack(conn, channel, tag, multiple ? 1 : 0, requeue ? 1 : 0), "basic.nack")
-            machine.negativelyAcknowledged(channel: channel, tag: tag, multiple: multiple)
         case .declare(let items, let remember, let c):
             try answer(c) {
                 for item in items { try declare(item) }
@@ -589,12 +585,6 @@ final class ConnectionWorker {
     private func status(_ rc: Int32, _ what: String) throws {
         guard rc == AMQP_STATUS_OK.rawValue else {
             throw AMQPError(.connectionLost, "\(what) failed: \(statusText(rc))")
-        }
-    }
-
-    private func sendAcknowledgements(_ frames: [AcknowledgementCoalescer.Frame]) throws {
-        for frame in frames {
-            try status(amqp_basic_ack(conn, frame.channel, frame.tag, frame.multiple ? 1 : 0), "basic.ack")
         }
     }
 

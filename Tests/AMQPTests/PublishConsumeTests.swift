@@ -230,58 +230,6 @@ import Testing
         consumer.cancel()
     }
 
-    /// Acks asked for together go to the broker merged (one frame for a run of tags, issue #19): acks from many tasks
-    /// at once, in any order, settle exactly the deliveries acked, never the one held back, and never close the channel
-    /// (a tag acked twice, or one no longer outstanding, would).
-    @Test func acksMergedIntoFewFramesSettleExactlyTheDeliveriesAcked() async throws {
-        let queue = TestBroker.unique("acks")
-        let conn = try await TestBroker.connect(topology: [.quorumQueue(queue)])
-        defer {
-            Task {
-                try? await conn.deleteQueue(queue); await conn.close()
-            }
-        }
-        func publish(_ i: Int) async throws {
-            try await conn.publish(AMQPMessage(exchange: "", routingKey: queue, body: [1], properties: .init(messageId: "m\(i)")))
-        }
-        for i in 0..<300 { try await publish(i) }
-        let consumer = conn.consume(queue: queue, prefetch: 400)
-        var iterator = consumer.makeAsyncIterator()
-        var held: [AMQPDelivery] = []
-        while held.count < 300, let d = try await iterator.next() { held.append(d) }
-        #expect(held.map(\.properties.messageId) == (0..<300).map { "m\($0)" })
-        let kept = held.remove(at: 137)
-        var random = SeededGenerator(seed: 19)
-        held.shuffle(using: &random)
-        let acked = held
-        await withTaskGroup(of: Void.self) { group in
-            for part in 0..<8 {
-                group.addTask { for d in stride(from: part, to: acked.count, by: 8).map({ acked[$0] }) { d.ack() } }
-            }
-        }
-        // The barrier: two more messages reach this consumer on the same channel, fresh. Had an ack closed the channel,
-        // the consumer would have been subscribed again and the deliveries not acked redelivered first.
-        try await publish(300)
-        try await publish(301)
-        var after: [String] = []
-        while after.count < 2, let d = try await iterator.next() {
-            after.append("\(d.properties.messageId ?? "?") redelivered=\(d.redelivered)")
-            d.ack()
-        }
-        #expect(after == ["m300 redelivered=false", "m301 redelivered=false"])
-        #expect(try await conn.queueInfo(queue).messages == 0, "nothing was released back to the queue")
-        // Only the delivery held back is still the consumer's: released, it is the one message back in the queue.
-        consumer.release()
-        try #require(try await eventually { try await conn.queueInfo(queue).messages == 1 }, "the held delivery came back")
-        for try await d in conn.consume(queue: queue, prefetch: 10) {
-            #expect(d.properties.messageId == kept.properties.messageId)
-            #expect(d.redelivered)
-            d.ack()
-            break
-        }
-        #expect(try await eventually { try await conn.queueInfo(queue).messages == 0 })
-    }
-
     @Test func confirmDeadlineIsReportedAsTimeout() async throws {
         // A deadline of zero cannot be met, but the message must still reach the queue: a timeout means
         // "unknown", never "lost".
