@@ -30,7 +30,8 @@ public struct StockMovement: Sendable, Equatable, Codable {
     public var warehouse: String?
     /// Free text for the merchant's records.
     public var note: String?
-    /// For a shipment: the shop domain of the order.
+    /// For a shipment: the shop domain of the order (`name.myshopify.com`), lower-cased as Shopify's header is; a
+    /// shipment whose shop is no domain is refused (400) when parsed.
     public var shop: String?
     /// For a shipment: Shopify's order id.
     public var orderId: Int64?
