@@ -235,13 +235,12 @@ final class LibPQSession: @unchecked Sendable {
         var firstFailure: PostgresError? = sendFailure
         if synced {
             // Each statement's results end with a null (an aborted one's is PGRES_PIPELINE_ABORTED); then the sync's.
+            // `next` counts the nulls read: the statement whose results come now.
             var next = 0
-            var nulls = 0
             reading: while PQstatus(conn) != CONNECTION_BAD {
                 guard let result = PQgetResult(conn) else {
                     next += 1
-                    nulls += 1
-                    if nulls > sent.count + 1 { break reading }  // no sync will come: the connection is of no use
+                    if next > sent.count + 1 { break reading }  // no sync will come: the connection is of no use
                     continue
                 }
                 defer { PQclear(result) }

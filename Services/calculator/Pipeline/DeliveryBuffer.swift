@@ -12,7 +12,6 @@ final class DeliveryBuffer: Sendable {
 
     private let state = Mutex(State())
 
-    /// Adds a delivery and wakes a waiting batcher.
     /// Pushes every delivery of `consumer` until it ends, then finishes the buffer (with the consumer's error, if any).
     func fill(from consumer: AMQPConsumer) async {
         do {
@@ -23,6 +22,7 @@ final class DeliveryBuffer: Sendable {
         }
     }
 
+    /// Adds a delivery and wakes a waiting batcher.
     func push(_ delivery: AMQPDelivery) {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             s.items.append(delivery)
